@@ -1,0 +1,99 @@
+import type { DisconnectReason, EventType, ProtocolVersion } from "../events";
+import type { MetricName } from "../metrics";
+
+/**
+ * What a dialect turns one MQTT message into. Dialects are pure: they hold
+ * in-memory state (previous counters, open sessions) but do no I/O, so a test
+ * feeds them fixture lines and asserts what comes out.
+ */
+export interface MetricSample {
+  metric: MetricName;
+  /** cluster node the value belongs to, where the broker says (EMQX node name); null for a single broker */
+  node: string | null;
+  value: number;
+  ts: Date;
+  /** extra labels beyond broker/cluster/node, e.g. `reason` */
+  labels?: Record<string, string>;
+}
+
+export interface ConnectionEvent {
+  /** when the broker says it happened (log timestamp or payload time) */
+  ts: Date;
+  /** when the collector received it */
+  receivedAt: Date;
+  node: string | null;
+  /** as the broker reports it; null where the broker logs `<unknown>` */
+  clientId: string | null;
+  type: EventType;
+  /** for disconnected / connect_failed; null otherwise */
+  reason: DisconnectReason | null;
+  address: string | null;
+  port: number | null;
+  username: string | null;
+  protocolVersion: ProtocolVersion | null;
+  cleanStart: boolean | null;
+  keepalive: number | null;
+  /** on disconnected: seconds since that session's connected */
+  sessionSeconds: number | null;
+  /** the original log line or payload */
+  raw: string;
+}
+
+/** A message no parser recognised: kept verbatim and counted, never dropped. */
+export interface UnparsedRecord {
+  receivedAt: Date;
+  topic: string;
+  raw: string;
+  /** why it was not parsed */
+  error: string;
+}
+
+export interface Heartbeat {
+  node: string | null;
+  uptimeSeconds: number;
+}
+
+export interface DialectOutput {
+  samples: MetricSample[];
+  events: ConnectionEvent[];
+  unparsed: UnparsedRecord[];
+  /** present when the message was the broker's liveness heartbeat (uptime) */
+  heartbeat?: Heartbeat;
+  /** broker version string, when this message reported it */
+  version?: string;
+  /** cluster members, when this message listed them (EMQX `$SYS/brokers`) */
+  nodes?: string[];
+}
+
+export type DialectName = "mosquitto" | "emqx" | "bundled";
+
+export interface Dialect {
+  readonly name: DialectName;
+  /** MQTT topic filters the collector subscribes to for this dialect */
+  readonly subscriptions: string[];
+  /** Parse one message. Must never throw: anything it cannot read goes to `unparsed`. */
+  parse(topic: string, payload: Uint8Array, receivedAt: Date): DialectOutput;
+}
+
+export function emptyOutput(): DialectOutput {
+  return { samples: [], events: [], unparsed: [] };
+}
+
+/** A blank event with every optional field null, for parsers to fill in. */
+export function blankEvent(
+  fields: Pick<ConnectionEvent, "ts" | "receivedAt" | "type" | "raw"> & Partial<ConnectionEvent>,
+): ConnectionEvent {
+  return {
+    node: null,
+    clientId: null,
+    reason: null,
+    address: null,
+    port: null,
+    username: null,
+    protocolVersion: null,
+    cleanStart: null,
+    keepalive: null,
+    sessionSeconds: null,
+    ...fields,
+  };
+}

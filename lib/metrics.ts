@@ -1,0 +1,51 @@
+/**
+ * Metric names of CONTRACT section 3: the one place they are spelled.
+ * Rules query them, dashboards plot them and GET /metrics exports them.
+ */
+export const METRIC_NAMES = [
+  "mqtt_broker_up",
+  "mqtt_broker_uptime_seconds",
+  "mqtt_connections_current",
+  "mqtt_connections_max",
+  "mqtt_sessions",
+  "mqtt_subscriptions",
+  "mqtt_retained_messages",
+  "mqtt_queued_messages",
+  "mqtt_messages_received_per_second",
+  "mqtt_messages_sent_per_second",
+  "mqtt_bytes_received_per_second",
+  "mqtt_bytes_sent_per_second",
+  "mqtt_messages_dropped_total",
+  "mqtt_memory_bytes",
+  "mqtt_subscription_memory_bytes",
+  "mqtt_cluster_nodes_alive",
+  "mqtt_cluster_nodes_expected",
+  "mqtt_disconnects_per_minute",
+] as const;
+
+export type MetricName = (typeof METRIC_NAMES)[number];
+
+export const METRIC_HELP: Record<MetricName, string> = {
+  mqtt_broker_up: "1 while the collector holds a live session and the broker's heartbeat is fresh, else 0",
+  mqtt_broker_uptime_seconds: "Broker-reported uptime in seconds",
+  mqtt_connections_current: "Clients connected now",
+  mqtt_connections_max: "Configured capacity (maxConnections), not the observed peak",
+  mqtt_sessions: "Sessions held, including disconnected persistent ones",
+  mqtt_subscriptions: "Subscriptions",
+  mqtt_retained_messages: "Retained messages",
+  mqtt_queued_messages: "Messages stored or queued awaiting delivery",
+  mqtt_messages_received_per_second: "Messages received per second",
+  mqtt_messages_sent_per_second: "Messages sent per second",
+  mqtt_bytes_received_per_second: "Bytes received per second",
+  mqtt_bytes_sent_per_second: "Bytes sent per second",
+  mqtt_messages_dropped_total: "Messages the broker dropped",
+  mqtt_memory_bytes: "Broker heap or memory in use, where reported",
+  mqtt_subscription_memory_bytes: "Memory used by subscriptions, where reported",
+  mqtt_cluster_nodes_alive: "Cluster nodes with mqtt_broker_up == 1",
+  mqtt_cluster_nodes_expected: "expectedNodes, else the number of brokers configured in the cluster",
+  mqtt_disconnects_per_minute: "Disconnects per minute, from connection events, by reason",
+};
+
+export function isMetricName(name: string): name is MetricName {
+  return (METRIC_NAMES as readonly string[]).includes(name);
+}

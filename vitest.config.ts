@@ -1,0 +1,15 @@
+import { defineConfig } from "vitest/config";
+import path from "node:path";
+
+export default defineConfig({
+  resolve: { alias: { "@": path.resolve(import.meta.dirname) } },
+  test: {
+    include: ["test/**/*.test.ts"],
+    testTimeout: 60_000,
+    hookTimeout: 240_000,
+    globalSetup: ["test/helpers/global-setup.ts"],
+    // End-to-end files start brokers and the app on free ports; two workers suit the 2-core machine.
+    maxWorkers: 2,
+    fileParallelism: true,
+  },
+});
