@@ -1,0 +1,42 @@
+import { asc, eq, sql } from "drizzle-orm";
+import type { Db } from "./client";
+import { brokers, type BrokerRow, type NewBrokerRow } from "./schema";
+
+/** Insert or update a broker by name (config and bundled broker are applied idempotently at start). */
+export async function upsertBroker(db: Db, broker: NewBrokerRow): Promise<BrokerRow> {
+  const { name: _name, createdAt: _created, ...changes } = broker;
+  const [row] = await db
+    .insert(brokers)
+    .values(broker)
+    .onConflictDoUpdate({ target: brokers.name, set: { ...changes, updatedAt: sql`now()` } })
+    .returning();
+  return row;
+}
+
+export async function listBrokers(db: Db, opts: { includeDisabled?: boolean } = {}): Promise<BrokerRow[]> {
+  const query = db.select().from(brokers).orderBy(asc(brokers.cluster), asc(brokers.name));
+  const rows = await query;
+  return opts.includeDisabled ? rows : rows.filter((b) => b.enabled);
+}
+
+export async function getBroker(db: Db, name: string): Promise<BrokerRow | undefined> {
+  const [row] = await db.select().from(brokers).where(eq(brokers.name, name)).limit(1);
+  return row;
+}
+
+export async function setBrokerStatus(
+  db: Db,
+  name: string,
+  status: "up" | "down" | "unknown",
+  lastSeenAt: Date | null,
+): Promise<void> {
+  await db
+    .update(brokers)
+    .set({
+      // status_since moves only when the status changes
+      statusSince: sql`case when ${brokers.status} = ${status} then ${brokers.statusSince} else now() end`,
+      status,
+      ...(lastSeenAt ? { lastSeenAt } : {}),
+    })
+    .where(eq(brokers.name, name));
+}

@@ -1,0 +1,46 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { hash } from "@node-rs/argon2";
+import { eq } from "drizzle-orm";
+import type { Db } from "@/db/client";
+import { users } from "@/db/schema";
+
+/**
+ * First-start secrets. The admin password comes from BROKERWATCH_ADMIN_PASSWORD, or is
+ * generated once and returned so the start can print it (it is never shown again: only
+ * its argon2id hash is stored).
+ */
+export async function ensureAdminUser(db: Db, envPassword: string | undefined): Promise<{ generatedPassword: string | null }> {
+  const existing = await db.select({ id: users.id }).from(users).where(eq(users.username, "admin")).limit(1);
+  if (existing.length > 0) {
+    if (envPassword) {
+      // The variable is the source of truth while it is set: an operator rotating it expects it to apply.
+      await db.update(users).set({ passwordHash: await hash(envPassword) }).where(eq(users.username, "admin"));
+    }
+    return { generatedPassword: null };
+  }
+  const password = envPassword ?? randomBytes(12).toString("base64url");
+  await db
+    .insert(users)
+    .values({ username: "admin", passwordHash: await hash(password), role: "admin" })
+    .onConflictDoNothing();
+  return { generatedPassword: envPassword ? null : password };
+}
+
+/**
+ * The key that encrypts stored broker passwords and webhook secrets: BROKERWATCH_SECRET, or
+ * generated into the data directory on first start (mode 0600).
+ */
+export async function ensureServiceSecret(dataDir: string, envSecret: string | undefined): Promise<string> {
+  if (envSecret) return envSecret;
+  const file = path.join(dataDir, "secret.key");
+  try {
+    return (await readFile(file, "utf8")).trim();
+  } catch {
+    await mkdir(dataDir, { recursive: true });
+    const secret = randomBytes(32).toString("base64url");
+    await writeFile(file, secret + "\n", { mode: 0o600, flag: "wx" }).catch(async () => undefined);
+    return (await readFile(file, "utf8")).trim();
+  }
+}

@@ -1,0 +1,26 @@
+import type { Database } from "@/db/client";
+
+/**
+ * The running service's shared parts. `server/main.ts` creates them once; route handlers,
+ * which Next bundles separately, reach the same objects through globalThis — a module-level
+ * variable would be a different copy in each bundle.
+ */
+export interface Runtime {
+  database: Database;
+  startedAt: Date;
+  /** broker URL of the bundled broker, when it runs */
+  bundledBrokerUrl: string | null;
+}
+
+const KEY = Symbol.for("brokerwatch.runtime");
+type Holder = { [KEY]?: Runtime };
+
+export function setRuntime(runtime: Runtime | undefined): void {
+  (globalThis as Holder)[KEY] = runtime;
+}
+
+export function getRuntime(): Runtime {
+  const runtime = (globalThis as Holder)[KEY];
+  if (!runtime) throw new Error("brokerwatch runtime not started: run the app with `npm start`");
+  return runtime;
+}

@@ -1,0 +1,96 @@
+import path from "node:path";
+import { z } from "zod";
+
+/**
+ * The environment of CONTRACT section 1, validated once at start. A bad value stops the
+ * start with a message naming the variable.
+ */
+const port = (name: string, fallback: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === "") return fallback;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0 || n > 65535) {
+        ctx.addIssue({ code: "custom", message: `${name} must be a port number 0-65535 (got "${v}")` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const envSchema = z.object({
+  DATABASE_URL: z
+    .string()
+    .optional()
+    .transform((v) => (v ? v : undefined)),
+  BROKERWATCH_DATA_DIR: z
+    .string()
+    .optional()
+    .transform((v) => path.resolve(v || "./data")),
+  BROKERWATCH_CONFIG: z.string().optional(),
+  PORT: port("PORT", 3000),
+  HOSTNAME: z
+    .string()
+    .optional()
+    .transform((v) => v || "127.0.0.1"),
+  MQTT_PORT: port("MQTT_PORT", 1883),
+  BUNDLED_BROKER: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const value = (v ?? "on").toLowerCase();
+      if (["on", "true", "1", ""].includes(value)) return true;
+      if (["off", "false", "0"].includes(value)) return false;
+      ctx.addIssue({ code: "custom", message: `BUNDLED_BROKER must be "on" or "off" (got "${v}")` });
+      return z.NEVER;
+    }),
+  BUNDLED_SYS_INTERVAL: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === "") return 1;
+      const n = Number(v);
+      if (!(n >= 0.1 && n <= 3600)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `BUNDLED_SYS_INTERVAL must be seconds between 0.1 and 3600 (got "${v}")`,
+        });
+        return z.NEVER;
+      }
+      return n;
+    }),
+  /** `user:password,user2:password2`; when set the bundled broker refuses anonymous clients */
+  BUNDLED_BROKER_USERS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (!v) return undefined;
+      const users = new Map<string, string>();
+      for (const entry of v.split(",")) {
+        const at = entry.indexOf(":");
+        if (at <= 0) {
+          ctx.addIssue({
+            code: "custom",
+            message: `BUNDLED_BROKER_USERS entries must be user:password (got "${entry}")`,
+          });
+          return z.NEVER;
+        }
+        users.set(entry.slice(0, at), entry.slice(at + 1));
+      }
+      return users;
+    }),
+  BROKERWATCH_API_TOKEN: z.string().optional(),
+  BROKERWATCH_ADMIN_PASSWORD: z.string().optional(),
+  BROKERWATCH_SECRET: z.string().optional(),
+});
+
+export type ServiceEnv = z.output<typeof envSchema>;
+
+export function readEnv(env: NodeJS.ProcessEnv = process.env): ServiceEnv {
+  const result = envSchema.safeParse(env);
+  if (!result.success) {
+    throw new Error(result.error.issues.map((issue) => issue.message).join("\n"));
+  }
+  return result.data;
+}

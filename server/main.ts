@@ -1,0 +1,168 @@
+import http from "node:http";
+import net from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { readEnv, type ServiceEnv } from "./env";
+import { ensureBuilt } from "./build";
+
+/**
+ * `npm start`: one process runs the web app, the bundled broker, the collector and the alert
+ * engine. Order matters: free ports are checked before anything slow, migrations run before
+ * anything reads the database, and shutdown runs in reverse.
+ */
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const SHUTDOWN_BUDGET_MS = 4500;
+
+function fail(message: string): never {
+  console.error(`brokerwatch: ${message}`);
+  process.exit(1);
+}
+
+function portInUse(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once("error", (err: NodeJS.ErrnoException) => resolve(err.code === "EADDRINUSE" || err.code === "EACCES"));
+    probe.listen(port, host, () => probe.close(() => resolve(false)));
+  });
+}
+
+function portTakenMessage(port: number, host: string, variable: string): string {
+  return `port ${port} on ${host} is already in use; set ${variable} to another port (${variable}=0 picks a free one)`;
+}
+
+async function main(): Promise<void> {
+  let env: ServiceEnv;
+  try {
+    env = readEnv();
+  } catch (err) {
+    fail((err as Error).message);
+  }
+
+  if (env.PORT !== 0 && (await portInUse(env.PORT, env.HOSTNAME)))
+    fail(portTakenMessage(env.PORT, env.HOSTNAME, "PORT"));
+  if (env.BUNDLED_BROKER && env.MQTT_PORT !== 0 && (await portInUse(env.MQTT_PORT, env.HOSTNAME))) {
+    fail(portTakenMessage(env.MQTT_PORT, env.HOSTNAME, "MQTT_PORT"));
+  }
+
+  process.env.NODE_ENV = "production";
+  process.env.NEXT_TELEMETRY_DISABLED = "1";
+  try {
+    await ensureBuilt(ROOT);
+  } catch (err) {
+    fail((err as Error).message);
+  }
+
+  // Imported after the build check so a first start prints progress before loading everything.
+  const { openDatabase, migrateDatabase } = await import("../db/client");
+  const { upsertBroker } = await import("../db/brokers");
+  const { ensureAdminUser, ensureServiceSecret } = await import("../lib/auth/bootstrap");
+  const { setRuntime } = await import("../lib/runtime");
+  const { startBundledBroker } = await import("../broker/index");
+
+  const database = await openDatabase({ url: env.DATABASE_URL, dataDir: env.BROKERWATCH_DATA_DIR }).catch(
+    (err: Error) =>
+      fail(
+        `cannot open the database (${env.DATABASE_URL ? "DATABASE_URL" : env.BROKERWATCH_DATA_DIR}): ${err.message}`,
+      ),
+  );
+  try {
+    await migrateDatabase(database);
+  } catch (err) {
+    fail(`database migration failed: ${(err as Error).message}`);
+  }
+  await ensureServiceSecret(env.BROKERWATCH_DATA_DIR, env.BROKERWATCH_SECRET);
+  const { generatedPassword } = await ensureAdminUser(database.db, env.BROKERWATCH_ADMIN_PASSWORD);
+
+  let broker: Awaited<ReturnType<typeof startBundledBroker>> | null = null;
+  if (env.BUNDLED_BROKER) {
+    try {
+      broker = await startBundledBroker({
+        port: env.MQTT_PORT,
+        host: env.HOSTNAME,
+        sysIntervalSeconds: env.BUNDLED_SYS_INTERVAL,
+        users: env.BUNDLED_BROKER_USERS,
+      });
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      fail(
+        e.code === "EADDRINUSE"
+          ? portTakenMessage(env.MQTT_PORT, env.HOSTNAME, "MQTT_PORT")
+          : `bundled broker: ${e.message}`,
+      );
+    }
+    await upsertBroker(database.db, {
+      name: "bundled",
+      url: broker.url,
+      dialect: "bundled",
+      detectedDialect: "bundled",
+      source: "builtin",
+      enabled: true,
+    });
+  }
+
+  setRuntime({ database, startedAt: new Date(), bundledBrokerUrl: broker?.url ?? null });
+
+  const { default: next } = await import("next");
+  const app = next({ dev: false, dir: ROOT, hostname: env.HOSTNAME, port: env.PORT, customServer: true });
+  await app.prepare();
+  const handle = app.getRequestHandler();
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((err: Error) => {
+      console.error("brokerwatch: request failed:", err);
+      if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: { code: "internal", message: "internal error" } }));
+    });
+  });
+  await new Promise<void>((resolve) => {
+    server.once("error", (err: NodeJS.ErrnoException) =>
+      fail(err.code === "EADDRINUSE" ? portTakenMessage(env.PORT, env.HOSTNAME, "PORT") : `web server: ${err.message}`),
+    );
+    server.listen(env.PORT, env.HOSTNAME, () => resolve());
+  });
+  const webPort = (server.address() as net.AddressInfo).port;
+  const hostForUrl = env.HOSTNAME.includes(":") ? `[${env.HOSTNAME}]` : env.HOSTNAME;
+
+  console.log(`brokerwatch ready`);
+  console.log(`  UI:       http://${hostForUrl}:${webPort}`);
+  console.log(`  broker:   ${broker ? broker.url : "off (BUNDLED_BROKER=off)"}`);
+  console.log(
+    `  database: ${database.kind === "postgres" ? "postgres (DATABASE_URL)" : `embedded PGlite in ${env.BROKERWATCH_DATA_DIR}`}`,
+  );
+  if (generatedPassword) {
+    console.log(
+      `  admin password (shown once; set BROKERWATCH_ADMIN_PASSWORD to choose your own): ${generatedPassword}`,
+    );
+  }
+
+  let stopping = false;
+  async function shutdown(signal: string): Promise<void> {
+    if (stopping) return;
+    stopping = true;
+    console.log(`brokerwatch: ${signal} received, stopping`);
+    const force = setTimeout(() => {
+      console.error("brokerwatch: shutdown took too long, exiting");
+      process.exit(1);
+    }, SHUTDOWN_BUDGET_MS);
+    force.unref();
+    const step = async (what: string, fn: () => Promise<unknown>) => {
+      try {
+        await fn();
+      } catch (err) {
+        console.error(`brokerwatch: stopping ${what}: ${(err as Error).message}`);
+      }
+    };
+    await step("web server", () => {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    if (broker) await step("bundled broker", () => broker.close());
+    await step("database", () => database.close());
+    setRuntime(undefined);
+    console.log("brokerwatch: stopped");
+    process.exit(0);
+  }
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+}
+
+main().catch((err) => fail((err as Error).stack ?? String(err)));

@@ -1,0 +1,75 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { MOSQUITTO } from "./require";
+import { freePort, waitForPort } from "./ports";
+
+export interface RunningMosquitto {
+  port: number;
+  url: string;
+  dir: string;
+  /** everything mosquitto printed (log_dest stdout) */
+  output: string[];
+  process: ChildProcess;
+  /** stop it (SIGTERM) and wait for the exit */
+  stop(): Promise<void>;
+  /** send a signal without waiting (SIGSTOP/SIGCONT/SIGKILL for failure tests) */
+  signal(sig: NodeJS.Signals): void;
+  /** start it again on the same port with the same config (after stop or SIGKILL) */
+  restart(): Promise<void>;
+}
+
+/**
+ * A real Debian `mosquitto` on a free port. `config` lines are appended after the listener
+ * line; files (password, ACL) are written into the run's temp dir and may be referenced as
+ * `${dir}/name` in the config.
+ */
+export async function startMosquitto(config: string[] = [], files: Record<string, string> = {}): Promise<RunningMosquitto> {
+  if (!MOSQUITTO) throw new Error("mosquitto binary not found");
+  const dir = await mkdtemp(path.join(os.tmpdir(), "bw-mosquitto-"));
+  for (const [name, content] of Object.entries(files)) await writeFile(path.join(dir, name), content, { mode: 0o600 });
+  const port = await freePort();
+  const conf = [`listener ${port} 127.0.0.1`, "persistence false", ...config.map((l) => l.replaceAll("${dir}", dir))];
+  const confPath = path.join(dir, "mosquitto.conf");
+  await writeFile(confPath, conf.join("\n") + "\n");
+  const output: string[] = [];
+
+  let child!: ChildProcess;
+  async function launch(): Promise<void> {
+    child = spawn(MOSQUITTO!, ["-c", confPath], { stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout!.on("data", (d) => output.push(String(d)));
+    child.stderr!.on("data", (d) => output.push(String(d)));
+    const exited = new Promise<never>((_, reject) =>
+      child.once("exit", (code) => reject(new Error(`mosquitto exited (${code}): ${output.join("")}`))),
+    );
+    exited.catch(() => {});
+    await Promise.race([waitForPort(port), exited]);
+  }
+  await launch();
+
+  const running: RunningMosquitto = {
+    port,
+    url: `mqtt://127.0.0.1:${port}`,
+    dir,
+    output,
+    get process() {
+      return child;
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const done = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+      child.kill("SIGCONT");
+      child.kill("SIGTERM");
+      await done;
+    },
+    signal(sig) {
+      child.kill(sig);
+    },
+    async restart() {
+      await running.stop();
+      await launch();
+    },
+  };
+  return running;
+}
