@@ -1,0 +1,21 @@
+export {
+  BROKER_DIALECTS,
+  BUILTIN_RULE_NAMES,
+  BrokerSchema,
+  BrokerwatchConfigSchema,
+  RetentionSchema,
+  RuleSchema,
+  WebhookSchema,
+  parseDuration,
+} from "./schema";
+export type {
+  BrokerConfig,
+  BrokerDialect,
+  BrokerwatchConfig,
+  BuiltinRuleName,
+  RetentionConfig,
+  RuleConfig,
+  WebhookConfig,
+} from "./schema";
+export { ConfigError, loadConfigFile, parseConfig, resolveConfigPath } from "./load";
+export type { ConfigIssue, ParseConfigOptions } from "./load";

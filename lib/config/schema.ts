@@ -1,0 +1,489 @@
+import { z } from "zod";
+import type { DialectName } from "../collector/types";
+
+/**
+ * The shape of `brokerwatch.yaml` (CONTRACT section 2) as zod schemas, and the
+ * normalised objects the rest of the service reads. Parsing the YAML, `${VAR}`
+ * interpolation and turning issues into `file:line:col: path: problem` lines
+ * live in `load.ts`; this file only says what is valid and what it means.
+ *
+ * Messages here are written for the operator reading them at start-up, so they
+ * say what a valid value looks like and echo what was found, except for
+ * passwords, secrets and headers, which never appear in an error.
+ */
+
+/** `auto` lets the collector pick the dialect from what the broker publishes. */
+export const BROKER_DIALECTS = ["mosquitto", "emqx", "bundled", "auto"] as const satisfies readonly (
+  DialectName | "auto"
+)[];
+export type BrokerDialect = (typeof BROKER_DIALECTS)[number];
+
+/** The rules shipped on by default (CONTRACT section 6); a config rule with one of these names replaces it. */
+export const BUILTIN_RULE_NAMES = [
+  "MQTT_Connection_Saturation",
+  "MQTT_Message_Queue_Backlog",
+  "MQTT_Cluster_Node_Down",
+  "MQTT_Broker_Down",
+  "MQTT_Subscription_Memory",
+] as const;
+export type BuiltinRuleName = (typeof BUILTIN_RULE_NAMES)[number];
+
+const BROKER_URL_SCHEMES = ["mqtt:", "mqtts:", "ws:", "wss:"] as const;
+const WEBHOOK_URL_SCHEMES = ["http:", "https:"] as const;
+
+/** A value as an operator would recognise it in an error message. */
+export function describeValue(value: unknown): string {
+  if (value === undefined) return "nothing";
+  if (value === null) return "an empty value";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object") return "a mapping";
+  if (typeof value === "string") return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+  return String(value);
+}
+
+// ---------------------------------------------------------------------------
+// Durations
+
+const MILLISECONDS_PER_UNIT = {
+  y: 365 * 24 * 3600_000,
+  w: 7 * 24 * 3600_000,
+  d: 24 * 3600_000,
+  h: 3600_000,
+  m: 60_000,
+  s: 1000,
+  ms: 1,
+} as const;
+
+/** Prometheus `model.ParseDuration`: each unit at most once, largest first, integers only. */
+const PROMETHEUS_DURATION = /^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$/;
+const DURATION_UNITS = ["y", "w", "d", "h", "m", "s", "ms"] as const;
+
+/**
+ * A Prometheus duration (`30s`, `5m`, `1h30m`, `2d`, `0s`, `500ms`, or a bare `0`)
+ * in seconds, fractional for milliseconds. Shared with the API's `from`/`to`.
+ */
+export function parseDuration(text: string): number {
+  // Prometheus accepts a bare "0" as the one unitless duration.
+  if (text === "0") return 0;
+  const match = PROMETHEUS_DURATION.exec(text);
+  if (text === "" || !match) {
+    throw new Error(
+      `not a duration: ${describeValue(text)}; write it like 30s, 5m, 1h30m or 7d (units y, w, d, h, m, s, ms, largest first)`,
+    );
+  }
+  let milliseconds = 0;
+  DURATION_UNITS.forEach((unit, i) => {
+    const count = match[i + 1];
+    if (count !== undefined) milliseconds += Number(count) * MILLISECONDS_PER_UNIT[unit];
+  });
+  if (!Number.isSafeInteger(milliseconds)) throw new Error(`duration ${describeValue(text)} is too long`);
+  return milliseconds / 1000;
+}
+
+const durationSeconds = z
+  .string({
+    error: (issue) =>
+      issue.input === undefined
+        ? undefined
+        : `must be a duration with a unit, like 30s, 5m or 1h30m (got ${describeValue(issue.input)})`,
+  })
+  .transform((text, ctx) => {
+    try {
+      return parseDuration(text);
+    } catch (error) {
+      ctx.addIssue({ code: "custom", message: (error as Error).message, input: text });
+      return z.NEVER;
+    }
+  });
+
+const positiveDurationSeconds = durationSeconds.refine((seconds) => seconds > 0, {
+  error: "must be longer than 0s",
+});
+
+// ---------------------------------------------------------------------------
+// Scalars
+
+/**
+ * `${VAR}` interpolation always yields text, so `maxConnections: ${MAX}` arrives
+ * as "50000". Numbers and booleans therefore also accept their exact text form;
+ * the reverse is not done (a password `012345` stays text, never a number).
+ */
+const wholeNumberFromText = (value: unknown) =>
+  typeof value === "string" && /^\d+$/.test(value) ? Number(value) : value;
+const booleanFromText = (value: unknown) => (value === "true" ? true : value === "false" ? false : value);
+
+const notAPositiveCount = (issue: { input?: unknown }) =>
+  issue.input === undefined ? undefined : `must be a whole number, 1 or more (got ${describeValue(issue.input)})`;
+const positiveCount = z.preprocess(
+  wholeNumberFromText,
+  z.number({ error: notAPositiveCount }).int({ error: notAPositiveCount }).min(1, { error: notAPositiveCount }),
+);
+
+const onOff = z.preprocess(
+  booleanFromText,
+  z.boolean({
+    error: (issue) =>
+      issue.input === undefined ? undefined : `must be true or false (got ${describeValue(issue.input)})`,
+  }),
+);
+
+const text = z.string();
+const nonEmptyText = z.string().min(1);
+
+/** Passwords, secrets and header values: the message must not repeat what was found. */
+const secretText = z.string({
+  error: (issue) =>
+    issue.input === undefined ? undefined : "must be text; YAML did not read it as text, so put the value in quotes",
+});
+
+const OBJECT_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+/** Broker, cluster and webhook names: they become the `broker`/`cluster` label and appear in URLs. */
+const objectName = z.string().regex(OBJECT_NAME, {
+  error: (issue) => `must be 1 to 64 letters, digits, "-", "_" or "." (got ${describeValue(issue.input)})`,
+});
+
+/** Prometheus metric/label-name charset: rule names become the `alertname` label. */
+const PROMETHEUS_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+const ruleName = z.string().regex(PROMETHEUS_NAME, {
+  error: (issue) =>
+    `must be letters, digits and "_", not starting with a digit, like MQTT_Broker_Down (got ${describeValue(issue.input)})`,
+});
+const labelName = z.string().regex(PROMETHEUS_NAME, {
+  error: (issue) =>
+    `label names are letters, digits and "_", not starting with a digit (got ${describeValue(issue.input)})`,
+});
+/** `labels: {}` / `annotations: {}`; an empty `labels:` line means none. */
+const labelMap = z
+  .record(labelName, text)
+  .nullish()
+  .transform((labels) => labels ?? {});
+
+/** Shows a URL in an error without the password someone put in it. */
+function withoutPassword(url: string): string {
+  return url.replace(/\/\/([^/@:]*):[^/@]*@/, "//$1:***@");
+}
+
+function urlWithScheme(schemes: readonly string[], wrongSchemeMessage: string, credentialsHint: string) {
+  return z.string().superRefine((value, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      ctx.addIssue({ code: "custom", message: `${wrongSchemeMessage} (got ${describeValue(withoutPassword(value))})` });
+      return;
+    }
+    if (!schemes.includes(url.protocol)) {
+      ctx.addIssue({ code: "custom", message: `${wrongSchemeMessage} (got ${describeValue(withoutPassword(value))})` });
+    } else if (url.hostname === "") {
+      ctx.addIssue({
+        code: "custom",
+        message: `needs a host, like ${schemes[0]}//broker.example:1883 (got ${describeValue(value)})`,
+      });
+    } else if (url.username !== "" || url.password !== "") {
+      ctx.addIssue({ code: "custom", message: credentialsHint });
+    }
+  });
+}
+
+const brokerUrl = urlWithScheme(
+  BROKER_URL_SCHEMES,
+  "must be an mqtt://, mqtts://, ws:// or wss:// URL",
+  // The URL is shown by the UI and GET /api/brokers; only `password` is kept secret.
+  "must not contain a user name or password; put them in username: and password:, which are never shown",
+);
+
+const webhookUrl = urlWithScheme(
+  WEBHOOK_URL_SCHEMES,
+  "must be an http:// or https:// URL",
+  // fetch() refuses URLs with credentials; basic auth goes in a header instead.
+  'must not contain a user name or password; send credentials as headers: { Authorization: "Basic ..." }',
+);
+
+/** Bridged `$SYS` trees: `plant-a` and `plant-a//` both mean topics `plant-a/$SYS/...`. */
+const sysTopicPrefix = z
+  .string()
+  .superRefine((prefix, ctx) => {
+    if (/[+#]/.test(prefix)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `is the literal topic prefix the bridge adds, so it cannot contain the wildcards + or # (got ${describeValue(prefix)})`,
+      });
+    } else if (/(^|\/)\$SYS\/*$/.test(prefix)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `leave out $SYS: the prefix is what comes before it, e.g. plant-a/ for topics plant-a/$SYS/... (got ${describeValue(prefix)})`,
+      });
+    }
+  })
+  .transform((prefix) => (prefix === "" ? undefined : `${prefix.replace(/\/+$/, "")}/`));
+
+// ---------------------------------------------------------------------------
+// Webhook secrets (Standard Webhooks: `whsec_` + base64 of 24–64 random bytes)
+
+const WEBHOOK_SECRET_PREFIX = "whsec_";
+const WEBHOOK_SECRET_MIN_BYTES = 24;
+const GENERATE_SECRET_HINT = 'generate one with: echo "whsec_$(openssl rand -base64 32)"';
+
+function webhookSecretProblem(secret: string): string | null {
+  if (!secret.startsWith(WEBHOOK_SECRET_PREFIX)) {
+    return `must be whsec_ followed by base64 of at least ${WEBHOOK_SECRET_MIN_BYTES} random bytes (Standard Webhooks); ${GENERATE_SECRET_HINT}`;
+  }
+  const base64 = secret.slice(WEBHOOK_SECRET_PREFIX.length);
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(base64) || base64.length % 4 !== 0) {
+    return `the part after whsec_ is not valid base64; ${GENERATE_SECRET_HINT}`;
+  }
+  const bytes = Buffer.from(base64, "base64").length;
+  if (bytes < WEBHOOK_SECRET_MIN_BYTES) {
+    return `the part after whsec_ decodes to ${bytes} bytes; Standard Webhooks needs at least ${WEBHOOK_SECRET_MIN_BYTES}; ${GENERATE_SECRET_HINT}`;
+  }
+  return null;
+}
+
+const webhookSecret = secretText.superRefine((secret, ctx) => {
+  const problem = webhookSecretProblem(secret);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+
+/** The notifier sets these to sign each delivery (CONTRACT section 6); a configured one would break verification. */
+const SIGNATURE_HEADERS = ["webhook-id", "webhook-timestamp", "webhook-signature"];
+const HTTP_HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const headerName = z.string().superRefine((name, ctx) => {
+  if (!HTTP_HEADER_NAME.test(name)) {
+    ctx.addIssue({ code: "custom", message: `is not a valid HTTP header name (got ${describeValue(name)})` });
+  } else if (SIGNATURE_HEADERS.includes(name.toLowerCase())) {
+    ctx.addIssue({
+      code: "custom",
+      message: `${name} is set by brokerwatch to sign each delivery and cannot be configured`,
+    });
+  }
+});
+
+// ---------------------------------------------------------------------------
+// Sections
+
+export const BrokerSchema = z.strictObject({
+  /** unique in the file; the `broker` label everywhere */
+  name: objectName,
+  url: brokerUrl,
+  dialect: z.enum(BROKER_DIALECTS).default("auto"),
+  username: text.optional(),
+  password: secretText.optional(),
+  /** brokers sharing a cluster are its nodes */
+  cluster: objectName.optional(),
+  /** capacity for the saturation rule (`mqtt_connections_max`) */
+  maxConnections: positiveCount.optional(),
+  /** cluster size the node-down rule expects */
+  expectedNodes: positiveCount.optional(),
+  /** ends with exactly one `/`; the collector subscribes to `${sysTopicPrefix}$SYS/...` */
+  sysTopicPrefix: sysTopicPrefix.optional(),
+  enabled: onOff.default(true),
+  /** the collector's MQTT client id; when absent the collector derives one */
+  clientId: nonEmptyText.optional(),
+});
+export type BrokerConfig = z.output<typeof BrokerSchema>;
+
+/**
+ * Every rule key of both forms. One object rather than a union of the two forms:
+ * a union would answer a typo with "matches neither shape" instead of naming the key.
+ */
+const ruleFields = z.strictObject({
+  // Prometheus form (research/alerting.md A1)
+  alert: ruleName.optional(),
+  keep_firing_for: durationSeconds.optional(),
+  labels: labelMap.optional(),
+  annotations: labelMap.optional(),
+  // seed form
+  name: ruleName.optional(),
+  severity: nonEmptyText.optional(),
+  // both
+  expr: nonEmptyText.optional(),
+  for: durationSeconds.optional(),
+  enabled: onOff.default(true),
+});
+
+const PROMETHEUS_ONLY_KEYS = ["keep_firing_for", "labels", "annotations"] as const;
+
+interface RuleCommon {
+  /** `alert` (Prometheus form) or `name` (seed form); the `alertname` label */
+  name: string;
+  forSeconds: number;
+  keepFiringForSeconds: number;
+  /** the seed form's `severity` lands here as `labels.severity` */
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+/**
+ * One rule, whichever form it was written in. `expr` is null only for a disabled
+ * entry that just switches off the built-in rule of that name:
+ * `{ name: MQTT_Broker_Down, enabled: false }`.
+ */
+export type RuleConfig = RuleCommon & ({ enabled: true; expr: string } | { enabled: false; expr: string | null });
+
+export const RuleSchema = ruleFields.transform((rule, ctx): RuleConfig => {
+  let problems = 0;
+  const issue = (key: string, message: string) => {
+    problems += 1;
+    ctx.addIssue({ code: "custom", path: key ? [key] : [], message });
+  };
+  const name = rule.alert ?? rule.name;
+  if (rule.alert !== undefined && rule.name !== undefined) {
+    issue("name", "a rule is named by alert: (Prometheus form) or by name: (seed form), not both");
+  }
+  if (name === undefined) {
+    issue("", "needs a name: alert: (Prometheus form) or name: (seed form)");
+  }
+  if (rule.alert !== undefined && rule.severity !== undefined) {
+    issue("severity", "is the seed form's shorthand; with alert: write labels: { severity: ... }");
+  }
+  if (rule.name !== undefined && rule.alert === undefined) {
+    for (const key of PROMETHEUS_ONLY_KEYS) {
+      if (rule[key] !== undefined) {
+        issue(key, "belongs to the Prometheus form; name the rule with alert: instead of name: to use it");
+      }
+    }
+  }
+  if (rule.enabled && rule.expr === undefined) {
+    issue("expr", "is required (only an entry with enabled: false, switching off a built-in rule, may leave it out)");
+  }
+  if (name === undefined || problems > 0) return z.NEVER;
+
+  const common: RuleCommon = {
+    name,
+    forSeconds: rule.for ?? 0,
+    keepFiringForSeconds: rule.keep_firing_for ?? 0,
+    labels: rule.severity === undefined ? (rule.labels ?? {}) : { ...rule.labels, severity: rule.severity },
+    annotations: rule.annotations ?? {},
+  };
+  if (rule.enabled) {
+    if (rule.expr === undefined) return z.NEVER; // reported above
+    return { ...common, enabled: true, expr: rule.expr };
+  }
+  return { ...common, enabled: false, expr: rule.expr ?? null };
+});
+
+const webhookFields = z.strictObject({
+  name: objectName,
+  url: webhookUrl,
+  /** `whsec_…`; signs every delivery */
+  secret: webhookSecret.optional(),
+  sendResolved: onOff.default(true),
+  enabled: onOff.default(true),
+  headers: z
+    .record(headerName, secretText)
+    .nullish()
+    .transform((headers) => headers ?? {}),
+  /**
+   * Label names that group alerts into one notification. Left undefined when not
+   * configured, so the notifier's default (alertname, broker, cluster) lives in one place.
+   */
+  groupBy: z.array(labelName).optional(),
+  /** how often a still-firing group is re-sent */
+  repeatInterval: positiveDurationSeconds.optional(),
+  /** wait before the first notification of a new group */
+  groupWait: durationSeconds.optional(),
+});
+
+export const WebhookSchema = webhookFields.transform(({ repeatInterval, groupWait, ...webhook }) => ({
+  ...webhook,
+  repeatIntervalSeconds: repeatInterval,
+  groupWaitSeconds: groupWait,
+}));
+export type WebhookConfig = z.output<typeof WebhookSchema>;
+
+const retentionFields = z.strictObject({
+  rawSamples: positiveDurationSeconds.prefault("7d"),
+  rollups: positiveDurationSeconds.prefault("400d"),
+  events: positiveDurationSeconds.prefault("90d"),
+});
+
+/** How long each kind of data is kept, in seconds; a missing or empty `retention:` means all defaults. */
+export const RetentionSchema = z.preprocess(
+  (retention) => retention ?? {},
+  retentionFields.transform((retention) => ({
+    rawSamplesSeconds: retention.rawSamples,
+    rollupsSeconds: retention.rollups,
+    eventsSeconds: retention.events,
+  })),
+);
+export type RetentionConfig = z.output<typeof RetentionSchema>;
+
+/** A missing key and an empty one (`brokers:` with every entry commented out) both mean an empty list. */
+function listOf<Item extends z.ZodType>(item: Item) {
+  return z
+    .array(item)
+    .nullish()
+    .transform((items): z.output<Item>[] => items ?? []);
+}
+
+export const BrokerwatchConfigSchema = z.strictObject(
+  {
+    brokers: listOf(BrokerSchema),
+    rules: listOf(RuleSchema),
+    webhooks: listOf(WebhookSchema),
+    retention: RetentionSchema,
+  },
+  {
+    error: (issue) =>
+      issue.code === "invalid_type"
+        ? `the file must be a mapping with the keys brokers, rules, webhooks and retention (got ${describeValue(issue.input)})`
+        : undefined,
+  },
+);
+export type BrokerwatchConfig = z.output<typeof BrokerwatchConfigSchema>;
+
+/** The keys a mapping at `path` accepts, for a "did you mean" on an unknown key. */
+export function allowedKeysAt(path: readonly PropertyKey[]): readonly string[] {
+  if (path.length === 0) return Object.keys(BrokerwatchConfigSchema.shape);
+  if (path.length === 1 && path[0] === "retention") return Object.keys(retentionFields.shape);
+  if (path.length === 2 && typeof path[1] === "number") {
+    if (path[0] === "brokers") return Object.keys(BrokerSchema.shape);
+    if (path[0] === "rules") return Object.keys(ruleFields.shape);
+    if (path[0] === "webhooks") return Object.keys(webhookFields.shape);
+  }
+  return [];
+}
+
+export interface DuplicateName {
+  path: (string | number)[];
+  message: string;
+}
+
+/**
+ * Names are upsert keys (CONTRACT section 2), so a second entry with the same name
+ * would silently overwrite the first. zod checks one entry at a time and skips
+ * cross-entry checks once any entry has a problem, so this reads the raw document
+ * and finds duplicates even when other entries are broken too.
+ */
+export function findDuplicateNames(document: unknown): DuplicateName[] {
+  const duplicates: DuplicateName[] = [];
+  if (typeof document !== "object" || document === null) return duplicates;
+  const sections = document as Record<string, unknown>;
+  const lists = [
+    { key: "brokers", what: "broker", nameKeys: ["name"] },
+    { key: "webhooks", what: "webhook", nameKeys: ["name"] },
+    { key: "rules", what: "rule", nameKeys: ["alert", "name"] },
+  ];
+  for (const { key, what, nameKeys } of lists) {
+    const entries = sections[key];
+    if (!Array.isArray(entries)) continue;
+    const firstIndexByName = new Map<string, number>();
+    entries.forEach((entry, index) => {
+      if (typeof entry !== "object" || entry === null) return;
+      const fields = entry as Record<string, unknown>;
+      const nameKey = nameKeys.find((k) => typeof fields[k] === "string");
+      if (nameKey === undefined) return;
+      const name = fields[nameKey] as string;
+      const first = firstIndexByName.get(name);
+      if (first === undefined) {
+        firstIndexByName.set(name, index);
+      } else {
+        duplicates.push({
+          path: [key, index, nameKey],
+          message: `duplicate ${what} name ${describeValue(name)}: ${key}[${first}] already uses it`,
+        });
+      }
+    });
+  }
+  return duplicates;
+}
