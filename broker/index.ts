@@ -1,4 +1,6 @@
+import { readFileSync } from "node:fs";
 import net from "node:net";
+import path from "node:path";
 import os from "node:os";
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import { createRequire } from "node:module";
@@ -57,8 +59,11 @@ interface SessionInfo {
   connectedAt: number;
 }
 
+// aedes' package.json is not in its "exports", so read it from beside its entry point
 const require = createRequire(import.meta.url);
-const AEDES_VERSION: string = require("aedes/package.json").version;
+const AEDES_VERSION: string = JSON.parse(
+  readFileSync(path.join(path.dirname(require.resolve("aedes")), "package.json"), "utf8"),
+).version;
 
 export async function startBundledBroker(opts: BundledBrokerOptions): Promise<BundledBroker> {
   const node = opts.node ?? `bundled@${os.hostname()}`;
@@ -119,8 +124,9 @@ export async function startBundledBroker(opts: BundledBrokerOptions): Promise<Bu
   // Takeover: Aedes closes the old client inside registerClient (aedes.js, [MQTT-3.1.4-2]) without
   // saying why. Record the reason on the old client first: clean start 1 discards its session,
   // clean start 0 takes it over (EMQX's words).
-  const registerClient = aedes.registerClient.bind(aedes) as (client: Client) => void;
-  (aedes as unknown as { registerClient: (client: Client) => void }).registerClient = (client: Client) => {
+  const internals = aedes as unknown as { registerClient: (client: Client) => void };
+  const registerClient = internals.registerClient.bind(aedes);
+  internals.registerClient = (client: Client) => {
     const existing = (aedes as unknown as { clients: Record<string, Client> }).clients[client.id];
     if (existing && existing !== client) {
       pendingReason.set(existing, { reason: client.clean ? "discarded" : "takenover", detail: null });

@@ -44,7 +44,7 @@ async function main(): Promise<void> {
     fail(portTakenMessage(env.MQTT_PORT, env.HOSTNAME, "MQTT_PORT"));
   }
 
-  process.env.NODE_ENV = "production";
+  (process.env as Record<string, string>).NODE_ENV = "production";
   process.env.NEXT_TELEMETRY_DISABLED = "1";
   try {
     await ensureBuilt(ROOT);
@@ -122,17 +122,19 @@ async function main(): Promise<void> {
   const webPort = (server.address() as net.AddressInfo).port;
   const hostForUrl = env.HOSTNAME.includes(":") ? `[${env.HOSTNAME}]` : env.HOSTNAME;
 
-  console.log(`brokerwatch ready`);
-  console.log(`  UI:       http://${hostForUrl}:${webPort}`);
-  console.log(`  broker:   ${broker ? broker.url : "off (BUNDLED_BROKER=off)"}`);
-  console.log(
+  // One write, so anything reading the output sees the whole block at once.
+  const lines = [
+    "brokerwatch ready",
+    `  UI:       http://${hostForUrl}:${webPort}`,
+    `  broker:   ${broker ? broker.url : "off (BUNDLED_BROKER=off)"}`,
     `  database: ${database.kind === "postgres" ? "postgres (DATABASE_URL)" : `embedded PGlite in ${env.BROKERWATCH_DATA_DIR}`}`,
-  );
+  ];
   if (generatedPassword) {
-    console.log(
+    lines.push(
       `  admin password (shown once; set BROKERWATCH_ADMIN_PASSWORD to choose your own): ${generatedPassword}`,
     );
   }
+  console.log(lines.join("\n"));
 
   let stopping = false;
   async function shutdown(signal: string): Promise<void> {

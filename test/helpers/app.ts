@@ -60,7 +60,7 @@ export async function startApp(opts: StartAppOptions = {}): Promise<RunningApp> 
     const onData = (d: Buffer) => {
       output.push(String(d));
       buffer += String(d);
-      if (buffer.includes("brokerwatch ready") && /broker:\s+\S+/.test(buffer)) resolve();
+      if (/brokerwatch ready[\s\S]*database: /.test(buffer)) resolve();
     };
     child.stdout!.on("data", onData);
     child.stderr!.on("data", (d) => output.push(String(d)));

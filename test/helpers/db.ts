@@ -10,7 +10,9 @@ export interface TestDatabase {
 }
 
 /** A new, empty database name on the server of `serverUrl` (or DATABASE_URL); returns its URL. */
-export async function createServerDatabase(serverUrl = process.env.DATABASE_URL!): Promise<{ url: string; drop(): Promise<void> }> {
+export async function createServerDatabase(
+  serverUrl = process.env.DATABASE_URL!,
+): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `bw_test_${Date.now().toString(36)}_${randomBytes(4).toString("hex")}`;
   const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
   await admin.unsafe(`create database ${name}`);

@@ -25,7 +25,10 @@ export interface RunningMosquitto {
  * line; files (password, ACL) are written into the run's temp dir and may be referenced as
  * `${dir}/name` in the config.
  */
-export async function startMosquitto(config: string[] = [], files: Record<string, string> = {}): Promise<RunningMosquitto> {
+export async function startMosquitto(
+  config: string[] = [],
+  files: Record<string, string> = {},
+): Promise<RunningMosquitto> {
   if (!MOSQUITTO) throw new Error("mosquitto binary not found");
   const dir = await mkdtemp(path.join(os.tmpdir(), "bw-mosquitto-"));
   for (const [name, content] of Object.entries(files)) await writeFile(path.join(dir, name), content, { mode: 0o600 });

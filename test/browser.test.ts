@@ -1,0 +1,46 @@
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { chromium, type Browser } from "playwright-core";
+import { startApp, type RunningApp } from "./helpers/app";
+import { CHROMIUM, describeIf, needs } from "./helpers/require";
+
+/** Debian's chromium, driven by playwright-core: what an operator sees when opening the UI. */
+export async function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM!,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+}
+
+describeIf(needs({ chromium: true }), "overview in a browser", () => {
+  let app: RunningApp;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    [app, browser] = await Promise.all([startApp(), launchChromium()]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await app?.stop();
+  });
+
+  it("shows the bundled broker on the overview, with navigation to every section", async () => {
+    const page = await browser.newPage();
+    await page.goto(app.url);
+    await expect.poll(() => page.locator('[data-broker="bundled"]').count()).toBe(1);
+    for (const section of ["Overview", "Brokers", "Clients", "Alerts", "Settings"]) {
+      expect(await page.getByRole("navigation").getByRole("link", { name: section }).count()).toBe(1);
+    }
+    await page.getByRole("link", { name: "Brokers" }).click();
+    await page.waitForURL(`${app.url}/brokers`);
+    expect(await page.locator('[data-broker="bundled"]').count()).toBe(1);
+  });
+});

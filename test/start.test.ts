@@ -1,0 +1,101 @@
+import net from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import mqtt from "mqtt";
+import { startApp, type RunningApp } from "./helpers/app";
+import { freePort } from "./helpers/ports";
+
+/** `npm start` end to end: the whole service in one process, started and stopped as an operator would. */
+describe("npm start", () => {
+  let app: RunningApp;
+
+  beforeAll(async () => {
+    app = await startApp();
+  });
+  afterAll(async () => {
+    await app?.stop();
+  });
+
+  it("answers GET /api/health with 200 ok", async () => {
+    const res = await fetch(`${app.url}/api/health`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: "ok" });
+  });
+
+  it("serves the overview listing the bundled broker", async () => {
+    const res = await fetch(`${app.url}/`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('data-broker="bundled"');
+  });
+
+  it("prints the UI URL, the broker URL and a generated admin password on first start", () => {
+    expect(app.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(app.mqttUrl).toMatch(/^mqtt:\/\/127\.0\.0\.1:\d+$/);
+    expect(app.adminPassword).toMatch(/^\S{12,}$/);
+  });
+
+  for (const protocolVersion of [4, 5] as const) {
+    it(`lets an MQTT ${protocolVersion === 4 ? "3.1.1" : "5"} client receive $SYS/# within 2 s of subscribing`, async () => {
+      const client = mqtt.connect(app.mqttUrl!, {
+        protocolVersion,
+        reconnectPeriod: 0,
+        clientId: `probe-v${protocolVersion}`,
+      });
+      try {
+        await new Promise<void>((resolve, reject) => {
+          client.once("connect", () => resolve());
+          client.once("error", reject);
+        });
+        const subscribedAt = Date.now();
+        const first = new Promise<string>((resolve) => client.once("message", (topic) => resolve(topic)));
+        client.subscribe("$SYS/#");
+        const topic = await Promise.race([
+          first,
+          new Promise<never>((_, r) => setTimeout(() => r(new Error("no $SYS in 2 s")), 2000)),
+        ]);
+        expect(topic.startsWith("$SYS/")).toBe(true);
+        expect(Date.now() - subscribedAt).toBeLessThan(2000);
+      } finally {
+        client.end(true);
+      }
+    });
+  }
+});
+
+describe("npm start lifecycle", () => {
+  it("stops cleanly on SIGTERM within 5 s with exit code 0, and starts again on the same data without a new password", async () => {
+    const app = await startApp({ database: "pglite" });
+    const { code, ms } = await app.stop("SIGTERM");
+    expect(code).toBe(0);
+    expect(ms).toBeLessThan(5000);
+    expect(app.output.join("")).toContain("brokerwatch: stopped");
+
+    const again = await startApp({ database: "pglite", dataDir: app.dataDir });
+    expect(again.adminPassword).toBeNull();
+    const health = await fetch(`${again.url}/api/health`);
+    expect(health.status).toBe(200);
+    expect((await again.stop("SIGINT")).code).toBe(0);
+  });
+
+  for (const variable of ["PORT", "MQTT_PORT"] as const) {
+    it(`ends with one line naming the port and ${variable} when that port is taken`, async () => {
+      const port = await freePort();
+      const blocker = net.createServer();
+      await new Promise<void>((resolve) => blocker.listen(port, "127.0.0.1", () => resolve()));
+      try {
+        const error = await startApp({ env: { [variable]: String(port) } }).then(
+          async (app) => {
+            await app.stop();
+            throw new Error("the app started on a taken port");
+          },
+          (err: Error) => err,
+        );
+        expect(error.message).toMatch(/app exited \(1\)/);
+        const line = error.message.split("\n").find((l) => l.startsWith("brokerwatch:"))!;
+        expect(line).toContain(`port ${port}`);
+        expect(line).toContain(`set ${variable}`);
+      } finally {
+        blocker.close();
+      }
+    });
+  }
+});
