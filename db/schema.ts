@@ -1,4 +1,5 @@
 import {
+  bigint,
   bigserial,
   boolean,
   doublePrecision,
@@ -6,10 +7,12 @@ import {
   integer,
   jsonb,
   pgTable,
+  primaryKey,
   serial,
   smallint,
   text,
   timestamp,
+  uniqueIndex,
 } from "drizzle-orm/pg-core";
 import { sql } from "drizzle-orm";
 
@@ -130,3 +133,214 @@ export const users = pgTable("users", {
   createdAt: ts("created_at").notNull().defaultNow(),
 });
 export type UserRow = typeof users.$inferSelect;
+
+/** An interval in which the collector could not see a broker: history may miss events there. */
+export const collectorGaps = pgTable(
+  "collector_gaps",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    broker: text("broker").notNull(),
+    startedAt: ts("started_at").notNull(),
+    /** null while the gap is still open */
+    endedAt: ts("ended_at"),
+    /** why: connection lost, heartbeat stale, collector stopped */
+    reason: text("reason").notNull(),
+  },
+  (t) => [index("collector_gaps_broker_started").on(t.broker, t.startedAt)],
+);
+export type CollectorGapRow = typeof collectorGaps.$inferSelect;
+
+/** 1-minute rollups of metric samples, for long dashboard ranges; kept longer than raw samples. */
+export const metricRollups = pgTable(
+  "metric_rollups",
+  {
+    broker: text("broker").notNull(),
+    node: text("node").notNull().default(""),
+    metric: text("metric").notNull(),
+    labels: jsonb("labels")
+      .$type<Record<string, string>>()
+      .notNull()
+      .default(sql`'{}'::jsonb`),
+    /** start of the minute */
+    bucket: ts("bucket").notNull(),
+    min: doublePrecision("min").notNull(),
+    max: doublePrecision("max").notNull(),
+    avg: doublePrecision("avg").notNull(),
+    last: doublePrecision("last").notNull(),
+    count: integer("count").notNull(),
+  },
+  (t) => [uniqueIndex("metric_rollups_key").on(t.broker, t.metric, t.node, t.labels, t.bucket)],
+);
+
+/** API bearer tokens; only a SHA-256 of the secret is stored (the secret is shown once). */
+export const apiTokens = pgTable("api_tokens", {
+  id: serial("id").primaryKey(),
+  name: text("name").notNull(),
+  /** hex SHA-256 of the whole token */
+  tokenHash: text("token_hash").notNull().unique(),
+  /** first characters of the token, to tell tokens apart in a list */
+  prefix: text("prefix").notNull(),
+  role: text("role").$type<UserRole>().notNull().default("viewer"),
+  createdAt: ts("created_at").notNull().defaultNow(),
+  lastUsedAt: ts("last_used_at"),
+  revokedAt: ts("revoked_at"),
+});
+export type ApiTokenRow = typeof apiTokens.$inferSelect;
+
+/** Alert rules created in the UI (file rules and built-ins live in code/config, not here). */
+export const alertRules = pgTable("alert_rules", {
+  id: serial("id").primaryKey(),
+  name: text("name").notNull().unique(),
+  expr: text("expr").notNull(),
+  forSeconds: doublePrecision("for_seconds").notNull().default(0),
+  keepFiringForSeconds: doublePrecision("keep_firing_for_seconds").notNull().default(0),
+  labels: jsonb("labels").$type<Record<string, string>>().notNull().default(sql`'{}'::jsonb`),
+  annotations: jsonb("annotations").$type<Record<string, string>>().notNull().default(sql`'{}'::jsonb`),
+  enabled: boolean("enabled").notNull().default(true),
+  createdAt: ts("created_at").notNull().defaultNow(),
+  updatedAt: ts("updated_at").notNull().defaultNow(),
+});
+export type AlertRuleRow = typeof alertRules.$inferSelect;
+
+/**
+ * The state machine's memory per (rule, label fingerprint): pending timers and firing alerts
+ * survive a restart, so nothing re-fires and no `for` timer starts over.
+ */
+export const alertStates = pgTable(
+  "alert_states",
+  {
+    rule: text("rule").notNull(),
+    fingerprint: text("fingerprint").notNull(),
+    /** lib/alerts/state.ts ActiveAlert, JSON */
+    state: jsonb("state").$type<Record<string, unknown>>().notNull(),
+    updatedAt: ts("updated_at").notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.rule, t.fingerprint] })],
+);
+
+/** Every alert that fired, with when it resolved: GET /api/alerts/history. */
+export const alertHistory = pgTable(
+  "alert_history",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    rule: text("rule").notNull(),
+    fingerprint: text("fingerprint").notNull(),
+    labels: jsonb("labels").$type<Record<string, string>>().notNull(),
+    annotations: jsonb("annotations").$type<Record<string, string>>().notNull(),
+    value: text("value"),
+    activeAt: ts("active_at").notNull(),
+    firedAt: ts("fired_at").notNull(),
+    resolvedAt: ts("resolved_at"),
+  },
+  (t) => [
+    index("alert_history_fired").on(t.firedAt),
+    // one history row per firing episode, even if the engine retries after a crash
+    uniqueIndex("alert_history_episode").on(t.rule, t.fingerprint, t.firedAt),
+  ],
+);
+
+/** Per-rule evaluation health: GET /api/rules. */
+export const ruleStatus = pgTable("rule_status", {
+  rule: text("rule").primaryKey(),
+  lastEvaluatedAt: ts("last_evaluated_at"),
+  lastDurationMs: doublePrecision("last_duration_ms"),
+  lastError: text("last_error"),
+});
+
+/** Silences: matchers plus a time window; notifications matching them are muted, state still tracked. */
+export const silences = pgTable("silences", {
+  id: text("id").primaryKey(),
+  /** [{ name, value, isRegex, isEqual }] as in Alertmanager's API */
+  matchers: jsonb("matchers").$type<{ name: string; value: string; isRegex: boolean; isEqual: boolean }[]>().notNull(),
+  startsAt: ts("starts_at").notNull(),
+  endsAt: ts("ends_at").notNull(),
+  createdBy: text("created_by").notNull(),
+  comment: text("comment").notNull().default(""),
+  createdAt: ts("created_at").notNull().defaultNow(),
+});
+export type SilenceRow = typeof silences.$inferSelect;
+
+/** Webhook receivers, from brokerwatch.yaml or the UI. */
+export const webhooks = pgTable("webhooks", {
+  id: serial("id").primaryKey(),
+  name: text("name").notNull().unique(),
+  url: text("url").notNull(),
+  /** whsec_… encrypted with BROKERWATCH_SECRET */
+  secretEnc: text("secret_enc"),
+  sendResolved: boolean("send_resolved").notNull().default(true),
+  enabled: boolean("enabled").notNull().default(true),
+  headers: jsonb("headers").$type<Record<string, string>>().notNull().default(sql`'{}'::jsonb`),
+  groupBy: jsonb("group_by").$type<string[]>(),
+  groupWaitSeconds: doublePrecision("group_wait_seconds"),
+  repeatIntervalSeconds: doublePrecision("repeat_interval_seconds"),
+  source: text("source").notNull().default("ui"),
+  /** set when the receiver answered 410 Gone: delivery stops until someone re-enables it */
+  disabledReason: text("disabled_reason"),
+  createdAt: ts("created_at").notNull().defaultNow(),
+  updatedAt: ts("updated_at").notNull().defaultNow(),
+});
+export type WebhookRow = typeof webhooks.$inferSelect;
+
+/**
+ * The delivery outbox: one row per notification per webhook, kept in Postgres so a restart
+ * loses nothing. `dedupKey` is unique per webhook: enqueueing the same notification twice
+ * (after a crash between deciding and recording) is a no-op, enforced by the database.
+ */
+export const NOTIFICATION_STATES = ["pending", "delivered", "failed", "cancelled"] as const;
+export const notifications = pgTable(
+  "notifications",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    webhookId: integer("webhook_id").notNull(),
+    /** the Standard Webhooks `webhook-id`: stable across retries of this notification */
+    messageId: text("message_id").notNull().unique(),
+    dedupKey: text("dedup_key").notNull(),
+    groupKey: text("group_key").notNull(),
+    /** firing | resolved, as in the Alertmanager body */
+    status: text("status").notNull(),
+    /** the exact JSON body, so every retry sends the same bytes */
+    body: text("body").notNull(),
+    state: text("state").$type<(typeof NOTIFICATION_STATES)[number]>().notNull().default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: ts("next_attempt_at").notNull().defaultNow(),
+    lastStatusCode: integer("last_status_code"),
+    lastError: text("last_error"),
+    createdAt: ts("created_at").notNull().defaultNow(),
+    deliveredAt: ts("delivered_at"),
+  },
+  (t) => [
+    uniqueIndex("notifications_dedup").on(t.webhookId, t.dedupKey),
+    index("notifications_due").on(t.state, t.nextAttemptAt),
+  ],
+);
+export type NotificationRow = typeof notifications.$inferSelect;
+
+/** One row per HTTP attempt: each webhook's delivery log. */
+export const deliveryAttempts = pgTable(
+  "delivery_attempts",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    notificationId: bigint("notification_id", { mode: "number" }).notNull(),
+    webhookId: integer("webhook_id").notNull(),
+    attemptedAt: ts("attempted_at").notNull().defaultNow(),
+    statusCode: integer("status_code"),
+    error: text("error"),
+    durationMs: doublePrecision("duration_ms").notNull(),
+  },
+  (t) => [index("delivery_attempts_webhook").on(t.webhookId, t.attemptedAt)],
+);
+
+/** Per (webhook, group): what was last notified and when, for repeatInterval and de-duplication. */
+export const notificationGroups = pgTable(
+  "notification_groups",
+  {
+    webhookId: integer("webhook_id").notNull(),
+    groupKey: text("group_key").notNull(),
+    /** hash of the firing alerts' fingerprints last sent */
+    lastFiringHash: text("last_firing_hash"),
+    lastNotifiedAt: ts("last_notified_at"),
+    /** when the group's first alert was seen (groupWait runs from here) */
+    firstSeenAt: ts("first_seen_at"),
+  },
+  (t) => [primaryKey({ columns: [t.webhookId, t.groupKey] })],
+);
