@@ -40,3 +40,28 @@ export async function setBrokerStatus(
     })
     .where(eq(brokers.name, name));
 }
+
+export async function updateBrokerDetection(
+  db: Db,
+  name: string,
+  change: { version?: string; detectedDialect?: string },
+): Promise<void> {
+  await db.update(brokers).set(change).where(eq(brokers.name, name));
+}
+
+/**
+ * Apply the brokers of brokerwatch.yaml: upsert by name as `source: file`, and disable (never
+ * delete: their history stays) file brokers that are no longer in the file.
+ */
+export async function applyFileBrokers(db: Db, rows: NewBrokerRow[]): Promise<void> {
+  const names = new Set(rows.map((r) => r.name));
+  for (const row of rows) await upsertBroker(db, { ...row, source: "file" });
+  const existing = await db.select({ name: brokers.name }).from(brokers).where(eq(brokers.source, "file"));
+  for (const { name } of existing) {
+    if (!names.has(name))
+      await db
+        .update(brokers)
+        .set({ enabled: false, updatedAt: sql`now()` })
+        .where(eq(brokers.name, name));
+  }
+}

@@ -25,7 +25,13 @@ export async function fetchSeries(db: Db, metric: string, fromMs: number, toMs: 
     })
     .from(metricSamples)
     .leftJoin(brokers, eq(brokers.name, metricSamples.broker))
-    .where(and(eq(metricSamples.metric, metric), gt(metricSamples.ts, new Date(fromMs)), lte(metricSamples.ts, new Date(toMs))))
+    .where(
+      and(
+        eq(metricSamples.metric, metric),
+        gt(metricSamples.ts, new Date(fromMs)),
+        lte(metricSamples.ts, new Date(toMs)),
+      ),
+    )
     .orderBy(asc(metricSamples.ts));
   const series = new Map<string, StoredSeries>();
   for (const row of rows) {

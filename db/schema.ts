@@ -34,6 +34,8 @@ export const brokers = pgTable("brokers", {
   maxConnections: integer("max_connections"),
   expectedNodes: integer("expected_nodes"),
   sysTopicPrefix: text("sys_topic_prefix"),
+  /** the collector's MQTT client id, when the operator chose one (ACLs keyed on client id) */
+  clientId: text("client_id"),
   enabled: boolean("enabled").notNull().default(true),
   /** where the definition lives: file | ui | builtin */
   source: text("source").notNull().default("ui"),
@@ -194,8 +196,14 @@ export const alertRules = pgTable("alert_rules", {
   expr: text("expr").notNull(),
   forSeconds: doublePrecision("for_seconds").notNull().default(0),
   keepFiringForSeconds: doublePrecision("keep_firing_for_seconds").notNull().default(0),
-  labels: jsonb("labels").$type<Record<string, string>>().notNull().default(sql`'{}'::jsonb`),
-  annotations: jsonb("annotations").$type<Record<string, string>>().notNull().default(sql`'{}'::jsonb`),
+  labels: jsonb("labels")
+    .$type<Record<string, string>>()
+    .notNull()
+    .default(sql`'{}'::jsonb`),
+  annotations: jsonb("annotations")
+    .$type<Record<string, string>>()
+    .notNull()
+    .default(sql`'{}'::jsonb`),
   enabled: boolean("enabled").notNull().default(true),
   createdAt: ts("created_at").notNull().defaultNow(),
   updatedAt: ts("updated_at").notNull().defaultNow(),
@@ -269,7 +277,10 @@ export const webhooks = pgTable("webhooks", {
   secretEnc: text("secret_enc"),
   sendResolved: boolean("send_resolved").notNull().default(true),
   enabled: boolean("enabled").notNull().default(true),
-  headers: jsonb("headers").$type<Record<string, string>>().notNull().default(sql`'{}'::jsonb`),
+  headers: jsonb("headers")
+    .$type<Record<string, string>>()
+    .notNull()
+    .default(sql`'{}'::jsonb`),
   groupBy: jsonb("group_by").$type<string[]>(),
   groupWaitSeconds: doublePrecision("group_wait_seconds"),
   repeatIntervalSeconds: doublePrecision("repeat_interval_seconds"),

@@ -48,7 +48,10 @@ const MAX_ID_BYTES_IN_TOPIC = 512;
  * always carries the exact ClientID, so readers take the id from there.
  */
 export function clientIdTopicLevel(clientId: string): string {
-  const encoded = clientId.replace(TOPIC_UNSAFE, (c) => "%" + c.charCodeAt(0).toString(16).padStart(2, "0").toUpperCase());
+  const encoded = clientId.replace(
+    TOPIC_UNSAFE,
+    (c) => "%" + c.charCodeAt(0).toString(16).padStart(2, "0").toUpperCase(),
+  );
   if (Buffer.byteLength(encoded) <= MAX_ID_BYTES_IN_TOPIC) return encoded;
   const digest = createHash("sha1").update(clientId).digest("hex").slice(0, 12);
   let cut = encoded.slice(0, 400);

@@ -1,4 +1,7 @@
 import type { Database } from "@/db/client";
+import type { AlertEngine } from "./alerts/engine";
+import type { CollectorManager } from "./collector/manager";
+import type { IngestWriter } from "./collector/writer";
 
 /**
  * The running service's shared parts. `server/main.ts` creates them once; route handlers,
@@ -10,6 +13,10 @@ export interface Runtime {
   startedAt: Date;
   /** broker URL of the bundled broker, when it runs */
   bundledBrokerUrl: string | null;
+  collectors?: CollectorManager;
+  writer?: IngestWriter;
+  /** the running alert engine; absent when it is not started (GET /api/alerts then reads alert_states) */
+  alertEngine?: AlertEngine;
 }
 
 const KEY = Symbol.for("brokerwatch.runtime");

@@ -53,54 +53,33 @@ async function main(): Promise<void> {
   }
 
   // Imported after the build check so a first start prints progress before loading everything.
-  const { openDatabase, migrateDatabase } = await import("../db/client");
-  const { upsertBroker } = await import("../db/brokers");
-  const { ensureAdminUser, ensureServiceSecret } = await import("../lib/auth/bootstrap");
-  const { setRuntime } = await import("../lib/runtime");
-  const { startBundledBroker } = await import("../broker/index");
+  const { startService, StartError } = await import("../lib/service");
+  const { ConfigError } = await import("../lib/config");
 
-  const database = await openDatabase({ url: env.DATABASE_URL, dataDir: env.BROKERWATCH_DATA_DIR }).catch(
-    (err: Error) =>
-      fail(
-        `cannot open the database (${env.DATABASE_URL ? "DATABASE_URL" : env.BROKERWATCH_DATA_DIR}): ${err.message}`,
-      ),
-  );
+  let service: Awaited<ReturnType<typeof startService>>;
   try {
-    await migrateDatabase(database);
-  } catch (err) {
-    fail(`database migration failed: ${(err as Error).message}`);
-  }
-  await ensureServiceSecret(env.BROKERWATCH_DATA_DIR, env.BROKERWATCH_SECRET);
-  const { generatedPassword } = await ensureAdminUser(database.db, env.BROKERWATCH_ADMIN_PASSWORD);
-
-  let broker: Awaited<ReturnType<typeof startBundledBroker>> | null = null;
-  if (env.BUNDLED_BROKER) {
-    try {
-      broker = await startBundledBroker({
-        port: env.MQTT_PORT,
-        host: env.HOSTNAME,
-        sysIntervalSeconds: env.BUNDLED_SYS_INTERVAL,
-        users: env.BUNDLED_BROKER_USERS,
-      });
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      fail(
-        e.code === "EADDRINUSE"
-          ? portTakenMessage(env.MQTT_PORT, env.HOSTNAME, "MQTT_PORT")
-          : `bundled broker: ${e.message}`,
-      );
-    }
-    await upsertBroker(database.db, {
-      name: "bundled",
-      url: broker.url,
-      dialect: "bundled",
-      detectedDialect: "bundled",
-      source: "builtin",
-      enabled: true,
+    service = await startService({
+      databaseUrl: env.DATABASE_URL,
+      dataDir: env.BROKERWATCH_DATA_DIR,
+      adminPassword: env.BROKERWATCH_ADMIN_PASSWORD,
+      secret: env.BROKERWATCH_SECRET,
+      bundled: env.BUNDLED_BROKER
+        ? {
+            port: env.MQTT_PORT,
+            host: env.HOSTNAME,
+            sysIntervalSeconds: env.BUNDLED_SYS_INTERVAL,
+            users: env.BUNDLED_BROKER_USERS,
+          }
+        : null,
     });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === "EADDRINUSE") fail(portTakenMessage(env.MQTT_PORT, env.HOSTNAME, "MQTT_PORT"));
+    if (err instanceof ConfigError || err instanceof StartError) fail(e.message);
+    fail(e.stack ?? String(e));
   }
-
-  setRuntime({ database, startedAt: new Date(), bundledBrokerUrl: broker?.url ?? null });
+  const { database, broker } = service;
+  const generatedPassword = service.generatedAdminPassword;
 
   const { default: next } = await import("next");
   const app = next({ dev: false, dir: ROOT, hostname: env.HOSTNAME, port: env.PORT, customServer: true });
@@ -157,9 +136,7 @@ async function main(): Promise<void> {
       server.closeAllConnections();
       return new Promise<void>((resolve) => server.close(() => resolve()));
     });
-    if (broker) await step("bundled broker", () => broker.close());
-    await step("database", () => database.close());
-    setRuntime(undefined);
+    await step("collectors, write queue, broker and database", () => service.stop());
     console.log("brokerwatch: stopped");
     process.exit(0);
   }

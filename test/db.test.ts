@@ -28,7 +28,12 @@ function roundTrip(backend: "pglite" | "postgres") {
   });
 
   it("upserts a broker by name without duplicating it", async () => {
-    await upsertBroker(t.database.db, { name: "plant-a", url: "mqtt://10.0.0.5:1883", dialect: "mosquitto", source: "file" });
+    await upsertBroker(t.database.db, {
+      name: "plant-a",
+      url: "mqtt://10.0.0.5:1883",
+      dialect: "mosquitto",
+      source: "file",
+    });
     await upsertBroker(t.database.db, {
       name: "plant-a",
       url: "mqtt://10.0.0.6:1883",
@@ -38,7 +43,11 @@ function roundTrip(backend: "pglite" | "postgres") {
     });
     const rows = await listBrokers(t.database.db);
     expect(rows.filter((r) => r.name === "plant-a")).toHaveLength(1);
-    expect(rows.find((r) => r.name === "plant-a")).toMatchObject({ url: "mqtt://10.0.0.6:1883", cluster: "plant", status: "unknown" });
+    expect(rows.find((r) => r.name === "plant-a")).toMatchObject({
+      url: "mqtt://10.0.0.6:1883",
+      cluster: "plant",
+      status: "unknown",
+    });
   });
 
   it("stores a connection event with a hostile ClientID exactly as given", async () => {

@@ -11,12 +11,18 @@ import { users } from "@/db/schema";
  * generated once and returned so the start can print it (it is never shown again: only
  * its argon2id hash is stored).
  */
-export async function ensureAdminUser(db: Db, envPassword: string | undefined): Promise<{ generatedPassword: string | null }> {
+export async function ensureAdminUser(
+  db: Db,
+  envPassword: string | undefined,
+): Promise<{ generatedPassword: string | null }> {
   const existing = await db.select({ id: users.id }).from(users).where(eq(users.username, "admin")).limit(1);
   if (existing.length > 0) {
     if (envPassword) {
       // The variable is the source of truth while it is set: an operator rotating it expects it to apply.
-      await db.update(users).set({ passwordHash: await hash(envPassword) }).where(eq(users.username, "admin"));
+      await db
+        .update(users)
+        .set({ passwordHash: await hash(envPassword) })
+        .where(eq(users.username, "admin"));
     }
     return { generatedPassword: null };
   }

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { MOSQUITTO } from "./require";
@@ -31,7 +31,9 @@ export async function startMosquitto(
 ): Promise<RunningMosquitto> {
   if (!MOSQUITTO) throw new Error("mosquitto binary not found");
   const dir = await mkdtemp(path.join(os.tmpdir(), "bw-mosquitto-"));
-  for (const [name, content] of Object.entries(files)) await writeFile(path.join(dir, name), content, { mode: 0o600 });
+  // Started as root, mosquitto drops to its own user before reading password and ACL files.
+  await chmod(dir, 0o755);
+  for (const [name, content] of Object.entries(files)) await writeFile(path.join(dir, name), content, { mode: 0o644 });
   const port = await freePort();
   const conf = [`listener ${port} 127.0.0.1`, "persistence false", ...config.map((l) => l.replaceAll("${dir}", dir))];
   const confPath = path.join(dir, "mosquitto.conf");

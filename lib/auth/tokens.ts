@@ -1,0 +1,60 @@
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { and, desc, eq, isNull, sql } from "drizzle-orm";
+import type { Db } from "@/db/client";
+import { apiTokens, type ApiTokenRow, type UserRole } from "@/db/schema";
+
+/**
+ * API bearer tokens: `bw_` + 32 random bytes. Only the SHA-256 is stored — a token has 256 bits of
+ * entropy, so a slow password hash would add nothing but latency to every API call.
+ */
+export function hashToken(token: string): string {
+  return createHash("sha256").update(token).digest("hex");
+}
+
+export async function createApiToken(
+  db: Db,
+  name: string,
+  role: UserRole = "viewer",
+): Promise<{ token: string; row: ApiTokenRow }> {
+  const token = `bw_${randomBytes(32).toString("base64url")}`;
+  const [row] = await db
+    .insert(apiTokens)
+    .values({ name, role, tokenHash: hashToken(token), prefix: token.slice(0, 10) })
+    .returning();
+  return { token, row };
+}
+
+export async function listApiTokens(db: Db): Promise<ApiTokenRow[]> {
+  return db.select().from(apiTokens).orderBy(desc(apiTokens.createdAt));
+}
+
+export async function revokeApiToken(db: Db, id: number): Promise<boolean> {
+  const rows = await db
+    .update(apiTokens)
+    .set({ revokedAt: sql`now()` })
+    .where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt)))
+    .returning({ id: apiTokens.id });
+  return rows.length > 0;
+}
+
+/** The role a presented token grants, or null. `bootstrap` is BROKERWATCH_API_TOKEN (admin). */
+export async function verifyApiToken(db: Db, token: string, bootstrap: string | undefined): Promise<UserRole | null> {
+  if (bootstrap && token.length === bootstrap.length && timingSafeEqual(Buffer.from(token), Buffer.from(bootstrap))) {
+    return "admin";
+  }
+  if (!token.startsWith("bw_")) return null;
+  const [row] = await db
+    .select({ id: apiTokens.id, role: apiTokens.role, lastUsedAt: apiTokens.lastUsedAt })
+    .from(apiTokens)
+    .where(and(eq(apiTokens.tokenHash, hashToken(token)), isNull(apiTokens.revokedAt)))
+    .limit(1);
+  if (!row) return null;
+  // Record use at most once a minute: a busy script must not turn every GET into a write.
+  if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > 60_000) {
+    await db
+      .update(apiTokens)
+      .set({ lastUsedAt: sql`now()` })
+      .where(eq(apiTokens.id, row.id));
+  }
+  return row.role;
+}

@@ -1,0 +1,390 @@
+import { EventEmitter } from "node:events";
+import mqtt, { type MqttClient } from "mqtt";
+import type { EventRow, SampleRow } from "@/db/ingest";
+import type { MetricName } from "../metrics";
+import { createDialect, type DialectSetting } from "./index";
+import type { ConnectionEvent, Dialect, DialectName, DialectOutput } from "./types";
+import type { IngestWriter } from "./writer";
+
+/**
+ * One monitored broker: an mqtt.js connection with a stable client id and a persistent
+ * session (clean start 0, QoS 1), so log lines published while the collector was briefly
+ * away are still delivered (Mosquitto keeps them 20 s: research §2.1). Each message goes
+ * through the broker's dialect into the write queue; nothing here waits on the database.
+ */
+export interface CollectedBroker {
+  name: string;
+  url: string;
+  dialect: DialectSetting;
+  username?: string | null;
+  password?: string | null;
+  /** `plant-a/` when the `$SYS` tree arrives through a bridge under a prefix */
+  sysTopicPrefix?: string | null;
+  maxConnections?: number | null;
+  /** the collector's MQTT client id; stable across restarts so the session persists */
+  clientId: string;
+}
+
+export type BrokerStatus = "up" | "down" | "unknown";
+
+export interface StatusChange {
+  broker: string;
+  from: BrokerStatus;
+  to: BrokerStatus;
+  at: Date;
+  /** last time anything arrived from the broker */
+  lastSeenAt: Date | null;
+  why: string;
+}
+
+export interface CollectorTiming {
+  /** minimum heartbeat staleness before a broker counts as down (issue: max(3 × interval, 5 s)) */
+  minStaleMs: number;
+  backoffBaseMs: number;
+  backoffCapMs: number;
+  /** how often up/down is re-evaluated */
+  checkIntervalMs: number;
+  /** how often mqtt_broker_up / mqtt_connections_max are written while nothing changes */
+  syntheticEveryMs: number;
+}
+
+export const DEFAULT_TIMING: CollectorTiming = {
+  minStaleMs: 5000,
+  backoffBaseMs: 500,
+  backoffCapMs: 30_000,
+  checkIntervalMs: 250,
+  syntheticEveryMs: 10_000,
+};
+
+interface Heartbeat {
+  lastAt: number;
+  intervalMs: number | null;
+}
+
+export class BrokerCollector extends EventEmitter<{
+  status: [StatusChange];
+  version: [string];
+  detected: [DialectName];
+  events: [EventRow[]];
+  nodes: [string[]];
+}> {
+  private client: MqttClient | null = null;
+  private readonly dialect: Dialect & { detected?: DialectName | null };
+  private connected = false;
+  private connectedAt = 0;
+  private attempts = 0;
+  private everTried = false;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private checkTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private paused = false;
+  private readonly heartbeats = new Map<string, Heartbeat>();
+  private lastSyntheticAt = 0;
+  private lastError: string | null = null;
+  private detectedReported: DialectName | null = null;
+  private readonly prefix: string;
+  /** cluster members the broker listed (EMQX `$SYS/brokers`) */
+  knownNodes: string[] = [];
+  status: BrokerStatus = "unknown";
+  lastSeenAt: Date | null = null;
+  /** latest value per metric and node, for the API and /metrics */
+  readonly latest = new Map<
+    string,
+    { metric: MetricName; node: string; labels: Record<string, string>; value: number; ts: Date }
+  >();
+  readonly counters = { messages: 0, events: 0, unparsed: 0 };
+
+  constructor(
+    readonly broker: CollectedBroker,
+    private readonly writer: IngestWriter,
+    private readonly timing: CollectorTiming = DEFAULT_TIMING,
+    private readonly log: (line: string) => void = console.log,
+  ) {
+    super();
+    this.dialect = createDialect(broker.dialect);
+    this.prefix = broker.sysTopicPrefix ?? "";
+  }
+
+  /** nodes whose heartbeat is fresh (an EMQX connection sees every node of its cluster) */
+  get nodesAlive(): number {
+    const now = Date.now();
+    let alive = 0;
+    for (const hb of this.heartbeats.values()) if (this.connected && !this.isStale(hb, now)) alive++;
+    return alive;
+  }
+
+  get detectedDialect(): DialectName | null {
+    return this.dialect.detected ?? (this.broker.dialect === "auto" ? null : (this.broker.dialect as DialectName));
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.connect();
+    this.checkTimer = setInterval(() => this.check(), this.timing.checkIntervalMs);
+    this.checkTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.checkTimer) clearInterval(this.checkTimer);
+    const client = this.client;
+    this.client = null;
+    if (client) await new Promise<void>((resolve) => client.end(true, {}, () => resolve()));
+    this.connected = false;
+  }
+
+  /** Backpressure from the writer: stop reading the socket; the broker holds the messages for us. */
+  pause(): void {
+    this.paused = true;
+    (this.client?.stream as { pause?: () => void } | undefined)?.pause?.();
+  }
+
+  resume(): void {
+    this.paused = false;
+    (this.client?.stream as { resume?: () => void } | undefined)?.resume?.();
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    this.everTried = true;
+    const client = mqtt.connect(this.broker.url, {
+      clientId: this.broker.clientId,
+      clean: false,
+      protocolVersion: 4,
+      username: this.broker.username ?? undefined,
+      password: this.broker.password ?? undefined,
+      // Our own capped backoff with jitter (below), not mqtt.js' fixed period.
+      reconnectPeriod: 0,
+      connectTimeout: 5000,
+      keepalive: 10,
+      resubscribe: false,
+    });
+    this.client = client;
+    client.on("connect", (connack) => {
+      this.connected = true;
+      this.connectedAt = Date.now();
+      this.attempts = 0;
+      if (this.lastError) this.log(`brokerwatch: collector ${this.broker.name}: connected to ${this.broker.url}`);
+      this.lastError = null;
+      if (this.paused) this.pause();
+      const topics = this.dialect.subscriptions.map((t) => this.prefix + t);
+      // With a present session the broker still has our subscriptions, but subscribing again is
+      // harmless and covers a dialect whose subscriptions changed.
+      void connack;
+      client.subscribe(topics, { qos: 1 }, (err) => {
+        if (err) this.noteError(`subscribing to ${topics.join(", ")} failed: ${err.message}`);
+      });
+    });
+    client.on("message", (topic, payload) => this.onMessage(topic, payload));
+    client.on("error", (err) => this.noteError(err.message));
+    client.on("close", () => {
+      if (this.client !== client) return;
+      this.connected = false;
+      client.removeAllListeners();
+      client.on("error", () => {});
+      client.end(true);
+      this.client = null;
+      this.check();
+      this.scheduleReconnect();
+    });
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped || this.reconnectTimer) return;
+    // Capped exponential backoff with full jitter in [50%, 100%]: a fleet of collectors that lost
+    // the same broker does not reconnect in lockstep.
+    const base = Math.min(this.timing.backoffCapMs, this.timing.backoffBaseMs * 2 ** this.attempts);
+    const delay = base * (0.5 + Math.random() / 2);
+    this.attempts++;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.connect();
+    }, delay);
+    this.reconnectTimer.unref();
+  }
+
+  private noteError(message: string): void {
+    if (message === this.lastError) return;
+    this.lastError = message;
+    this.log(`brokerwatch: collector ${this.broker.name} (${this.broker.url}): ${message}`);
+  }
+
+  private onMessage(fullTopic: string, payload: Buffer): void {
+    const receivedAt = new Date();
+    this.lastSeenAt = receivedAt;
+    this.counters.messages++;
+    if (this.prefix && !fullTopic.startsWith(this.prefix)) return;
+    const topic = this.prefix ? fullTopic.slice(this.prefix.length) : fullTopic;
+    let output: DialectOutput;
+    try {
+      output = this.dialect.parse(topic, payload, receivedAt);
+    } catch (err) {
+      // Dialects promise not to throw; if one does anyway, keep the message rather than lose it.
+      output = {
+        samples: [],
+        events: [],
+        unparsed: [{ receivedAt, topic, raw: payload.toString("utf8"), error: `parser crashed: ${String(err)}` }],
+      };
+    }
+    this.ingest(output, receivedAt);
+  }
+
+  private ingest(output: DialectOutput, receivedAt: Date): void {
+    const name = this.broker.name;
+    if (output.heartbeat) this.beat(output.heartbeat.node ?? "", receivedAt.getTime());
+    if (output.version) this.emit("version", output.version);
+    if (output.nodes) {
+      this.knownNodes = output.nodes;
+      this.emit("nodes", output.nodes);
+    }
+    const detected = this.dialect.detected;
+    if (detected && detected !== this.detectedReported) {
+      this.detectedReported = detected;
+      this.emit("detected", detected);
+    }
+    const samples: SampleRow[] = output.samples.map((s) => {
+      const node = s.node ?? "";
+      const labels = s.labels ?? {};
+      this.latest.set(`${s.metric}|${node}`, { metric: s.metric, node, labels, value: s.value, ts: s.ts });
+      return { broker: name, node, metric: s.metric, labels, ts: s.ts, value: s.value };
+    });
+    const events = output.events.map((e) => toEventRow(name, e));
+    this.counters.events += events.length;
+    this.counters.unparsed += output.unparsed.length;
+    this.writer.enqueue({
+      events,
+      samples,
+      unparsed: output.unparsed.map((u) => ({
+        broker: name,
+        receivedAt: u.receivedAt,
+        topic: u.topic,
+        raw: u.raw,
+        error: u.error,
+      })),
+    });
+    if (events.length) this.emit("events", events);
+  }
+
+  private beat(node: string, at: number): void {
+    const hb = this.heartbeats.get(node);
+    if (!hb) {
+      this.heartbeats.set(node, { lastAt: at, intervalMs: null });
+    } else {
+      const interval = at - hb.lastAt;
+      // Retained values replayed on subscribe arrive in a burst; only a real gap is an interval.
+      if (interval >= 100) hb.intervalMs = interval;
+      hb.lastAt = at;
+    }
+    this.check();
+  }
+
+  private staleAfter(hb: Heartbeat): number {
+    return Math.max(3 * (hb.intervalMs ?? 0), this.timing.minStaleMs);
+  }
+
+  private isStale(hb: Heartbeat, now: number): boolean {
+    return now - hb.lastAt > this.staleAfter(hb);
+  }
+
+  /** Re-evaluate up/down: a broker is down when the connection is lost or its heartbeat went stale. */
+  private check(): void {
+    const now = Date.now();
+    let next: BrokerStatus;
+    let why: string;
+    if (!this.connected) {
+      next =
+        this.everTried && (this.status !== "unknown" || this.lastError !== null || this.attempts > 0)
+          ? "down"
+          : "unknown";
+      why = this.lastError ? `connection lost: ${this.lastError}` : "connection lost";
+    } else {
+      const beats = [...this.heartbeats.values()];
+      const fresh = beats.some((hb) => !this.isStale(hb, now));
+      if (fresh) {
+        next = "up";
+        why = "heartbeat fresh";
+      } else if (beats.length === 0 && now - this.connectedAt <= this.timing.minStaleMs) {
+        next = this.status; // just connected: give the first heartbeat time to arrive
+        why = "waiting for the first heartbeat";
+      } else {
+        next = "down";
+        why =
+          beats.length === 0
+            ? "connected, but no heartbeat arrived: is $SYS readable by this user?"
+            : "heartbeat stale: the broker is connected but not publishing (hung?)";
+      }
+    }
+    if (next !== this.status) {
+      const change: StatusChange = {
+        broker: this.broker.name,
+        from: this.status,
+        to: next,
+        at: new Date(now),
+        lastSeenAt: this.lastSeenAt,
+        why,
+      };
+      this.status = next;
+      this.writeSynthetic(now);
+      this.emit("status", change);
+    } else if (now - this.lastSyntheticAt >= this.timing.syntheticEveryMs) {
+      this.writeSynthetic(now);
+    }
+  }
+
+  /** Samples the broker doesn't report itself: our view of its liveness, and its configured capacity. */
+  private writeSynthetic(now: number): void {
+    if (this.status === "unknown") return;
+    this.lastSyntheticAt = now;
+    const ts = new Date(now);
+    const rows: SampleRow[] = [
+      {
+        broker: this.broker.name,
+        node: "",
+        metric: "mqtt_broker_up",
+        labels: {},
+        ts,
+        value: this.status === "up" ? 1 : 0,
+      },
+    ];
+    if (this.broker.maxConnections) {
+      rows.push({
+        broker: this.broker.name,
+        node: "",
+        metric: "mqtt_connections_max",
+        labels: {},
+        ts,
+        value: this.broker.maxConnections,
+      });
+    }
+    for (const row of rows)
+      this.latest.set(`${row.metric}|`, {
+        metric: row.metric as MetricName,
+        node: "",
+        labels: {},
+        value: row.value,
+        ts,
+      });
+    this.writer.enqueue({ samples: rows });
+  }
+}
+
+export function toEventRow(broker: string, e: ConnectionEvent): EventRow {
+  return {
+    ts: e.ts,
+    receivedAt: e.receivedAt,
+    broker,
+    node: e.node,
+    clientId: e.clientId,
+    type: e.type,
+    reason: e.reason,
+    address: e.address,
+    port: e.port,
+    username: e.username,
+    protocolVersion: e.protocolVersion,
+    cleanStart: e.cleanStart,
+    keepalive: e.keepalive,
+    sessionSeconds: e.sessionSeconds,
+    raw: e.raw,
+  };
+}

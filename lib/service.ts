@@ -1,0 +1,155 @@
+import { applyFileBrokers, upsertBroker } from "@/db/brokers";
+import { migrateDatabase, openDatabase, type Database } from "@/db/client";
+import { DEFAULT_RETENTION, enforceRetention, rollUpSamples, type RetentionSeconds } from "@/db/maintenance";
+import type { NewBrokerRow } from "@/db/schema";
+import { installationId } from "@/db/settings";
+import { startBundledBroker, type BundledBroker } from "@/broker/index";
+import { ensureAdminUser, ensureServiceSecret } from "./auth/bootstrap";
+import { CollectorManager } from "./collector/manager";
+import { DEFAULT_TIMING, type CollectorTiming } from "./collector/collector";
+import { IngestWriter } from "./collector/writer";
+import { loadConfigFile, resolveConfigPath, type BrokerwatchConfig } from "./config";
+import { encryptSecret } from "./crypto";
+import { setRuntime } from "./runtime";
+
+/**
+ * The service without its web server: database, bundled broker, write queue, collectors,
+ * maintenance jobs. `server/main.ts` puts Next.js on top; tests and benchmarks use it directly.
+ * Data flows one way: broker → collector (dialect) → writer (batches) → database.
+ */
+export interface ServiceOptions {
+  databaseUrl?: string;
+  dataDir: string;
+  /** null: no bundled broker */
+  bundled: { port: number; host: string; sysIntervalSeconds: number; users?: Map<string, string> } | null;
+  configPath?: string | null;
+  env?: Record<string, string | undefined>;
+  adminPassword?: string;
+  secret?: string;
+  timing?: Partial<CollectorTiming>;
+  writer?: { flushIntervalMs?: number; maxQueued?: number; batchSize?: number };
+  log?: (line: string) => void;
+}
+
+export interface Service {
+  database: Database;
+  broker: BundledBroker | null;
+  writer: IngestWriter;
+  collectors: CollectorManager;
+  config: BrokerwatchConfig | null;
+  generatedAdminPassword: string | null;
+  stop(): Promise<void>;
+}
+
+const ROLLUP_EVERY_MS = 60_000;
+const RETENTION_EVERY_MS = 60 * 60_000;
+
+export class StartError extends Error {}
+
+export async function startService(opts: ServiceOptions): Promise<Service> {
+  const log = opts.log ?? ((line: string) => console.log(line));
+  const env = opts.env ?? process.env;
+
+  // The config file first: an invalid file stops the start before anything else happens.
+  const configPath = opts.configPath === undefined ? resolveConfigPath(env) : opts.configPath;
+  const config = configPath ? await loadConfigFile(configPath, env) : null;
+
+  const database = await openDatabase({ url: opts.databaseUrl, dataDir: opts.dataDir }).catch((err: Error) => {
+    throw new StartError(
+      `cannot open the database (${opts.databaseUrl ? "DATABASE_URL" : opts.dataDir}): ${err.message}`,
+    );
+  });
+  try {
+    await migrateDatabase(database);
+  } catch (err) {
+    await database.close().catch(() => {});
+    throw new StartError(`database migration failed: ${(err as Error).message}`);
+  }
+  const secret = await ensureServiceSecret(opts.dataDir, opts.secret);
+  const { generatedPassword } = await ensureAdminUser(database.db, opts.adminPassword);
+  const db = database.db;
+
+  if (config)
+    await applyFileBrokers(
+      db,
+      config.brokers.map((b) => brokerRow(b, secret)),
+    );
+
+  let broker: BundledBroker | null = null;
+  if (opts.bundled) {
+    broker = await startBundledBroker(opts.bundled);
+    await upsertBroker(db, {
+      name: "bundled",
+      url: broker.url,
+      dialect: "bundled",
+      detectedDialect: "bundled",
+      source: "builtin",
+      enabled: true,
+    });
+  }
+
+  const writer = new IngestWriter(database, { ...opts.writer, log });
+  writer.start();
+  const collectors = new CollectorManager(database, writer, {
+    secret,
+    installationId: await installationId(db),
+    bundledCredentials: broker?.monitorCredentials,
+    timing: { ...DEFAULT_TIMING, ...opts.timing },
+    log,
+  });
+  await collectors.start();
+
+  const retention: RetentionSeconds = config?.retention ?? DEFAULT_RETENTION;
+  const runJob = (name: string, job: () => Promise<unknown>) => () =>
+    void job().catch((err: Error) => log(`brokerwatch: ${name} failed: ${err.message}`));
+  const rollupTimer = setInterval(
+    runJob("rollup", () => rollUpSamples(db)),
+    ROLLUP_EVERY_MS,
+  );
+  const retentionTimer = setInterval(
+    runJob("retention", () => enforceRetention(db, retention)),
+    RETENTION_EVERY_MS,
+  );
+  rollupTimer.unref();
+  retentionTimer.unref();
+  runJob("retention", () => enforceRetention(db, retention))();
+
+  setRuntime({ database, startedAt: new Date(), bundledBrokerUrl: broker?.url ?? null, collectors, writer });
+
+  return {
+    database,
+    broker,
+    writer,
+    collectors,
+    config,
+    generatedAdminPassword: generatedPassword,
+    async stop() {
+      clearInterval(rollupTimer);
+      clearInterval(retentionTimer);
+      // Reverse order: stop reading, flush what was read, then close the broker and the database.
+      await collectors.stop();
+      await writer.stop();
+      if (broker) await broker.close();
+      setRuntime(undefined);
+      await database.close();
+    },
+  };
+}
+
+function brokerRow(b: BrokerwatchConfig["brokers"][number], secret: string): NewBrokerRow {
+  return {
+    name: b.name,
+    url: b.url,
+    dialect: b.dialect,
+    // `auto` keeps what was detected last time until the collector says otherwise
+    ...(b.dialect === "auto" ? {} : { detectedDialect: b.dialect }),
+    username: b.username ?? null,
+    passwordEnc: b.password ? encryptSecret(b.password, secret) : null,
+    cluster: b.cluster ?? null,
+    maxConnections: b.maxConnections ?? null,
+    expectedNodes: b.expectedNodes ?? null,
+    sysTopicPrefix: b.sysTopicPrefix ?? null,
+    clientId: b.clientId ?? null,
+    enabled: b.enabled,
+  };
+}
