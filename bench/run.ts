@@ -1,0 +1,30 @@
+/**
+ * `npm run bench [-- name…]`: runs the benchmarks and prints one JSON object per benchmark on
+ * stdout (progress goes to stderr). Targets are part of each result, with `pass`.
+ */
+const BENCHMARKS: Record<string, () => Promise<Record<string, unknown>>> = {
+  ingest: async () => (await import("./ingest")).runIngestBenchmark(),
+};
+
+async function main(): Promise<void> {
+  const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
+  const names = wanted.length ? wanted : Object.keys(BENCHMARKS);
+  let failed = false;
+  for (const name of names) {
+    const run = BENCHMARKS[name];
+    if (!run) {
+      console.error(`unknown benchmark "${name}"; known: ${Object.keys(BENCHMARKS).join(", ")}`);
+      process.exitCode = 2;
+      return;
+    }
+    try {
+      console.log(JSON.stringify({ benchmark: name, ...(await run()) }));
+    } catch (err) {
+      failed = true;
+      console.log(JSON.stringify({ benchmark: name, error: (err as Error).message }));
+    }
+  }
+  if (failed) process.exitCode = 1;
+}
+
+main().then(() => process.exit());
