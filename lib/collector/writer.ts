@@ -44,6 +44,7 @@ export class IngestWriter extends EventEmitter<{ full: []; drained: []; written:
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
   private full = false;
+  private readonly recentWrites: { at: number; events: number }[] = [];
   private readonly flushIntervalMs: number;
   private readonly maxQueued: number;
   private readonly batchSize: number;
@@ -67,6 +68,12 @@ export class IngestWriter extends EventEmitter<{ full: []; drained: []; written:
     this.maxQueued = opts.maxQueued ?? 200_000;
     this.batchSize = opts.batchSize ?? 10_000;
     this.log = opts.log ?? ((line) => console.log(line));
+  }
+
+  /** events written per second over the last 10 s */
+  eventsPerSecond(now = Date.now()): number {
+    while (this.recentWrites.length && this.recentWrites[0].at < now - 10_000) this.recentWrites.shift();
+    return this.recentWrites.reduce((sum, w) => sum + w.events, 0) / 10;
   }
 
   get queued(): number {
@@ -134,6 +141,7 @@ export class IngestWriter extends EventEmitter<{ full: []; drained: []; written:
     const now = Date.now();
     this.stats.lastFlushMs = now - started;
     this.stats.eventsWritten += events.length;
+    if (events.length) this.recentWrites.push({ at: now, events: events.length });
     this.stats.samplesWritten += samples.length;
     this.stats.unparsedWritten += unparsed.length;
     const newest = events.at(-1)?.receivedAt ?? samples.at(-1)?.ts;

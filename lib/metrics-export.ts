@@ -1,0 +1,97 @@
+import { Gauge, Registry } from "prom-client";
+import { listBrokers } from "@/db/brokers";
+import { getRuntime } from "./runtime";
+import { METRIC_HELP } from "./metrics";
+
+/**
+ * GET /metrics: the metrics of CONTRACT section 3 per broker, `ALERTS`, and the service's own
+ * health, in Prometheus text format. Built from the live collectors at each scrape (a fresh
+ * registry, so a broker that was removed doesn't linger as a stale series).
+ */
+export async function renderMetrics(): Promise<{ contentType: string; body: string }> {
+  const runtime = getRuntime();
+  const registry = new Registry();
+  const gauges = new Map<string, Gauge>();
+  const gauge = (name: string, help: string, labelNames: string[]) => {
+    let g = gauges.get(name);
+    if (!g) {
+      g = new Gauge({ name, help, labelNames, registers: [registry] });
+      gauges.set(name, g);
+    }
+    return g;
+  };
+  const brokerLabels = ["broker", "cluster", "node", "reason"];
+  const clusters = new Map((await listBrokers(runtime.database.db)).map((b) => [b.name, b.cluster]));
+
+  for (const collector of runtime.collectors?.list() ?? []) {
+    const broker = collector.broker.name;
+    const cluster = clusters.get(broker) ?? "";
+    for (const { metric, node, labels, value } of collector.latest.values()) {
+      gauge(metric, METRIC_HELP[metric], brokerLabels).set(
+        { broker, cluster, node, reason: labels.reason ?? "" },
+        value,
+      );
+    }
+  }
+  for (const [cluster, { alive, expected }] of runtime.collectors?.clusters() ?? []) {
+    gauge("mqtt_cluster_nodes_alive", METRIC_HELP.mqtt_cluster_nodes_alive, ["cluster"]).set({ cluster }, alive);
+    gauge("mqtt_cluster_nodes_expected", METRIC_HELP.mqtt_cluster_nodes_expected, ["cluster"]).set(
+      { cluster },
+      expected,
+    );
+  }
+
+  const engine = runtime.alertEngine?.metrics();
+  if (engine) {
+    const names = [...new Set(engine.alerts.flatMap((a) => Object.keys(a.labels)))].filter((l) =>
+      /^[a-zA-Z_][a-zA-Z0-9_]*$/.test(l),
+    );
+    const alerts = gauge("ALERTS", "Active alerts (pending or firing), as Prometheus exports them", names);
+    for (const a of engine.alerts) alerts.set(Object.fromEntries(names.map((n) => [n, a.labels[n] ?? ""])), 1);
+    const evalSeconds = gauge("brokerwatch_rule_evaluation_seconds", "Duration of the last evaluation of each rule", [
+      "rule",
+    ]);
+    for (const r of engine.ruleEvaluationSeconds) evalSeconds.set({ rule: r.rule }, r.seconds);
+    const failures = gauge("brokerwatch_rule_evaluation_failures_total", "Failed evaluations per rule since start", [
+      "rule",
+    ]);
+    for (const r of engine.ruleEvaluationFailures) failures.set({ rule: r.rule }, r.count);
+  }
+
+  const writer = runtime.writer;
+  if (writer) {
+    const s = writer.stats;
+    gauge("brokerwatch_ingest_events_total", "Connection events written to the database since start", []).set(
+      s.eventsWritten,
+    );
+    gauge("brokerwatch_ingest_events_per_second", "Connection events written per second, over the last 10 s", []).set(
+      writer.eventsPerSecond(),
+    );
+    gauge("brokerwatch_ingest_samples_total", "Metric samples written since start", []).set(s.samplesWritten);
+    gauge("brokerwatch_ingest_unparsed_total", "Messages no parser recognised, kept as unparsed records", []).set(
+      s.unparsedWritten,
+    );
+    gauge("brokerwatch_write_queue_rows", "Rows waiting in the write queue", []).set(writer.queued);
+    gauge("brokerwatch_write_queue_full", "1 while the write queue is full and collectors are paused", []).set(
+      writer.isFull ? 1 : 0,
+    );
+    gauge("brokerwatch_write_errors_total", "Failed database writes (their rows were kept and retried)", []).set(
+      s.writeErrors,
+    );
+    gauge("brokerwatch_ingest_lag_seconds", "Receive-to-commit time of the newest row of the last write", []).set(
+      s.lastLagMs / 1000,
+    );
+  }
+  const delivery = runtime.deliveryWorker?.stats;
+  if (delivery) {
+    gauge("brokerwatch_webhook_deliveries_total", "Webhook notifications delivered (2xx)", []).set(delivery.delivered);
+    gauge("brokerwatch_webhook_failed_attempts_total", "Webhook attempts that failed and were retried", []).set(
+      delivery.failedAttempts,
+    );
+    gauge("brokerwatch_webhook_permanent_failures_total", "Webhook notifications given up on", []).set(
+      delivery.permanentFailures,
+    );
+    gauge("brokerwatch_webhook_pending", "Webhook notifications waiting for delivery", []).set(delivery.pending);
+  }
+  return { contentType: registry.contentType, body: await registry.metrics() };
+}
