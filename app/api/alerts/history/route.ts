@@ -1,0 +1,48 @@
+import { z } from "zod";
+import { listAlertHistory } from "@/db/alerts";
+import { limitParam, parseQuery, timeParam } from "@/lib/api/params";
+import { authorize } from "@/lib/auth/api";
+import { ApiError, errorResponse } from "@/lib/http";
+import { getRuntime } from "@/lib/runtime";
+
+export const dynamic = "force-dynamic";
+
+const DEFAULT_RANGE_MS = 24 * 3600 * 1000;
+
+const historySchema = z.object({ from: timeParam.optional(), to: timeParam.optional(), limit: limitParam });
+
+/** JSON has no NaN or infinities; the history stores the value as Prometheus' HTTP API spells them. */
+function jsonValue(text: string | null): number | string | null {
+  if (text === null || text === "NaN" || text === "+Inf" || text === "-Inf") return text;
+  return Number(text);
+}
+
+/**
+ * GET /api/alerts/history?from=&to=&limit= — alerts that fired, with when they resolved: every
+ * episode active at some point in [from, to] (default: the last 24 hours), newest first.
+ */
+export async function GET(request: Request): Promise<Response> {
+  try {
+    const q = parseQuery(new URL(request.url), historySchema);
+    const to = q.to ?? new Date();
+    const from = q.from ?? new Date(to.getTime() - DEFAULT_RANGE_MS);
+    if (from > to) throw new ApiError("bad_request", "from: must not be after to", { parameter: "from" });
+    await authorize(request);
+    const rows = await listAlertHistory(getRuntime().database.db, { from, to, limit: q.limit });
+    return Response.json({
+      alerts: rows.map((r) => ({
+        fingerprint: r.fingerprint,
+        alertname: r.rule,
+        state: r.resolvedAt ? "resolved" : "firing",
+        labels: r.labels,
+        annotations: r.annotations,
+        value: jsonValue(r.value),
+        activeAt: r.activeAt,
+        firedAt: r.firedAt,
+        resolvedAt: r.resolvedAt,
+      })),
+    });
+  } catch (err) {
+    return errorResponse(err);
+  }
+}

@@ -1,0 +1,471 @@
+/**
+ * The loop that runs the alert rules: each round fetches the samples the rules' selectors need,
+ * evaluates every rule at one timestamp, steps the state machine (state.ts), persists what
+ * changed in one transaction, and hands the notifier every firing alert plus those that resolved
+ * in this round. State lives in Postgres, so a restart neither re-fires a firing alert nor
+ * restarts a `for` timer (research/alerting.md A1).
+ *
+ * Detection latency is at most `for` + the interval (1 s by default): an alert fires at the first
+ * evaluation at which it has been pending for `for`.
+ */
+import type { Database } from "@/db/client";
+import { deleteAlertStates, loadAlertStates, saveRound, type RoundChanges } from "@/db/alerts";
+import { fetchSeries, type StoredSeries } from "@/db/metrics";
+import type { MetricName } from "@/lib/metrics";
+import { DEFAULT_LOOKBACK_MS, evaluate, selectorWindow, type Labels, type ParsedExpr } from "./promql";
+import type { DisabledRule, LoadedRule, LoadedRules, RuleSource } from "./rules";
+import { step, type ActiveAlert, type AlertStateMap, type JsonNumber, type ResolvedAlert } from "./state";
+
+/** An alert as the notifier sends it (the Alertmanager webhook's `alerts[]`). */
+export interface NotifyAlert {
+  fingerprint: string;
+  labels: Labels;
+  annotations: Labels;
+  state: "firing" | "resolved";
+  /** When it fired (Prometheus sends FiredAt as StartsAt); the same before and after a restart. */
+  startsAt: Date;
+  endsAt: Date | null;
+  generatorURL: string;
+}
+
+export interface RoundSnapshot {
+  now: Date;
+  /** Every firing alert, and every alert that resolved in this round (only in this round). */
+  alerts: NotifyAlert[];
+}
+
+export interface AlertEngineOptions {
+  /** Time between rounds; 1 s by default, so `for: 30s` fires within 31 s. */
+  intervalMs?: number;
+  /** Called at the start of every round, so a rule edited in the UI applies at the next round. */
+  rules: () => Promise<LoadedRules>;
+  /** Called after each round whose changes were saved (the notifier's Dispatcher.onEvaluation). */
+  onRound?: (snapshot: RoundSnapshot) => Promise<unknown>;
+  log?: (line: string) => void;
+  /** Base URL of the web UI, for each alert's generatorURL. */
+  externalURL?: string;
+  now?: () => number;
+}
+
+/** An active alert as GET /api/alerts shows it. */
+export interface AlertView {
+  rule: string;
+  fingerprint: string;
+  alertname: string;
+  state: "pending" | "firing";
+  labels: Labels;
+  annotations: Labels;
+  value: JsonNumber;
+  activeAt: Date;
+  firedAt: Date | null;
+}
+
+/** A rule as GET /api/rules shows it: definition, where it comes from, and how its evaluation goes. */
+export interface RuleView {
+  name: string;
+  source: RuleSource;
+  enabled: boolean;
+  /** null only for a file entry that switches off a rule without restating it */
+  expr: string | null;
+  forSeconds: number;
+  keepFiringForSeconds: number;
+  labels: Labels;
+  annotations: Labels;
+  /** Prometheus' rule state: the most severe state of its alerts. */
+  state: "inactive" | "pending" | "firing";
+  alerts: { pending: number; firing: number };
+  lastEvaluatedAt: Date | null;
+  lastDurationMs: number | null;
+  /** The last evaluation's error, or why the rule could not be loaded. */
+  lastError: string | null;
+  /** Problems found when loading the rule; an expression error keeps it from being evaluated. */
+  loadErrors: { message: string; position: number | null }[];
+}
+
+/** The engine's own series, for prom-client (GET /metrics). */
+export interface EngineMetrics {
+  /** Prometheus' synthetic `ALERTS{alertname, alertstate, ...labels} 1`, one per active alert. */
+  alerts: { labels: Labels; value: 1 }[];
+  /** Last evaluation duration per rule (prometheus_rule_evaluation_duration_seconds). */
+  ruleEvaluationSeconds: { rule: string; seconds: number }[];
+  /** Evaluations that failed, per rule since start (prometheus_rule_evaluation_failures_total). */
+  ruleEvaluationFailures: { rule: string; count: number }[];
+  /** Wall time of the last whole round, or null before the first. */
+  lastRoundSeconds: number | null;
+}
+
+interface RuleStatus {
+  lastEvaluatedAt: Date;
+  lastDurationMs: number;
+  lastError: string | null;
+}
+
+/**
+ * Series that stay meaningful while a broker is down: its liveness itself, and the cluster view
+ * (stored without a broker, but named here so the rule reads plainly).
+ */
+const KEPT_WHILE_DOWN = new Set<string>([
+  "mqtt_broker_up",
+  "mqtt_cluster_nodes_alive",
+  "mqtt_cluster_nodes_expected",
+] satisfies MetricName[]);
+
+/**
+ * Prometheus' --rules.alert.for-outage-tolerance: a pending alert not seen for longer than this
+ * (the engine was stopped) starts its `for` timer over, since nobody watched the condition hold.
+ */
+const FOR_OUTAGE_TOLERANCE_MS = 60 * 60 * 1000;
+
+export class AlertEngine {
+  private readonly intervalMs: number;
+  private readonly now: () => number;
+  private readonly log: (line: string) => void;
+  private states = new Map<string, AlertStateMap>();
+  private loaded: LoadedRules = { rules: [], errors: [], disabled: [] };
+  private readonly status = new Map<string, RuleStatus>();
+  private readonly failures = new Map<string, number>();
+  private lastRoundSeconds: number | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private inFlight: Promise<void> | null = null;
+  private rerun = false;
+  private running = false;
+  /** The last round's failure, logged once rather than every second while the database is away. */
+  private failure: string | null = null;
+
+  constructor(
+    private readonly database: Database,
+    private readonly opts: AlertEngineOptions,
+  ) {
+    this.intervalMs = opts.intervalMs ?? 1000;
+    this.now = opts.now ?? Date.now;
+    this.log = opts.log ?? ((line) => console.log(line));
+  }
+
+  /** Restores the persisted alert states, runs a first round and starts the interval. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.states = await loadAlertStates(this.database.db);
+    await this.forgetUnwatchedPending();
+    this.running = true;
+    this.timer = setInterval(() => {
+      // A round that overruns the interval delays the next one instead of queueing rounds up.
+      if (!this.inFlight) this.startRound("interval");
+    }, this.intervalMs);
+    this.timer.unref();
+    this.startRound("start");
+    await this.idle();
+  }
+
+  /** Stops the interval and waits for the round in progress to finish. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.rerun = false;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.idle();
+  }
+
+  /**
+   * Runs a round now, e.g. when a broker went down, instead of waiting for the interval. While a
+   * round is running, any number of requests coalesce into one more round after it: the running
+   * round may have read the samples before the event that caused the request.
+   */
+  evaluateNow(reason: string): void {
+    if (!this.running) return;
+    if (this.inFlight) this.rerun = true;
+    else this.startRound(reason);
+  }
+
+  /** Resolves once no round is running or queued. */
+  async idle(): Promise<void> {
+    while (this.inFlight) await this.inFlight;
+  }
+
+  /** Pending and firing alerts, firing first. */
+  alerts(): AlertView[] {
+    return alertViews(this.states);
+  }
+
+  /** Every rule of the last round: evaluated, refused at load, or switched off. */
+  ruleStates(): RuleView[] {
+    const loadedNames = new Set(this.loaded.rules.map((r) => r.name));
+    const view = (
+      source: RuleSource,
+      definition: DisabledRule["definition"],
+      kind: "evaluated" | "refused" | "disabled",
+    ): RuleView => {
+      const loadErrors = this.loaded.errors
+        .filter((e) => e.rule === definition.name && e.source === source)
+        .map(({ message, position }) => ({ message, position }));
+      // A refused rule still owns the alerts it had before (they are kept, see round()), unless
+      // it is a UI rule refused because a loaded rule owns its name.
+      const ownsAlerts = kind === "evaluated" || (kind === "refused" && !loadedNames.has(definition.name));
+      const alerts = ownsAlerts ? Object.values(this.states.get(definition.name) ?? {}) : [];
+      const firing = alerts.filter((a) => a.state === "firing").length;
+      const pending = alerts.length - firing;
+      const status = kind === "evaluated" ? this.status.get(definition.name) : undefined;
+      return {
+        ...definition,
+        source,
+        enabled: kind !== "disabled",
+        state: firing > 0 ? "firing" : pending > 0 ? "pending" : "inactive",
+        alerts: { pending, firing },
+        lastEvaluatedAt: status?.lastEvaluatedAt ?? null,
+        lastDurationMs: status?.lastDurationMs ?? null,
+        lastError: status?.lastError ?? (kind === "refused" ? loadErrors[0].message : null),
+        loadErrors,
+      };
+    };
+    return [
+      ...this.loaded.rules.map(({ parsed: _parsed, source, ...definition }) => view(source, definition, "evaluated")),
+      // A loaded rule's own errors are template errors, shown with it; any other error refused a rule.
+      ...this.loaded.errors
+        .filter((e) => !this.loaded.rules.some((r) => r.name === e.rule && r.source === e.source))
+        .map((e) => view(e.source, e.definition, "refused")),
+      ...this.loaded.disabled.map((d) => view(d.source, d.definition, "disabled")),
+    ];
+  }
+
+  metrics(): EngineMetrics {
+    return {
+      alerts: this.alerts().map((a) => ({ labels: { ...a.labels, alertstate: a.state }, value: 1 })),
+      ruleEvaluationSeconds: [...this.status].map(([rule, s]) => ({ rule, seconds: s.lastDurationMs / 1000 })),
+      ruleEvaluationFailures: [...this.failures].map(([rule, count]) => ({ rule, count })),
+      lastRoundSeconds: this.lastRoundSeconds,
+    };
+  }
+
+  private async forgetUnwatchedPending(): Promise<void> {
+    const cutoff = this.now() - FOR_OUTAGE_TOLERANCE_MS;
+    const stale: { rule: string; fingerprint: string }[] = [];
+    for (const [rule, map] of this.states) {
+      for (const [fp, alert] of Object.entries(map)) {
+        if (alert.state !== "pending" || alert.lastSeenAt >= cutoff) continue;
+        stale.push({ rule, fingerprint: fp });
+        delete map[fp];
+      }
+    }
+    await deleteAlertStates(this.database.db, stale);
+  }
+
+  private startRound(reason: string): void {
+    this.inFlight = this.round()
+      .then(
+        () => {
+          if (this.failure !== null) this.log("brokerwatch: alert evaluation works again");
+          this.failure = null;
+        },
+        (err: Error) => {
+          if (err.message !== this.failure) {
+            this.log(`brokerwatch: alert evaluation (${reason}) failed, retrying every round: ${err.message}`);
+          }
+          this.failure = err.message;
+        },
+      )
+      .finally(() => {
+        this.inFlight = null;
+        if (this.rerun && this.running) {
+          this.rerun = false;
+          this.startRound("requested during a round");
+        }
+      });
+  }
+
+  private async round(): Promise<void> {
+    const roundStarted = performance.now();
+    const nowMs = this.now();
+    const at = new Date(nowMs);
+    const loaded = await this.opts.rules();
+    const data = new RoundData(this.database, nowMs, loaded.rules);
+
+    const next = new Map(this.states);
+    const changes: RoundChanges = { at, upserts: [], deletes: [], fired: [], resolved: [], ruleStatus: [] };
+    for (const rule of loaded.rules) {
+      const started = performance.now();
+      const prev = this.states.get(rule.name) ?? {};
+      let error: string | null = null;
+      try {
+        const result = evaluate(rule.parsed, await data.forRule(rule.parsed), nowMs);
+        if (result.kind === "error") {
+          error = result.message;
+        } else {
+          // A scalar result is one sample without labels (rules/manager.go EngineQueryFunc).
+          const samples = result.kind === "scalar" ? [{ labels: {}, value: result.value }] : result.samples;
+          const stepped = step(prev, rule, samples, nowMs);
+          if (stepped.error) {
+            error = stepped.error;
+          } else {
+            recordChanges(changes, rule.name, prev, stepped.next);
+            next.set(rule.name, stepped.next);
+          }
+        }
+      } catch (err) {
+        error = (err as Error).message;
+      }
+      // On an error the rule's alerts stay as they were, as Prometheus leaves them.
+      changes.ruleStatus.push({
+        rule: rule.name,
+        lastEvaluatedAt: at,
+        lastDurationMs: performance.now() - started,
+        lastError: error,
+      });
+    }
+
+    // A rule removed or switched off resolves its alerts, so receivers close what they opened.
+    // A rule refused at load keeps them: fixing a typo in its expression must not page twice.
+    const present = new Set([...loaded.rules.map((r) => r.name), ...loaded.errors.map((e) => e.rule)]);
+    for (const [rule, prev] of this.states) {
+      if (present.has(rule)) continue;
+      recordChanges(changes, rule, prev, {});
+      next.delete(rule);
+    }
+
+    await saveRound(this.database.db, changes);
+
+    this.states = next;
+    this.loaded = loaded;
+    this.status.clear();
+    for (const { rule, lastDurationMs, lastError } of changes.ruleStatus) {
+      this.status.set(rule, { lastEvaluatedAt: at, lastDurationMs: lastDurationMs ?? 0, lastError });
+      if (lastError !== null) this.failures.set(rule, (this.failures.get(rule) ?? 0) + 1);
+    }
+    this.lastRoundSeconds = (performance.now() - roundStarted) / 1000;
+
+    if (this.opts.onRound) {
+      try {
+        await this.opts.onRound({ now: at, alerts: this.snapshot(changes.resolved) });
+      } catch (err) {
+        this.log(`brokerwatch: handing alerts to the notifier failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  private snapshot(resolved: RoundChanges["resolved"]): NotifyAlert[] {
+    const out: NotifyAlert[] = [];
+    for (const [rule, map] of this.states) {
+      for (const a of Object.values(map)) if (a.state === "firing") out.push(this.notifyAlert(rule, a, null));
+    }
+    for (const { rule, alert } of resolved) out.push(this.notifyAlert(rule, alert, new Date(alert.resolvedAt)));
+    return out;
+  }
+
+  private notifyAlert(rule: string, a: ActiveAlert | ResolvedAlert, endsAt: Date | null): NotifyAlert {
+    return {
+      fingerprint: a.fingerprint,
+      labels: a.labels,
+      annotations: a.annotations,
+      state: endsAt === null ? "firing" : "resolved",
+      startsAt: new Date(a.firedAt!),
+      endsAt,
+      generatorURL: this.opts.externalURL
+        ? `${this.opts.externalURL.replace(/\/+$/, "")}/alerts?rule=${encodeURIComponent(rule)}`
+        : "",
+    };
+  }
+}
+
+/** Active alerts as the API shows them, firing first; from the engine or from alert_states. */
+export function alertViews(states: ReadonlyMap<string, AlertStateMap>): AlertView[] {
+  const out: AlertView[] = [];
+  for (const [rule, map] of states) {
+    for (const a of Object.values(map)) {
+      out.push({
+        rule,
+        fingerprint: a.fingerprint,
+        alertname: a.labels.alertname,
+        state: a.state,
+        labels: a.labels,
+        annotations: a.annotations,
+        value: a.value,
+        activeAt: new Date(a.activeAt),
+        firedAt: a.firedAt === null ? null : new Date(a.firedAt),
+      });
+    }
+  }
+  return out.sort(
+    (a, b) =>
+      Number(b.state === "firing") - Number(a.state === "firing") ||
+      a.alertname.localeCompare(b.alertname) ||
+      a.activeAt.getTime() - b.activeAt.getTime(),
+  );
+}
+
+/**
+ * What changed between two states of one rule. A firing alert missing from `next` resolved
+ * (`step` keeps one under keep_firing_for in `next`); a pending one was dropped.
+ */
+function recordChanges(changes: RoundChanges, rule: string, prev: AlertStateMap, next: AlertStateMap): void {
+  for (const [fp, alert] of Object.entries(next)) {
+    const before = prev[fp];
+    if (!before || JSON.stringify(before) !== JSON.stringify(alert)) changes.upserts.push({ rule, alert });
+    if (alert.state === "firing" && before?.state !== "firing") changes.fired.push({ rule, alert });
+  }
+  for (const [fp, alert] of Object.entries(prev)) {
+    if (fp in next) continue;
+    changes.deletes.push({ rule, fingerprint: fp });
+    if (alert.state === "firing") {
+      changes.resolved.push({ rule, alert: { ...alert, state: "inactive", resolvedAt: changes.at.getTime() } });
+    }
+  }
+}
+
+/**
+ * The samples of one round, fetched once per metric however many rules read it, over the widest
+ * window any selector of that metric needs (the evaluator ignores points outside each selector's
+ * own window).
+ *
+ * A broker whose latest `mqtt_broker_up` is 0 has its other series dropped: they stop arriving
+ * when it goes down, but the evaluator would keep using the last value for the 5-minute lookback,
+ * so a saturated broker that crashed would stay "saturated" instead of only "down".
+ */
+class RoundData {
+  private readonly widthMs = new Map<string, number>();
+  private readonly fetched = new Map<string, Promise<StoredSeries[]>>();
+  private downBrokers: Promise<Set<string>> | null = null;
+
+  constructor(
+    private readonly database: Database,
+    private readonly nowMs: number,
+    rules: readonly LoadedRule[],
+  ) {
+    this.widthMs.set("mqtt_broker_up", DEFAULT_LOOKBACK_MS);
+    for (const rule of rules) {
+      for (const selector of rule.parsed.selectors) {
+        const { fromMs } = selectorWindow(selector, nowMs);
+        this.widthMs.set(selector.metric, Math.max(this.widthMs.get(selector.metric) ?? 0, nowMs - fromMs));
+      }
+    }
+  }
+
+  /** The series of each selector of `parsed`, in order, as `evaluate` wants them. */
+  async forRule(parsed: ParsedExpr): Promise<StoredSeries[][]> {
+    const down = await this.down();
+    return Promise.all(
+      parsed.selectors.map(async ({ metric }) => {
+        const series = await this.fetch(metric);
+        if (down.size === 0 || KEPT_WHILE_DOWN.has(metric)) return series;
+        return series.filter((s) => !down.has(s.labels.broker));
+      }),
+    );
+  }
+
+  private fetch(metric: string): Promise<StoredSeries[]> {
+    let series = this.fetched.get(metric);
+    if (!series) {
+      const width = this.widthMs.get(metric) ?? DEFAULT_LOOKBACK_MS;
+      series = fetchSeries(this.database.db, metric, this.nowMs - width, this.nowMs);
+      this.fetched.set(metric, series);
+    }
+    return series;
+  }
+
+  private down(): Promise<Set<string>> {
+    this.downBrokers ??= this.fetch("mqtt_broker_up").then((series) => {
+      const down = new Set<string>();
+      // fetchSeries returns points oldest first.
+      for (const s of series) if (s.labels.broker && s.points.at(-1)?.v === 0) down.add(s.labels.broker);
+      return down;
+    });
+    return this.downBrokers;
+  }
+}
