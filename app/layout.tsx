@@ -1,6 +1,5 @@
 import type { Metadata } from "next";
 import type { ReactNode } from "react";
-import { Nav } from "@/components/nav";
 import "./globals.css";
 
 export const metadata: Metadata = {
@@ -12,10 +11,7 @@ export default function RootLayout({ children }: { children: ReactNode }) {
   return (
     <html lang="en">
       <body className="min-h-screen bg-zinc-50 text-zinc-900 antialiased dark:bg-zinc-950 dark:text-zinc-100">
-        <div className="flex min-h-screen flex-col md:flex-row">
-          <Nav />
-          <main className="flex-1 px-4 py-6 md:px-8">{children}</main>
-        </div>
+        {children}
       </body>
     </html>
   );

@@ -1,4 +1,6 @@
 import Link from "next/link";
+import type { SessionUser } from "@/lib/auth/session";
+import { LogoutButton } from "./logout-button";
 
 const SECTIONS = [
   { href: "/", label: "Overview" },
@@ -8,11 +10,11 @@ const SECTIONS = [
   { href: "/settings", label: "Settings" },
 ] as const;
 
-export function Nav() {
+export function Nav({ user }: { user: SessionUser }) {
   return (
     <nav
       aria-label="Main"
-      className="flex shrink-0 flex-row items-center gap-1 border-b border-zinc-200 bg-white px-4 py-2 md:w-52 md:flex-col md:items-stretch md:border-r md:border-b-0 md:py-6 dark:border-zinc-800 dark:bg-zinc-900"
+      className="flex shrink-0 flex-row flex-wrap items-center gap-1 border-b border-zinc-200 bg-white px-4 py-2 md:w-52 md:flex-col md:flex-nowrap md:items-stretch md:border-r md:border-b-0 md:py-6 dark:border-zinc-800 dark:bg-zinc-900"
     >
       <Link href="/" className="mr-4 px-2 text-lg font-semibold tracking-tight md:mr-0 md:mb-6">
         brokerwatch
@@ -26,6 +28,12 @@ export function Nav() {
           {s.label}
         </Link>
       ))}
+      <div className="ml-auto flex items-center gap-2 px-2 text-xs text-zinc-500 md:mt-auto md:ml-0 md:flex-col md:items-start md:pt-6">
+        <span data-testid="signed-in-as">
+          {user.username} · {user.role}
+        </span>
+        <LogoutButton />
+      </div>
     </nav>
   );
 }

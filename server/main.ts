@@ -12,6 +12,8 @@ import { ensureBuilt } from "./build";
  */
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const SHUTDOWN_BUDGET_MS = 4500;
+const REMOTE_ADDRESS_HEADER = "x-brokerwatch-remote-address";
+const REQUEST_PATH_HEADER = "x-brokerwatch-path";
 
 function fail(message: string): never {
   console.error(`brokerwatch: ${message}`);
@@ -86,6 +88,10 @@ async function main(): Promise<void> {
   await app.prepare();
   const handle = app.getRequestHandler();
   const server = http.createServer((req, res) => {
+    // The peer address for login rate limiting; never trust one a client sent.
+    req.headers[REMOTE_ADDRESS_HEADER] = req.socket.remoteAddress ?? "unknown";
+    // The requested path, so a page that needs a login can send the user back there afterwards.
+    req.headers[REQUEST_PATH_HEADER] = req.url ?? "/";
     handle(req, res).catch((err: Error) => {
       console.error("brokerwatch: request failed:", err);
       if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });

@@ -32,9 +32,13 @@ describeIf(needs({ chromium: true }), "overview in a browser", () => {
     await app?.stop();
   });
 
-  it("shows the bundled broker on the overview, with navigation to every section", async () => {
+  it("shows the bundled broker on the overview after signing in, with navigation to every section", async () => {
     const page = await browser.newPage();
     await page.goto(app.url);
+    await page.waitForURL(/\/login/);
+    await page.getByLabel("Password").fill(app.adminPassword!);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.waitForURL(`${app.url}/`);
     await expect.poll(() => page.locator('[data-broker="bundled"]').count()).toBe(1);
     for (const section of ["Overview", "Brokers", "Clients", "Alerts", "Settings"]) {
       expect(await page.getByRole("navigation").getByRole("link", { name: section }).count()).toBe(1);

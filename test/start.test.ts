@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import mqtt from "mqtt";
 import { startApp, type RunningApp } from "./helpers/app";
 import { freePort } from "./helpers/ports";
+import { loginCookie } from "./helpers/session";
 
 /** `npm start` end to end: the whole service in one process, started and stopped as an operator would. */
 describe("npm start", () => {
@@ -21,8 +22,13 @@ describe("npm start", () => {
     expect(await res.json()).toEqual({ status: "ok" });
   });
 
-  it("serves the overview listing the bundled broker", async () => {
-    const res = await fetch(`${app.url}/`);
+  it("sends a visitor without a session to the login page, and shows a signed-in admin the bundled broker", async () => {
+    const anonymous = await fetch(`${app.url}/`, { redirect: "manual" });
+    expect(anonymous.status).toBe(307);
+    expect(anonymous.headers.get("location")).toMatch(/\/login\?next=%2F$/);
+    expect((await fetch(`${app.url}/login`)).status).toBe(200);
+    const cookie = await loginCookie(app.url, "admin", app.adminPassword!);
+    const res = await fetch(`${app.url}/`, { headers: { cookie } });
     expect(res.status).toBe(200);
     expect(await res.text()).toContain('data-broker="bundled"');
   });

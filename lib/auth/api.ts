@@ -1,26 +1,54 @@
 import type { UserRole } from "@/db/schema";
 import { ApiError } from "@/lib/http";
 import { getRuntime } from "@/lib/runtime";
+import { readCookie, SESSION_COOKIE, sessionUser } from "./session";
 import { verifyApiToken } from "./tokens";
 
 export interface Caller {
   role: UserRole;
-  via: "token";
+  via: "token" | "session";
+  username: string | null;
+}
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/**
+ * A mutation made with the session cookie must come from our own pages: the browser's Origin
+ * (or Sec-Fetch-Site) must match. Bearer tokens carry no ambient authority, so they are exempt.
+ */
+export function checkOrigin(request: Request): void {
+  if (SAFE_METHODS.has(request.method)) return;
+  const site = request.headers.get("sec-fetch-site");
+  if (site === "same-origin") return;
+  const origin = request.headers.get("origin");
+  const host = request.headers.get("x-forwarded-host") ?? request.headers.get("host");
+  if (origin && host && new URL(origin).host === host) return;
+  throw new ApiError("forbidden", "cross-site request refused: the Origin does not match this site");
 }
 
 /**
- * Who is asking: `Authorization: Bearer <token>` (BROKERWATCH_API_TOKEN or a stored token).
- * Throws ApiError("unauthorized") otherwise; `need: "admin"` also refuses viewers.
+ * Who is asking: `Authorization: Bearer <token>` (BROKERWATCH_API_TOKEN or a stored token), or the
+ * web UI's session cookie. Throws ApiError("unauthorized") otherwise; `need: "admin"` refuses viewers.
  */
 export async function authorize(request: Request, need: UserRole = "viewer"): Promise<Caller> {
+  const db = getRuntime().database.db;
   const header = request.headers.get("authorization");
-  const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-  if (!match) {
-    throw new ApiError("unauthorized", "missing credentials: send Authorization: Bearer <token>");
+  let caller: Caller | null = null;
+  if (header) {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    const role = match ? await verifyApiToken(db, match[1], process.env.BROKERWATCH_API_TOKEN || undefined) : null;
+    if (!role) throw new ApiError("unauthorized", "invalid or revoked API token");
+    caller = { role, via: "token", username: null };
+  } else {
+    const user = await sessionUser(db, readCookie(request, SESSION_COOKIE));
+    if (user) {
+      checkOrigin(request);
+      caller = { role: user.role, via: "session", username: user.username };
+    }
   }
-  const role = await verifyApiToken(getRuntime().database.db, match[1], process.env.BROKERWATCH_API_TOKEN || undefined);
-  if (!role) throw new ApiError("unauthorized", "invalid or revoked API token");
-  if (need === "admin" && role !== "admin")
-    throw new ApiError("forbidden", "this needs an admin token; yours is a viewer token");
-  return { role, via: "token" };
+  if (!caller) throw new ApiError("unauthorized", "missing credentials: send Authorization: Bearer <token> or log in");
+  if (need === "admin" && caller.role !== "admin") {
+    throw new ApiError("forbidden", "this needs an admin; you are signed in as a viewer");
+  }
+  return caller;
 }

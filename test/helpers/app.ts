@@ -49,7 +49,8 @@ export async function startApp(opts: StartAppOptions = {}): Promise<RunningApp> 
   Object.assign(env, opts.env ?? {});
   for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
 
-  const child = spawn(process.execPath, [path.join(ROOT, "node_modules", "tsx", "dist", "cli.mjs"), "server/main.ts"], {
+  // `node --import tsx` (as `npm start`): one process, so signals reach the server itself.
+  const child = spawn(process.execPath, ["--import", "tsx", "server/main.ts"], {
     cwd: ROOT,
     env: env as NodeJS.ProcessEnv,
     stdio: ["ignore", "pipe", "pipe"],

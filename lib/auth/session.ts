@@ -1,0 +1,117 @@
+import { createHash, randomBytes } from "node:crypto";
+import { and, eq, gt, lt, sql } from "drizzle-orm";
+import type { Db } from "@/db/client";
+import { sessions, users, type UserRole } from "@/db/schema";
+
+/**
+ * Web UI sessions. The cookie is httpOnly, SameSite=Lax, Secure behind https; it carries a random
+ * 256-bit token whose SHA-256 is the session's key in the database, so a leaked table can't be
+ * replayed. Sessions last 7 days from their last use.
+ */
+export const SESSION_COOKIE = "bw_session";
+const SESSION_TTL_MS = 7 * 24 * 3600_000;
+
+export interface SessionUser {
+  id: number;
+  username: string;
+  role: UserRole;
+}
+
+const hash = (token: string) => createHash("sha256").update(token).digest("hex");
+
+export async function createSession(db: Db, userId: number): Promise<{ token: string; expiresAt: Date }> {
+  const token = randomBytes(32).toString("base64url");
+  const expiresAt = new Date(Date.now() + SESSION_TTL_MS);
+  await db.insert(sessions).values({ tokenHash: hash(token), userId, expiresAt });
+  // housekeeping: expired sessions are useless
+  await db.delete(sessions).where(lt(sessions.expiresAt, new Date()));
+  return { token, expiresAt };
+}
+
+export async function sessionUser(db: Db, token: string | undefined): Promise<SessionUser | null> {
+  if (!token) return null;
+  const [row] = await db
+    .select({ id: users.id, username: users.username, role: users.role, lastSeenAt: sessions.lastSeenAt })
+    .from(sessions)
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .where(and(eq(sessions.tokenHash, hash(token)), gt(sessions.expiresAt, new Date())))
+    .limit(1);
+  if (!row) return null;
+  if (Date.now() - row.lastSeenAt.getTime() > 60_000) {
+    await db
+      .update(sessions)
+      .set({ lastSeenAt: sql`now()`, expiresAt: new Date(Date.now() + SESSION_TTL_MS) })
+      .where(eq(sessions.tokenHash, hash(token)));
+  }
+  return { id: row.id, username: row.username, role: row.role };
+}
+
+export async function endSession(db: Db, token: string | undefined): Promise<void> {
+  if (token) await db.delete(sessions).where(eq(sessions.tokenHash, hash(token)));
+}
+
+export async function endUserSessions(db: Db, userId: number): Promise<void> {
+  await db.delete(sessions).where(eq(sessions.userId, userId));
+}
+
+export function sessionCookie(token: string, expiresAt: Date, secure: boolean): string {
+  return [
+    `${SESSION_COOKIE}=${token}`,
+    "Path=/",
+    "HttpOnly",
+    "SameSite=Lax",
+    `Expires=${expiresAt.toUTCString()}`,
+    ...(secure ? ["Secure"] : []),
+  ].join("; ");
+}
+
+export function clearedSessionCookie(secure: boolean): string {
+  return [`${SESSION_COOKIE}=`, "Path=/", "HttpOnly", "SameSite=Lax", "Max-Age=0", ...(secure ? ["Secure"] : [])].join(
+    "; ",
+  );
+}
+
+/** Behind a TLS-terminating proxy the request URL is http; trust its x-forwarded-proto. */
+export function isHttps(request: Request): boolean {
+  return new URL(request.url).protocol === "https:" || request.headers.get("x-forwarded-proto") === "https";
+}
+
+export function readCookie(request: Request, name: string): string | undefined {
+  const header = request.headers.get("cookie");
+  if (!header) return undefined;
+  for (const part of header.split(";")) {
+    const at = part.indexOf("=");
+    if (at > 0 && part.slice(0, at).trim() === name) return part.slice(at + 1).trim();
+  }
+  return undefined;
+}
+
+/**
+ * Failed logins per (address, username): 5 within 15 minutes and further attempts are refused
+ * until the window passes, whether or not the password is right (no oracle for a guesser).
+ */
+export class LoginLimiter {
+  private readonly failures = new Map<string, number[]>();
+  constructor(
+    private readonly max = 5,
+    private readonly windowMs = 15 * 60_000,
+  ) {}
+
+  /** ms until another attempt is allowed, or 0 */
+  retryAfterMs(key: string, now = Date.now()): number {
+    const times = (this.failures.get(key) ?? []).filter((t) => t > now - this.windowMs);
+    this.failures.set(key, times);
+    return times.length >= this.max ? times[0] + this.windowMs - now : 0;
+  }
+
+  fail(key: string, now = Date.now()): void {
+    const times = this.failures.get(key) ?? [];
+    times.push(now);
+    this.failures.set(key, times);
+    if (this.failures.size > 10_000) this.failures.delete(this.failures.keys().next().value!);
+  }
+
+  succeed(key: string): void {
+    this.failures.delete(key);
+  }
+}
