@@ -1,11 +1,41 @@
-/** A time shown in the viewer's zone, with the exact UTC instant on hover. */
-export function Time({ value }: { value: Date | string | null }) {
-  if (!value) return <span className="text-zinc-400">never</span>;
-  const date = typeof value === "string" ? new Date(value) : value;
-  const iso = date.toISOString();
+"use client";
+
+import { useEffect, useState } from "react";
+
+/**
+ * A time in the viewer's zone, with the exact UTC instant on hover. The server renders UTC (it
+ * doesn't know the viewer's zone); the browser swaps in local time after hydration.
+ */
+export function Time({ value, relative = false }: { value: Date | string | null; relative?: boolean }) {
+  const [local, setLocal] = useState<string | null>(null);
+  const iso = value ? (typeof value === "string" ? new Date(value) : value).toISOString() : null;
+  useEffect(() => {
+    if (!iso) return;
+    const update = () => setLocal(relative ? relativeTime(new Date(iso)) : new Date(iso).toLocaleString());
+    update();
+    if (!relative) return;
+    const timer = setInterval(update, 10_000);
+    return () => clearInterval(timer);
+  }, [iso, relative]);
+  if (!iso) return <span className="text-zinc-400">never</span>;
+  const utc = iso.replace("T", " ").replace(/\.\d+Z$/, " UTC");
   return (
-    <time dateTime={iso} title={iso.replace("T", " ").replace("Z", " UTC")}>
-      {date.toLocaleString()}
+    <time dateTime={iso} title={utc} suppressHydrationWarning>
+      {local ?? utc}
     </time>
   );
+}
+
+export function relativeTime(date: Date, now = Date.now()): string {
+  const seconds = Math.round((now - date.getTime()) / 1000);
+  const abs = Math.abs(seconds);
+  const [value, unit] =
+    abs < 60
+      ? [abs, "s"]
+      : abs < 3600
+        ? [Math.floor(abs / 60), "min"]
+        : abs < 86400
+          ? [Math.floor(abs / 3600), "h"]
+          : [Math.floor(abs / 86400), "d"];
+  return seconds >= 0 ? `${value} ${unit} ago` : `in ${value} ${unit}`;
 }

@@ -92,6 +92,8 @@ export const connectionEvents = pgTable(
   (t) => [
     // GET /api/clients/{clientId}/events: one client's history, newest first, keyset-paginated on (ts, id)
     index("connection_events_client_ts").on(t.clientId, t.ts.desc(), t.id.desc()),
+    // ClientID prefix search (LIKE 'x%') whatever the database collation
+    index("connection_events_client_prefix").on(t.clientId.op("text_pattern_ops")),
     // per broker by time: dashboards, GET /api/events?broker=
     index("connection_events_broker_ts").on(t.broker, t.ts.desc(), t.id.desc()),
     // GET /api/events across brokers, and retention

@@ -27,6 +27,11 @@ export interface ManagerOptions {
   log?: (line: string) => void;
 }
 
+/** What, when changed, needs a new connection. */
+function connectionKey(b: BrokerRow): string {
+  return JSON.stringify([b.url, b.dialect, b.username, b.passwordEnc, b.sysTopicPrefix, b.clientId, b.maxConnections]);
+}
+
 /** Disconnects counted over this window make `mqtt_disconnects_per_minute`. */
 const RATE_WINDOW_MS = 60_000;
 /** A reason keeps being reported (as 0) this long after its last disconnect, so graphs fall back to 0. */
@@ -68,6 +73,26 @@ export class CollectorManager extends EventEmitter<{ status: [StatusChange] }> {
     }
     this.timer = setInterval(() => void this.tick(), this.opts.rollupEveryMs ?? 5000);
     this.timer.unref();
+  }
+
+  /**
+   * Re-read the brokers table after an edit (UI or API): start collectors for new or re-enabled
+   * brokers, stop disabled ones, restart those whose connection settings changed.
+   */
+  async reload(): Promise<void> {
+    const rows = await listBrokers(this.database.db, { includeDisabled: true });
+    const wanted = new Map(rows.filter((b) => b.enabled).map((b) => [b.name, b]));
+    for (const [name, collector] of this.collectors) {
+      const row = wanted.get(name);
+      const old = this.brokers.find((b) => b.name === name);
+      if (!row || !old || connectionKey(row) !== connectionKey(old)) {
+        await collector.stop();
+        this.collectors.delete(name);
+        if (!row) await setBrokerStatus(this.database.db, name, "unknown", null);
+      }
+    }
+    this.brokers = [...wanted.values()];
+    for (const row of this.brokers) if (!this.collectors.has(row.name)) this.add(row);
   }
 
   async stop(): Promise<void> {

@@ -1,0 +1,1 @@
+CREATE INDEX "connection_events_client_prefix" ON "connection_events" USING btree ("client_id" text_pattern_ops);
