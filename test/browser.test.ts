@@ -1,24 +1,8 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
+import { launchChromium } from "./helpers/browser";
 import { startApp, type RunningApp } from "./helpers/app";
-import { CHROMIUM, describeIf, needs } from "./helpers/require";
-
-/** Debian's chromium, driven by playwright-core: what an operator sees when opening the UI. */
-export async function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM!,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
-}
+import { describeIf, needs } from "./helpers/require";
 
 describeIf(needs({ chromium: true }), "overview in a browser", () => {
   let app: RunningApp;
