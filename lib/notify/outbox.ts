@@ -1,0 +1,495 @@
+/**
+ * The delivery outbox: notifications are rows in Postgres (`notifications`) until a receiver takes
+ * them, so a restart or a crash mid-delivery loses nothing (CONTRACT section 6). Delivery is
+ * at-least-once; the `webhook-id` stays the same across every attempt of one notification so the
+ * receiver can drop the duplicates (Standard Webhooks: "often used as an idempotency key").
+ */
+import { randomBytes } from "node:crypto";
+import { and, eq, inArray, lt, lte, notExists, notInArray, sql } from "drizzle-orm";
+import { alias } from "drizzle-orm/pg-core";
+import type { Database, Db } from "@/db/client";
+import { deliveryAttempts, notifications, webhooks, type WebhookRow } from "@/db/schema";
+import { decryptSecret } from "@/lib/crypto";
+import type { NotificationStatus } from "./format";
+import { signatureHeaders } from "./sign";
+
+export interface OutboxEntry {
+  webhookId: number;
+  /** unique per webhook: enqueueing the same notification again is a no-op */
+  dedupKey: string;
+  groupKey: string;
+  status: NotificationStatus;
+  /** the exact bytes every attempt sends and signs */
+  body: string;
+}
+
+/** Adds a notification to the outbox; false when one with the same dedupKey is already there. */
+export async function enqueue(db: Db, entry: OutboxEntry): Promise<boolean> {
+  const inserted = await db
+    .insert(notifications)
+    .values({ ...entry, messageId: newMessageId() })
+    .onConflictDoNothing({ target: [notifications.webhookId, notifications.dedupKey] })
+    .returning({ id: notifications.id });
+  return inserted.length > 0;
+}
+
+/** `msg_` + 128 random bits, in the shape of the Standard Webhooks examples (`msg_2KWPBgLlAfxdpx2AI54pPJ85f4W`). */
+function newMessageId(): string {
+  return `msg_${randomBytes(16).toString("base64url")}`;
+}
+
+export interface DeliveryStats {
+  delivered: number;
+  /** attempts that did not deliver, retried or not */
+  failedAttempts: number;
+  /** notifications given up on: a 4xx, 410 Gone, or 24 h of failures */
+  permanentFailures: number;
+  /** notifications waiting in the outbox, all workers together, as of the last poll */
+  pending: number;
+}
+
+export interface DeliveryWorkerOptions {
+  /** the service key (BROKERWATCH_SECRET) that decrypts each webhook's stored whsec_ secret */
+  secret: string;
+  fetch?: typeof fetch;
+  /** the clock for due times, backoff and signature timestamps, in ms */
+  now?: () => number;
+  log?: (line: string) => void;
+  /** how often to look for due rows another process enqueued or a retry made due; default 1000 */
+  pollMs?: number;
+  /** per-attempt HTTP timeout; default 10 s, under Standard Webhooks' 15–30 s so a hung receiver reaches its retry sooner */
+  timeoutMs?: number;
+  /** first retry delay before jitter; default 1 s */
+  backoffBaseMs?: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_BACKOFF_BASE_MS = 1000;
+/** The backoff doubles up to this: a receiver back from an outage hears from us within 5 minutes. */
+const BACKOFF_CAP_MS = 5 * 60_000;
+/** A receiver asking for more than an hour of quiet gets an attempt after an hour anyway. */
+const RETRY_AFTER_CAP_MS = 60 * 60_000;
+/** Standard Webhooks retries for about a day; a page older than that is history, not news. */
+const GIVE_UP_AFTER_MS = 24 * 60 * 60_000;
+/** A claimed row is hidden from other workers this long; a crash mid-delivery makes it due again then. */
+const MIN_LEASE_MS = 30_000;
+/** Concurrent HTTP requests per worker. */
+const MAX_IN_FLIGHT = 64;
+/** Concurrent requests to one webhook: a receiver that hangs ties up this many slots, never all of them. */
+const MAX_IN_FLIGHT_PER_WEBHOOK = 4;
+/** How much of a failed response body the delivery log keeps. */
+const ERROR_BODY_CHARS = 200;
+
+type Outcome = "delivered" | "retry" | "gone" | "failed";
+
+/**
+ * What an answer means for the notification (Standard Webhooks "Retry schedule"; Alertmanager
+ * notify/util.go Retrier): 2xx delivered; no answer, 408, 429 and 5xx are worth retrying;
+ * 410 Gone means the endpoint was removed; any other status (3xx and 4xx) will not change on retry.
+ */
+function classify(statusCode: number | null): Outcome {
+  if (statusCode === null) return "retry";
+  if (statusCode >= 200 && statusCode < 300) return "delivered";
+  if (statusCode === 408 || statusCode === 429 || statusCode >= 500) return "retry";
+  if (statusCode === 410) return "gone";
+  return "failed";
+}
+
+/** `Retry-After` as seconds or an HTTP-date (RFC 9110 section 10.2.3), in ms from `nowMs`. */
+export function parseRetryAfter(value: string | null, nowMs: number): number | null {
+  if (value === null) return null;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? null : Math.max(0, at - nowMs);
+}
+
+interface ClaimedRow {
+  id: number;
+  webhookId: number;
+  messageId: string;
+  body: string;
+  attempts: number;
+  createdAt: Date;
+}
+
+interface AttemptResult {
+  statusCode: number | null;
+  error: string | null;
+  retryAfterMs: number | null;
+  durationMs: number;
+}
+
+/**
+ * Sends due notifications. Any number of workers (processes) may run against one database:
+ * a row is claimed with an atomic `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING`
+ * that pushes its `next_attempt_at` a lease into the future, so no two workers send it at once.
+ */
+export class DeliveryWorker {
+  private readonly db: Db;
+  private readonly fetch: typeof fetch;
+  private readonly now: () => number;
+  private readonly log: (line: string) => void;
+  private readonly pollMs: number;
+  private readonly timeoutMs: number;
+  private readonly backoffBaseMs: number;
+  private readonly leaseMs: number;
+  private readonly counters: DeliveryStats = { delivered: 0, failedAttempts: 0, permanentFailures: 0, pending: 0 };
+  private running = false;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+  private ticking: Promise<void> | null = null;
+  private tickAgain = false;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly inFlightByWebhook = new Map<number, number>();
+  /** aborts the in-flight requests on stop() */
+  private readonly stopping = new AbortController();
+
+  constructor(
+    database: Database,
+    private readonly opts: DeliveryWorkerOptions,
+  ) {
+    this.db = database.db;
+    this.fetch = opts.fetch ?? fetch;
+    this.now = opts.now ?? Date.now;
+    this.log = opts.log ?? console.log;
+    this.pollMs = opts.pollMs ?? 1000;
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.backoffBaseMs = opts.backoffBaseMs ?? DEFAULT_BACKOFF_BASE_MS;
+    // The lease must outlast the request, or a slow receiver's row would be claimed a second time.
+    this.leaseMs = Math.max(MIN_LEASE_MS, this.timeoutMs + 5000);
+  }
+
+  get stats(): Readonly<DeliveryStats> {
+    return { ...this.counters };
+  }
+
+  start(): void {
+    if (this.running || this.stopping.signal.aborted) return;
+    this.running = true;
+    this.schedule(0);
+  }
+
+  /**
+   * Stops polling and aborts requests in flight. Their rows go back to due at once (no attempt is
+   * recorded), so the next worker sends them without waiting out the lease.
+   */
+  async stop(): Promise<void> {
+    this.running = false;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.stopping.abort();
+    await this.ticking;
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** Delivers due rows now; the dispatcher calls it right after enqueueing so a page leaves in ms, not a poll. */
+  wake(): void {
+    this.schedule(0);
+  }
+
+  private schedule(delayMs: number): void {
+    if (!this.running) return;
+    const at = Date.now() + Math.max(0, delayMs);
+    if (this.timer !== undefined && this.timerAt <= at) return;
+    clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.runTick();
+      },
+      Math.max(0, delayMs),
+    );
+  }
+
+  private runTick(): void {
+    if (this.ticking) {
+      this.tickAgain = true;
+      return;
+    }
+    this.ticking = (async () => {
+      try {
+        do {
+          this.tickAgain = false;
+          await this.tick();
+        } while (this.tickAgain && this.running);
+      } catch (error) {
+        this.log(`brokerwatch: webhook delivery: ${(error as Error).message}`);
+      } finally {
+        this.ticking = null;
+        this.schedule(this.pollMs);
+      }
+    })();
+  }
+
+  private async tick(): Promise<void> {
+    const capacity = MAX_IN_FLIGHT - this.inFlight.size;
+    if (capacity > 0) {
+      const busy = [...this.inFlightByWebhook].filter(([, n]) => n >= MAX_IN_FLIGHT_PER_WEBHOOK).map(([id]) => id);
+      const claimed = await this.claim(capacity, busy);
+      // One batch can still hold more rows for a webhook than its share; those go back at once.
+      const excess: ClaimedRow[] = [];
+      const toSend: ClaimedRow[] = [];
+      for (const row of claimed) {
+        const n = this.inFlightByWebhook.get(row.webhookId) ?? 0;
+        if (n >= MAX_IN_FLIGHT_PER_WEBHOOK) {
+          excess.push(row);
+        } else {
+          this.inFlightByWebhook.set(row.webhookId, n + 1);
+          toSend.push(row);
+        }
+      }
+      await Promise.all(excess.map((row) => this.release(row)));
+      if (toSend.length > 0) {
+        const ids = [...new Set(toSend.map((row) => row.webhookId))];
+        const hooks = await this.db.select().from(webhooks).where(inArray(webhooks.id, ids));
+        const byId = new Map(hooks.map((hook) => [hook.id, hook]));
+        for (const row of toSend) this.track(row, this.deliver(row, byId.get(row.webhookId)));
+      }
+    }
+    this.counters.pending = await this.db.$count(notifications, eq(notifications.state, "pending"));
+  }
+
+  private track(row: ClaimedRow, delivery: Promise<void>): void {
+    const settled = delivery
+      .catch((error: Error) => {
+        // The row keeps its lease and becomes due again when it runs out: nothing is lost.
+        this.log(`brokerwatch: webhook delivery of ${row.messageId}: ${error.message}`);
+      })
+      .finally(() => {
+        this.inFlight.delete(settled);
+        const n = this.inFlightByWebhook.get(row.webhookId)! - 1;
+        if (n === 0) this.inFlightByWebhook.delete(row.webhookId);
+        else this.inFlightByWebhook.set(row.webhookId, n);
+      });
+    this.inFlight.add(settled);
+  }
+
+  /**
+   * Claims up to `limit` due rows. A row waits while an older notification of the same group to
+   * the same webhook is still pending, so a receiver never hears "resolved" before the "firing" it
+   * resolves (Alertmanager flushes each group sequentially for the same reason).
+   */
+  private async claim(limit: number, busyWebhooks: number[]): Promise<ClaimedRow[]> {
+    const now = this.now();
+    const older = alias(notifications, "older");
+    const due = this.db
+      .select({ id: notifications.id })
+      .from(notifications)
+      .where(
+        and(
+          eq(notifications.state, "pending"),
+          lte(notifications.nextAttemptAt, new Date(now)),
+          notInArray(notifications.webhookId, busyWebhooks),
+          notExists(
+            this.db
+              .select({ id: older.id })
+              .from(older)
+              .where(
+                and(
+                  eq(older.webhookId, notifications.webhookId),
+                  eq(older.groupKey, notifications.groupKey),
+                  eq(older.state, "pending"),
+                  lt(older.id, notifications.id),
+                ),
+              ),
+          ),
+        ),
+      )
+      .orderBy(notifications.nextAttemptAt, notifications.id)
+      .limit(limit)
+      .for("update", { skipLocked: true });
+    return this.db
+      .update(notifications)
+      .set({ nextAttemptAt: new Date(now + this.leaseMs) })
+      .where(inArray(notifications.id, due))
+      .returning({
+        id: notifications.id,
+        webhookId: notifications.webhookId,
+        messageId: notifications.messageId,
+        body: notifications.body,
+        attempts: notifications.attempts,
+        createdAt: notifications.createdAt,
+      });
+  }
+
+  private async deliver(row: ClaimedRow, webhook: WebhookRow | undefined): Promise<void> {
+    if (!webhook || !webhook.enabled || webhook.disabledReason !== null) {
+      // Switched off (or removed from the config file) since the notification was queued.
+      await this.db
+        .update(notifications)
+        .set({ state: "cancelled", lastError: "webhook disabled before delivery" })
+        .where(and(eq(notifications.id, row.id), eq(notifications.state, "pending")));
+      return;
+    }
+    let secret: string | null = null;
+    if (webhook.secretEnc !== null) {
+      try {
+        secret = decryptSecret(webhook.secretEnc, this.opts.secret);
+      } catch (error) {
+        // Sending unsigned would downgrade the receiver's security; a changed service key needs an operator.
+        await this.record(
+          row,
+          webhook,
+          { statusCode: null, error: (error as Error).message, retryAfterMs: null, durationMs: 0 },
+          "failed",
+        );
+        return;
+      }
+    }
+    if (!this.running) return this.release(row);
+    const result = await this.attempt(row, webhook, secret);
+    if (result === null) return this.release(row);
+    await this.record(row, webhook, result, classify(result.statusCode));
+  }
+
+  /** One HTTP POST; null when stop() aborted it, so it does not count as an attempt. */
+  private async attempt(row: ClaimedRow, webhook: WebhookRow, secret: string | null): Promise<AttemptResult | null> {
+    const started = performance.now();
+    const timestamp = new Date(this.now());
+    try {
+      const response = await this.fetch(webhook.url, {
+        method: "POST",
+        headers: this.headersFor(webhook, secret, row, timestamp),
+        body: row.body,
+        // Standard Webhooks counts a 3xx as a failure; following it would also send signed alerts
+        // wherever the receiver points.
+        redirect: "manual",
+        signal: AbortSignal.any([AbortSignal.timeout(this.timeoutMs), this.stopping.signal]),
+      });
+      const ok = response.status >= 200 && response.status < 300;
+      const error = ok ? null : `HTTP ${response.status}${await bodySnippet(response)}`;
+      if (ok) await response.body?.cancel();
+      return {
+        statusCode: response.status,
+        error,
+        retryAfterMs: ok ? null : parseRetryAfter(response.headers.get("retry-after"), this.now()),
+        durationMs: performance.now() - started,
+      };
+    } catch (error) {
+      if (this.stopping.signal.aborted) return null;
+      return {
+        statusCode: null,
+        error: describeFetchError(error as Error, this.timeoutMs),
+        retryAfterMs: null,
+        durationMs: performance.now() - started,
+      };
+    }
+  }
+
+  /** The webhook's own headers, then ours, replacing any of the same name in whatever case it was configured. */
+  private headersFor(webhook: WebhookRow, secret: string | null, row: ClaimedRow, timestamp: Date): Headers {
+    const headers = new Headers(webhook.headers);
+    headers.set("content-type", "application/json");
+    for (const [name, value] of Object.entries(signatureHeaders(secret, row.messageId, timestamp, row.body))) {
+      headers.set(name, value);
+    }
+    return headers;
+  }
+
+  /** Back to due now: the next worker sends it without waiting for the lease to run out. */
+  private async release(row: ClaimedRow): Promise<void> {
+    await this.db
+      .update(notifications)
+      .set({ nextAttemptAt: new Date(this.now()) })
+      .where(and(eq(notifications.id, row.id), eq(notifications.state, "pending")));
+  }
+
+  /** Writes the attempt to the delivery log and moves the notification on, in one transaction. */
+  private async record(row: ClaimedRow, webhook: WebhookRow, result: AttemptResult, outcome: Outcome): Promise<void> {
+    const now = this.now();
+    const attempt = row.attempts + 1;
+    let state: "pending" | "delivered" | "failed" | "cancelled" = "pending";
+    let nextAttemptAt = new Date(now);
+    let lastError = result.error;
+    if (outcome === "delivered") state = "delivered";
+    else if (outcome === "gone") state = "cancelled";
+    else if (outcome === "failed") state = "failed";
+    else if (now - row.createdAt.getTime() >= GIVE_UP_AFTER_MS) {
+      state = "failed";
+      lastError = `gave up after ${attempt} attempts over 24 h; last: ${result.error}`;
+    } else {
+      nextAttemptAt = new Date(now + this.retryDelayMs(attempt, result.retryAfterMs));
+    }
+
+    const goneReason = `receiver answered 410 Gone at ${new Date(now).toISOString()}`;
+    await this.db.transaction(async (tx) => {
+      if (outcome === "gone") {
+        // Standard Webhooks: 410 Gone means the endpoint is no more; stop until someone re-enables it.
+        // The webhook row is locked first so two 410s for one webhook queue up here rather than
+        // deadlock on each other's notification rows below.
+        await tx
+          .update(webhooks)
+          .set({ disabledReason: goneReason, updatedAt: sql`now()` })
+          .where(eq(webhooks.id, webhook.id));
+      }
+      await tx.insert(deliveryAttempts).values({
+        notificationId: row.id,
+        webhookId: webhook.id,
+        attemptedAt: new Date(now),
+        statusCode: result.statusCode,
+        error: result.error,
+        durationMs: result.durationMs,
+      });
+      await tx
+        .update(notifications)
+        .set({
+          state,
+          attempts: sql`${notifications.attempts} + 1`,
+          nextAttemptAt,
+          lastStatusCode: result.statusCode,
+          lastError,
+          deliveredAt: state === "delivered" ? new Date(now) : null,
+        })
+        .where(and(eq(notifications.id, row.id), eq(notifications.state, "pending")));
+      if (outcome === "gone") {
+        await tx
+          .update(notifications)
+          .set({ state: "cancelled", lastError: goneReason })
+          .where(and(eq(notifications.webhookId, webhook.id), eq(notifications.state, "pending")));
+      }
+    });
+
+    if (state === "delivered") {
+      this.counters.delivered += 1;
+      // The next notification of this group may have been waiting for this one.
+      this.schedule(0);
+      return;
+    }
+    this.counters.failedAttempts += 1;
+    if (state === "pending") {
+      if (attempt === 1) this.log(`brokerwatch: webhook ${webhook.name}: ${result.error}; retrying`);
+      this.schedule(nextAttemptAt.getTime() - now);
+      return;
+    }
+    this.counters.permanentFailures += 1;
+    this.log(`brokerwatch: webhook ${webhook.name}: notification ${row.messageId} ${state}: ${lastError}`);
+    this.schedule(0);
+  }
+
+  /**
+   * Exponential backoff with full jitter (a random delay up to base·2^(n-1), capped), so receivers
+   * coming back from an outage are not hit by every sender at once; a `Retry-After` wins.
+   */
+  private retryDelayMs(attempt: number, retryAfterMs: number | null): number {
+    if (retryAfterMs !== null) return Math.min(retryAfterMs, RETRY_AFTER_CAP_MS);
+    return Math.random() * Math.min(BACKOFF_CAP_MS, this.backoffBaseMs * 2 ** (attempt - 1));
+  }
+}
+
+async function bodySnippet(response: Response): Promise<string> {
+  try {
+    const text = (await response.text()).trim();
+    return text === "" ? "" : `: ${text.slice(0, ERROR_BODY_CHARS)}`;
+  } catch {
+    return "";
+  }
+}
+
+function describeFetchError(error: Error, timeoutMs: number): string {
+  if (error.name === "TimeoutError") return `no answer within ${timeoutMs} ms`;
+  const cause = (error as Error & { cause?: { code?: string; message?: string } }).cause;
+  const detail = cause?.code ?? cause?.message;
+  return detail ? `${error.message}: ${detail}` : error.message;
+}
