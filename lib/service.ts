@@ -11,6 +11,11 @@ import { IngestWriter } from "./collector/writer";
 import { loadConfigFile, resolveConfigPath, type BrokerwatchConfig } from "./config";
 import { encryptSecret } from "./crypto";
 import { setRuntime } from "./runtime";
+import { AlertEngine } from "./alerts/engine";
+import { ruleProvider } from "./alerts/rules";
+import { Dispatcher } from "./notify/dispatch";
+import { DeliveryWorker } from "./notify/outbox";
+import { applyWebhookConfig } from "./notify/webhooks";
 
 /**
  * The service without its web server: database, bundled broker, write queue, collectors,
@@ -28,6 +33,10 @@ export interface ServiceOptions {
   secret?: string;
   timing?: Partial<CollectorTiming>;
   writer?: { flushIntervalMs?: number; maxQueued?: number; batchSize?: number };
+  /** the UI's own URL, for webhook backlinks; can be set later (PORT=0) with setExternalURL */
+  externalURL?: string;
+  /** alert evaluation interval, ms (default 1000) */
+  evaluationIntervalMs?: number;
   log?: (line: string) => void;
 }
 
@@ -38,6 +47,9 @@ export interface Service {
   collectors: CollectorManager;
   config: BrokerwatchConfig | null;
   generatedAdminPassword: string | null;
+  engine: AlertEngine;
+  deliveryWorker: DeliveryWorker;
+  setExternalURL(url: string): void;
   stop(): Promise<void>;
 }
 
@@ -99,6 +111,24 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   });
   await collectors.start();
 
+  // Alerts: rules evaluated every second and at once when a broker goes up or down; what fires
+  // goes through the dispatcher (grouping, silences) into the outbox the delivery worker drains.
+  const deliveryWorker = new DeliveryWorker(database, { secret, log });
+  deliveryWorker.start();
+  // Both keep these option objects and read externalURL at use: setExternalURL can fill it in later.
+  const dispatcherOptions = { externalURL: opts.externalURL ?? "", log, onEnqueued: () => deliveryWorker.wake() };
+  const dispatcher = new Dispatcher(database, dispatcherOptions);
+  const engineOptions = {
+    intervalMs: opts.evaluationIntervalMs,
+    rules: ruleProvider(db, config?.rules ?? []),
+    onRound: (snapshot: Parameters<Dispatcher["onEvaluation"]>[0]) => dispatcher.onEvaluation(snapshot),
+    externalURL: opts.externalURL ?? "",
+    log,
+  };
+  const engine = new AlertEngine(database, engineOptions);
+  await engine.start();
+  collectors.on("status", (change) => engine.evaluateNow(`broker ${change.broker} is ${change.to}`));
+
   const retention: RetentionSeconds = config?.retention ?? DEFAULT_RETENTION;
   const runJob = (name: string, job: () => Promise<unknown>) => () =>
     void job().catch((err: Error) => log(`brokerwatch: ${name} failed: ${err.message}`));
@@ -114,7 +144,15 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   retentionTimer.unref();
   runJob("retention", () => enforceRetention(db, retention))();
 
-  setRuntime({ database, startedAt: new Date(), bundledBrokerUrl: broker?.url ?? null, collectors, writer });
+  setRuntime({
+    database,
+    startedAt: new Date(),
+    bundledBrokerUrl: broker?.url ?? null,
+    collectors,
+    writer,
+    alertEngine: engine,
+    deliveryWorker,
+  });
 
   return {
     database,
@@ -123,11 +161,19 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     collectors,
     config,
     generatedAdminPassword: generatedPassword,
+    engine,
+    deliveryWorker,
+    setExternalURL(url: string) {
+      dispatcherOptions.externalURL = url;
+      engineOptions.externalURL = url;
+    },
     async stop() {
       clearInterval(rollupTimer);
       clearInterval(retentionTimer);
       // Reverse order: stop reading, flush what was read, then close the broker and the database.
       await collectors.stop();
+      await engine.stop();
+      await deliveryWorker.stop();
       await writer.stop();
       if (broker) await broker.close();
       setRuntime(undefined);

@@ -83,6 +83,18 @@ const envSchema = z.object({
   BROKERWATCH_API_TOKEN: z.string().optional(),
   BROKERWATCH_ADMIN_PASSWORD: z.string().optional(),
   BROKERWATCH_SECRET: z.string().optional(),
+  /** the URL operators reach the UI at (behind a proxy), for links in webhooks */
+  BROKERWATCH_EXTERNAL_URL: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (!v) return undefined;
+      if (!/^https?:\/\/[^/]/.test(v)) {
+        ctx.addIssue({ code: "custom", message: `BROKERWATCH_EXTERNAL_URL must be an http(s) URL (got "${v}")` });
+        return z.NEVER;
+      }
+      return v.replace(/\/+$/, "");
+    }),
 });
 
 export type ServiceEnv = z.output<typeof envSchema>;

@@ -106,6 +106,7 @@ async function main(): Promise<void> {
   });
   const webPort = (server.address() as net.AddressInfo).port;
   const hostForUrl = env.HOSTNAME.includes(":") ? `[${env.HOSTNAME}]` : env.HOSTNAME;
+  service.setExternalURL(env.BROKERWATCH_EXTERNAL_URL ?? `http://${hostForUrl}:${webPort}`);
 
   // One write, so anything reading the output sees the whole block at once.
   const lines = [

@@ -320,6 +320,17 @@ export class AlertEngine {
       next.delete(rule);
     }
 
+    // Notify before saving: if the process dies in between, the next round re-derives the same
+    // transitions and the outbox's unique dedup key makes the second enqueue a no-op. The other
+    // order could lose a resolved notification for good.
+    if (this.opts.onRound) {
+      try {
+        await this.opts.onRound({ now: at, alerts: this.snapshot(next, changes.resolved) });
+      } catch (err) {
+        this.log(`brokerwatch: handing alerts to the notifier failed: ${(err as Error).message}`);
+      }
+    }
+
     await saveRound(this.database.db, changes);
 
     this.states = next;
@@ -330,19 +341,11 @@ export class AlertEngine {
       if (lastError !== null) this.failures.set(rule, (this.failures.get(rule) ?? 0) + 1);
     }
     this.lastRoundSeconds = (performance.now() - roundStarted) / 1000;
-
-    if (this.opts.onRound) {
-      try {
-        await this.opts.onRound({ now: at, alerts: this.snapshot(changes.resolved) });
-      } catch (err) {
-        this.log(`brokerwatch: handing alerts to the notifier failed: ${(err as Error).message}`);
-      }
-    }
   }
 
-  private snapshot(resolved: RoundChanges["resolved"]): NotifyAlert[] {
+  private snapshot(states: ReadonlyMap<string, AlertStateMap>, resolved: RoundChanges["resolved"]): NotifyAlert[] {
     const out: NotifyAlert[] = [];
-    for (const [rule, map] of this.states) {
+    for (const [rule, map] of states) {
       for (const a of Object.values(map)) if (a.state === "firing") out.push(this.notifyAlert(rule, a, null));
     }
     for (const { rule, alert } of resolved) out.push(this.notifyAlert(rule, alert, new Date(alert.resolvedAt)));
