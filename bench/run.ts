@@ -4,6 +4,7 @@
  */
 const BENCHMARKS: Record<string, () => Promise<Record<string, unknown>>> = {
   ingest: async () => (await import("./ingest")).runIngestBenchmark(),
+  dashboard: async () => (await import("./dashboard")).runDashboardBenchmark(),
 };
 
 async function main(): Promise<void> {
