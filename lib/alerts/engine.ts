@@ -9,24 +9,14 @@
  * evaluation at which it has been pending for `for`.
  */
 import type { Database } from "@/db/client";
+import type { NotifyAlert } from "@/lib/notify/format";
 import { deleteAlertStates, loadAlertStates, saveRound, type RoundChanges } from "@/db/alerts";
-import { fetchSeries, type StoredSeries } from "@/db/metrics";
-import type { MetricName } from "@/lib/metrics";
-import { DEFAULT_LOOKBACK_MS, evaluate, selectorWindow, type Labels, type ParsedExpr } from "./promql";
-import type { DisabledRule, LoadedRule, LoadedRules, RuleSource } from "./rules";
+import { EvaluationData } from "./data";
+import { evaluate, type Labels } from "./promql";
+import type { DisabledRule, LoadedRules, RuleSource } from "./rules";
 import { step, type ActiveAlert, type AlertStateMap, type JsonNumber, type ResolvedAlert } from "./state";
 
-/** An alert as the notifier sends it (the Alertmanager webhook's `alerts[]`). */
-export interface NotifyAlert {
-  fingerprint: string;
-  labels: Labels;
-  annotations: Labels;
-  state: "firing" | "resolved";
-  /** When it fired (Prometheus sends FiredAt as StartsAt); the same before and after a restart. */
-  startsAt: Date;
-  endsAt: Date | null;
-  generatorURL: string;
-}
+export type { NotifyAlert };
 
 export interface RoundSnapshot {
   now: Date;
@@ -99,16 +89,6 @@ interface RuleStatus {
   lastDurationMs: number;
   lastError: string | null;
 }
-
-/**
- * Series that stay meaningful while a broker is down: its liveness itself, and the cluster view
- * (stored without a broker, but named here so the rule reads plainly).
- */
-const KEPT_WHILE_DOWN = new Set<string>([
-  "mqtt_broker_up",
-  "mqtt_cluster_nodes_alive",
-  "mqtt_cluster_nodes_expected",
-] satisfies MetricName[]);
 
 /**
  * Prometheus' --rules.alert.for-outage-tolerance: a pending alert not seen for longer than this
@@ -276,7 +256,7 @@ export class AlertEngine {
     const nowMs = this.now();
     const at = new Date(nowMs);
     const loaded = await this.opts.rules();
-    const data = new RoundData(this.database, nowMs, loaded.rules);
+    const data = new EvaluationData(this.database, nowMs, loaded.rules.map((r) => r.parsed));
 
     const next = new Map(this.states);
     const changes: RoundChanges = { at, upserts: [], deletes: [], fired: [], resolved: [], ruleStatus: [] };
@@ -285,7 +265,7 @@ export class AlertEngine {
       const prev = this.states.get(rule.name) ?? {};
       let error: string | null = null;
       try {
-        const result = evaluate(rule.parsed, await data.forRule(rule.parsed), nowMs);
+        const result = evaluate(rule.parsed, await data.forExpr(rule.parsed), nowMs);
         if (result.kind === "error") {
           error = result.message;
         } else {
@@ -409,66 +389,5 @@ function recordChanges(changes: RoundChanges, rule: string, prev: AlertStateMap,
     if (alert.state === "firing") {
       changes.resolved.push({ rule, alert: { ...alert, state: "inactive", resolvedAt: changes.at.getTime() } });
     }
-  }
-}
-
-/**
- * The samples of one round, fetched once per metric however many rules read it, over the widest
- * window any selector of that metric needs (the evaluator ignores points outside each selector's
- * own window).
- *
- * A broker whose latest `mqtt_broker_up` is 0 has its other series dropped: they stop arriving
- * when it goes down, but the evaluator would keep using the last value for the 5-minute lookback,
- * so a saturated broker that crashed would stay "saturated" instead of only "down".
- */
-class RoundData {
-  private readonly widthMs = new Map<string, number>();
-  private readonly fetched = new Map<string, Promise<StoredSeries[]>>();
-  private downBrokers: Promise<Set<string>> | null = null;
-
-  constructor(
-    private readonly database: Database,
-    private readonly nowMs: number,
-    rules: readonly LoadedRule[],
-  ) {
-    this.widthMs.set("mqtt_broker_up", DEFAULT_LOOKBACK_MS);
-    for (const rule of rules) {
-      for (const selector of rule.parsed.selectors) {
-        const { fromMs } = selectorWindow(selector, nowMs);
-        this.widthMs.set(selector.metric, Math.max(this.widthMs.get(selector.metric) ?? 0, nowMs - fromMs));
-      }
-    }
-  }
-
-  /** The series of each selector of `parsed`, in order, as `evaluate` wants them. */
-  async forRule(parsed: ParsedExpr): Promise<StoredSeries[][]> {
-    const down = await this.down();
-    return Promise.all(
-      parsed.selectors.map(async ({ metric }) => {
-        const series = await this.fetch(metric);
-        if (down.size === 0 || KEPT_WHILE_DOWN.has(metric)) return series;
-        return series.filter((s) => !down.has(s.labels.broker));
-      }),
-    );
-  }
-
-  private fetch(metric: string): Promise<StoredSeries[]> {
-    let series = this.fetched.get(metric);
-    if (!series) {
-      const width = this.widthMs.get(metric) ?? DEFAULT_LOOKBACK_MS;
-      series = fetchSeries(this.database.db, metric, this.nowMs - width, this.nowMs);
-      this.fetched.set(metric, series);
-    }
-    return series;
-  }
-
-  private down(): Promise<Set<string>> {
-    this.downBrokers ??= this.fetch("mqtt_broker_up").then((series) => {
-      const down = new Set<string>();
-      // fetchSeries returns points oldest first.
-      for (const s of series) if (s.labels.broker && s.points.at(-1)?.v === 0) down.add(s.labels.broker);
-      return down;
-    });
-    return this.downBrokers;
   }
 }

@@ -369,22 +369,7 @@ export class BrokerCollector extends EventEmitter<{
   }
 }
 
+/** A dialect's event as the write queue stores it: the same fields, plus the broker's name. */
 export function toEventRow(broker: string, e: ConnectionEvent): EventRow {
-  return {
-    ts: e.ts,
-    receivedAt: e.receivedAt,
-    broker,
-    node: e.node,
-    clientId: e.clientId,
-    type: e.type,
-    reason: e.reason,
-    address: e.address,
-    port: e.port,
-    username: e.username,
-    protocolVersion: e.protocolVersion,
-    cleanStart: e.cleanStart,
-    keepalive: e.keepalive,
-    sessionSeconds: e.sessionSeconds,
-    raw: e.raw,
-  };
+  return { ...e, broker };
 }
