@@ -55,6 +55,10 @@ export async function startApp(opts: StartAppOptions = {}): Promise<RunningApp> 
     env: env as NodeJS.ProcessEnv,
     stdio: ["ignore", "pipe", "pipe"],
   });
+  // A test that times out or a worker that exits must not leave the app running (and eating the CPU).
+  const killOnExit = () => child.kill("SIGKILL");
+  process.once("exit", killOnExit);
+  child.once("exit", () => process.off("exit", killOnExit));
   const output: string[] = [];
   let buffer = "";
   const ready = new Promise<void>((resolve, reject) => {
@@ -68,7 +72,13 @@ export async function startApp(opts: StartAppOptions = {}): Promise<RunningApp> 
     child.once("exit", (code) => reject(new Error(`app exited (${code}) before ready:\n${output.join("")}`)));
     setTimeout(() => reject(new Error(`app not ready after 120 s:\n${output.join("")}`)), 120_000).unref();
   });
-  await ready;
+  try {
+    await ready;
+  } catch (err) {
+    child.kill("SIGKILL");
+    if (dropDatabase) await dropDatabase().catch(() => {});
+    throw err;
+  }
   const url = /UI:\s+(\S+)/.exec(buffer)![1];
   const broker = /broker:\s+(mqtt:\/\/\S+)/.exec(buffer);
   const password = /admin password[^:]*: (\S+)/.exec(buffer);
