@@ -53,16 +53,32 @@ async function isBuilt(root: string, fingerprint: string): Promise<boolean> {
   }
 }
 
+/** Whether the process that took a lock is still alive (a killed build must not block the next start). */
+async function lockOwnerAlive(lockDir: string): Promise<boolean> {
+  const pid = Number(await readFile(path.join(lockDir, "pid"), "utf8").catch(() => ""));
+  if (!pid) return true; // just created, pid not written yet
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 async function withLock<T>(lockDir: string, fn: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + 15 * 60_000;
   for (;;) {
     try {
       await mkdir(lockDir);
+      await writeFile(path.join(lockDir, "pid"), String(process.pid));
       break;
     } catch {
-      // A lock older than 15 minutes belongs to a build that died.
       const info = await stat(lockDir).catch(() => null);
-      if (info && Date.now() - info.mtimeMs > 15 * 60_000) await rm(lockDir, { recursive: true, force: true });
+      // A lock whose owner died, or older than 15 minutes, belongs to a build that will never finish.
+      if (info && (!(await lockOwnerAlive(lockDir)) || Date.now() - info.mtimeMs > 15 * 60_000)) {
+        await rm(lockDir, { recursive: true, force: true });
+        continue;
+      }
       if (Date.now() > deadline) throw new Error(`timed out waiting for another build (lock ${lockDir})`);
       await new Promise((r) => setTimeout(r, 500));
     }
