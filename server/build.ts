@@ -56,7 +56,11 @@ async function isBuilt(root: string, fingerprint: string): Promise<boolean> {
 /** Whether the process that took a lock is still alive (a killed build must not block the next start). */
 async function lockOwnerAlive(lockDir: string): Promise<boolean> {
   const pid = Number(await readFile(path.join(lockDir, "pid"), "utf8").catch(() => ""));
-  if (!pid) return true; // just created, pid not written yet
+  if (!pid) {
+    // created but its pid not written yet — unless that was long ago
+    const info = await stat(lockDir).catch(() => null);
+    return !!info && Date.now() - info.mtimeMs < 30_000;
+  }
   try {
     process.kill(pid, 0);
     return true;
