@@ -4,6 +4,7 @@
  */
 const BENCHMARKS: Record<string, () => Promise<Record<string, unknown>>> = {
   ingest: async () => (await import("./ingest")).runIngestBenchmark(),
+  "alert-latency": async () => (await import("./alert-latency")).runAlertLatencyBenchmark(),
   dashboard: async () => (await import("./dashboard")).runDashboardBenchmark(),
 };
 

@@ -2,6 +2,7 @@ import type { Database } from "@/db/client";
 import type { AlertEngine } from "./alerts/engine";
 import type { CollectorManager } from "./collector/manager";
 import type { IngestWriter } from "./collector/writer";
+import type { DeliveryWorker } from "./notify/outbox";
 
 /**
  * The running service's shared parts. `server/main.ts` creates them once; route handlers,
@@ -17,6 +18,9 @@ export interface Runtime {
   writer?: IngestWriter;
   /** the running alert engine; absent when it is not started (GET /api/alerts then reads alert_states) */
   alertEngine?: AlertEngine;
+  deliveryWorker?: DeliveryWorker;
+  /** the service key that encrypts stored broker passwords and webhook secrets (settings routes) */
+  secret?: string;
 }
 
 const KEY = Symbol.for("brokerwatch.runtime");

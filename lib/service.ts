@@ -81,11 +81,13 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const { generatedPassword } = await ensureAdminUser(database.db, opts.adminPassword);
   const db = database.db;
 
-  if (config)
+  if (config) {
     await applyFileBrokers(
       db,
       config.brokers.map((b) => brokerRow(b, secret)),
     );
+    await applyWebhookConfig(db, config.webhooks, secret);
+  }
 
   let broker: BundledBroker | null = null;
   if (opts.bundled) {
@@ -127,7 +129,16 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   };
   const engine = new AlertEngine(database, engineOptions);
   await engine.start();
-  collectors.on("status", (change) => engine.evaluateNow(`broker ${change.broker} is ${change.to}`));
+  // The round reads mqtt_broker_up from the database, where the collector's new value is only
+  // queued so far: write it first, or the round sees the old value and the page waits for the next
+  // interval (bench/alert-latency: kill → webhook went from up to ~1 s to ~0.1 s). Two flushes: the
+  // first may only wait for a write that started before the value was queued.
+  collectors.on("status", (change) => {
+    void writer
+      .flush()
+      .then(() => writer.flush())
+      .finally(() => engine.evaluateNow(`broker ${change.broker} is ${change.to}`));
+  });
 
   const retention: RetentionSeconds = config?.retention ?? DEFAULT_RETENTION;
   const runJob = (name: string, job: () => Promise<unknown>) => () =>
@@ -152,6 +163,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     writer,
     alertEngine: engine,
     deliveryWorker,
+    secret,
   });
 
   return {

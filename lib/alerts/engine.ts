@@ -256,7 +256,11 @@ export class AlertEngine {
     const nowMs = this.now();
     const at = new Date(nowMs);
     const loaded = await this.opts.rules();
-    const data = new EvaluationData(this.database, nowMs, loaded.rules.map((r) => r.parsed));
+    const data = new EvaluationData(
+      this.database,
+      nowMs,
+      loaded.rules.map((r) => r.parsed),
+    );
 
     const next = new Map(this.states);
     const changes: RoundChanges = { at, upserts: [], deletes: [], fired: [], resolved: [], ruleStatus: [] };
@@ -300,9 +304,11 @@ export class AlertEngine {
       next.delete(rule);
     }
 
-    // Notify before saving: if the process dies in between, the next round re-derives the same
-    // transitions and the outbox's unique dedup key makes the second enqueue a no-op. The other
-    // order could lose a resolved notification for good.
+    // Save, then notify. A firing alert's firedAt is durable before any page goes out, so a crash
+    // in between re-derives nothing: the restored alert pages with the same startsAt and the
+    // outbox's unique dedup key keeps it to one. A resolution lost in that window is recovered by
+    // the dispatcher, which resolves any paged alert that is no longer active (missedResolutions).
+    await saveRound(this.database.db, changes);
     if (this.opts.onRound) {
       try {
         await this.opts.onRound({ now: at, alerts: this.snapshot(next, changes.resolved) });
@@ -310,8 +316,6 @@ export class AlertEngine {
         this.log(`brokerwatch: handing alerts to the notifier failed: ${(err as Error).message}`);
       }
     }
-
-    await saveRound(this.database.db, changes);
 
     this.states = next;
     this.loaded = loaded;

@@ -11,7 +11,7 @@
 import { createHash } from "node:crypto";
 import { and, eq, gt, inArray, isNull } from "drizzle-orm";
 import type { Database } from "@/db/client";
-import { notificationGroups, silences, webhooks, type WebhookRow } from "@/db/schema";
+import { alertHistory, notificationGroups, silences, webhooks, type WebhookRow } from "@/db/schema";
 import type { Labels } from "@/lib/alerts/promql";
 import { formatMessage, groupKeyOf, type NotificationStatus, type NotifyAlert, type WebhookMessage } from "./format";
 import { enqueue } from "./outbox";
@@ -254,9 +254,10 @@ export class Dispatcher {
         ),
       );
     const activeSilences = await db.select().from(silences).where(gt(silences.endsAt, snapshot.now));
+    const alerts = [...snapshot.alerts, ...(await this.missedResolutions(groupRows, snapshot))];
     const decided = plan({
       now: snapshot.now,
-      alerts: snapshot.alerts,
+      alerts,
       webhooks: hooks,
       groups: groupRows.map((row) => ({
         webhookId: row.webhookId,
@@ -301,5 +302,47 @@ export class Dispatcher {
     }
     if (enqueued > 0) this.opts.onEnqueued?.();
     return enqueued;
+  }
+
+  /**
+   * Alerts a receiver was paged about that are now neither firing nor resolving: the engine saved
+   * their resolution but died before handing it over (it saves before it notifies, so a re-derived
+   * firing can never page twice). Rebuild each resolution from its history episode, so every page
+   * gets its resolved notification even across a crash.
+   */
+  private async missedResolutions(
+    groupRows: (typeof notificationGroups.$inferSelect)[],
+    snapshot: { now: Date; alerts: NotifyAlert[] },
+  ): Promise<NotifyAlert[]> {
+    const present = new Set(snapshot.alerts.map(alertKey));
+    const missing = new Set<string>();
+    for (const row of groupRows) {
+      const notified = row.lastFiringHash === null ? [] : (JSON.parse(row.lastFiringHash) as string[]);
+      for (const key of notified) if (!present.has(key)) missing.add(key);
+    }
+    const recovered: NotifyAlert[] = [];
+    for (const key of missing) {
+      const at = key.lastIndexOf("@");
+      const fingerprint = key.slice(0, at);
+      const startsAt = new Date(Number(key.slice(at + 1)));
+      const [episode] = await this.database.db
+        .select()
+        .from(alertHistory)
+        .where(and(eq(alertHistory.fingerprint, fingerprint), eq(alertHistory.firedAt, startsAt)))
+        .limit(1);
+      // Without its episode (past retention) there is nothing to describe the alert with.
+      if (!episode) continue;
+      recovered.push({
+        fingerprint,
+        labels: episode.labels,
+        annotations: episode.annotations,
+        state: "resolved",
+        startsAt,
+        endsAt: episode.resolvedAt ?? snapshot.now,
+        generatorURL: "",
+      });
+    }
+    if (recovered.length) this.log(`brokerwatch: sending ${recovered.length} resolution(s) missed by a restart`);
+    return recovered;
   }
 }
