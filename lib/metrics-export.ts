@@ -1,4 +1,4 @@
-import { Gauge, Registry } from "prom-client";
+import { Counter, Gauge, Registry } from "prom-client";
 import { listBrokers } from "@/db/brokers";
 import { getRuntime } from "./runtime";
 import { METRIC_HELP } from "./metrics";
@@ -19,6 +19,11 @@ export async function renderMetrics(): Promise<{ contentType: string; body: stri
       gauges.set(name, g);
     }
     return g;
+  };
+  /** a running total we keep ourselves: a fresh counter per scrape, incremented to the total */
+  const counter = (name: string, help: string, value: number, labels: Record<string, string> = {}) => {
+    const c = new Counter({ name, help, labelNames: Object.keys(labels), registers: [registry] });
+    c.inc(labels, value);
   };
   const brokerLabels = ["broker", "cluster", "node", "reason"];
   const clusters = new Map((await listBrokers(runtime.database.db)).map((b) => [b.name, b.cluster]));
@@ -52,30 +57,39 @@ export async function renderMetrics(): Promise<{ contentType: string; body: stri
       "rule",
     ]);
     for (const r of engine.ruleEvaluationSeconds) evalSeconds.set({ rule: r.rule }, r.seconds);
-    const failures = gauge("brokerwatch_rule_evaluation_failures_total", "Failed evaluations per rule since start", [
-      "rule",
-    ]);
-    for (const r of engine.ruleEvaluationFailures) failures.set({ rule: r.rule }, r.count);
+    const failures = new Counter({
+      name: "brokerwatch_rule_evaluation_failures_total",
+      help: "Failed evaluations per rule since start",
+      labelNames: ["rule"],
+      registers: [registry],
+    });
+    for (const r of engine.ruleEvaluationFailures) failures.inc({ rule: r.rule }, r.count);
   }
 
   const writer = runtime.writer;
   if (writer) {
     const s = writer.stats;
-    gauge("brokerwatch_ingest_events_total", "Connection events written to the database since start", []).set(
+    counter(
+      "brokerwatch_ingest_events_total",
+      "Connection events written to the database since start",
       s.eventsWritten,
     );
     gauge("brokerwatch_ingest_events_per_second", "Connection events written per second, over the last 10 s", []).set(
       writer.eventsPerSecond(),
     );
-    gauge("brokerwatch_ingest_samples_total", "Metric samples written since start", []).set(s.samplesWritten);
-    gauge("brokerwatch_ingest_unparsed_total", "Messages no parser recognised, kept as unparsed records", []).set(
+    counter("brokerwatch_ingest_samples_total", "Metric samples written since start", s.samplesWritten);
+    counter(
+      "brokerwatch_ingest_unparsed_total",
+      "Messages no parser recognised, kept as unparsed records",
       s.unparsedWritten,
     );
     gauge("brokerwatch_write_queue_rows", "Rows waiting in the write queue", []).set(writer.queued);
     gauge("brokerwatch_write_queue_full", "1 while the write queue is full and collectors are paused", []).set(
       writer.isFull ? 1 : 0,
     );
-    gauge("brokerwatch_write_errors_total", "Failed database writes (their rows were kept and retried)", []).set(
+    counter(
+      "brokerwatch_write_errors_total",
+      "Failed database writes (their rows were kept and retried)",
       s.writeErrors,
     );
     gauge("brokerwatch_ingest_lag_seconds", "Receive-to-commit time of the newest row of the last write", []).set(
@@ -84,11 +98,15 @@ export async function renderMetrics(): Promise<{ contentType: string; body: stri
   }
   const delivery = runtime.deliveryWorker?.stats;
   if (delivery) {
-    gauge("brokerwatch_webhook_deliveries_total", "Webhook notifications delivered (2xx)", []).set(delivery.delivered);
-    gauge("brokerwatch_webhook_failed_attempts_total", "Webhook attempts that failed and were retried", []).set(
+    counter("brokerwatch_webhook_deliveries_total", "Webhook notifications delivered (2xx)", delivery.delivered);
+    counter(
+      "brokerwatch_webhook_failed_attempts_total",
+      "Webhook attempts that failed and were retried",
       delivery.failedAttempts,
     );
-    gauge("brokerwatch_webhook_permanent_failures_total", "Webhook notifications given up on", []).set(
+    counter(
+      "brokerwatch_webhook_permanent_failures_total",
+      "Webhook notifications given up on",
       delivery.permanentFailures,
     );
     gauge("brokerwatch_webhook_pending", "Webhook notifications waiting for delivery", []).set(delivery.pending);
