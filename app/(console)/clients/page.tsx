@@ -1,13 +1,43 @@
+import { listBrokers } from "@/db/brokers";
+import { recentDisconnects, searchClients } from "@/db/clients";
+import { getRuntime } from "@/lib/runtime";
+import { PageHeader } from "@/components/ui";
+import { ClientSearch } from "@/components/clients/client-search";
+import { RecentDisconnects } from "@/components/clients/disconnects";
+import { parseClientsParams, rangeSeconds, type SearchParams } from "@/components/clients/params";
+
+export const dynamic = "force-dynamic";
 export const metadata = { title: "Clients" };
 
-export default function ClientsPage() {
+/** Rows per page of the disconnects table. */
+const PAGE_SIZE = 50;
+
+/** ClientID prefix search and the recent disconnects across brokers; every filter lives in the URL. */
+export default async function ClientsPage({ searchParams }: { searchParams: Promise<SearchParams> }) {
+  const params = parseClientsParams(await searchParams);
+  const db = getRuntime().database.db;
+  const [search, page, brokers] = await Promise.all([
+    params.q ? searchClients(db, params.q) : null,
+    recentDisconnects(
+      db,
+      {
+        type: params.type,
+        reason: params.reason,
+        broker: params.broker,
+        from: new Date(Date.now() - rangeSeconds(params.range) * 1000),
+      },
+      { limit: PAGE_SIZE, before: params.before, after: params.after },
+    ),
+    listBrokers(db, { includeDisabled: true }),
+  ]);
   return (
-    <div className="mx-auto max-w-6xl">
-      <h1 className="mb-6 text-2xl font-semibold tracking-tight">Clients</h1>
-      <p className="rounded-lg border border-dashed border-zinc-300 p-8 text-center text-zinc-500 dark:border-zinc-700">
-        Per-client connection history (connects, disconnects with their reason, diagnosis) appears here once the
-        collector is recording events.
-      </p>
+    <div className="mx-auto max-w-6xl space-y-6">
+      <PageHeader
+        title="Clients"
+        subtitle="Find a device by its ClientID, or see which clients disconnected lately and why."
+      />
+      <ClientSearch params={params} result={search} />
+      <RecentDisconnects params={params} page={page} brokers={brokers.map((b) => b.name)} />
     </div>
   );
 }

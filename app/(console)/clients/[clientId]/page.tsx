@@ -1,0 +1,42 @@
+import type { Metadata } from "next";
+import { headers } from "next/headers";
+import { notFound } from "next/navigation";
+import { clientHistory } from "@/db/clients";
+import { diagnose } from "@/lib/diagnosis";
+import { getRuntime } from "@/lib/runtime";
+import { ClientTrace } from "@/components/clients/trace";
+import { clientIdFromPath, parseWindow, rangeSeconds, type SearchParams } from "@/components/clients/params";
+
+export const dynamic = "force-dynamic";
+
+type Props = { params: Promise<{ clientId: string }>; searchParams: Promise<SearchParams> };
+
+/** The segment decoded exactly once, from the raw request path (see clientIdFromPath). */
+async function requestedClientId(params: Props["params"]): Promise<string> {
+  const clientId = clientIdFromPath((await headers()).get("x-brokerwatch-path"), (await params).clientId);
+  if (clientId === null) notFound();
+  return clientId;
+}
+
+export async function generateMetadata({ params }: Props): Promise<Metadata> {
+  return { title: `Client ${await requestedClientId(params)}` };
+}
+
+/** One ClientID's sessions, reason breakdown and diagnosis over a window (24 h, 7 d or 30 d). */
+export default async function ClientTracePage({ params, searchParams }: Props) {
+  const clientId = await requestedClientId(params);
+  const window = parseWindow(await searchParams);
+  const now = new Date();
+  const history = await clientHistory(getRuntime().database.db, clientId, {
+    from: new Date(now.getTime() - rangeSeconds(window) * 1000),
+  });
+  return (
+    <ClientTrace
+      clientId={clientId}
+      window={window}
+      history={history}
+      findings={diagnose(history.events, now)}
+      now={now}
+    />
+  );
+}

@@ -1,0 +1,99 @@
+import Link from "next/link";
+import type { ClientMatch } from "@/db/clients";
+import { Time } from "@/components/time";
+import { Card, EmptyState, buttonClass, clientHref, inputClass, rowClass, tableClass, thClass } from "@/components/ui";
+import { ClientIdText, ReasonBadge, cellClass } from "./format";
+import type { ClientsParams } from "./params";
+
+/** The ClientID prefix search: a plain GET form, so a search is a URL that can be shared. */
+export function ClientSearch({
+  params,
+  result,
+}: {
+  params: ClientsParams;
+  result: { clients: ClientMatch[]; more: boolean } | null;
+}) {
+  return (
+    <Card title="Find a client">
+      <form method="get" action="/clients" role="search" className="flex flex-wrap items-end gap-2">
+        <label className="min-w-64 flex-1 text-sm">
+          <span className="mb-1 block text-xs font-medium text-zinc-500">ClientID starts with</span>
+          <input
+            name="q"
+            type="search"
+            defaultValue={params.q}
+            placeholder="e.g. pump-7"
+            autoComplete="off"
+            spellCheck={false}
+            className={`${inputClass} font-mono`}
+          />
+        </label>
+        {/* keep the disconnect filters of the shared view */}
+        {params.type !== "disconnected" && <input type="hidden" name="type" value={params.type} />}
+        {params.reason && <input type="hidden" name="reason" value={params.reason} />}
+        {params.broker && <input type="hidden" name="broker" value={params.broker} />}
+        {params.range !== "24h" && <input type="hidden" name="range" value={params.range} />}
+        <button type="submit" className={buttonClass}>
+          Search
+        </button>
+      </form>
+      {result && <SearchResults q={params.q} result={result} />}
+    </Card>
+  );
+}
+
+function SearchResults({ q, result }: { q: string; result: { clients: ClientMatch[]; more: boolean } }) {
+  if (result.clients.length === 0) {
+    return (
+      <div className="mt-4">
+        <EmptyState>
+          No ClientID starts with <span className="font-mono text-zinc-700 dark:text-zinc-300">“{q}”</span>. ClientIDs
+          are case-sensitive.
+        </EmptyState>
+      </div>
+    );
+  }
+  return (
+    <div className="mt-4 overflow-x-auto">
+      <table className={tableClass} data-testid="client-search-results">
+        <thead className="border-b border-zinc-200 dark:border-zinc-800">
+          <tr>
+            <th className={thClass}>ClientID</th>
+            <th className={thClass}>Last seen</th>
+            <th className={thClass}>Last event</th>
+            <th className={thClass}>Broker</th>
+            <th className={`${thClass} text-right`}>Events</th>
+          </tr>
+        </thead>
+        <tbody>
+          {result.clients.map((c) => (
+            <tr key={c.clientId} className={rowClass}>
+              <td className={cellClass}>
+                <Link
+                  href={clientHref(c.clientId)}
+                  className="text-sky-700 underline-offset-2 hover:underline focus-visible:outline-2 focus-visible:outline-sky-500 dark:text-sky-400"
+                >
+                  <ClientIdText clientId={c.clientId} />
+                </Link>
+              </td>
+              <td className={`${cellClass} whitespace-nowrap`}>
+                <Time value={c.lastSeen} />
+              </td>
+              <td className={`${cellClass} whitespace-nowrap`}>
+                <span className="mr-2 text-zinc-600 dark:text-zinc-400">{c.lastType}</span>
+                {c.lastReason && <ReasonBadge reason={c.lastReason} />}
+              </td>
+              <td className={cellClass}>{c.lastBroker}</td>
+              <td className={`${cellClass} text-right tabular-nums`}>{c.events.toLocaleString("en")}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {result.more && (
+        <p className="mt-2 text-xs text-zinc-500">
+          Showing the {result.clients.length} most recently seen matches; type more of the ClientID to narrow them.
+        </p>
+      )}
+    </div>
+  );
+}

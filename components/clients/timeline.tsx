@@ -1,0 +1,142 @@
+import type { ConnectionEventRow } from "@/db/schema";
+import type { Session, TimelineEntry } from "@/lib/diagnosis";
+import { Time } from "@/components/time";
+import { Badge, formatDuration, tableClass, thClass } from "@/components/ui";
+import { ReasonBadge, cellClass, endpointLabel, protocolLabel, sessionLength } from "./format";
+
+/**
+ * A client's sessions, newest first: connected → disconnected pairs with everything the connect
+ * said, and failed connects and dropped messages in place between them. Every event has an
+ * anchor `#event-<id>` for the diagnosis' evidence links; the row of the linked event lights up.
+ */
+export function Timeline({ entries, now }: { entries: TimelineEntry<ConnectionEventRow>[]; now: Date }) {
+  return (
+    <div className="-mx-4 -my-4 overflow-x-auto">
+      <table className={tableClass} data-testid="timeline">
+        <thead className="border-b border-zinc-200 dark:border-zinc-800">
+          <tr>
+            <th className={thClass}>Connected</th>
+            <th className={thClass}>Disconnected</th>
+            <th className={thClass}>Duration</th>
+            <th className={thClass}>Reason</th>
+            <th className={thClass}>From</th>
+            <th className={thClass}>Username</th>
+            <th className={thClass}>Protocol</th>
+            <th className={thClass} title="keepalive">
+              k
+            </th>
+            <th className={thClass}>Broker</th>
+          </tr>
+        </thead>
+        <tbody>
+          {entries.map((entry) =>
+            entry.kind === "session" ? (
+              <SessionRow
+                key={`s-${(entry.session.start ?? entry.session.end)!.id}`}
+                session={entry.session}
+                now={now}
+              />
+            ) : (
+              <EventRow key={`e-${entry.event.id}`} event={entry.event} />
+            ),
+          )}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+const rowBase =
+  "border-b border-zinc-100 last:border-0 dark:border-zinc-800 has-[:target]:bg-amber-50 dark:has-[:target]:bg-amber-950/50";
+
+/** The anchor an evidence link points at; scroll margin keeps it clear of the top edge. */
+function Anchor({ id }: { id: number }) {
+  return <span id={`event-${id}`} className="scroll-mt-24" />;
+}
+
+function SessionRow({ session: s, now }: { session: Session<ConnectionEventRow>; now: Date }) {
+  const openFor = s.open && s.startedAt ? (now.getTime() - s.startedAt.getTime()) / 1000 : null;
+  return (
+    <tr
+      className={rowBase}
+      data-session
+      data-start-event={s.start?.id}
+      data-end-event={s.end?.id}
+      data-open={s.open || undefined}
+    >
+      <td className={`${cellClass} whitespace-nowrap`}>
+        {s.start && <Anchor id={s.start.id} />}
+        {s.start ? (
+          <Time value={s.start.ts} />
+        ) : s.startedAt ? (
+          <span title="the connect was not recorded (before the window, or while the collector could not see the broker); dated from the session length">
+            ≈ <Time value={s.startedAt} />
+          </span>
+        ) : (
+          <span className="text-zinc-400">not recorded</span>
+        )}
+      </td>
+      <td className={`${cellClass} whitespace-nowrap`}>
+        {s.end && <Anchor id={s.end.id} />}
+        {s.end ? (
+          <Time value={s.end.ts} />
+        ) : s.open ? (
+          <Badge tone="good">connected now</Badge>
+        ) : (
+          <span
+            className="text-zinc-400"
+            title="a later connect came without a disconnect for this one: its line was lost"
+          >
+            not recorded
+          </span>
+        )}
+      </td>
+      <td className={`${cellClass} whitespace-nowrap tabular-nums`}>
+        {s.seconds !== null ? (
+          sessionLength(s.seconds)
+        ) : openFor !== null ? (
+          <span className="text-zinc-500">{formatDuration(openFor)} so far</span>
+        ) : (
+          "—"
+        )}
+      </td>
+      <td className={cellClass}>{s.end ? <ReasonBadge reason={s.reason} /> : null}</td>
+      <td className={`${cellClass} font-mono text-xs whitespace-nowrap`}>{endpointLabel(s.address, s.port)}</td>
+      <td className={`${cellClass} max-w-40 break-all`}>{s.username ?? <span className="text-zinc-400">—</span>}</td>
+      <td className={`${cellClass} whitespace-nowrap`}>{protocolLabel(s.protocolVersion)}</td>
+      <td className={`${cellClass} whitespace-nowrap tabular-nums`}>
+        {s.keepalive !== null ? `${s.keepalive} s` : "—"}
+      </td>
+      <td className={cellClass}>{s.broker}</td>
+    </tr>
+  );
+}
+
+function EventRow({ event: e }: { event: ConnectionEventRow }) {
+  const failed = e.type === "connect_failed";
+  return (
+    <tr className={`${rowBase} bg-zinc-50/60 dark:bg-zinc-950/40`} data-event={e.type} data-event-id={e.id}>
+      <td className={`${cellClass} whitespace-nowrap`}>
+        <Anchor id={e.id} />
+        <Time value={e.ts} />
+      </td>
+      <td className={cellClass} colSpan={3}>
+        <span className="inline-flex flex-wrap items-center gap-2">
+          {failed ? (
+            <>
+              <Badge tone="bad">connect failed</Badge>
+              <ReasonBadge reason={e.reason} />
+            </>
+          ) : (
+            <Badge tone="warn">messages dropped</Badge>
+          )}
+        </span>
+      </td>
+      <td className={`${cellClass} font-mono text-xs whitespace-nowrap`}>{endpointLabel(e.address, e.port)}</td>
+      <td className={`${cellClass} max-w-40 break-all`}>{e.username ?? <span className="text-zinc-400">—</span>}</td>
+      <td className={`${cellClass} whitespace-nowrap`}>{protocolLabel(e.protocolVersion)}</td>
+      <td className={`${cellClass} tabular-nums`}>{e.keepalive !== null ? `${e.keepalive} s` : "—"}</td>
+      <td className={cellClass}>{e.broker}</td>
+    </tr>
+  );
+}

@@ -1,0 +1,143 @@
+import Link from "next/link";
+import type { ClientHistory } from "@/db/clients";
+import type { Finding } from "@/lib/diagnosis";
+import { Time } from "@/components/time";
+import { Card, EmptyState, PageHeader, TextLink, secondaryButtonClass } from "@/components/ui";
+import { DiagnosisPanel } from "./diagnosis-panel";
+import { ClientIdText } from "./format";
+import { ReasonBreakdown } from "./reason-breakdown";
+import { Timeline } from "./timeline";
+import {
+  WINDOWS,
+  clientCsvHref,
+  clientsHref,
+  describeRange,
+  rangeSeconds,
+  traceHref,
+  type TraceWindow,
+} from "./params";
+
+const WINDOW_LABELS: Record<TraceWindow, string> = { "24h": "24 h", "7d": "7 d", "30d": "30 d" };
+
+/** The trace page of one ClientID: diagnosis, reason breakdown and the sessions as a timeline. */
+export function ClientTrace({
+  clientId,
+  window,
+  history,
+  findings,
+  now,
+}: {
+  clientId: string;
+  window: TraceWindow;
+  history: ClientHistory;
+  findings: Finding[];
+  now: Date;
+}) {
+  const header = (
+    <PageHeader
+      title={
+        <span title={clientId} data-testid="client-id">
+          <ClientIdText clientId={clientId} />
+        </span>
+      }
+      subtitle={
+        <>
+          <TextLink href="/clients">Clients</TextLink> · connection history over the last {describeRange(window)}
+          {history.total > 0 && (
+            <>
+              {" "}
+              · {history.total.toLocaleString("en")} {history.total === 1 ? "event" : "events"}
+            </>
+          )}
+        </>
+      }
+      actions={
+        <>
+          <WindowSelector clientId={clientId} current={window} />
+          {history.total > 0 && (
+            <a href={clientCsvHref(clientId, window)} className={secondaryButtonClass} download>
+              Export CSV
+            </a>
+          )}
+        </>
+      }
+    />
+  );
+
+  if (history.total === 0) {
+    const seenEarlier =
+      history.lastSeen !== null && now.getTime() - history.lastSeen.getTime() <= rangeSeconds("30d") * 1000;
+    return (
+      <div className="mx-auto max-w-6xl">
+        {header}
+        <EmptyState>
+          <p data-testid="no-events">
+            No events for this ClientID in the last {describeRange(window)} — check the spelling; ClientIDs are
+            case-sensitive.
+          </p>
+          {history.lastSeen && (
+            <p className="mt-2">
+              It was last seen <Time value={history.lastSeen} />
+              {seenEarlier && window !== "30d" && (
+                <>
+                  {" "}
+                  — <TextLink href={traceHref(clientId, "30d")}>show the last 30 days</TextLink>
+                </>
+              )}
+              .
+            </p>
+          )}
+          <p className="mt-2">
+            <TextLink href={clientsHref({ q: clientId.slice(0, Math.max(1, Math.min(clientId.length - 1, 8))) })}>
+              Search ClientIDs starting like this one
+            </TextLink>
+          </p>
+        </EmptyState>
+      </div>
+    );
+  }
+
+  return (
+    <div className="mx-auto max-w-6xl space-y-6">
+      {header}
+      {history.truncated && (
+        <p className="rounded-md bg-amber-50 px-3 py-2 text-sm text-amber-800 dark:bg-amber-950 dark:text-amber-300">
+          This window holds {history.total.toLocaleString("en")} events; the newest{" "}
+          {history.events.length.toLocaleString("en")} are shown and diagnosed. Choose a shorter window to see the rest.
+        </p>
+      )}
+      <div className="grid gap-6 lg:grid-cols-3">
+        <Card title="Diagnosis" className="lg:col-span-2">
+          <DiagnosisPanel findings={findings} />
+        </Card>
+        <Card title="Reasons">
+          <ReasonBreakdown breakdown={history.breakdown} />
+        </Card>
+      </div>
+      <Card title="Sessions">
+        <Timeline entries={history.timeline} now={now} />
+      </Card>
+    </div>
+  );
+}
+
+function WindowSelector({ clientId, current }: { clientId: string; current: TraceWindow }) {
+  return (
+    <nav
+      aria-label="Time window"
+      className="inline-flex rounded-md text-sm ring-1 ring-zinc-300 dark:ring-zinc-700"
+      data-testid="window-selector"
+    >
+      {WINDOWS.map((w) => (
+        <Link
+          key={w}
+          href={traceHref(clientId, w)}
+          aria-current={w === current ? "page" : undefined}
+          className="px-3 py-1.5 font-medium text-zinc-700 first:rounded-l-md last:rounded-r-md hover:bg-zinc-100 focus-visible:outline-2 focus-visible:outline-sky-500 aria-[current=page]:bg-sky-600 aria-[current=page]:text-white dark:text-zinc-200 dark:hover:bg-zinc-800"
+        >
+          {WINDOW_LABELS[w]}
+        </Link>
+      ))}
+    </nav>
+  );
+}

@@ -1,0 +1,229 @@
+import { and, asc, count, desc, eq, gt, gte, inArray, lte, max, or, sql, type SQL } from "drizzle-orm";
+import { buildTimeline, type TimelineEntry } from "@/lib/diagnosis";
+import type { Db } from "./client";
+import { queryEvents } from "./events";
+import { pgText } from "./ingest";
+import { connectionEvents, type ConnectionEventRow } from "./schema";
+
+/**
+ * Queries behind the Clients pages: ClientID prefix search, one client's history over a window
+ * (its sessions and reason breakdown), and the recent disconnects across clients.
+ */
+
+// ---------------------------------------------------------------------------------------------
+// Prefix search
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A LIKE pattern matching ClientIDs that start with `prefix`, taken literally: `%`, `_` and the
+ * escape character `\` in what the user typed match themselves (used with `ESCAPE '\'`).
+ */
+export function prefixPattern(prefix: string): string {
+  // NUL is stored as U+FFFD (db/ingest.ts pgText), and Postgres text cannot hold it anyway
+  return `${pgText(prefix).replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+export interface ClientMatch {
+  clientId: string;
+  /** events of this ClientID in the whole stored history */
+  events: number;
+  lastSeen: Date;
+  lastType: string;
+  lastReason: string | null;
+  lastBroker: string;
+}
+
+/**
+ * ClientIDs starting with `prefix` (case-sensitive, as ClientIDs are), most recently seen first.
+ * The prefix LIKE uses the `text_pattern_ops` index whatever the database collation.
+ */
+export async function searchClients(
+  db: Db,
+  prefix: string,
+  opts: { limit?: number } = {},
+): Promise<{ clients: ClientMatch[]; more: boolean }> {
+  const limit = opts.limit ?? 50;
+  if (prefix === "") return { clients: [], more: false };
+  const lastSeen = max(connectionEvents.ts);
+  const matches = await db
+    .select({ clientId: connectionEvents.clientId, events: count(), lastSeen })
+    .from(connectionEvents)
+    .where(sql`${connectionEvents.clientId} like ${prefixPattern(prefix)} escape '\\'`)
+    .groupBy(connectionEvents.clientId)
+    .orderBy(desc(lastSeen), asc(connectionEvents.clientId))
+    .limit(limit + 1);
+  const page = matches.slice(0, limit);
+  if (page.length === 0) return { clients: [], more: false };
+  // the newest event of each match: one index range per ClientID on (client_id, ts desc, id desc)
+  const latest = await db
+    .selectDistinctOn([connectionEvents.clientId], {
+      clientId: connectionEvents.clientId,
+      type: connectionEvents.type,
+      reason: connectionEvents.reason,
+      broker: connectionEvents.broker,
+    })
+    .from(connectionEvents)
+    .where(
+      inArray(
+        connectionEvents.clientId,
+        page.map((m) => m.clientId!),
+      ),
+    )
+    .orderBy(connectionEvents.clientId, desc(connectionEvents.ts), desc(connectionEvents.id));
+  const byId = new Map(latest.map((l) => [l.clientId, l]));
+  return {
+    clients: page.map((m) => {
+      const last = byId.get(m.clientId)!;
+      return {
+        clientId: m.clientId!,
+        events: m.events,
+        lastSeen: new Date(m.lastSeen!),
+        lastType: last.type,
+        lastReason: last.reason,
+        lastBroker: last.broker,
+      };
+    }),
+    more: matches.length > limit,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// One client's history
+// ---------------------------------------------------------------------------------------------
+
+export interface ReasonCount {
+  type: string;
+  reason: string | null;
+  count: number;
+}
+
+export interface ClientHistory {
+  /** newest first, at most `limit` */
+  events: ConnectionEventRow[];
+  /** sessions (connected → disconnected) and the events in between, newest first */
+  timeline: TimelineEntry<ConnectionEventRow>[];
+  /** every event in the window, counted by type and reason (not cut at `limit`), most frequent first */
+  breakdown: ReasonCount[];
+  /** events in the window */
+  total: number;
+  /** the window held more than `limit` events; `events` are the newest */
+  truncated: boolean;
+  /** the newest event of this ClientID at any time, even outside the window; null if none is stored */
+  lastSeen: Date | null;
+}
+
+/** Events kept for one client's page: enough for weeks of a flapping device, small enough to render. */
+export const CLIENT_HISTORY_LIMIT = 2000;
+
+/** One ClientID's events over a window, paired into sessions, with counts per reason. */
+export async function clientHistory(
+  db: Db,
+  clientId: string,
+  window: { from: Date; to?: Date; broker?: string; limit?: number },
+): Promise<ClientHistory> {
+  const limit = window.limit ?? CLIENT_HISTORY_LIMIT;
+  const where = and(
+    eq(connectionEvents.clientId, clientId),
+    gte(connectionEvents.ts, window.from),
+    window.to ? lte(connectionEvents.ts, window.to) : undefined,
+    window.broker ? eq(connectionEvents.broker, window.broker) : undefined,
+  );
+  const [events, breakdown, [newest]] = await Promise.all([
+    queryEvents(db, { clientId, from: window.from, to: window.to, broker: window.broker, limit }),
+    db
+      .select({ type: connectionEvents.type, reason: connectionEvents.reason, count: count() })
+      .from(connectionEvents)
+      .where(where)
+      .groupBy(connectionEvents.type, connectionEvents.reason)
+      .orderBy(desc(count()), asc(connectionEvents.type), asc(connectionEvents.reason)),
+    db
+      .select({ ts: connectionEvents.ts })
+      .from(connectionEvents)
+      .where(eq(connectionEvents.clientId, clientId))
+      .orderBy(desc(connectionEvents.ts))
+      .limit(1),
+  ]);
+  const total = breakdown.reduce((sum, b) => sum + b.count, 0);
+  return {
+    events,
+    timeline: buildTimeline(events),
+    breakdown,
+    total,
+    truncated: total > events.length,
+    lastSeen: newest?.ts ?? null,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recent disconnects across clients
+// ---------------------------------------------------------------------------------------------
+
+export interface DisconnectFilter {
+  /** `disconnected` (sessions that ended) or `connect_failed` (refused before a session) */
+  type: "disconnected" | "connect_failed";
+  reason?: string;
+  broker?: string;
+  from?: Date;
+  to?: Date;
+}
+
+export interface DisconnectPage {
+  /** newest first */
+  events: ConnectionEventRow[];
+  /** keyset of the last row, when older rows exist */
+  older: { ts: Date; id: number } | null;
+  /** keyset of the first row, when newer rows exist */
+  newer: { ts: Date; id: number } | null;
+}
+
+/**
+ * One page of disconnects, newest first, keyset-paginated both ways on (ts, id): `before` gives
+ * the page older than a row, `after` the page newer than it.
+ */
+export async function recentDisconnects(
+  db: Db,
+  filter: DisconnectFilter,
+  page: { limit: number; before?: { ts: Date; id: number }; after?: { ts: Date; id: number } },
+): Promise<DisconnectPage> {
+  const keyOf = (row: ConnectionEventRow | undefined) => (row ? { ts: row.ts, id: row.id } : null);
+  if (page.after) {
+    const rows = await newerEvents(db, filter, page.after, page.limit + 1);
+    const events = rows.slice(0, page.limit).reverse();
+    return {
+      events,
+      // there is at least the row we came from
+      older: keyOf(events.at(-1)) ?? page.after,
+      newer: rows.length > page.limit ? keyOf(events[0]) : null,
+    };
+  }
+  const rows = await queryEvents(db, { ...filter, limit: page.limit + 1, before: page.before });
+  const events = rows.slice(0, page.limit);
+  return {
+    events,
+    older: rows.length > page.limit ? keyOf(events.at(-1)) : null,
+    newer: page.before ? (keyOf(events[0]) ?? page.before) : null,
+  };
+}
+
+/** Rows strictly newer than (ts, id), oldest first: the mirror of `queryEvents`' `before`. */
+function newerEvents(
+  db: Db,
+  filter: DisconnectFilter,
+  after: { ts: Date; id: number },
+  limit: number,
+): Promise<ConnectionEventRow[]> {
+  const where: SQL[] = [eq(connectionEvents.type, filter.type)];
+  if (filter.reason) where.push(eq(connectionEvents.reason, filter.reason));
+  if (filter.broker) where.push(eq(connectionEvents.broker, filter.broker));
+  if (filter.from) where.push(gte(connectionEvents.ts, filter.from));
+  if (filter.to) where.push(lte(connectionEvents.ts, filter.to));
+  where.push(
+    or(gt(connectionEvents.ts, after.ts), and(eq(connectionEvents.ts, after.ts), gt(connectionEvents.id, after.id)))!,
+  );
+  return db
+    .select()
+    .from(connectionEvents)
+    .where(and(...where))
+    .orderBy(asc(connectionEvents.ts), asc(connectionEvents.id))
+    .limit(limit);
+}
