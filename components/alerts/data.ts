@@ -1,0 +1,46 @@
+import "server-only";
+import { listSilences, loadAlertStates } from "@/db/alerts";
+import type { SilenceRow } from "@/db/schema";
+import { alertViews, type AlertView, type RuleView } from "@/lib/alerts/engine";
+import { isSilenced } from "@/lib/notify/silences";
+import { getRuntime } from "@/lib/runtime";
+
+/**
+ * What the alerts pages read, from the running engine (or, without one, from what it last saved,
+ * as GET /api/alerts does). Server-only: the pages pass plain data to the client components.
+ */
+export async function activeAlerts(): Promise<AlertView[]> {
+  const { database, alertEngine } = getRuntime();
+  return alertEngine ? alertEngine.alerts() : alertViews(await loadAlertStates(database.db));
+}
+
+/** Every rule as the engine sees it; empty when the engine is not running. */
+export function ruleViews(): RuleView[] {
+  return getRuntime().alertEngine?.ruleStates() ?? [];
+}
+
+export type SilenceStatus = "pending" | "active" | "expired";
+
+/** Alertmanager's silence status: pending before startsAt, active until endsAt, then expired. */
+export function silenceStatus(silence: SilenceRow, now: Date): SilenceStatus {
+  return now < silence.startsAt ? "pending" : now < silence.endsAt ? "active" : "expired";
+}
+
+export async function silences(): Promise<SilenceRow[]> {
+  return listSilences(getRuntime().database.db);
+}
+
+/** The active silences that mute an alert with these labels. */
+export function silencesMuting(labels: Record<string, string>, all: readonly SilenceRow[], now: Date): SilenceRow[] {
+  return all.filter((s) => isSilenced(labels, [s], now));
+}
+
+/** A switched-on rule with something to fix: refused at load, a template error, or a failing evaluation. */
+export function hasProblem(rule: RuleView): boolean {
+  return rule.enabled && (rule.loadErrors.length > 0 || rule.lastError !== null);
+}
+
+/** Refused at load (bad expression, name clash): switched on, yet never evaluated. */
+export function isRefused(rule: RuleView): boolean {
+  return rule.enabled && rule.lastEvaluatedAt === null && rule.loadErrors.length > 0;
+}
