@@ -80,6 +80,7 @@ export class BrokerCollector extends EventEmitter<{
   private paused = false;
   private readonly heartbeats = new Map<string, Heartbeat>();
   private lastSyntheticAt = 0;
+  private lastTickAt = 0;
   private lastError: string | null = null;
   private detectedReported: DialectName | null = null;
   private readonly prefix: string;
@@ -120,7 +121,8 @@ export class BrokerCollector extends EventEmitter<{
   start(): void {
     this.stopped = false;
     this.connect();
-    this.checkTimer = setInterval(() => this.check(), this.timing.checkIntervalMs);
+    this.lastTickAt = Date.now();
+    this.checkTimer = setInterval(() => this.tick(), this.timing.checkIntervalMs);
     this.checkTimer.unref();
   }
 
@@ -285,6 +287,19 @@ export class BrokerCollector extends EventEmitter<{
 
   private isStale(hb: Heartbeat, now: number): boolean {
     return now - hb.lastAt > this.staleAfter(hb);
+  }
+
+  /**
+   * The periodic check. If this timer itself ran late, our process was stalled (GC, a busy
+   * machine), not the broker: nothing could have been read in that time, so the stall is not
+   * counted against any heartbeat. Otherwise a hiccup of ours would page "broker down".
+   */
+  private tick(): void {
+    const now = Date.now();
+    const stalledMs = now - this.lastTickAt - this.timing.checkIntervalMs;
+    this.lastTickAt = now;
+    if (stalledMs > 500) for (const hb of this.heartbeats.values()) hb.lastAt += stalledMs;
+    this.check();
   }
 
   /** Re-evaluate up/down: a broker is down when the connection is lost or its heartbeat went stale. */

@@ -1,0 +1,60 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { BrokerCollector, DEFAULT_TIMING } from "@/lib/collector/collector";
+import type { IngestWriter } from "@/lib/collector/writer";
+
+/**
+ * A stall of brokerwatch's own process (GC, a saturated host) must not page "broker down": the
+ * collector discounts the time its own timer ran late from the heartbeat's age.
+ */
+describe("heartbeat staleness", () => {
+  afterEach(() => vi.useRealTimers());
+
+  function collector() {
+    const writer = { enqueue: () => {}, on: () => {} } as unknown as IngestWriter;
+    const c = new BrokerCollector(
+      { name: "plant-a", url: "mqtt://127.0.0.1:9", dialect: "mosquitto", clientId: "t" },
+      writer,
+      DEFAULT_TIMING,
+      () => {},
+    );
+    const internals = c as unknown as {
+      connected: boolean;
+      connectedAt: number;
+      beat(node: string, at: number): void;
+      tick(): void;
+      lastTickAt: number;
+      status: string;
+    };
+    return internals;
+  }
+
+  it("keeps a broker up when our own process stalled longer than the stale limit", () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    const c = collector();
+    c.connected = true;
+    c.connectedAt = Date.now();
+    c.lastTickAt = Date.now();
+    c.beat("", Date.now());
+    c.beat("", Date.now() + 1000);
+    expect(c.status).toBe("up");
+    // 8 s in which not even our 250 ms timer ran: the broker's heartbeat may be sitting in our socket
+    vi.setSystemTime(Date.now() + 8000);
+    c.tick();
+    expect(c.status).toBe("up");
+  });
+
+  it("marks the broker down when its heartbeat stops while we keep running", () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    const c = collector();
+    c.connected = true;
+    c.connectedAt = Date.now();
+    c.lastTickAt = Date.now();
+    c.beat("", Date.now());
+    c.beat("", Date.now() + 1000);
+    for (let i = 0; i < 40; i++) {
+      vi.setSystemTime(Date.now() + 250);
+      c.tick();
+    }
+    expect(c.status).toBe("down");
+  });
+});
