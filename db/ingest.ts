@@ -65,6 +65,17 @@ export function pgText(value: string): string {
   return value.includes("\u0000") ? value.replaceAll("\u0000", "\uFFFD") : value;
 }
 
+function pgTextOrNull(value: string | null): string | null {
+  return value === null ? null : pgText(value);
+}
+
+/** jsonb refuses the escape `\u0000` just as text refuses NUL: clean keys and values before they are serialised. */
+function pgLabels(labels: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(labels)) out[pgText(key)] = pgText(String(value));
+  return out;
+}
+
 function copyField(value: unknown): string {
   if (value === null || value === undefined) return "\\N";
   if (value instanceof Date) return value.toISOString();
@@ -90,15 +101,31 @@ async function copyInto(
   rows: unknown[][],
 ): Promise<void> {
   const sql = database.postgres!;
-  const stream = await sql.unsafe(`copy ${table} (${columns.join(", ")}) from stdin`).writable();
+  const query = sql.unsafe(`copy ${table} (${columns.join(", ")}) from stdin`);
+  // postgres.js 3.4 never settles the writable when the server rejects the data after CopyDone
+  // (porsager/postgres#1173): the error only reaches the query's own reject, which is a no-op by
+  // then. Without this, one refused row would hang the write queue forever.
+  const refused = new Promise<never>((_, reject) => {
+    const q = query as unknown as { reject: (err: unknown) => unknown };
+    const original = q.reject;
+    q.reject = (err: unknown) => {
+      reject(err);
+      return original(err);
+    };
+  });
+  refused.catch(() => {});
+  const stream = await query.writable();
   // Write in slices so one huge batch doesn't build one huge string.
   const SLICE = 2000;
-  await pipeline(
-    (async function* () {
-      for (let i = 0; i < rows.length; i += SLICE) yield copyLines(rows.slice(i, i + SLICE));
-    })(),
-    stream as Writable,
-  );
+  await Promise.race([
+    pipeline(
+      (async function* () {
+        for (let i = 0; i < rows.length; i += SLICE) yield copyLines(rows.slice(i, i + SLICE));
+      })(),
+      stream as Writable,
+    ),
+    refused,
+  ]);
 }
 
 function eventValues(e: EventRow): unknown[] {
@@ -127,20 +154,32 @@ function chunks<T>(rows: T[], size: number): T[][] {
   return out;
 }
 
+/*
+ * Each insert below is all or nothing (one COPY, or the chunks in one transaction): the writer
+ * retries a failed batch whole, so a half-written one would be written twice.
+ */
+
 export async function insertEvents(database: Database, rows: EventRow[]): Promise<void> {
   if (rows.length === 0) return;
   if (database.postgres) return copyInto(database, "connection_events", EVENT_COLUMNS, rows.map(eventValues));
   // 15 columns × 2000 rows stays well under Postgres' 65,535 bind parameters.
-  for (const chunk of chunks(rows, 2000)) {
-    await database.db.insert(connectionEvents).values(
-      chunk.map((e) => ({
-        ...e,
-        clientId: e.clientId === null ? null : pgText(e.clientId),
-        username: e.username === null ? null : pgText(e.username),
-        raw: pgText(e.raw),
-      })),
-    );
-  }
+  await database.db.transaction(async (tx) => {
+    for (const chunk of chunks(rows, 2000)) {
+      await tx.insert(connectionEvents).values(
+        chunk.map((e) => ({
+          ...e,
+          broker: pgText(e.broker),
+          node: pgTextOrNull(e.node),
+          clientId: pgTextOrNull(e.clientId),
+          type: pgText(e.type),
+          reason: pgTextOrNull(e.reason),
+          address: pgTextOrNull(e.address),
+          username: pgTextOrNull(e.username),
+          raw: pgText(e.raw),
+        })),
+      );
+    }
+  });
 }
 
 export async function insertSamples(database: Database, rows: SampleRow[]): Promise<void> {
@@ -150,17 +189,37 @@ export async function insertSamples(database: Database, rows: SampleRow[]): Prom
       database,
       "metric_samples",
       ["broker", "node", "metric", "labels", "ts", "value"],
-      rows.map((s) => [s.broker, s.node, s.metric, s.labels, s.ts, s.value]),
+      rows.map((s) => [s.broker, s.node, s.metric, pgLabels(s.labels), s.ts, s.value]),
     );
   }
-  for (const chunk of chunks(rows, 5000)) await database.db.insert(metricSamples).values(chunk);
+  await database.db.transaction(async (tx) => {
+    for (const chunk of chunks(rows, 5000)) {
+      await tx.insert(metricSamples).values(
+        chunk.map((s) => ({
+          ...s,
+          broker: pgText(s.broker),
+          node: pgText(s.node),
+          metric: pgText(s.metric),
+          labels: pgLabels(s.labels),
+        })),
+      );
+    }
+  });
 }
 
 export async function insertUnparsed(database: Database, rows: UnparsedRow[]): Promise<void> {
   if (rows.length === 0) return;
-  for (const chunk of chunks(rows, 5000)) {
-    await database.db
-      .insert(unparsedRecords)
-      .values(chunk.map((r) => ({ ...r, topic: pgText(r.topic), raw: pgText(r.raw), error: pgText(r.error) })));
-  }
+  await database.db.transaction(async (tx) => {
+    for (const chunk of chunks(rows, 5000)) {
+      await tx.insert(unparsedRecords).values(
+        chunk.map((r) => ({
+          ...r,
+          broker: pgText(r.broker),
+          topic: pgText(r.topic),
+          raw: pgText(r.raw),
+          error: pgText(r.error),
+        })),
+      );
+    }
+  });
 }

@@ -81,13 +81,12 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const { generatedPassword } = await ensureAdminUser(database.db, opts.adminPassword);
   const db = database.db;
 
-  if (config) {
-    await applyFileBrokers(
-      db,
-      config.brokers.map((b) => brokerRow(b, secret)),
-    );
-    await applyWebhookConfig(db, config.webhooks, secret);
-  }
+  // Applied even without a file: a deleted brokerwatch.yaml disables what it defined (never deletes).
+  await applyFileBrokers(
+    db,
+    (config?.brokers ?? []).map((b) => brokerRow(b, secret)),
+  );
+  await applyWebhookConfig(db, config?.webhooks ?? [], secret);
 
   let broker: BundledBroker | null = null;
   if (opts.bundled) {

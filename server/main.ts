@@ -46,6 +46,15 @@ async function main(): Promise<void> {
     fail(portTakenMessage(env.MQTT_PORT, env.HOSTNAME, "MQTT_PORT"));
   }
 
+  // An invalid config file stops the start before the build, which can take a minute.
+  const { ConfigError, loadConfigFile, resolveConfigPath } = await import("../lib/config");
+  try {
+    const configPath = resolveConfigPath(process.env);
+    if (configPath) await loadConfigFile(configPath, process.env);
+  } catch (err) {
+    fail(err instanceof ConfigError ? err.message : (err as Error).message);
+  }
+
   (process.env as Record<string, string>).NODE_ENV = "production";
   process.env.NEXT_TELEMETRY_DISABLED = "1";
   try {
@@ -56,7 +65,6 @@ async function main(): Promise<void> {
 
   // Imported after the build check so a first start prints progress before loading everything.
   const { startService, StartError } = await import("../lib/service");
-  const { ConfigError } = await import("../lib/config");
 
   let service: Awaited<ReturnType<typeof startService>>;
   try {
@@ -88,6 +96,18 @@ async function main(): Promise<void> {
   await app.prepare();
   const handle = app.getRequestHandler();
   const server = http.createServer((req, res) => {
+    // Next answers a path it cannot decode (`%E0%A4%A`) with a plain-text 500; say what is wrong instead.
+    try {
+      decodeURIComponent((req.url ?? "/").split("?")[0]);
+    } catch {
+      res.writeHead(400, { "content-type": "application/json" });
+      res.end(
+        JSON.stringify({
+          error: { code: "bad_request", message: "the request path is not valid percent-encoded UTF-8" },
+        }),
+      );
+      return;
+    }
     // The peer address for login rate limiting; never trust one a client sent.
     req.headers[REMOTE_ADDRESS_HEADER] = req.socket.remoteAddress ?? "unknown";
     // The requested path, so a page that needs a login can send the user back there afterwards.

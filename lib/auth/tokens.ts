@@ -39,8 +39,12 @@ export async function revokeApiToken(db: Db, id: number): Promise<boolean> {
 
 /** The role a presented token grants, or null. `bootstrap` is BROKERWATCH_API_TOKEN (admin). */
 export async function verifyApiToken(db: Db, token: string, bootstrap: string | undefined): Promise<UserRole | null> {
-  if (bootstrap && token.length === bootstrap.length && timingSafeEqual(Buffer.from(token), Buffer.from(bootstrap))) {
-    return "admin";
+  if (bootstrap) {
+    // Compare bytes, not characters: a non-ASCII token of the same length is longer in UTF-8,
+    // and timingSafeEqual throws on buffers of different lengths.
+    const given = Buffer.from(token);
+    const expected = Buffer.from(bootstrap);
+    if (given.length === expected.length && timingSafeEqual(given, expected)) return "admin";
   }
   if (!token.startsWith("bw_")) return null;
   const [row] = await db

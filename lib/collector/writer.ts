@@ -122,22 +122,38 @@ export class IngestWriter extends EventEmitter<{ full: []; drained: []; written:
     const samples = this.samples.splice(0, this.batchSize);
     const unparsed = this.unparsed.splice(0, this.batchSize);
     const started = Date.now();
+    // Each insert commits on its own, so a failure puts back only what was not committed yet:
+    // re-sending events that were written before the samples failed would duplicate them.
+    let committed: "nothing" | "events" | "samples" = "nothing";
     try {
       // Events first: they are what an operator asks about; samples are refreshed every second.
       await insertEvents(this.database, events);
+      committed = "events";
       await insertSamples(this.database, samples);
+      committed = "samples";
       await insertUnparsed(this.database, unparsed);
     } catch (err) {
       this.stats.writeErrors++;
       // Put them back in front, in order, and try again next tick.
-      this.events.unshift(...events);
-      this.samples.unshift(...samples);
-      this.unparsed.unshift(...unparsed);
+      const retry = {
+        events: committed === "nothing" ? events : [],
+        samples: committed === "samples" ? [] : samples,
+        unparsed,
+      };
+      this.events.unshift(...retry.events);
+      this.samples.unshift(...retry.samples);
+      this.unparsed.unshift(...retry.unparsed);
       this.log(
-        `brokerwatch: writing ${events.length + samples.length + unparsed.length} rows failed, will retry: ${(err as Error).message}`,
+        `brokerwatch: writing ${retry.events.length + retry.samples.length + retry.unparsed.length} rows failed, will retry: ${(err as Error).message}`,
       );
+      this.committed(committed === "nothing" ? [] : events, committed === "samples" ? samples : [], [], started);
       return;
     }
+    this.committed(events, samples, unparsed, started);
+  }
+
+  private committed(events: EventRow[], samples: SampleRow[], unparsed: UnparsedRow[], started: number): void {
+    if (events.length + samples.length + unparsed.length === 0) return;
     const now = Date.now();
     this.stats.lastFlushMs = now - started;
     this.stats.eventsWritten += events.length;
