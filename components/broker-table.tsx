@@ -1,35 +1,69 @@
+import Link from "next/link";
 import type { BrokerRow } from "@/db/schema";
+import { displayUrl } from "./overview/format";
 import { StatusBadge } from "./status-badge";
 import { Time } from "./time";
+import { Badge, formatNumber, rowClass, tableClass, tdClass, thClass } from "./ui";
 
+/** Every configured broker, with where it is and what the collector last knew; each links to its page. */
 export function BrokerTable({ brokers }: { brokers: BrokerRow[] }) {
   return (
     <div className="overflow-x-auto rounded-lg border border-zinc-200 bg-white dark:border-zinc-800 dark:bg-zinc-900">
-      <table className="w-full text-left text-sm" data-testid="broker-table">
-        <thead className="border-b border-zinc-200 text-xs text-zinc-500 uppercase dark:border-zinc-800">
+      <table className={tableClass} data-testid="broker-table">
+        <thead className="border-b border-zinc-200 dark:border-zinc-800">
           <tr>
-            <th className="px-4 py-2 font-medium">Broker</th>
-            <th className="px-4 py-2 font-medium">Status</th>
-            <th className="px-4 py-2 font-medium">Dialect</th>
-            <th className="px-4 py-2 font-medium">URL</th>
-            <th className="px-4 py-2 font-medium">Last seen</th>
+            <th scope="col" className={thClass}>
+              Broker
+            </th>
+            <th scope="col" className={thClass}>
+              Status
+            </th>
+            <th scope="col" className={thClass}>
+              Dialect
+            </th>
+            <th scope="col" className={thClass}>
+              URL
+            </th>
+            <th scope="col" className={`${thClass} text-right`}>
+              Capacity
+            </th>
+            <th scope="col" className={thClass}>
+              Last seen
+            </th>
           </tr>
         </thead>
         <tbody>
           {brokers.map((b) => (
-            <tr
-              key={b.name}
-              className="border-b border-zinc-100 last:border-0 dark:border-zinc-800"
-              data-broker={b.name}
-            >
-              <td className="px-4 py-2 font-medium">{b.name}</td>
-              <td className="px-4 py-2">
-                <StatusBadge status={b.status} />
+            <tr key={b.name} className={rowClass} data-broker={b.name}>
+              <td className={tdClass}>
+                <Link
+                  href={`/brokers/${encodeURIComponent(b.name)}`}
+                  className="font-medium text-sky-700 underline-offset-2 hover:underline focus-visible:outline-2 focus-visible:outline-sky-500 dark:text-sky-400"
+                >
+                  {b.name}
+                </Link>
+                {b.cluster && <div className="text-xs text-zinc-500">cluster {b.cluster}</div>}
               </td>
-              <td className="px-4 py-2 text-zinc-600 dark:text-zinc-400">{b.detectedDialect ?? b.dialect}</td>
-              <td className="px-4 py-2 font-mono text-xs">{b.url}</td>
-              <td className="px-4 py-2">
-                <Time value={b.lastSeenAt} />
+              <td className={tdClass}>
+                <span className="flex flex-wrap items-center gap-1.5">
+                  {b.enabled ? <StatusBadge status={b.status} /> : <Badge>disabled</Badge>}
+                  {b.enabled && b.statusSince && (
+                    <span className="text-xs text-zinc-500">
+                      since <Time value={b.statusSince} relative />
+                    </span>
+                  )}
+                </span>
+              </td>
+              <td className={`${tdClass} text-zinc-600 dark:text-zinc-400`}>
+                {b.detectedDialect ?? b.dialect}
+                {b.version && <div className="text-xs text-zinc-500">{b.version}</div>}
+              </td>
+              <td className={`${tdClass} font-mono text-xs break-all`}>{displayUrl(b.url)}</td>
+              <td className={`${tdClass} text-right tabular-nums`}>
+                {b.maxConnections ? formatNumber(b.maxConnections) : <span className="text-zinc-400">—</span>}
+              </td>
+              <td className={`${tdClass} whitespace-nowrap`}>
+                <Time value={b.lastSeenAt} relative />
               </td>
             </tr>
           ))}

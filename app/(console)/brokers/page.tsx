@@ -1,6 +1,7 @@
 import { listBrokers } from "@/db/brokers";
-import { getRuntime } from "@/lib/runtime";
 import { BrokerTable } from "@/components/broker-table";
+import { EmptyState, PageHeader } from "@/components/ui";
+import { getRuntime } from "@/lib/runtime";
 
 export const dynamic = "force-dynamic";
 export const metadata = { title: "Brokers" };
@@ -9,8 +10,18 @@ export default async function BrokersPage() {
   const brokers = await listBrokers(getRuntime().database.db, { includeDisabled: true });
   return (
     <div className="mx-auto max-w-6xl">
-      <h1 className="mb-6 text-2xl font-semibold tracking-tight">Brokers</h1>
-      <BrokerTable brokers={brokers} />
+      <PageHeader
+        title="Brokers"
+        subtitle="Every broker brokerwatch knows, including disabled ones. Open one for its charts and events."
+      />
+      {brokers.length === 0 ? (
+        <EmptyState>
+          No brokers yet. Add them under <code className="font-mono">brokers:</code> in{" "}
+          <code className="font-mono">brokerwatch.yaml</code>, or leave the bundled broker on.
+        </EmptyState>
+      ) : (
+        <BrokerTable brokers={brokers} />
+      )}
     </div>
   );
 }

@@ -1,0 +1,106 @@
+import type { Metadata } from "next";
+import { notFound } from "next/navigation";
+import { Suspense } from "react";
+import { getBroker } from "@/db/brokers";
+import { BrokerCharts } from "@/components/charts/broker-charts";
+import { DEFAULT_CHART_RANGE, isChartRange, type ChartRange } from "@/components/charts/ranges";
+import { loadBrokerDetail } from "@/components/overview/broker-detail";
+import { BrokerLive } from "@/components/overview/broker-live";
+import { BrokerSkeleton } from "@/components/overview/broker-skeleton";
+import { BrokerStream } from "@/components/overview/broker-stream";
+import { DisconnectingClients, DisconnectReasons } from "@/components/overview/disconnect-leaders";
+import { displayUrl } from "@/components/overview/format";
+import { LiveEvents } from "@/components/overview/live-events";
+import { Badge, formatNumber, PageHeader, TextLink } from "@/components/ui";
+import { getRuntime } from "@/lib/runtime";
+
+export const dynamic = "force-dynamic";
+
+type Props = {
+  params: Promise<{ name: string }>;
+  searchParams: Promise<Record<string, string | string[] | undefined>>;
+};
+
+export async function generateMetadata({ params }: Props): Promise<Metadata> {
+  return { title: (await params).name };
+}
+
+/**
+ * One broker: what it is, how it is now, its history in charts, and who disconnects from it and
+ * why. The header renders as soon as the broker is found; the rest streams in behind a skeleton
+ * (a Suspense boundary here rather than loading.tsx, so an unknown name is decided before anything
+ * is sent and answers with a real 404 status).
+ */
+export default async function BrokerPage({ params, searchParams }: Props) {
+  const { name } = await params;
+  const { range: rangeParam } = await searchParams;
+  const range = isChartRange(rangeParam) ? rangeParam : DEFAULT_CHART_RANGE;
+  const broker = await getBroker(getRuntime().database.db, name);
+  if (!broker) notFound();
+  const dialect = broker.dialect === "auto" ? `auto → ${broker.detectedDialect ?? "not detected yet"}` : broker.dialect;
+
+  return (
+    <div className="mx-auto max-w-6xl space-y-6">
+      <div>
+        <p className="mb-1 text-sm">
+          <TextLink href="/brokers">← Brokers</TextLink>
+        </p>
+        <PageHeader
+          title={
+            <span className="flex items-center gap-3">
+              {broker.name}
+              {!broker.enabled && <Badge>disabled</Badge>}
+            </span>
+          }
+          subtitle={
+            <span className="flex flex-wrap gap-x-4 gap-y-1">
+              <span>
+                <span className="text-zinc-400">URL</span>{" "}
+                <span className="font-mono text-zinc-700 dark:text-zinc-300" data-testid="broker-url">
+                  {displayUrl(broker.url)}
+                </span>
+              </span>
+              <span>
+                <span className="text-zinc-400">dialect</span> {dialect}
+              </span>
+              <span>
+                <span className="text-zinc-400">version</span> {broker.version ?? "not reported yet"}
+              </span>
+              {broker.cluster && (
+                <span>
+                  <span className="text-zinc-400">cluster</span> {broker.cluster}
+                </span>
+              )}
+              <span>
+                <span className="text-zinc-400">capacity</span>{" "}
+                {broker.maxConnections ? `${formatNumber(broker.maxConnections)} connections` : "not configured"}
+              </span>
+            </span>
+          }
+        />
+      </div>
+
+      <Suspense fallback={<BrokerSkeleton />}>
+        <BrokerBody name={broker.name} range={range} />
+      </Suspense>
+    </div>
+  );
+}
+
+async function BrokerBody({ name, range }: { name: string; range: ChartRange }) {
+  const detail = await loadBrokerDetail(name, range);
+  return (
+    <BrokerStream broker={name} initialLive={detail.live} initialEvents={detail.events}>
+      <BrokerLive name={name} />
+
+      <BrokerCharts key={name} initial={detail.charts} />
+
+      <div className="grid gap-4 lg:grid-cols-2">
+        <DisconnectReasons hour={detail.reasons.hour} day={detail.reasons.day} />
+        <DisconnectingClients hour={detail.clients.hour} day={detail.clients.day} />
+      </div>
+
+      <LiveEvents />
+    </BrokerStream>
+  );
+}

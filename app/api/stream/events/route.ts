@@ -1,0 +1,57 @@
+import { z } from "zod";
+import { getBroker } from "@/db/brokers";
+import { queryEvents } from "@/db/events";
+import { liveEvent, LIVE_EVENTS_BACKLOG } from "@/components/overview/events";
+import { overviewSource } from "@/components/overview/snapshot";
+import { parseQuery } from "@/lib/api/params";
+import { authorize } from "@/lib/auth/api";
+import { ApiError, errorResponse } from "@/lib/http";
+import { onCommittedEvents, sseResponse } from "@/lib/live";
+import { getRuntime } from "@/lib/runtime";
+
+export const dynamic = "force-dynamic";
+
+const streamQuery = z.object({ broker: z.string().min(1, "name a broker").max(200) });
+
+/**
+ * GET /api/stream/events?broker= — server-sent events for one broker's page: `event: backlog` with
+ * the newest stored connection events (newest first) when the stream opens, so a reconnect fills
+ * what it missed; `event: events` with each batch as the writer commits it; and `event: broker`
+ * every second with the broker's live summary (the overview's entry for it, null while disabled),
+ * so the page needs one connection, not two.
+ */
+export async function GET(request: Request): Promise<Response> {
+  try {
+    const q = parseQuery(new URL(request.url), streamQuery);
+    await authorize(request);
+    const { database, writer } = getRuntime();
+    if (!(await getBroker(database.db, q.broker))) throw new ApiError("not_found", `no broker named "${q.broker}"`);
+    return sseResponse(request, async (channel) => {
+      // Subscribe before reading the backlog: an event committed in between arrives twice (the
+      // page drops duplicates) rather than not at all.
+      const unsubscribe = writer
+        ? onCommittedEvents(writer, (events) => {
+            const mine = events.filter((e) => e.broker === q.broker);
+            if (mine.length) channel.send("events", mine.map(liveEvent).reverse());
+          })
+        : () => {};
+      let backlog;
+      try {
+        backlog = await queryEvents(database.db, { broker: q.broker, limit: LIVE_EVENTS_BACKLOG });
+      } catch (err) {
+        unsubscribe();
+        throw err;
+      }
+      channel.send("backlog", backlog.map(liveEvent));
+      const unwatch = overviewSource.subscribe((snapshot) =>
+        channel.send("broker", snapshot.clusters.flatMap((c) => c.brokers).find((b) => b.name === q.broker) ?? null),
+      );
+      return () => {
+        unsubscribe();
+        unwatch();
+      };
+    });
+  } catch (err) {
+    return errorResponse(err);
+  }
+}

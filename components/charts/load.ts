@@ -1,0 +1,28 @@
+import "server-only";
+import type { Db } from "@/db/client";
+import { chartSeries, type ChartData } from "@/db/dashboards";
+import { CHART_METRICS, CHART_RANGES, type ChartRange } from "./ranges";
+
+export interface BrokerChartData extends ChartData {
+  broker: string;
+  range: ChartRange;
+}
+
+/** One broker's chart data for a named range, ending now: what the page renders first and the series API returns. */
+export async function loadBrokerCharts(
+  db: Db,
+  broker: string,
+  range: ChartRange,
+  metrics: readonly string[] = CHART_METRICS,
+  now = Date.now(),
+): Promise<BrokerChartData> {
+  const spec = CHART_RANGES[range];
+  const data = await chartSeries(db, {
+    broker,
+    metrics,
+    from: new Date(now - spec.ms),
+    to: new Date(now),
+    source: spec.source,
+  });
+  return { broker, range, ...data };
+}

@@ -1,0 +1,51 @@
+import "server-only";
+import {
+  topDisconnectingClients,
+  topDisconnectReasons,
+  type ClientDisconnects,
+  type ReasonCount,
+} from "@/db/dashboards";
+import { queryEvents } from "@/db/events";
+import { loadBrokerCharts, type BrokerChartData } from "@/components/charts/load";
+import type { ChartRange } from "@/components/charts/ranges";
+import { getRuntime } from "@/lib/runtime";
+import { liveEvent, LIVE_EVENTS_BACKLOG, type LiveEvent } from "./events";
+import { overviewSnapshot } from "./snapshot";
+import type { OverviewBroker } from "./types";
+
+const HOUR = 3600_000;
+
+export interface BrokerDetail {
+  /** the live view (null when the broker is disabled: no collector watches it) */
+  live: OverviewBroker | null;
+  charts: BrokerChartData;
+  events: LiveEvent[];
+  reasons: { hour: ReasonCount[]; day: ReasonCount[] };
+  clients: { hour: ClientDisconnects[]; day: ClientDisconnects[] };
+}
+
+/**
+ * What the broker page shows below its header, from the database and the collectors' memory: the
+ * slow part of the page, which it renders behind a skeleton.
+ */
+export async function loadBrokerDetail(name: string, range: ChartRange, now = Date.now()): Promise<BrokerDetail> {
+  const db = getRuntime().database.db;
+  const hour = { broker: name, from: new Date(now - HOUR), to: new Date(now) };
+  const day = { broker: name, from: new Date(now - 24 * HOUR), to: new Date(now) };
+  const [snapshot, charts, events, reasonsHour, reasonsDay, clientsHour, clientsDay] = await Promise.all([
+    overviewSnapshot(),
+    loadBrokerCharts(db, name, range, undefined, now),
+    queryEvents(db, { broker: name, limit: LIVE_EVENTS_BACKLOG }),
+    topDisconnectReasons(db, hour),
+    topDisconnectReasons(db, day),
+    topDisconnectingClients(db, hour),
+    topDisconnectingClients(db, day),
+  ]);
+  return {
+    live: snapshot.clusters.flatMap((c) => c.brokers).find((b) => b.name === name) ?? null,
+    charts,
+    events: events.map(liveEvent),
+    reasons: { hour: reasonsHour, day: reasonsDay },
+    clients: { hour: clientsHour, day: clientsDay },
+  };
+}

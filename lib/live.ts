@@ -1,0 +1,209 @@
+import type { EventRow } from "@/db/ingest";
+import type { IngestWriter } from "./collector/writer";
+
+/**
+ * Server-sent events for the live pages, so every stream behaves the same way: `text/event-stream`
+ * that no proxy buffers, a `retry:` hint for EventSource, a comment heartbeat that keeps idle
+ * connections (and the proxies between) from timing out, and one cleanup path whether the browser
+ * went away (`request.signal`), the stream was cancelled, or the server closed it.
+ */
+export interface SseChannel {
+  /** One `event: <name>` whose data is `data` as JSON (JSON never contains a raw newline). */
+  send(event: string, data: unknown): void;
+  comment(text: string): void;
+  /** aborted when the client went away */
+  readonly signal: AbortSignal;
+  /** End the stream from the server side; EventSource reconnects after `retry`. */
+  close(): void;
+}
+
+/** Set up the stream; the returned function runs once when it ends (unsubscribe, clear timers). */
+export type SseStart = (channel: SseChannel) => void | (() => void) | Promise<void | (() => void)>;
+
+export interface SseOptions {
+  heartbeatMs?: number;
+  /** what EventSource waits before reconnecting */
+  retryMs?: number;
+  /**
+   * Bytes queued for a client that is not reading before the stream is dropped. A stalled tab must
+   * not grow the server's memory; its EventSource reconnects and starts over from a fresh snapshot.
+   */
+  maxQueuedBytes?: number;
+}
+
+const DEFAULT_HEARTBEAT_MS = 15_000;
+
+export function sseResponse(request: Request, start: SseStart, opts: SseOptions = {}): Response {
+  const encoder = new TextEncoder();
+  const maxQueued = opts.maxQueuedBytes ?? 1_000_000;
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  let cleanup: (() => void) | void = undefined;
+  let heartbeat: ReturnType<typeof setInterval> | undefined;
+  let ended = false;
+
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    if (heartbeat) clearInterval(heartbeat);
+    request.signal.removeEventListener("abort", end);
+    try {
+      cleanup?.();
+    } catch (err) {
+      console.error("brokerwatch: closing an event stream:", err);
+    }
+    try {
+      controller.close();
+    } catch {
+      // already closed or errored by the runtime
+    }
+  };
+
+  const write = (chunk: string) => {
+    if (ended) return;
+    if (controller.desiredSize !== null && controller.desiredSize < -maxQueued) return end();
+    try {
+      controller.enqueue(encoder.encode(chunk));
+    } catch {
+      end();
+    }
+  };
+
+  const channel: SseChannel = {
+    send: (event, data) => write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`),
+    comment: (text) => write(`: ${text.replace(/[\r\n]+/g, " ")}\n\n`),
+    signal: request.signal,
+    close: end,
+  };
+
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      async start(c) {
+        controller = c;
+        write(`retry: ${opts.retryMs ?? 2000}\n\n`);
+        if (request.signal.aborted) return end();
+        request.signal.addEventListener("abort", end);
+        heartbeat = setInterval(() => channel.comment("heartbeat"), opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
+        try {
+          const done = await start(channel);
+          if (ended) done?.();
+          else cleanup = done;
+        } catch (err) {
+          console.error("brokerwatch: starting an event stream failed:", err);
+          end();
+        }
+      },
+      cancel() {
+        end();
+      },
+    },
+    new ByteLengthQueuingStrategy({ highWaterMark: 64 * 1024 }),
+  );
+
+  return new Response(stream, {
+    headers: {
+      "content-type": "text/event-stream; charset=utf-8",
+      // no-transform: a compressing proxy would otherwise hold events back to fill its buffer
+      "cache-control": "no-cache, no-transform",
+      "x-accel-buffering": "no",
+    },
+  });
+}
+
+/**
+ * A value computed on an interval while anyone listens, shared by every listener: ten people
+ * watching the overview cost one database round trip a second, not ten. A new listener gets the
+ * latest value at once when it is fresh, else the next one. Sources are kept on globalThis by
+ * name, like the runtime: Next bundles each route separately, and two routes streaming the same
+ * thing should share one source, not run one each.
+ */
+export interface LiveSource<T> {
+  subscribe(listener: (value: T) => void): () => void;
+}
+
+const SOURCES = Symbol.for("brokerwatch.liveSources");
+type SourceHolder = { [SOURCES]?: Map<string, LiveSource<unknown>> };
+
+export function sharedLiveSource<T>(name: string, produce: () => Promise<T>, intervalMs: number): LiveSource<T> {
+  const holder = globalThis as SourceHolder;
+  const sources = (holder[SOURCES] ??= new Map());
+  let source = sources.get(name) as LiveSource<T> | undefined;
+  if (!source) sources.set(name, (source = liveSource(produce, intervalMs)));
+  return source;
+}
+
+export function liveSource<T>(
+  produce: () => Promise<T>,
+  intervalMs: number,
+  log: (line: string) => void = console.error,
+): LiveSource<T> {
+  const listeners = new Set<(value: T) => void>();
+  let timer: ReturnType<typeof setInterval> | null = null;
+  let latest: { value: T; at: number } | null = null;
+  let producing = false;
+  let lastError: string | null = null;
+
+  const tick = async () => {
+    if (producing) return;
+    producing = true;
+    try {
+      const value = await produce();
+      latest = { value, at: Date.now() };
+      lastError = null;
+      for (const listener of [...listeners]) listener(value);
+    } catch (err) {
+      // once per distinct failure, not every second while the database is away
+      const message = (err as Error).message;
+      if (message !== lastError) log(`brokerwatch: live update failed: ${message}`);
+      lastError = message;
+    } finally {
+      producing = false;
+    }
+  };
+
+  return {
+    subscribe(listener) {
+      listeners.add(listener);
+      if (latest && Date.now() - latest.at < intervalMs) {
+        const { value } = latest;
+        queueMicrotask(() => listeners.has(listener) && listener(value));
+      } else {
+        void tick();
+      }
+      if (!timer) timer = setInterval(() => void tick(), intervalMs);
+      return () => {
+        listeners.delete(listener);
+        if (listeners.size === 0 && timer) {
+          clearInterval(timer);
+          timer = null;
+          latest = null;
+        }
+      };
+    },
+  };
+}
+
+/**
+ * Connection events as they are committed, for the live event streams. One listener on the writer
+ * fans out to every stream (an EventEmitter warns past ten listeners, and there may be more tabs).
+ */
+const fanOuts = new WeakMap<IngestWriter, Set<(events: EventRow[]) => void>>();
+
+export function onCommittedEvents(writer: IngestWriter, listener: (events: EventRow[]) => void): () => void {
+  let listeners = fanOuts.get(writer);
+  if (!listeners) {
+    const set = new Set<(events: EventRow[]) => void>();
+    fanOuts.set(writer, set);
+    writer.on("written", ({ events }) => {
+      for (const l of set) {
+        try {
+          l(events);
+        } catch (err) {
+          console.error("brokerwatch: an event stream listener failed:", err);
+        }
+      }
+    });
+    listeners = set;
+  }
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
