@@ -257,19 +257,26 @@ describe("HTTP API", () => {
       expect(((await res.json()) as ApiError).error).toMatchObject({ code: "unauthorized" });
     });
 
-    it.skipIf(!!process.env.DATABASE_URL)(
-      "refuses to open the embedded database while the app has it open (two PGlite processes corrupt it)",
-      async () => {
-        const failure = await tokenCli({ BROKERWATCH_DATA_DIR: app.dataDir }, "create", "while running").then(
+    it("refuses to open an embedded database another process has open (two PGlite processes corrupt it)", async () => {
+      const dir = await mkdtemp(path.join(os.tmpdir(), "bw-held-"));
+      const holder = await openDatabase({ dataDir: dir });
+      try {
+        const failure = await tokenCli(
+          { BROKERWATCH_DATA_DIR: dir, DATABASE_URL: undefined },
+          "create",
+          "while running",
+        ).then(
           () => null,
           (err: { code: number; stderr: string }) => err,
         );
         expect(failure?.code).toBe(1);
         expect(failure?.stderr).toMatch(/in use .*stop brokerwatch first/);
-      },
-    );
+      } finally {
+        await holder.close();
+      }
+    });
 
-    it.skipIf(!process.env.DATABASE_URL)(
+    (process.env.DATABASE_URL || process.env.REQUIRE_ALL === "1" ? it : it.skip)(
       "on Postgres, creates and revokes a token while the app runs, taking effect at once",
       async () => {
         const env = { BROKERWATCH_DATA_DIR: app.dataDir, DATABASE_URL: databaseUrl };

@@ -70,8 +70,8 @@ describe("npm start", () => {
 describe("npm start lifecycle", () => {
   it("stops cleanly on SIGTERM within 5 s with exit code 0, and starts again on the same data without a new password", async () => {
     const app = await startApp({ database: "pglite" });
-    const { code, ms } = await app.stop("SIGTERM");
-    expect(code).toBe(0);
+    const { code, signal, ms } = await app.stop("SIGTERM");
+    expect({ code, signal }, app.output.join("")).toEqual({ code: 0, signal: null });
     expect(ms).toBeLessThan(5000);
     expect(app.output.join("")).toContain("brokerwatch: stopped");
 

@@ -17,7 +17,7 @@ export interface RunningApp {
   /** the admin password printed on first start, if any */
   adminPassword: string | null;
   /** send a signal and wait for the exit; resolves with the exit code and how long it took */
-  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; ms: number }>;
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>;
 }
 
 export interface StartAppOptions {
@@ -91,13 +91,15 @@ export async function startApp(opts: StartAppOptions = {}): Promise<RunningApp> 
     adminPassword: password ? password[1] : null,
     async stop(signal = "SIGTERM") {
       const started = Date.now();
-      let result: { code: number | null; ms: number };
+      let result: { code: number | null; signal: NodeJS.Signals | null; ms: number };
       if (child.exitCode !== null || child.signalCode !== null) {
-        result = { code: child.exitCode, ms: 0 };
+        result = { code: child.exitCode, signal: child.signalCode, ms: 0 };
       } else {
-        const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+        const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+          child.once("exit", (code, sig) => resolve({ code, signal: sig })),
+        );
         child.kill(signal);
-        result = { code: await exited, ms: Date.now() - started };
+        result = { ...(await exited), ms: Date.now() - started };
       }
       if (dropDatabase) await dropDatabase().catch(() => {});
       return result;
