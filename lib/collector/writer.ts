@@ -11,7 +11,7 @@ import {
 
 /**
  * Batched writes off the MQTT receive path. The collector hands over what a message produced
- * and returns at once; a loop writes everything queued at least every 250 ms (sooner when a
+ * and returns at once; a loop writes everything queued every 100 ms (sooner when a
  * full batch is waiting). The queue is bounded by backpressure, not by dropping: past
  * `maxQueued` rows the writer says "full" and the collectors stop reading their sockets (the
  * brokers keep the messages in the collectors' persistent sessions) until it has drained to half.
@@ -42,12 +42,14 @@ export class IngestWriter extends EventEmitter<{ full: []; drained: []; written:
   private samples: SampleRow[] = [];
   private unparsed: UnparsedRow[] = [];
   private timer: NodeJS.Timeout | null = null;
-  private flushing: Promise<void> | null = null;
+  /** writes in flight: two, so Postgres ingests one batch while we send the next */
+  private readonly rounds = new Set<Promise<void>>();
   private full = false;
   private readonly recentWrites: { at: number; events: number }[] = [];
   private readonly flushIntervalMs: number;
   private readonly maxQueued: number;
   private readonly batchSize: number;
+  private readonly concurrency: number;
   private readonly log: (line: string) => void;
   readonly stats: WriterStats = {
     eventsWritten: 0,
@@ -64,9 +66,11 @@ export class IngestWriter extends EventEmitter<{ full: []; drained: []; written:
     opts: WriterOptions = {},
   ) {
     super();
-    this.flushIntervalMs = opts.flushIntervalMs ?? 250;
+    this.flushIntervalMs = opts.flushIntervalMs ?? 100;
     this.maxQueued = opts.maxQueued ?? 200_000;
     this.batchSize = opts.batchSize ?? 10_000;
+    // PGlite runs one query at a time anyway; Postgres gets two COPYs in flight.
+    this.concurrency = database.kind === "postgres" ? 2 : 1;
     this.log = opts.log ?? ((line) => console.log(line));
   }
 
@@ -103,18 +107,25 @@ export class IngestWriter extends EventEmitter<{ full: []; drained: []; written:
       );
       this.emit("full");
     }
-    if (queued >= this.batchSize && !this.flushing) setImmediate(() => void this.flush());
+    if (queued >= this.batchSize && this.rounds.size < this.concurrency) setImmediate(() => void this.flush());
   }
 
   /** Write everything queued now (one write at a time); resolves when this round is committed. */
-  flush(): Promise<void> {
-    if (this.flushing) return this.flushing;
-    if (this.queued === 0) return Promise.resolve();
-    this.flushing = this.writeRound().finally(() => {
-      this.flushing = null;
-      if (this.queued >= this.batchSize) setImmediate(() => void this.flush());
-    });
-    return this.flushing;
+  /**
+   * Start a write of what is queued (when a slot is free) and resolve once every write in flight,
+   * this one included, is committed. Two writes may overlap: on Postgres each COPY uses its own
+   * pooled connection, so the server ingests one batch while the next is being sent.
+   */
+  async flush(): Promise<void> {
+    while (this.rounds.size >= this.concurrency) await Promise.race(this.rounds);
+    if (this.queued > 0) {
+      const round: Promise<void> = this.writeRound().finally(() => {
+        this.rounds.delete(round);
+        if (this.queued >= this.batchSize && this.rounds.size < this.concurrency) setImmediate(() => void this.flush());
+      });
+      this.rounds.add(round);
+    }
+    await Promise.all(this.rounds);
   }
 
   private async writeRound(): Promise<void> {
@@ -180,6 +191,6 @@ export class IngestWriter extends EventEmitter<{ full: []; drained: []; written:
       await this.flush();
       if (this.stats.writeErrors > before) await new Promise((r) => setTimeout(r, 100));
     }
-    if (this.flushing) await this.flushing;
+    await Promise.all(this.rounds);
   }
 }
