@@ -1,0 +1,13 @@
+import { WebhookSettings } from "@/components/settings/webhook-settings";
+import { requireUser } from "@/lib/auth/page";
+import { getRuntime } from "@/lib/runtime";
+import { webhookSettings } from "@/lib/settings/webhooks";
+
+export const dynamic = "force-dynamic";
+export const metadata = { title: "Webhooks · Settings" };
+
+export default async function WebhookSettingsPage() {
+  const user = await requireUser();
+  const webhooks = await webhookSettings(getRuntime().database.db);
+  return <WebhookSettings webhooks={webhooks} canEdit={user.role === "admin"} />;
+}

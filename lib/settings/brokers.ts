@@ -1,0 +1,145 @@
+/**
+ * Brokers made in the UI or the API: created and edited here, never deleted (history keeps their
+ * name), only disabled. Definitions from brokerwatch.yaml and the bundled broker are read-only:
+ * the file is re-applied at every start, so an edit here would silently come undone.
+ */
+import { and, eq, sql } from "drizzle-orm";
+import { getBroker, listBrokers } from "@/db/brokers";
+import type { Db } from "@/db/client";
+import { brokers, type BrokerRow, type NewBrokerRow } from "@/db/schema";
+import { BrokerSchema, type BrokerConfig } from "@/lib/config/schema";
+import { decryptSecret, encryptSecret } from "@/lib/crypto";
+import { ApiError } from "@/lib/http";
+import { getRuntime } from "@/lib/runtime";
+import { mergePatch, parseInput, serviceSecret, withoutBlanks } from "./input";
+import type { BrokerSettingsView, DefinitionSource } from "./views";
+
+export function brokerView(row: BrokerRow): BrokerSettingsView {
+  return {
+    name: row.name,
+    url: row.url,
+    dialect: row.dialect,
+    detectedDialect: row.detectedDialect,
+    version: row.version,
+    cluster: row.cluster,
+    username: row.username,
+    hasPassword: row.passwordEnc !== null,
+    maxConnections: row.maxConnections,
+    expectedNodes: row.expectedNodes,
+    sysTopicPrefix: row.sysTopicPrefix,
+    clientId: row.clientId,
+    enabled: row.enabled,
+    source: row.source as DefinitionSource,
+    status: row.status,
+    lastSeenAt: row.lastSeenAt?.toISOString() ?? null,
+  };
+}
+
+export async function brokerSettings(db: Db): Promise<BrokerSettingsView[]> {
+  return (await listBrokers(db, { includeDisabled: true })).map(brokerView);
+}
+
+/** Why a broker cannot be changed here, in the operator's words; null when it can. */
+export function readOnlyReason(source: string, name: string): string | null {
+  if (source === "file")
+    return `broker "${name}" is defined in brokerwatch.yaml; change it there and restart brokerwatch`;
+  if (source === "builtin")
+    return `"${name}" is the bundled broker, built in; set BUNDLED_BROKER=off to stop monitoring it`;
+  return null;
+}
+
+/** Columns from a validated definition; `passwordEnc` only when a new password was given. */
+function columns(config: BrokerConfig, secret: string): Omit<NewBrokerRow, "name"> {
+  return {
+    url: config.url,
+    dialect: config.dialect,
+    // `auto` keeps what was detected last time until the collector says otherwise (as for the file)
+    ...(config.dialect === "auto" ? {} : { detectedDialect: config.dialect }),
+    username: config.username ?? null,
+    ...(config.password !== undefined ? { passwordEnc: encryptSecret(config.password, secret) } : {}),
+    cluster: config.cluster ?? null,
+    maxConnections: config.maxConnections ?? null,
+    expectedNodes: config.expectedNodes ?? null,
+    sysTopicPrefix: config.sysTopicPrefix ?? null,
+    clientId: config.clientId ?? null,
+    enabled: config.enabled,
+  };
+}
+
+/** POST /api/brokers: the same fields and rules as a `brokers:` entry of brokerwatch.yaml. */
+export async function createBroker(db: Db, body: Record<string, unknown>): Promise<BrokerSettingsView> {
+  const config = parseInput(BrokerSchema, withoutBlanks(body));
+  const values = columns(config, serviceSecret());
+  // The name is the unique key: a second create of it must not overwrite the first (or a file broker).
+  const [row] = await db
+    .insert(brokers)
+    .values({ ...values, name: config.name, source: "ui" })
+    .onConflictDoNothing({ target: brokers.name })
+    .returning();
+  if (!row) {
+    const existing = await getBroker(db, config.name);
+    const where =
+      existing?.source === "file" ? " in brokerwatch.yaml" : existing?.source === "builtin" ? " (built in)" : "";
+    throw new ApiError("conflict", `a broker named "${config.name}" already exists${where}; choose another name`, {
+      parameter: "name",
+    });
+  }
+  await reloadCollectors();
+  return brokerView(row);
+}
+
+/** The stored definition as brokerwatch.yaml would say it, so a PATCH is validated like a create. */
+function storedInput(row: BrokerRow): Record<string, unknown> {
+  const input: Record<string, unknown> = { name: row.name, url: row.url, dialect: row.dialect, enabled: row.enabled };
+  for (const key of ["username", "cluster", "maxConnections", "expectedNodes", "sysTopicPrefix", "clientId"] as const) {
+    if (row[key] !== null) input[key] = row[key];
+  }
+  return input;
+}
+
+/**
+ * PATCH /api/brokers/{name}: a key absent keeps the stored value, null or "" clears it. The
+ * password is write-only: absent or "" keeps it, null removes it, text replaces it.
+ */
+export async function editBroker(db: Db, name: string, body: Record<string, unknown>): Promise<BrokerSettingsView> {
+  const stored = await getBroker(db, name);
+  if (!stored) throw new ApiError("not_found", `no broker named "${name}"`);
+  const readOnly = readOnlyReason(stored.source, stored.name);
+  if (readOnly) throw new ApiError("conflict", readOnly, { source: stored.source });
+  const { name: newName, password, ...changes } = body;
+  if (newName !== undefined && newName !== stored.name) {
+    throw new ApiError("bad_request", "name: cannot be changed: it is the broker label of the history already kept", {
+      parameter: "name",
+    });
+  }
+  const merged = mergePatch(storedInput(stored), changes);
+  if (password !== undefined && password !== null && password !== "") merged.password = password;
+  const config = parseInput(BrokerSchema, merged);
+  const values = columns(config, serviceSecret());
+  if (password === null) values.passwordEnc = null;
+  const [row] = await db
+    .update(brokers)
+    .set({ ...values, updatedAt: sql`now()` })
+    // source = 'ui' again here: a restart with a changed file may have claimed the name meanwhile
+    .where(and(eq(brokers.name, name), eq(brokers.source, "ui")))
+    .returning();
+  if (!row) throw new ApiError("conflict", `broker "${name}" changed while it was being edited; reload and retry`);
+  await reloadCollectors();
+  return brokerView(row);
+}
+
+/** The stored password of a broker, for "test connection" on an edit form that leaves it blank. */
+export async function storedBrokerPassword(db: Db, name: string): Promise<string | null> {
+  const row = await getBroker(db, name);
+  if (!row?.passwordEnc) return null;
+  try {
+    return decryptSecret(row.passwordEnc, serviceSecret());
+  } catch (err) {
+    throw new ApiError("conflict", `broker "${name}": ${(err as Error).message}`);
+  }
+}
+
+/** Start, stop or restart collectors after an edit (lib/collector/manager.ts). */
+async function reloadCollectors(): Promise<void> {
+  await getRuntime().collectors?.reload();
+}

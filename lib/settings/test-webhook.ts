@@ -1,0 +1,110 @@
+/**
+ * "Send test notification": one signed POST of a synthetic Alertmanager v4 notification straight to
+ * the receiver, not through the outbox (no retries, nothing in the delivery log), so the person
+ * at the settings page sees at once what the receiver answered.
+ */
+import { randomBytes } from "node:crypto";
+import { fingerprint } from "@/lib/alerts/state";
+import { formatMessage } from "@/lib/notify/format";
+import { signatureHeaders } from "@/lib/notify/sign";
+import type { WebhookTestResult } from "./views";
+
+export const TEST_ALERT_NAME = "BrokerwatchTest";
+
+export interface WebhookTestTarget {
+  name: string;
+  url: string;
+  /** whsec_…, or null for an unsigned receiver */
+  secret: string | null;
+  headers: Record<string, string>;
+}
+
+export interface WebhookTestOptions {
+  /** the UI's own URL, for `externalURL` and the alert's `generatorURL` */
+  externalURL: string;
+  timeoutMs?: number;
+  now?: Date;
+  fetch?: typeof fetch;
+}
+
+/** The body a test sends: one firing alert, labelled like every brokerwatch alert (CONTRACT section 6). */
+export function testNotificationBody(receiver: string, externalURL: string, now: Date): string {
+  const labels = { alertname: TEST_ALERT_NAME, broker: "brokerwatch", severity: "info" };
+  const message = formatMessage({
+    receiver,
+    groupLabels: { alertname: TEST_ALERT_NAME },
+    externalURL,
+    now,
+    alerts: [
+      {
+        fingerprint: fingerprint(labels),
+        labels,
+        annotations: {
+          summary: "Test notification from brokerwatch",
+          description: `Sent from Settings → Webhooks to check that "${receiver}" receives and verifies brokerwatch's notifications. No action needed.`,
+        },
+        state: "firing",
+        startsAt: now,
+        endsAt: null,
+        generatorURL: `${externalURL}/settings/webhooks`,
+      },
+    ],
+  });
+  return JSON.stringify(message);
+}
+
+function describeFetchError(error: Error, timeoutMs: number): string {
+  if (error.name === "TimeoutError") return `no answer within ${timeoutMs / 1000} s`;
+  const cause = (error as Error & { cause?: { code?: string; message?: string } }).cause;
+  if (cause?.code === "ECONNREFUSED") return "connection refused: nothing listens at that address";
+  if (cause?.code === "ENOTFOUND" || cause?.code === "EAI_AGAIN") return "cannot resolve the host name";
+  const detail = cause?.code ?? cause?.message;
+  return detail ? `${error.message}: ${detail}` : error.message;
+}
+
+export async function sendTestNotification(
+  target: WebhookTestTarget,
+  opts: WebhookTestOptions,
+): Promise<WebhookTestResult> {
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const now = opts.now ?? new Date();
+  const messageId = `msg_${randomBytes(16).toString("base64url")}`;
+  const body = testNotificationBody(target.name, opts.externalURL, now);
+  // As the outbox does: the webhook's own headers, then ours, whatever case they were configured in.
+  const headers = new Headers(target.headers);
+  headers.set("content-type", "application/json");
+  for (const [name, value] of Object.entries(signatureHeaders(target.secret, messageId, now, body))) {
+    headers.set(name, value);
+  }
+  const started = performance.now();
+  const base = { messageId, signed: target.secret !== null };
+  try {
+    const response = await (opts.fetch ?? fetch)(target.url, {
+      method: "POST",
+      headers,
+      body,
+      // Standard Webhooks counts a 3xx as a failure, and the outbox does not follow one either.
+      redirect: "manual",
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const durationMs = Math.round(performance.now() - started);
+    const delivered = response.status >= 200 && response.status < 300;
+    let error: string | null = null;
+    if (response.status >= 300 && response.status < 400) {
+      error = `redirected to ${response.headers.get("location") ?? "elsewhere"}; deliveries do not follow redirects, so use the final URL`;
+    } else if (!delivered) {
+      const text = (await response.text().catch(() => "")).trim().slice(0, 300);
+      error = `HTTP ${response.status}${text ? `: ${text}` : ""}`;
+    }
+    await response.body?.cancel().catch(() => {});
+    return { ...base, delivered, statusCode: response.status, durationMs, error };
+  } catch (err) {
+    return {
+      ...base,
+      delivered: false,
+      statusCode: null,
+      durationMs: Math.round(performance.now() - started),
+      error: describeFetchError(err as Error, timeoutMs),
+    };
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * Webhook receivers made in the UI or the API, validated by the same rules as brokerwatch.yaml's
+ * `webhooks:`. The whsec_ secret and header values are write-only: they may be credentials.
+ */
+import type { Db } from "@/db/client";
+import type { WebhookRow } from "@/db/schema";
+import {
+  clearWebhookDisabledReason,
+  getWebhook,
+  getWebhookByName,
+  insertWebhook,
+  updateUiWebhook,
+  type NewWebhookRow,
+} from "@/db/webhooks";
+import { WebhookSchema, type WebhookConfig } from "@/lib/config/schema";
+import { decryptSecret, encryptSecret } from "@/lib/crypto";
+import { ApiError } from "@/lib/http";
+import { listWebhooks, type WebhookSummary } from "@/lib/notify/webhooks";
+import { mergePatch, parseInput, serviceSecret, withoutBlanks } from "./input";
+import type { DefinitionSource, WebhookSettingsView } from "./views";
+
+export function webhookView(webhook: WebhookSummary): WebhookSettingsView {
+  return {
+    id: webhook.id,
+    name: webhook.name,
+    url: webhook.url,
+    signed: webhook.signed,
+    sendResolved: webhook.sendResolved,
+    enabled: webhook.enabled,
+    headerNames: Object.keys(webhook.headers),
+    groupBy: webhook.groupBy,
+    groupWaitSeconds: webhook.groupWaitSeconds,
+    repeatIntervalSeconds: webhook.repeatIntervalSeconds,
+    source: webhook.source as DefinitionSource,
+    disabledReason: webhook.disabledReason,
+    updatedAt: webhook.updatedAt.toISOString(),
+  };
+}
+
+function rowView({ secretEnc, ...row }: WebhookRow): WebhookSettingsView {
+  return webhookView({ ...row, signed: secretEnc !== null });
+}
+
+export async function webhookSettings(db: Db): Promise<WebhookSettingsView[]> {
+  return (await listWebhooks(db)).map(webhookView);
+}
+
+function columns(config: WebhookConfig, secret: string): Omit<NewWebhookRow, "name" | "source"> {
+  return {
+    url: config.url,
+    ...(config.secret !== undefined ? { secretEnc: encryptSecret(config.secret, secret) } : {}),
+    sendResolved: config.sendResolved,
+    enabled: config.enabled,
+    headers: config.headers,
+    groupBy: config.groupBy ?? null,
+    groupWaitSeconds: config.groupWaitSeconds ?? null,
+    repeatIntervalSeconds: config.repeatIntervalSeconds ?? null,
+  };
+}
+
+/** POST /api/webhooks: the fields of a `webhooks:` entry (durations as text: `groupWait: 30s`). */
+export async function createWebhook(db: Db, body: Record<string, unknown>): Promise<WebhookSettingsView> {
+  const config = parseInput(WebhookSchema, withoutBlanks(body));
+  const row = await insertWebhook(db, { name: config.name, ...columns(config, serviceSecret()) });
+  if (!row) {
+    const existing = await getWebhookByName(db, config.name);
+    const where = existing?.source === "file" ? " in brokerwatch.yaml" : "";
+    throw new ApiError("conflict", `a webhook named "${config.name}" already exists${where}; choose another name`, {
+      parameter: "name",
+    });
+  }
+  return rowView(row);
+}
+
+/** Seconds back to the duration text the schema reads (`30s`, `1500ms`). */
+function durationText(seconds: number): string {
+  return Number.isInteger(seconds) ? `${seconds}s` : `${Math.round(seconds * 1000)}ms`;
+}
+
+function storedInput(row: WebhookRow): Record<string, unknown> {
+  const input: Record<string, unknown> = {
+    name: row.name,
+    url: row.url,
+    sendResolved: row.sendResolved,
+    enabled: row.enabled,
+    headers: row.headers,
+  };
+  if (row.groupBy !== null) input.groupBy = row.groupBy;
+  if (row.groupWaitSeconds !== null) input.groupWait = durationText(row.groupWaitSeconds);
+  if (row.repeatIntervalSeconds !== null) input.repeatInterval = durationText(row.repeatIntervalSeconds);
+  return input;
+}
+
+/**
+ * PATCH /api/webhooks/{id}: a key absent keeps the stored value, null or "" clears it. `secret`
+ * and `headers` are write-only: absent keeps them, null removes them. `enabled: true` also lifts
+ * a 410 Gone stop, as does a new URL. A file webhook accepts only that re-enable.
+ */
+export async function editWebhook(db: Db, id: number, body: Record<string, unknown>): Promise<WebhookSettingsView> {
+  const stored = await getWebhook(db, id);
+  if (!stored) throw new ApiError("not_found", `no webhook with id ${id}`);
+
+  if (stored.source !== "ui") {
+    const onlyReenable = Object.keys(body).length === 1 && body.enabled === true;
+    if (onlyReenable && stored.disabledReason !== null) {
+      return rowView((await clearWebhookDisabledReason(db, id)) ?? stored);
+    }
+    throw new ApiError(
+      "conflict",
+      `webhook "${stored.name}" is defined in brokerwatch.yaml; change it there and restart brokerwatch` +
+        (stored.disabledReason !== null ? ' (re-enabling it after a 410 is allowed: send {"enabled": true})' : ""),
+      { source: stored.source },
+    );
+  }
+
+  const { name: newName, secret, ...changes } = body;
+  if (newName !== undefined && newName !== stored.name) {
+    throw new ApiError("bad_request", "name: cannot be changed: it is the receiver name of the delivery log", {
+      parameter: "name",
+    });
+  }
+  const merged = mergePatch(storedInput(stored), changes);
+  if (secret !== undefined && secret !== null && secret !== "") merged.secret = secret;
+  const config = parseInput(WebhookSchema, merged);
+  const values = columns(config, serviceSecret());
+  if (secret === null) values.secretEnc = null;
+  const reenabled = changes.enabled === true || config.url !== stored.url;
+  const row = await updateUiWebhook(db, id, { ...values, ...(reenabled ? { disabledReason: null } : {}) });
+  if (!row)
+    throw new ApiError("conflict", `webhook "${stored.name}" changed while it was being edited; reload and retry`);
+  return rowView(row);
+}
+
+/** Where and how "send test notification" posts: the stored definition with its secret decrypted. */
+export async function webhookTarget(
+  db: Db,
+  id: number,
+): Promise<{ name: string; url: string; secret: string | null; headers: Record<string, string> }> {
+  const row = await getWebhook(db, id);
+  if (!row) throw new ApiError("not_found", `no webhook with id ${id}`);
+  let secret: string | null = null;
+  if (row.secretEnc !== null) {
+    try {
+      secret = decryptSecret(row.secretEnc, serviceSecret());
+    } catch (err) {
+      // Sending unsigned would hide the very problem the test is for.
+      throw new ApiError("conflict", `webhook "${row.name}": ${(err as Error).message}`);
+    }
+  }
+  return { name: row.name, url: row.url, secret, headers: row.headers };
+}
