@@ -19,6 +19,9 @@ import {
 
 const WINDOW_LABELS: Record<TraceWindow, string> = { "24h": "24 h", "7d": "7 d", "30d": "30 d" };
 
+/** Timeline rows rendered on the page; the diagnosis and the reason counts still cover the whole window. */
+const TIMELINE_ROWS = 200;
+
 /** The trace page of one ClientID: diagnosis, reason breakdown and the sessions as a timeline. */
 export function ClientTrace({
   clientId,
@@ -97,6 +100,16 @@ export function ClientTrace({
     );
   }
 
+  // Rendering thousands of rows costs more than everything else on the page (bench/dashboard):
+  // show the newest ones, plus any the diagnosis cites so its evidence links always land.
+  const cited = new Set(findings.flatMap((f) => f.evidence.map((e) => e.eventId)));
+  const shownTimeline = history.timeline.filter(
+    (entry, i) =>
+      i < TIMELINE_ROWS ||
+      (entry.kind === "session"
+        ? [entry.session.start?.id, entry.session.end?.id].some((id) => id !== undefined && cited.has(id))
+        : cited.has(entry.event.id)),
+  );
   return (
     <div className="mx-auto max-w-6xl space-y-6">
       {header}
@@ -115,7 +128,13 @@ export function ClientTrace({
         </Card>
       </div>
       <Card title="Sessions">
-        <Timeline entries={history.timeline} now={now} />
+        <Timeline entries={shownTimeline} now={now} />
+        {shownTimeline.length < history.timeline.length && (
+          <p className="mt-6 text-sm text-zinc-500">
+            Showing the newest {TIMELINE_ROWS} of {history.timeline.length.toLocaleString("en")} rows (and every row the
+            diagnosis points at). Export CSV for all of them.
+          </p>
+        )}
       </Card>
     </div>
   );
