@@ -27,6 +27,7 @@ import {
   smallButtonClass,
   SourceBadge,
   Spinner,
+  StatusNotice,
 } from "./parts";
 
 const FIELDS = [
@@ -94,13 +95,7 @@ export function BrokerSettings({ brokers, canEdit }: { brokers: BrokerSettingsVi
         }
       />
       {!canEdit && <ReadOnlyNote what="the brokers" />}
-      <div aria-live="polite">
-        {status && (
-          <Notice tone={status.tone} role={status.tone === "bad" ? "alert" : "status"} className="mb-4">
-            {status.text}
-          </Notice>
-        )}
-      </div>
+      <StatusNotice status={status} />
       {form && (
         <BrokerForm
           key={form.mode === "edit" ? form.broker.name : "add"}

@@ -78,6 +78,19 @@ export function Notice({
   );
 }
 
+/** The outcome of the last action in a settings section, announced to screen readers. */
+export function StatusNotice({ status }: { status: { tone: keyof typeof NOTICE_TONES; text: ReactNode } | null }) {
+  return (
+    <div aria-live="polite">
+      {status && (
+        <Notice tone={status.tone} role={status.tone === "bad" ? "alert" : "status"} className="mb-4">
+          {status.text}
+        </Notice>
+      )}
+    </div>
+  );
+}
+
 export function ReadOnlyNote({ what }: { what: string }) {
   return (
     <Notice tone="info" className="mb-4" testId="read-only-note">

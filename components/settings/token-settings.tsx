@@ -17,7 +17,7 @@ import {
 import type { TokenView } from "@/lib/settings/views";
 import { callApi, failureMessage } from "./api";
 import { ConfirmButton } from "./confirm-button";
-import { Field, Notice, ReadOnlyNote, SectionHeader, selectClass, Spinner } from "./parts";
+import { Field, Notice, ReadOnlyNote, SectionHeader, selectClass, Spinner, StatusNotice } from "./parts";
 
 type Status = { tone: "good" | "bad"; text: string } | null;
 
@@ -59,13 +59,7 @@ export function TokenSettings({ tokens, canEdit }: { tokens: TokenView[]; canEdi
         />
       )}
       {created && <NewTokenSecret {...created} onDone={() => setCreated(null)} />}
-      <div aria-live="polite">
-        {status && (
-          <Notice tone={status.tone} role={status.tone === "bad" ? "alert" : "status"} className="mb-4">
-            {status.text}
-          </Notice>
-        )}
-      </div>
+      <StatusNotice status={status} />
       {tokens.length === 0 ? (
         <EmptyState>No API tokens yet.{canEdit ? " Create one above for a script or a dashboard." : ""}</EmptyState>
       ) : (

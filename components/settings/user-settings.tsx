@@ -16,7 +16,16 @@ import {
 import type { UserView } from "@/lib/settings/views";
 import { ApiFailure, callApi, failureMessage } from "./api";
 import { ConfirmButton } from "./confirm-button";
-import { Field, Notice, ReadOnlyNote, SectionHeader, selectClass, smallButtonClass, Spinner } from "./parts";
+import {
+  Field,
+  Notice,
+  ReadOnlyNote,
+  SectionHeader,
+  selectClass,
+  smallButtonClass,
+  Spinner,
+  StatusNotice,
+} from "./parts";
 
 type Status = { tone: "good" | "bad"; text: string } | null;
 const MIN_PASSWORD = 8;
@@ -61,13 +70,7 @@ export function UserSettings({
           }}
         />
       )}
-      <div aria-live="polite">
-        {status && (
-          <Notice tone={status.tone} role={status.tone === "bad" ? "alert" : "status"} className="mb-4">
-            {status.text}
-          </Notice>
-        )}
-      </div>
+      <StatusNotice status={status} />
       <div className="relative overflow-x-auto rounded-lg border border-zinc-200 bg-white dark:border-zinc-800 dark:bg-zinc-900">
         <table className={`${tableClass} min-w-[32rem]`}>
           <thead className="border-b border-zinc-200 dark:border-zinc-800">

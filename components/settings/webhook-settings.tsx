@@ -25,6 +25,7 @@ import {
   smallButtonClass,
   SourceBadge,
   Spinner,
+  StatusNotice,
 } from "./parts";
 
 type Status = { tone: "good" | "bad"; text: string } | null;
@@ -75,13 +76,7 @@ export function WebhookSettings({ webhooks, canEdit }: { webhooks: WebhookSettin
         }
       />
       {!canEdit && <ReadOnlyNote what="the webhooks" />}
-      <div aria-live="polite">
-        {status && (
-          <Notice tone={status.tone} role={status.tone === "bad" ? "alert" : "status"} className="mb-4">
-            {status.text}
-          </Notice>
-        )}
-      </div>
+      <StatusNotice status={status} />
       {form && (
         <WebhookForm
           key={form.mode === "edit" ? form.webhook.id : "add"}
