@@ -6,6 +6,8 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     testTimeout: 60_000,
+    // Browser assertions poll; on a busy 2-core machine a page can take seconds to re-render.
+    expect: { poll: { timeout: 15_000, interval: 100 } },
     hookTimeout: 240_000,
     globalSetup: ["test/helpers/global-setup.ts"],
     // End-to-end files start brokers and the app on free ports; two workers suit the 2-core machine.

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { migrateDatabase, openDatabase } from "@/db/client";
 import { createUser } from "@/lib/auth/users";
 import { ROOT, startApp, type RunningApp } from "./helpers/app";
-import { launchChromium, signIn } from "./helpers/browser";
+import { launchChromium, signIn, screenshotPath } from "./helpers/browser";
 import { describeIf, needs } from "./helpers/require";
 
 const RULE = "Bundled_Crowded";
@@ -133,7 +133,7 @@ describeIf(needs({ chromium: true }), "alerts in a browser", () => {
 
     await mkdir(path.join(ROOT, "docs", "screenshots"), { recursive: true });
     await page.mouse.move(0, 0);
-    await page.screenshot({ path: path.join(ROOT, "docs", "screenshots", "alerts.png") });
+    await page.screenshot({ path: screenshotPath("alerts.png") });
   });
 
   it("silences the alert from its card, with matchers pre-filled from alertname and broker", async () => {

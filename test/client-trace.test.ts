@@ -7,7 +7,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import mqttPacket from "mqtt-packet";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { ROOT, startApp, type RunningApp } from "./helpers/app";
-import { launchChromium, signIn } from "./helpers/browser";
+import { launchChromium, signIn, screenshotPath } from "./helpers/browser";
 import { startMosquitto, type RunningMosquitto } from "./helpers/mosquitto";
 import { waitFor } from "./helpers/ports";
 import { describeIf, needs } from "./helpers/require";
@@ -277,7 +277,7 @@ describeIf(needs({ chromium: true, mosquitto: true }), "client trace in a browse
     await mkdir(path.join(ROOT, "docs/screenshots"), { recursive: true });
     await page.goto(`${app.url}/clients/${TWIN}`);
     await finding.waitFor();
-    await page.screenshot({ path: path.join(ROOT, "docs/screenshots/client-trace.png") });
+    await page.screenshot({ path: screenshotPath("client-trace.png") });
   });
 
   it("finds a client by ClientID prefix on /clients and opens its trace page with a click", async () => {
@@ -288,6 +288,7 @@ describeIf(needs({ chromium: true, mosquitto: true }), "client trace in a browse
     expect(new URL(page.url()).searchParams.get("q")).toBe(`sensor/7 "no`);
     const results = page.getByTestId("client-search-results");
     const links = results.getByRole("link");
+    await links.first().waitFor(); // the results stream in behind the page's loading state
     expect(await links.allTextContents()).toEqual([SLEEPY]);
     expect(await results.textContent()).toContain("keepalive_timeout");
     expect(await results.locator("tbody td").last().textContent()).toBe(String(2 * KEEPALIVE_RUNS));
@@ -328,7 +329,7 @@ describeIf(needs({ chromium: true, mosquitto: true }), "client trace in a browse
     // the view everyone shares: a search with its results above, all disconnects below
     await page.goto(`${app.url}/clients?q=${encodeURIComponent("pu")}`);
     await page.getByTestId("disconnects").waitFor();
-    await page.screenshot({ path: path.join(ROOT, "docs/screenshots/clients.png") });
+    await page.screenshot({ path: screenshotPath("clients.png") });
   });
 
   it("shows ClientIDs with / % # ? quotes and unicode as themselves, and the empty state when none match", async () => {

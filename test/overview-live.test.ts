@@ -1,19 +1,17 @@
-import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { EventEmitter } from "node:events";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import mqtt, { type MqttClient } from "mqtt";
 import type { Browser, Page } from "playwright-core";
-import { launchChromium, signIn } from "./helpers/browser";
-import { ROOT, startApp, type RunningApp } from "./helpers/app";
+import { launchChromium, signIn, screenshotPath } from "./helpers/browser";
+import { startApp, type RunningApp } from "./helpers/app";
 import { freePort } from "./helpers/ports";
 import { describeIf, needs } from "./helpers/require";
 import type { EventRow } from "@/db/ingest";
 import type { IngestWriter } from "@/lib/collector/writer";
 import { liveSource, onCommittedEvents, sseResponse } from "@/lib/live";
-
-const SCREENSHOTS = path.join(ROOT, "docs", "screenshots");
 
 function connectClient(url: string, clientId: string): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
@@ -66,7 +64,6 @@ describeIf(needs({ chromium: true }), "live overview and broker page in a browse
     ]);
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     await page.emulateMedia({ colorScheme: "light" });
-    await mkdir(SCREENSHOTS, { recursive: true });
   });
   afterAll(async () => {
     await Promise.all(clients.map((c) => endClient(c).catch(() => {})));
@@ -180,7 +177,7 @@ describeIf(needs({ chromium: true }), "live overview and broker page in a browse
       await page.waitForTimeout(700);
     }
     await page.waitForTimeout(6000);
-    await page.screenshot({ path: path.join(SCREENSHOTS, "broker.png"), fullPage: true });
+    await page.screenshot({ path: screenshotPath("broker.png"), fullPage: true });
   });
 
   it("switches the chart range from raw samples to rollups, keeping it in the URL", async () => {
@@ -226,7 +223,7 @@ describeIf(needs({ chromium: true }), "live overview and broker page in a browse
         .poll(async () => Number((await page.getByTestId("in-bundled").textContent()) ?? "0"), { timeout: 15_000 })
         .toBeGreaterThan(0);
       await page.waitForTimeout(2500); // a steady rate, and the saturation bars' transition done
-      await page.screenshot({ path: path.join(SCREENSHOTS, "overview.png"), fullPage: true });
+      await page.screenshot({ path: screenshotPath("overview.png"), fullPage: true });
     } finally {
       clearInterval(traffic);
     }

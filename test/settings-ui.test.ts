@@ -3,7 +3,7 @@ import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { ROOT, startApp, type RunningApp } from "./helpers/app";
-import { launchChromium, signIn } from "./helpers/browser";
+import { launchChromium, signIn, screenshotPath } from "./helpers/browser";
 import { startMosquitto, type RunningMosquitto } from "./helpers/mosquitto";
 import { waitFor } from "./helpers/ports";
 import { describeIf, needs } from "./helpers/require";
@@ -175,7 +175,7 @@ describeIf(needs({ chromium: true, mosquitto: true }), "settings in a browser", 
     expect(await report.getByTestId("test-sys").textContent()).toMatch(/^yes/);
 
     await mkdir(path.join(ROOT, "docs", "screenshots"), { recursive: true });
-    await page.screenshot({ path: path.join(ROOT, "docs", "screenshots", "settings.png") });
+    await page.screenshot({ path: screenshotPath("settings.png") });
 
     await form.getByRole("button", { name: "Add broker" }).click();
     await page.getByRole("status").filter({ hasText: "Added plant-ui" }).waitFor();

@@ -1,3 +1,6 @@
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { CHROMIUM } from "./require";
 
@@ -19,10 +22,29 @@ export async function launchChromium(): Promise<Browser> {
 }
 
 /** Sign in through the login form, as a person would; lands on `next` (default the overview). */
-export async function signIn(page: Page, baseUrl: string, username: string, password: string, next = "/"): Promise<void> {
+export async function signIn(
+  page: Page,
+  baseUrl: string,
+  username: string,
+  password: string,
+  next = "/",
+): Promise<void> {
   await page.goto(`${baseUrl}/login?next=${encodeURIComponent(next)}`);
   await page.getByLabel("Username").fill(username);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.waitForURL(`${baseUrl}${next}`);
+}
+
+const SCREENSHOT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "docs", "screenshots");
+
+/**
+ * Where a test saves its screenshot: the README's docs/screenshots when UPDATE_SCREENSHOTS=1
+ * (`UPDATE_SCREENSHOTS=1 npm test` refreshes them), else a temp dir, so a test run leaves the
+ * working tree as it found it.
+ */
+export function screenshotPath(name: string): string {
+  return process.env.UPDATE_SCREENSHOTS === "1"
+    ? path.join(SCREENSHOT_DIR, name)
+    : path.join(os.tmpdir(), `brokerwatch-${name}`);
 }
