@@ -128,20 +128,9 @@ async function main(): Promise<void> {
   const hostForUrl = env.HOSTNAME.includes(":") ? `[${env.HOSTNAME}]` : env.HOSTNAME;
   service.setExternalURL(env.BROKERWATCH_EXTERNAL_URL ?? `http://${hostForUrl}:${webPort}`);
 
-  // One write, so anything reading the output sees the whole block at once.
-  const lines = [
-    "brokerwatch ready",
-    `  UI:       http://${hostForUrl}:${webPort}`,
-    `  broker:   ${broker ? broker.url : "off (BUNDLED_BROKER=off)"}`,
-    `  database: ${database.kind === "postgres" ? "postgres (DATABASE_URL)" : `embedded PGlite in ${env.BROKERWATCH_DATA_DIR}`}`,
-  ];
-  if (generatedPassword) {
-    lines.push(
-      `  admin password (shown once; set BROKERWATCH_ADMIN_PASSWORD to choose your own): ${generatedPassword}`,
-    );
-  }
-  console.log(lines.join("\n"));
-
+  // Signal handlers before "ready": the line is written synchronously to a pipe, and whoever
+  // reads it (a test, an orchestrator) may send SIGTERM at once; without a handler yet, the
+  // default action would kill the process uncleanly.
   let stopping = false;
   async function shutdown(signal: string): Promise<void> {
     if (stopping) return;
@@ -169,6 +158,20 @@ async function main(): Promise<void> {
   }
   process.on("SIGINT", () => void shutdown("SIGINT"));
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
+
+  // One write, so anything reading the output sees the whole block at once.
+  const lines = [
+    "brokerwatch ready",
+    `  UI:       http://${hostForUrl}:${webPort}`,
+    `  broker:   ${broker ? broker.url : "off (BUNDLED_BROKER=off)"}`,
+    `  database: ${database.kind === "postgres" ? "postgres (DATABASE_URL)" : `embedded PGlite in ${env.BROKERWATCH_DATA_DIR}`}`,
+  ];
+  if (generatedPassword) {
+    lines.push(
+      `  admin password (shown once; set BROKERWATCH_ADMIN_PASSWORD to choose your own): ${generatedPassword}`,
+    );
+  }
+  console.log(lines.join("\n"));
 }
 
 main().catch((err) => fail((err as Error).stack ?? String(err)));
