@@ -1,4 +1,4 @@
-import { asc, eq, sql } from "drizzle-orm";
+import { and, asc, eq, sql } from "drizzle-orm";
 import type { Db } from "./client";
 import { brokers, type BrokerRow, type NewBrokerRow } from "./schema";
 
@@ -64,4 +64,27 @@ export async function applyFileBrokers(db: Db, rows: NewBrokerRow[]): Promise<vo
         .set({ enabled: false, updatedAt: sql`now()` })
         .where(eq(brokers.name, name));
   }
+}
+
+/** A broker made in the UI or the API; null when the name is taken (by any source: never overwrite). */
+export async function insertUiBroker(db: Db, values: Omit<NewBrokerRow, "source">): Promise<BrokerRow | null> {
+  const [row] = await db
+    .insert(brokers)
+    .values({ ...values, source: "ui" })
+    .onConflictDoNothing({ target: brokers.name })
+    .returning();
+  return row ?? null;
+}
+
+/**
+ * Edit a UI broker; null when there is none by that name (any more). `source = 'ui'` is checked in
+ * the update itself: a restart with a changed file may have claimed the name meanwhile.
+ */
+export async function updateUiBroker(db: Db, name: string, values: Partial<NewBrokerRow>): Promise<BrokerRow | null> {
+  const [row] = await db
+    .update(brokers)
+    .set({ ...values, updatedAt: sql`now()` })
+    .where(and(eq(brokers.name, name), eq(brokers.source, "ui")))
+    .returning();
+  return row ?? null;
 }

@@ -1,6 +1,6 @@
-import { and, eq, sql } from "drizzle-orm";
+import { and, desc, eq, sql } from "drizzle-orm";
 import type { Db } from "./client";
-import { webhooks, type WebhookRow } from "./schema";
+import { notifications, webhooks, type WebhookRow } from "./schema";
 
 /**
  * Webhook receivers made in the UI or the API. brokerwatch.yaml's webhooks are applied by
@@ -53,4 +53,45 @@ export async function clearWebhookDisabledReason(db: Db, id: number): Promise<We
     .where(eq(webhooks.id, id))
     .returning();
   return row ?? null;
+}
+
+export interface OutboxEntryStatus {
+  id: number;
+  /** the `webhook-id` header, which the receiver's logs show too */
+  messageId: string;
+  groupKey: string;
+  /** firing | resolved */
+  status: string;
+  /** pending | delivered | failed | cancelled */
+  state: string;
+  attempts: number;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  /** when a pending notification is tried again (or the end of a worker's lease while sending) */
+  nextAttemptAt: Date | null;
+  createdAt: Date;
+  deliveredAt: Date | null;
+}
+
+/** One webhook's newest notifications with their retry status, newest first. */
+export async function webhookOutbox(db: Db, webhookId: number, limit: number): Promise<OutboxEntryStatus[]> {
+  const rows = await db
+    .select({
+      id: notifications.id,
+      messageId: notifications.messageId,
+      groupKey: notifications.groupKey,
+      status: notifications.status,
+      state: notifications.state,
+      attempts: notifications.attempts,
+      lastStatusCode: notifications.lastStatusCode,
+      lastError: notifications.lastError,
+      nextAttemptAt: notifications.nextAttemptAt,
+      createdAt: notifications.createdAt,
+      deliveredAt: notifications.deliveredAt,
+    })
+    .from(notifications)
+    .where(eq(notifications.webhookId, webhookId))
+    .orderBy(desc(notifications.createdAt), desc(notifications.id))
+    .limit(limit);
+  return rows.map((r) => ({ ...r, nextAttemptAt: r.state === "pending" ? r.nextAttemptAt : null }));
 }

@@ -1,13 +1,10 @@
 /**
  * The samples an evaluation reads, fetched from the store. The engine builds one `EvaluationData`
  * per round; the rule editor's preview (preview.ts) builds one for a single expression, so a
- * preview sees exactly what the next round would see. Also (see the note at the end) the
- * webhook outbox's retry status that the alerts page shows.
+ * preview sees exactly what the next round would see.
  */
-import { desc, eq } from "drizzle-orm";
-import type { Database, Db } from "@/db/client";
+import type { Database } from "@/db/client";
 import { fetchSeries, type StoredSeries } from "@/db/metrics";
-import { notifications } from "@/db/schema";
 import type { MetricName } from "@/lib/metrics";
 import { DEFAULT_LOOKBACK_MS, selectorWindow, type ParsedExpr } from "./promql";
 
@@ -81,50 +78,4 @@ export class EvaluationData {
     });
     return this.downBrokers;
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// What became of the notifications the alerts sent: the alerts page's webhook tab.
-// NOTE: this belongs beside `deliveryLog` in lib/notify/webhooks.ts; it lives here only because
-// that file was being changed by another engineer at the time. Move it when convenient.
-
-export interface OutboxEntryStatus {
-  id: number;
-  /** the `webhook-id` header, which the receiver's logs show too */
-  messageId: string;
-  groupKey: string;
-  /** firing | resolved */
-  status: string;
-  /** pending | delivered | failed | cancelled */
-  state: string;
-  attempts: number;
-  lastStatusCode: number | null;
-  lastError: string | null;
-  /** when a pending notification is tried again (or the end of a worker's lease while sending) */
-  nextAttemptAt: Date | null;
-  createdAt: Date;
-  deliveredAt: Date | null;
-}
-
-/** One webhook's newest notifications with their retry status, newest first. */
-export async function webhookOutbox(db: Db, webhookId: number, limit: number): Promise<OutboxEntryStatus[]> {
-  const rows = await db
-    .select({
-      id: notifications.id,
-      messageId: notifications.messageId,
-      groupKey: notifications.groupKey,
-      status: notifications.status,
-      state: notifications.state,
-      attempts: notifications.attempts,
-      lastStatusCode: notifications.lastStatusCode,
-      lastError: notifications.lastError,
-      nextAttemptAt: notifications.nextAttemptAt,
-      createdAt: notifications.createdAt,
-      deliveredAt: notifications.deliveredAt,
-    })
-    .from(notifications)
-    .where(eq(notifications.webhookId, webhookId))
-    .orderBy(desc(notifications.createdAt), desc(notifications.id))
-    .limit(limit);
-  return rows.map((r) => ({ ...r, nextAttemptAt: r.state === "pending" ? r.nextAttemptAt : null }));
 }

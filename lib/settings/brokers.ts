@@ -3,10 +3,9 @@
  * name), only disabled. Definitions from brokerwatch.yaml and the bundled broker are read-only:
  * the file is re-applied at every start, so an edit here would silently come undone.
  */
-import { and, eq, sql } from "drizzle-orm";
-import { getBroker, listBrokers } from "@/db/brokers";
+import { getBroker, insertUiBroker, listBrokers, updateUiBroker } from "@/db/brokers";
 import type { Db } from "@/db/client";
-import { brokers, type BrokerRow, type NewBrokerRow } from "@/db/schema";
+import type { BrokerRow, NewBrokerRow } from "@/db/schema";
 import { BrokerSchema, type BrokerConfig } from "@/lib/config/schema";
 import { decryptSecret, encryptSecret } from "@/lib/crypto";
 import { ApiError } from "@/lib/http";
@@ -71,11 +70,7 @@ export async function createBroker(db: Db, body: Record<string, unknown>): Promi
   const config = parseInput(BrokerSchema, withoutBlanks(body));
   const values = columns(config, serviceSecret());
   // The name is the unique key: a second create of it must not overwrite the first (or a file broker).
-  const [row] = await db
-    .insert(brokers)
-    .values({ ...values, name: config.name, source: "ui" })
-    .onConflictDoNothing({ target: brokers.name })
-    .returning();
+  const row = await insertUiBroker(db, { ...values, name: config.name });
   if (!row) {
     const existing = await getBroker(db, config.name);
     const where =
@@ -117,12 +112,7 @@ export async function editBroker(db: Db, name: string, body: Record<string, unkn
   const config = parseInput(BrokerSchema, merged);
   const values = columns(config, serviceSecret());
   if (password === null) values.passwordEnc = null;
-  const [row] = await db
-    .update(brokers)
-    .set({ ...values, updatedAt: sql`now()` })
-    // source = 'ui' again here: a restart with a changed file may have claimed the name meanwhile
-    .where(and(eq(brokers.name, name), eq(brokers.source, "ui")))
-    .returning();
+  const row = await updateUiBroker(db, name, values);
   if (!row) throw new ApiError("conflict", `broker "${name}" changed while it was being edited; reload and retry`);
   await reloadCollectors();
   return brokerView(row);

@@ -1,7 +1,7 @@
 import { AutoRefresh } from "@/components/alerts/auto-refresh";
 import { Time } from "@/components/time";
 import { Badge, Card, EmptyState, rowClass, tableClass, tdClass, thClass, type Tone } from "@/components/ui";
-import { webhookOutbox, type OutboxEntryStatus } from "@/lib/alerts/data";
+import { webhookOutbox, type OutboxEntryStatus } from "@/db/webhooks";
 import { deliveryLog, listWebhooks, type DeliveryLogEntry, type WebhookSummary } from "@/lib/notify/webhooks";
 import { getRuntime } from "@/lib/runtime";
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { webhookOutbox } from "@/lib/alerts/data";
+import { webhookOutbox } from "@/db/webhooks";
 import { limitParam, parseQuery } from "@/lib/api/params";
 import { authorize } from "@/lib/auth/api";
 import { ApiError, errorResponse } from "@/lib/http";
