@@ -130,13 +130,10 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   await engine.start();
   // The round reads mqtt_broker_up from the database, where the collector's new value is only
   // queued so far: write it first, or the round sees the old value and the page waits for the next
-  // interval (bench/alert-latency: kill → webhook went from up to ~1 s to ~0.1 s). Two flushes: the
-  // first may only wait for a write that started before the value was queued.
+  // interval (bench/alert-latency: kill → webhook went from up to ~1 s to ~0.1 s). flush() writes
+  // what is queued now, the new value included, and waits for it.
   collectors.on("status", (change) => {
-    void writer
-      .flush()
-      .then(() => writer.flush())
-      .finally(() => engine.evaluateNow(`broker ${change.broker} is ${change.to}`));
+    void writer.flush().finally(() => engine.evaluateNow(`broker ${change.broker} is ${change.to}`));
   });
 
   const retention: RetentionSeconds = config?.retention ?? DEFAULT_RETENTION;
