@@ -86,16 +86,23 @@ export const BUILTIN_RULES: readonly RuleDefinition[] = [
     },
   }),
   builtin({
+    // The name is the contract's, the metric is not: no broker we read reports the memory its
+    // subscriptions take (Mosquitto's `heap/current` is the whole process heap, EMQX's $SYS tree has
+    // no memory figure, the bundled broker publishes its JS heap), so a rule on
+    // mqtt_subscription_memory_bytes could never fire. It watches the broker's memory instead,
+    // which subscriptions and the sessions holding them dominate on a broker with many clients.
+    // See docs/contract.md §6.
     name: "MQTT_Subscription_Memory",
-    expr: "mqtt_subscription_memory_bytes > 4294967296",
+    expr: "mqtt_memory_bytes > 4294967296",
     forSeconds: 5 * 60,
     labels: { severity: "warning" },
     annotations: {
-      summary: "{{ $labels.broker }} uses {{ $value | humanize1024 }}B for subscriptions",
+      summary: "{{ $labels.broker }} uses {{ $value | humanize1024 }}B of memory",
       description:
-        "Broker {{ $labels.broker }} has used more than 4 GiB for subscriptions for 5 minutes " +
-        "(now {{ $value | humanize1024 }}B). Look for clients subscribing with many distinct topics " +
-        "or persistent sessions that are never cleaned up.",
+        "Broker {{ $labels.broker }} has used more than 4 GiB of memory for 5 minutes " +
+        "(now {{ $value | humanize1024 }}B). On an MQTT broker this is mostly subscriptions and the " +
+        "sessions holding them: look for clients subscribing with many distinct topics or persistent " +
+        "sessions that are never cleaned up.",
     },
   }),
 ];

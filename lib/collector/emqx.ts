@@ -46,6 +46,14 @@ const TOTAL_COUNTERS: Readonly<Record<string, MetricName>> = {
   "messages/dropped": "mqtt_messages_dropped_total",
 };
 
+/** Every metric the EMQX dialect can emit: the topic maps above plus the uptime it reads itself. */
+export const EMQX_METRICS: readonly MetricName[] = [
+  ...Object.values(EMQX_STATS),
+  ...Object.values(RATE_COUNTERS),
+  ...Object.values(TOTAL_COUNTERS),
+  "mqtt_broker_uptime_seconds",
+];
+
 /** Node-level topics EMQX publishes that carry nothing we export (`emqx_sys.erl`, `emqx_alarm.erl`, `emqx_sys_mon.erl`). */
 const IGNORED_NODE_TOPICS = new Set(["sysdescr", "datetime"]);
 const IGNORED_NODE_FOLDERS = new Set(["alarms", "sysmon"]);
