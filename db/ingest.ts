@@ -1,3 +1,4 @@
+import "server-only";
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Database } from "./client";
