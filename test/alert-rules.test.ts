@@ -23,7 +23,7 @@ const uiRule = (over: Partial<AlertRuleRow> & Pick<AlertRuleRow, "name" | "expr"
 const load = (fileRules: RuleConfig[] = [], dbRules: AlertRuleRow[] = []) =>
   loadRules({ builtins: BUILTIN_RULES, fileRules, dbRules });
 
-describe("built-in rules (CONTRACT section 6)", () => {
+describe("built-in rules (docs/contract.md §6)", () => {
   it("ships the five rules by their contract names, each loading without errors", () => {
     const { rules, errors } = load();
     expect(errors).toEqual([]);

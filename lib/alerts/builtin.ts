@@ -1,5 +1,5 @@
 /**
- * The alert rules brokerwatch ships on by default (CONTRACT section 6), and the defaults every
+ * The alert rules brokerwatch ships on by default (docs/contract.md §6), and the defaults every
  * rule gets. A rule in brokerwatch.yaml with one of these names replaces it; `enabled: false`
  * turns it off (lib/alerts/rules.ts applies that precedence).
  */
@@ -17,7 +17,7 @@ export interface RuleDefinition {
 }
 
 /**
- * Every alert carries `severity` (CONTRACT section 6), so receivers can route on it; a rule that
+ * Every alert carries `severity` (docs/contract.md §6), so receivers can route on it; a rule that
  * sets none gets this one. Prometheus has no default, but its users conventionally use "warning"
  * for "look at it today" and "critical" for "page someone".
  */
@@ -31,7 +31,7 @@ const builtin = (rule: Omit<RuleDefinition, "name" | "keepFiringForSeconds"> & {
 export const BUILTIN_RULES: readonly RuleDefinition[] = [
   builtin({
     name: "MQTT_Connection_Saturation",
-    // CONTRACT: mqtt_connections_current / mqtt_connections_max > 0.85. EMQX (and the bundled
+    // docs/contract.md §6: mqtt_connections_current / mqtt_connections_max > 0.85. EMQX (and the bundled
     // broker, which publishes its layout) report connections per node (`node` label) while
     // `maxConnections` is configured per broker entry, so the sides only match once the nodes are
     // summed; for a single broker without a `node` label the sum is the value itself.

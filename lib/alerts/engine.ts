@@ -3,7 +3,7 @@
  * evaluates every rule at one timestamp, steps the state machine (state.ts), persists what
  * changed in one transaction, and hands the notifier every firing alert plus those that resolved
  * in this round. State lives in Postgres, so a restart neither re-fires a firing alert nor
- * restarts a `for` timer (research/alerting.md A1).
+ * restarts a `for` timer (docs/alerting.md A1).
  *
  * Detection latency is at most `for` + the interval (1 s by default): an alert fires at the first
  * evaluation at which it has been pending for `for`.

@@ -9,7 +9,7 @@ import type { IngestWriter } from "./writer";
 /**
  * One monitored broker: an mqtt.js connection with a stable client id and a persistent
  * session (clean start 0, QoS 1), so log lines published while the collector was briefly
- * away are still delivered (Mosquitto keeps them 20 s: research §2.1). Each message goes
+ * away are still delivered (Mosquitto keeps them 20 s: docs/brokers.md §2.1). Each message goes
  * through the broker's dialect into the write queue; nothing here waits on the database.
  */
 export interface CollectedBroker {

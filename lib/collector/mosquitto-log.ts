@@ -72,7 +72,7 @@ const CLIENT = "Client ";
 const UNKNOWN_CLIENT = "<unknown>";
 
 /**
- * Reason words of 2.1's `Client %s [%s:%d] disconnected: <words>.` (research §2.4, v2.1.2
+ * Reason words of 2.1's `Client %s [%s:%d] disconnected: <words>.` (docs/brokers.md §2.4, v2.1.2
  * src/loop.c). The same words followed `Client %s disconnected, ` in 2.0 (`not authorised`) and, for
  * the MQTT 5 reasons, in the develop branch before 2.1.1 "fixed the inconsistent disconnect log
  * message format" (src/loop.c at 43e097a), so they are read in that shape too.
@@ -103,7 +103,7 @@ const REASON_WORDS: Readonly<Record<string, DisconnectReason>> = {
 };
 
 /**
- * `Client %s<suffix>` lines of 2.0 (research §2.3 table, src/loop.c do_disconnect). The ClientID is
+ * `Client %s<suffix>` lines of 2.0 (docs/brokers.md §2.3 table, src/loop.c do_disconnect). The ClientID is
  * everything between `Client ` and the suffix, so ids holding spaces or these very words still read
  * right: the line is anchored on its end, never split on a word.
  */
@@ -146,7 +146,7 @@ const INFORMATIONAL_STARTS = [
 ];
 
 /**
- * Mosquitto's default prefix is `"%" PRIu64 ": "` of the wall clock in Unix seconds (research §2.2):
+ * Mosquitto's default prefix is `"%" PRIu64 ": "` of the wall clock in Unix seconds (docs/brokers.md §2.2):
  * ten digits from 2001 to 2286. Requiring ten keeps a custom all-digit strftime prefix such as
  * `%Y%m%d` from being read as a 1970 epoch.
  */
@@ -350,7 +350,7 @@ const BAD_CLIENT_START = "Bad client ";
 const BAD_CLIENT_END = " sending multiple CONNECT messages.";
 const IN_CONNECT_FROM = " in CONNECT from ";
 
-/** Connections refused before a session began (research §2.3, "Protocol errors", "Socket and TLS problems"). */
+/** Connections refused before a session began (docs/brokers.md §2.3, "Protocol errors", "Socket and TLS problems"). */
 function readRefused(body: string, format: MosquittoLineFormat | null): MosquittoLogLine | null {
   const refused = (
     reason: DisconnectReason,

@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { DialectName } from "../collector/types";
 
 /**
- * The shape of `brokerwatch.yaml` (CONTRACT section 2) as zod schemas, and the
+ * The shape of `brokerwatch.yaml` (docs/contract.md §2) as zod schemas, and the
  * normalised objects the rest of the service reads. Parsing the YAML, `${VAR}`
  * interpolation and turning issues into `file:line:col: path: problem` lines
  * live in `load.ts`; this file only says what is valid and what it means.
@@ -18,7 +18,7 @@ export const BROKER_DIALECTS = ["mosquitto", "emqx", "bundled", "auto"] as const
 )[];
 export type BrokerDialect = (typeof BROKER_DIALECTS)[number];
 
-/** The rules shipped on by default (CONTRACT section 6); a config rule with one of these names replaces it. */
+/** The rules shipped on by default (docs/contract.md §6); a config rule with one of these names replaces it. */
 export const BUILTIN_RULE_NAMES = [
   "MQTT_Connection_Saturation",
   "MQTT_Message_Queue_Backlog",
@@ -244,7 +244,7 @@ const webhookSecret = secretText.superRefine((secret, ctx) => {
   if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
 
-/** The notifier sets these to sign each delivery (CONTRACT section 6); a configured one would break verification. */
+/** The notifier sets these to sign each delivery (docs/contract.md §6); a configured one would break verification. */
 const SIGNATURE_HEADERS = ["webhook-id", "webhook-timestamp", "webhook-signature"];
 const HTTP_HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const headerName = z.string().superRefine((name, ctx) => {
@@ -287,7 +287,7 @@ export type BrokerConfig = z.output<typeof BrokerSchema>;
  * a union would answer a typo with "matches neither shape" instead of naming the key.
  */
 const ruleFields = z.strictObject({
-  // Prometheus form (research/alerting.md A1)
+  // Prometheus form (docs/alerting.md A1)
   alert: ruleName.optional(),
   keep_firing_for: durationSeconds.optional(),
   labels: labelMap.optional(),
@@ -450,7 +450,7 @@ export interface DuplicateName {
 }
 
 /**
- * Names are upsert keys (CONTRACT section 2), so a second entry with the same name
+ * Names are upsert keys (docs/contract.md §2), so a second entry with the same name
  * would silently overwrite the first. zod checks one entry at a time and skips
  * cross-entry checks once any entry has a problem, so this reads the raw document
  * and finds duplicates even when other entries are broken too.

@@ -5,7 +5,7 @@ import { getRuntime } from "@/lib/runtime";
 /**
  * Request bodies of the settings API, validated with zod at the boundary. A bad field is a 400
  * whose message starts with the field's path and whose `parameter` names it, as for query
- * parameters (CONTRACT section 5).
+ * parameters (docs/contract.md §5).
  */
 export async function readJsonObject(request: Request): Promise<Record<string, unknown>> {
   let body: unknown;

@@ -18,7 +18,7 @@ const seriesQuery = z.object({
       const names = value.split(",").map((n) => n.trim());
       const unknown = names.find((n) => !isMetricName(n));
       if (unknown !== undefined) {
-        ctx.addIssue({ code: "custom", message: `"${unknown}" is not a metric name (CONTRACT section 3)` });
+        ctx.addIssue({ code: "custom", message: `"${unknown}" is not a metric name (docs/contract.md §3)` });
         return z.NEVER;
       }
       return [...new Set(names)] as MetricName[];
