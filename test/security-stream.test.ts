@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type RunningApp } from "./helpers/app";
+import { launchChromium, signIn } from "./helpers/browser";
+import { needs } from "./helpers/require";
 import { loginCookie } from "./helpers/session";
 
 /**
@@ -140,6 +142,40 @@ describe("sessions, tokens and viewers", () => {
     expect(changed.status).toBe(200);
     expect((await fetch(`${app.url}/api/webhooks`, { headers: { cookie: viewer } })).status).toBe(401);
   });
+
+  it.skipIf(needs({ chromium: true }).length > 0)(
+    "runs the overview and a broker page (inline bootstrap, uPlot charts, live streams) under the CSP",
+    async () => {
+      const browser = await launchChromium();
+      try {
+        const page = await browser.newPage();
+        const violations: string[] = [];
+        page.on("console", (m) => {
+          if (/Content Security Policy/i.test(m.text())) violations.push(m.text());
+        });
+        await page.addInitScript(() =>
+          document.addEventListener("securitypolicyviolation", (e) =>
+            console.error(`Content Security Policy violation: ${e.violatedDirective} ${e.blockedURI}`),
+          ),
+        );
+        await signIn(page, app.url, "admin", ADMIN_PASSWORD);
+        // the overview hydrated and its stream delivers: the bundled broker's row appears
+        await page.getByText("bundled").first().waitFor({ timeout: 15_000 });
+        await page.goto(`${app.url}/brokers/bundled`);
+        await page.locator("canvas").first().waitFor({ timeout: 15_000 });
+        expect(violations).toEqual([]);
+        // and the detector does see a violation: an image from another origin is blocked
+        await page.evaluate(() => {
+          const img = document.createElement("img");
+          img.src = "https://csp-canary.invalid/pixel.png";
+          document.body.append(img);
+        });
+        await expect.poll(() => violations.join("\n")).toMatch(/img-src.*csp-canary/);
+      } finally {
+        await browser.close();
+      }
+    },
+  );
 
   it("sends the security headers on pages and API responses", async () => {
     for (const path of ["/login", "/api/health", "/api/webhooks"]) {
