@@ -1,4 +1,5 @@
 import { authorize } from "@/lib/auth/api";
+import { webhooksFor } from "@/lib/auth/redact";
 import { errorResponse } from "@/lib/http";
 import { getRuntime } from "@/lib/runtime";
 import { readJsonObject } from "@/lib/settings/input";
@@ -8,12 +9,13 @@ export const dynamic = "force-dynamic";
 
 /**
  * GET /api/webhooks — every receiver, from brokerwatch.yaml (`source: "file"`) and the UI, with
- * `signed` and `headerNames` but never the secret or a header value.
+ * `signed` and `headerNames` but never the secret or a header value. A viewer gets each `url` cut to
+ * its scheme and host (the path of a Slack-style URL is its credential).
  */
 export async function GET(request: Request): Promise<Response> {
   try {
-    await authorize(request);
-    return Response.json({ webhooks: await webhookSettings(getRuntime().database.db) });
+    const caller = await authorize(request);
+    return Response.json({ webhooks: webhooksFor(caller, await webhookSettings(getRuntime().database.db)) });
   } catch (err) {
     return errorResponse(err);
   }

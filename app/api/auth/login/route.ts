@@ -1,5 +1,8 @@
 import { z } from "zod";
-import { createSession, isHttps, LoginLimiter, sessionCookie } from "@/lib/auth/session";
+import type { BlockList } from "node:net";
+import { checkOrigin } from "@/lib/auth/api";
+import { clientAddress, LoginLimiter, parseTrustedProxies } from "@/lib/auth/login-limit";
+import { createSession, isHttps, sessionCookie } from "@/lib/auth/session";
 import { checkPassword } from "@/lib/auth/users";
 import { ApiError, errorResponse } from "@/lib/http";
 import { getRuntime } from "@/lib/runtime";
@@ -7,14 +10,33 @@ import { getRuntime } from "@/lib/runtime";
 export const dynamic = "force-dynamic";
 
 const limiter = new LoginLimiter();
+let trustedProxies: BlockList | null = null;
+
+/** Read once; a malformed BROKERWATCH_TRUSTED_PROXIES trusts nobody (and says so) rather than everybody. */
+function trusted(): BlockList {
+  if (!trustedProxies) {
+    try {
+      trustedProxies = parseTrustedProxies(process.env.BROKERWATCH_TRUSTED_PROXIES);
+    } catch (err) {
+      console.error(`brokerwatch: ${(err as Error).message}; trusting no proxy`);
+      trustedProxies = parseTrustedProxies(undefined);
+    }
+  }
+  return trustedProxies;
+}
 const loginSchema = z.object({
   username: z.string().min(1, "is required").max(200),
   password: z.string().min(1, "is required").max(1000),
 });
 
-/** POST /api/auth/login {username, password} — sets the session cookie. Rate-limited per address and user. */
+/**
+ * POST /api/auth/login {username, password} — sets the session cookie. Only from our own pages (a
+ * cross-site form must not sign the browser into an account of the attacker's choosing), and
+ * slowed down per client address and user after repeated failures.
+ */
 export async function POST(request: Request): Promise<Response> {
   try {
+    checkOrigin(request);
     const body = await request.json().catch(() => {
       throw new ApiError("bad_request", 'send JSON: {"username": "…", "password": "…"}');
     });
@@ -26,14 +48,16 @@ export async function POST(request: Request): Promise<Response> {
       });
     }
     const { username, password } = parsed.data;
-    const key = `${request.headers.get("x-brokerwatch-remote-address") ?? "unknown"}|${username}`;
+    // server/main.ts sets the peer address on every request, overwriting anything a client sent
+    const peer = request.headers.get("x-brokerwatch-remote-address") ?? "unknown";
+    const key = `${clientAddress(peer, request.headers.get("x-forwarded-for"), trusted())}|${username}`;
     const wait = limiter.retryAfterMs(key);
     if (wait > 0) {
       return Response.json(
         {
           error: {
             code: "rate_limited",
-            message: `too many failed logins; try again in ${Math.ceil(wait / 60_000)} min`,
+            message: `too many failed logins; try again in ${Math.ceil(wait / 1000)} s`,
           },
         },
         { status: 429, headers: { "retry-after": String(Math.ceil(wait / 1000)) } },

@@ -2,9 +2,9 @@ import { z } from "zod";
 import { getBroker } from "@/db/brokers";
 import { queryEvents } from "@/db/events";
 import { liveEvent, LIVE_EVENTS_BACKLOG } from "@/components/overview/events";
-import { overviewSource } from "@/components/overview/snapshot";
+import { subscribeOverview } from "@/components/overview/snapshot";
 import { parseQuery } from "@/lib/api/params";
-import { authorize } from "@/lib/auth/api";
+import { authorize, closeWhenRevoked } from "@/lib/auth/api";
 import { ApiError, errorResponse } from "@/lib/http";
 import { onCommittedEvents, sseResponse } from "@/lib/live";
 import { getRuntime } from "@/lib/runtime";
@@ -18,12 +18,12 @@ const streamQuery = z.object({ broker: z.string().min(1, "name a broker").max(20
  * the newest stored connection events (newest first) when the stream opens, so a reconnect fills
  * what it missed; `event: events` with each batch as the writer commits it; and `event: broker`
  * every second with the broker's live summary (the overview's entry for it, null while disabled),
- * so the page needs one connection, not two.
+ * so the page needs one connection, not two. The stream ends when its credential stops verifying.
  */
 export async function GET(request: Request): Promise<Response> {
   try {
     const q = parseQuery(new URL(request.url), streamQuery);
-    await authorize(request);
+    const caller = await authorize(request);
     const { database, writer } = getRuntime();
     if (!(await getBroker(database.db, q.broker))) throw new ApiError("not_found", `no broker named "${q.broker}"`);
     return sseResponse(request, async (channel) => {
@@ -43,10 +43,12 @@ export async function GET(request: Request): Promise<Response> {
         throw err;
       }
       channel.send("backlog", backlog.map(liveEvent));
-      const unwatch = overviewSource.subscribe((snapshot) =>
+      const unwatch = subscribeOverview(caller, (snapshot) =>
         channel.send("broker", snapshot.clusters.flatMap((c) => c.brokers).find((b) => b.name === q.broker) ?? null),
       );
+      const stopRecheck = closeWhenRevoked(request, channel.close);
       return () => {
+        stopRecheck();
         unsubscribe();
         unwatch();
       };

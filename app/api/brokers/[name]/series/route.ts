@@ -40,10 +40,10 @@ export async function GET(request: Request, ctx: { params: Promise<{ name: strin
   try {
     const { name } = await ctx.params;
     const q = parseQuery(new URL(request.url), seriesQuery);
-    await authorize(request);
+    const caller = await authorize(request);
     const db = getRuntime().database.db;
     if (!(await getBroker(db, name))) throw new ApiError("not_found", `no broker named "${name}"`);
-    return Response.json(await loadBrokerCharts(db, name, q.range, q.metric ?? CHART_METRICS));
+    return Response.json(await loadBrokerCharts(caller, db, name, q.range, q.metric ?? CHART_METRICS));
   } catch (err) {
     return errorResponse(err);
   }
