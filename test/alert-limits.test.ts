@@ -115,3 +115,13 @@ describe("templates", () => {
     );
   });
 });
+
+describe("template names", () => {
+  it("knows only its own fields, variables and functions, not Object.prototype's", () => {
+    expect(validateTemplate("{{ .constructor }}")).toBe("can't evaluate field constructor");
+    expect(validateTemplate("{{ .__proto__ }}")).toBe("can't evaluate field __proto__");
+    expect(validateTemplate("{{ $constructor }}")).toBe('undefined variable "$constructor"');
+    expect(validateTemplate('{{ constructor "x" }}')).toBe('function "constructor" not defined');
+    expect(validateTemplate("{{ toString }}")).toBe('function "toString" not defined');
+  });
+});

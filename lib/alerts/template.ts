@@ -206,11 +206,11 @@ const VARIABLES: Record<string, "labels" | "externalLabels" | "value"> = {
 function dataOperand(variable: string | null, fields: string[]): Operand {
   let root: "labels" | "externalLabels" | "value";
   if (variable !== null) {
-    if (!(variable in VARIABLES)) throw new TemplateError(`undefined variable "${variable}"`);
+    if (!Object.hasOwn(VARIABLES, variable)) throw new TemplateError(`undefined variable "${variable}"`);
     root = VARIABLES[variable];
   } else {
     const field = fields.shift()!;
-    if (!(field in DATA_FIELDS)) throw new TemplateError(`can't evaluate field ${field}`);
+    if (!Object.hasOwn(DATA_FIELDS, field)) throw new TemplateError(`can't evaluate field ${field}`);
     root = DATA_FIELDS[field];
   }
   if (fields.length === 0) return { kind: "data", root, key: null };
@@ -242,7 +242,7 @@ function parseCommand(words: Word[], stage: number): Command {
   if (CONTROL_KEYWORDS.has(head.name)) {
     throw new TemplateError(`"{{ ${head.name} }}" is not supported (no control structures)`);
   }
-  if (!(head.name in FUNCTIONS)) throw new TemplateError(`function "${head.name}" not defined`);
+  if (!Object.hasOwn(FUNCTIONS, head.name)) throw new TemplateError(`function "${head.name}" not defined`);
   const fn = head.name as FunctionName;
   const args = rest.map((w) => {
     if (w.kind === "identifier") throw new TemplateError(`function "${w.name}" as an argument is not supported`);
