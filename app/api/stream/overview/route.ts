@@ -1,8 +1,5 @@
-import { z } from "zod";
 import { overviewSource } from "@/components/overview/snapshot";
-import { parseQuery } from "@/lib/api/params";
-import { authorize } from "@/lib/auth/api";
-import { errorResponse } from "@/lib/http";
+import { route } from "@/lib/api/route";
 import { sseResponse } from "@/lib/live";
 
 export const dynamic = "force-dynamic";
@@ -12,14 +9,6 @@ export const dynamic = "force-dynamic";
  * at once and then every second, and a comment heartbeat. The overview page subscribes with
  * EventSource; anything else holding a token may too.
  */
-export async function GET(request: Request): Promise<Response> {
-  try {
-    parseQuery(new URL(request.url), z.object({}));
-    await authorize(request);
-    return sseResponse(request, (channel) =>
-      overviewSource.subscribe((snapshot) => channel.send("snapshot", snapshot)),
-    );
-  } catch (err) {
-    return errorResponse(err);
-  }
-}
+export const GET = route({ auth: "viewer" }, ({ request }) =>
+  sseResponse(request, (channel) => overviewSource.subscribe((snapshot) => channel.send("snapshot", snapshot))),
+);
