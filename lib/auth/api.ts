@@ -22,7 +22,8 @@ export function checkOrigin(request: Request): void {
   if (site === "same-origin") return;
   const origin = request.headers.get("origin");
   const host = request.headers.get("x-forwarded-host") ?? request.headers.get("host");
-  if (origin && host && new URL(origin).host === host) return;
+  // `Origin: null` (a sandboxed frame, a redirect across sites) is not a URL and never ours
+  if (origin && host && URL.canParse(origin) && new URL(origin).host === host) return;
   throw new ApiError("forbidden", "cross-site request refused: the Origin does not match this site");
 }
 
