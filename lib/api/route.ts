@@ -4,7 +4,9 @@ import { PromqlError } from "@/lib/alerts/promql";
 import { authorize, type Caller } from "@/lib/auth/api";
 import { ApiError, errorResponse } from "@/lib/http";
 import { parseQuery } from "./params";
-import { issueError, rejectNul } from "./validate";
+import { issueError, parseWith, rejectNul } from "./validate";
+
+export { parseWith };
 
 /**
  * Every route handler of the JSON API is one `route(...)`: parse → authorise → validate → act →
@@ -80,13 +82,6 @@ export function route<
       return errorResponse(callerFault(err));
     }
   };
-}
-
-/** Parse with a schema; the first issue becomes the one 400. */
-export function parseWith<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const result = schema.safeParse(input);
-  if (result.success) return result.data;
-  throw issueError(result.error.issues[0]);
 }
 
 /**

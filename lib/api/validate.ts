@@ -28,6 +28,13 @@ export function issueError(issue: z.core.$ZodIssue): ApiError {
   });
 }
 
+/** Parse with a schema; the first issue becomes the one 400. */
+export function parseWith<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  throw issueError(result.error.issues[0]);
+}
+
 /**
  * Postgres text cannot hold NUL (it refuses the whole statement), and no name, id or label of
  * ours means one: refuse it at the boundary, naming where it was found.

@@ -1,19 +1,13 @@
-import type { z } from "zod";
-import { issueError } from "@/lib/api/validate";
+import { parseWith } from "@/lib/api/validate";
 import { ApiError } from "@/lib/http";
 import { getRuntime } from "@/lib/runtime";
 
 /**
  * Request bodies of the settings API, validated with zod at the boundary. A bad field is a 400
  * whose message starts with the field's path and whose `parameter` names it, as for query
- * parameters (lib/api/validate.ts).
+ * parameters: the one formatter of the API (lib/api/validate.ts).
  */
-/** Parse with a schema; the first issue becomes a 400 naming its field. */
-export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const result = schema.safeParse(input);
-  if (result.success) return result.data;
-  throw issueError(result.error.issues[0]);
-}
+export const parseInput = parseWith;
 
 /**
  * HTML forms send "" for a field left blank; the config schemas (shared with brokerwatch.yaml)
