@@ -190,6 +190,7 @@ describe("routes of the running service", () => {
       loginRoute.POST(
         post("/api/auth/login", JSON.stringify({ username: "admin", password: "wrong-password" }), {
           "x-brokerwatch-remote-address": "203.0.113.9",
+          "sec-fetch-site": "same-origin",
         }),
       );
     const statuses: number[] = [];
