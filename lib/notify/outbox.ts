@@ -10,6 +10,7 @@ import { alias } from "drizzle-orm/pg-core";
 import type { Database, Db } from "@/db/client";
 import { deliveryAttempts, notifications, webhooks, type WebhookRow } from "@/db/schema";
 import { decryptSecret } from "@/lib/crypto";
+import { responseSnippet } from "./response";
 import type { NotificationStatus } from "./format";
 import { signatureHeaders } from "./sign";
 
@@ -480,7 +481,8 @@ export class DeliveryWorker {
 
 async function bodySnippet(response: Response): Promise<string> {
   try {
-    const text = (await response.text()).trim();
+    // bytes, not characters: at most this much of the body is ever read
+    const text = await responseSnippet(response, ERROR_BODY_CHARS);
     return text === "" ? "" : `: ${text.slice(0, ERROR_BODY_CHARS)}`;
   } catch {
     return "";
