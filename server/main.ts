@@ -4,6 +4,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { readEnv, type ServiceEnv } from "./env";
 import { ensureBuilt } from "./build";
+import { OWNER_ONLY_UMASK, secureDataDir, tightenedMessage } from "./data-dir";
 
 /**
  * `npm start`: one process runs the web app, the bundled broker, the collector and the alert
@@ -33,11 +34,19 @@ function portTakenMessage(port: number, host: string, variable: string): string 
 }
 
 async function main(): Promise<void> {
+  // Before anything writes a file: the database, the service key and the build lock are owner-only.
+  process.umask(OWNER_ONLY_UMASK);
   let env: ServiceEnv;
   try {
     env = readEnv();
   } catch (err) {
     fail((err as Error).message);
+  }
+  try {
+    const tightened = tightenedMessage(env.BROKERWATCH_DATA_DIR, await secureDataDir(env.BROKERWATCH_DATA_DIR));
+    if (tightened) console.log(tightened);
+  } catch (err) {
+    fail(`data directory ${env.BROKERWATCH_DATA_DIR}: ${(err as Error).message}`);
   }
 
   if (env.PORT !== 0 && (await portInUse(env.PORT, env.HOSTNAME)))
