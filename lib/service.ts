@@ -27,7 +27,14 @@ export interface ServiceOptions {
   databaseUrl?: string;
   dataDir: string;
   /** null: no bundled broker */
-  bundled: { port: number; host: string; sysIntervalSeconds: number; users?: Map<string, string> } | null;
+  bundled: {
+    port: number;
+    host: string;
+    sysIntervalSeconds: number;
+    users?: Map<string, string>;
+    /** BUNDLED_MAX_PACKET_SIZE */
+    maxPacketBytes?: number;
+  } | null;
   configPath?: string | null;
   env?: Record<string, string | undefined>;
   adminPassword?: string;

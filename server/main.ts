@@ -88,6 +88,7 @@ async function main(): Promise<void> {
             host: env.HOSTNAME,
             sysIntervalSeconds: env.BUNDLED_SYS_INTERVAL,
             users: env.BUNDLED_BROKER_USERS,
+            maxPacketBytes: env.BUNDLED_MAX_PACKET_SIZE,
           }
         : null,
     });
