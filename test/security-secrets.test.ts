@@ -10,8 +10,9 @@ import mqttPacket from "mqtt-packet";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getBroker } from "@/db/brokers";
-import { webhooks } from "@/db/schema";
+import { notifications, webhooks } from "@/db/schema";
 import { decryptSecret, webhookSecretAddress } from "@/lib/crypto";
+import { enqueue } from "@/lib/notify/outbox";
 import { startService, type Service } from "@/lib/service";
 import { createBroker, editBroker, storedBrokerPassword } from "@/lib/settings/brokers";
 import { sealStoredSecrets } from "@/lib/settings/secrets";
@@ -290,6 +291,31 @@ describe("a stored webhook secret and custom header values", () => {
       code: "conflict",
       message: expect.stringMatching(/saved for another address/),
     });
+    expect(first.received).toEqual([]);
+  });
+
+  it("delivers alerts through the outbox with the decrypted headers, and nothing to a URL moved in the database", async () => {
+    const db = service.database.db;
+    const paged = await createWebhook(db, {
+      name: "paged",
+      url: second.url,
+      secret: newSecret,
+      headers: { "X-Token": "paged-token" },
+    });
+    const body = JSON.stringify({ version: "4", status: "firing", alerts: [] });
+    await enqueue(db, { webhookId: paged.id, dedupKey: "k1", groupKey: "g", status: "firing", body });
+    await enqueue(db, { webhookId: id, dedupKey: "k1", groupKey: "g", status: "firing", body });
+    await expect
+      .poll(() => second.received.find((r) => r.headers["x-token"] === "paged-token"), { timeout: 10_000 })
+      .toBeDefined();
+    // "oncall" was pointed at the first receiver behind the API's back: its secrets do not decrypt there
+    await expect
+      .poll(
+        async () =>
+          (await db.select().from(notifications).where(eq(notifications.webhookId, id)))[0]?.lastError ?? null,
+        { timeout: 10_000 },
+      )
+      .toMatch(/saved for another address/);
     expect(first.received).toEqual([]);
   });
 
