@@ -99,6 +99,10 @@ async function main(): Promise<void> {
     fail(e.stack ?? String(e));
   }
   const { database, broker } = service;
+  // PGlite's file system layer (emscripten NODEFS) sets each file's mode itself (0666), past the
+  // umask: tighten what initdb and the migrations wrote. Files it adds later stay unreadable to
+  // others through the 0700 data directory, and are tightened at the next start.
+  if (database.kind === "pglite") await secureDataDir(env.BROKERWATCH_DATA_DIR).catch(() => undefined);
   const generatedPassword = service.generatedAdminPassword;
 
   const { default: next } = await import("next");

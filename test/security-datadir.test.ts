@@ -1,9 +1,10 @@
 import { chmod, mkdtemp, readdir, lstat, writeFile, mkdir } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { secureDataDir, tightenedMessage } from "@/server/data-dir";
-import { startApp } from "./helpers/app";
+import { ensureBuilt } from "@/server/build";
+import { ROOT, startApp } from "./helpers/app";
 
 /** Every path under `dir` (itself included) with its permission bits. */
 async function modes(dir: string): Promise<{ path: string; mode: number; directory: boolean }[]> {
@@ -51,6 +52,9 @@ describe("the data directory is owner-only", () => {
     expect(tightenedMessage(dir, await secureDataDir(dir))).toBeNull();
   });
 
+  // the first start may build the app, which takes minutes on a busy machine
+  beforeAll(() => ensureBuilt(ROOT, () => {}), 900_000);
+
   it("npm start on a fresh directory leaves the directory 0700 and every file it wrote 0600 or tighter", async () => {
     const dir = path.join(await mkdtemp(path.join(os.tmpdir(), "bw-datadir-")), "data");
     const app = await startApp({ dataDir: dir, database: "pglite" });
@@ -63,7 +67,7 @@ describe("the data directory is owner-only", () => {
     } finally {
       await app.stop();
     }
-  }, 300_000);
+  }, 180_000);
 
   it("npm start on a loose directory tightens it and prints one line saying so", async () => {
     const { dir, file } = await looseDataDir();
@@ -78,5 +82,5 @@ describe("the data directory is owner-only", () => {
     } finally {
       await app.stop();
     }
-  }, 300_000);
+  }, 180_000);
 });
