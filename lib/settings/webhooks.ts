@@ -137,7 +137,8 @@ export async function editWebhook(db: Db, id: number, body: Record<string, unkno
   const merged = mergePatch(storedInput(stored), changes);
   if (secret !== undefined && secret !== null && secret !== "") merged.secret = secret;
   const headersKept = headers === undefined;
-  if (!headersKept && headers !== null) merged.headers = headers;
+  // as for other fields, null or "" clears them
+  if (!headersKept && headers !== null && headers !== "") merged.headers = headers;
   const config = parseInput(WebhookSchema, merged);
   const saved = webhookSecretAddress(stored.url);
   const requested = webhookSecretAddress(config.url);
