@@ -121,11 +121,5 @@ export function formatNumber(value: number | null | undefined, digits = 1): stri
   return Number.isInteger(value) ? String(value) : value.toFixed(digits);
 }
 
-export function formatDuration(seconds: number | null | undefined): string {
-  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return "—";
-  if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
-  if (seconds < 120) return `${seconds.toFixed(seconds < 10 ? 1 : 0)} s`;
-  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
-  if (seconds < 172800) return `${(seconds / 3600).toFixed(1)} h`;
-  return `${(seconds / 86400).toFixed(1)} d`;
-}
+/** The one duration formatter lives in lib/ so domain code and pages share it. */
+export { formatDuration } from "@/lib/duration";

@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
   buildTimeline,
-  describeSeconds,
   diagnose,
   pairSessions,
   KEEPALIVE_RUN_MIN,
@@ -447,19 +446,5 @@ describe("diagnosis", () => {
     const h = history();
     h.dropped(0);
     expect(find(diagnose(h.events, new Date(T0 + 90 * 60_000)), "messages-dropped").detail).toContain("90 min ago");
-  });
-});
-
-describe("describeSeconds", () => {
-  it.each([
-    [0.25, "0.3 s"],
-    [1.5, "1.5 s"],
-    [45, "45 s"],
-    [350, "5.8 min"],
-    [1800, "30 min"],
-    [7200, "2 h"],
-    [3 * 86400, "3 d"],
-  ])("%s s reads %s", (seconds, text) => {
-    expect(describeSeconds(seconds)).toBe(text);
   });
 });

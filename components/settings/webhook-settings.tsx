@@ -265,11 +265,6 @@ function WebhookTestReport({ state }: { state: Exclude<TestState, { running: tru
 const FORM_FIELDS = ["name", "url", "secret", "headers", "groupBy", "groupWait", "repeatInterval"] as const;
 type FormField = (typeof FORM_FIELDS)[number];
 
-function durationText(seconds: number | null): string {
-  if (seconds === null) return "";
-  return Number.isInteger(seconds) ? `${seconds}s` : `${Math.round(seconds * 1000)}ms`;
-}
-
 /** "Name: value" lines into a header map; the line number of the first bad line otherwise. */
 function parseHeaders(text: string): Record<string, string> | { badLine: number } {
   const headers: Record<string, string> = {};
@@ -307,8 +302,8 @@ function WebhookForm({
     secret: "",
     headers: "",
     groupBy: webhook?.groupBy?.join(", ") ?? "",
-    groupWait: durationText(webhook?.groupWaitSeconds ?? null),
-    repeatInterval: durationText(webhook?.repeatIntervalSeconds ?? null),
+    groupWait: formatDuration(webhook?.groupWaitSeconds, "spec"),
+    repeatInterval: formatDuration(webhook?.repeatIntervalSeconds, "spec"),
   });
   const [sendResolved, setSendResolved] = useState(webhook?.sendResolved ?? true);
   const [removeSecret, setRemoveSecret] = useState(false);
