@@ -196,6 +196,70 @@ describeIf(needs({ chromium: true, mosquitto: true }), "settings in a browser", 
     await expect.poll(() => page.locator('[data-broker="plant-ui"]').textContent(), POLL).toMatch(/up/);
   });
 
+  /** The requests a page sends to one API path, by method. */
+  function apiRequests(page: Page, pathname: string): string[] {
+    const seen: string[] = [];
+    page.on("request", (req) => {
+      if (new URL(req.url()).pathname === pathname) seen.push(req.method());
+    });
+    return seen;
+  }
+
+  it("checks a broker form with the API's own rules before sending it, and points at the field the API refuses", async () => {
+    const page = await newPage();
+    await signIn(page, app.url, "admin", ADMIN_PASSWORD, "/settings/brokers");
+    const sent = apiRequests(page, "/api/brokers");
+    await page.getByRole("button", { name: "Add broker" }).click();
+    const form = page.getByRole("form", { name: "Add a broker" });
+    const name = form.getByLabel("Name", { exact: true });
+    await name.fill("plant a");
+    await form.getByLabel("URL", { exact: true }).fill("http://10.0.0.5");
+    await form.getByRole("button", { name: "Add broker" }).click();
+
+    // refused in the browser, in the words the API uses, at each field
+    const nameError = form.locator(`[id="${await name.getAttribute("id")}-error"]`);
+    await expect.poll(() => nameError.textContent(), POLL).toMatch(/^name: /);
+    expect(await name.getAttribute("aria-invalid")).toBe("true");
+    expect(await form.locator("[role=alert]").allTextContents()).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^url: /)]),
+    );
+    expect(sent).toEqual([]);
+
+    // valid as far as the browser can tell; the API finds the name taken and the form shows it there
+    await name.fill("bundled");
+    await form.getByLabel("URL", { exact: true }).fill(mosquitto.url);
+    await form.getByRole("button", { name: "Add broker" }).click();
+    await expect.poll(() => nameError.textContent(), POLL).toMatch(/a broker named "bundled" already exists/);
+    expect(sent).toEqual(["POST"]);
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe(await name.getAttribute("id"));
+  });
+
+  it("refuses a webhook header line that is not Name: value, and a user name with a space, without a request", async () => {
+    const page = await newPage();
+    await signIn(page, app.url, "admin", ADMIN_PASSWORD, "/settings/webhooks");
+    const webhookRequests = apiRequests(page, "/api/webhooks");
+    await page.getByRole("button", { name: "Add webhook" }).click();
+    const webhook = page.getByRole("form", { name: "Add a webhook" });
+    await webhook.getByLabel("Name", { exact: true }).fill("ops-hook");
+    await webhook.getByLabel("URL", { exact: true }).fill("http://127.0.0.1:9/hook");
+    await webhook.getByLabel("Headers").fill("X-Team: ops\nno colon here");
+    await webhook.getByRole("button", { name: "Add webhook" }).click();
+    await expect
+      .poll(() => webhook.locator("[role=alert]").textContent(), POLL)
+      .toBe('headers: line 2 is not "Name: value"');
+    expect(webhookRequests).toEqual([]);
+
+    await page.goto(`${app.url}/settings/users`);
+    const userRequests = apiRequests(page, "/api/users");
+    const users = page.getByRole("form", { name: "Add a user" });
+    await users.getByLabel("Username").fill("vera smith");
+    await users.getByLabel("Password").fill("long-enough-password");
+    await users.getByRole("button", { name: "Add user" }).click();
+    await expect.poll(() => users.locator("[role=alert]").textContent(), POLL).toMatch(/^username: must be 1 to 64/);
+    expect(await users.getByLabel("Username").getAttribute("aria-invalid")).toBe("true");
+    expect(userRequests).toEqual([]);
+  });
+
   it("mounts the rule editor on the rules tab for an admin", async () => {
     const page = await newPage();
     await signIn(page, app.url, "admin", ADMIN_PASSWORD, "/settings/rules");

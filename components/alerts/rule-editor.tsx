@@ -4,6 +4,7 @@ import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useEffect, useId, useRef, useState, type ReactNode } from "react";
 import { ApiFailure, callApi, failureMessage } from "@/components/settings/api";
+import { parsePairLines } from "@/components/settings/pairs";
 import { buttonClass, inputClass, secondaryButtonClass } from "@/components/ui";
 import { METRIC_HELP, METRIC_NAMES } from "@/lib/metrics";
 import { Expr } from "./expr";
@@ -68,16 +69,9 @@ function linesOf(map: Record<string, string>, skip: string[]): string {
     .join("\n");
 }
 function parseLines(text: string, what: string): { map: Record<string, string>; error: string | null } {
-  const map: Record<string, string> = {};
-  const lines = text.split("\n");
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].trim();
-    if (!line) continue;
-    const at = line.indexOf("=");
-    if (at <= 0) return { map, error: `${what}, line ${i + 1}: write name=value` };
-    map[line.slice(0, at).trim()] = line.slice(at + 1).trim();
-  }
-  return { map, error: null };
+  const pairs = parsePairLines(text, "=");
+  if ("badLine" in pairs) return { map: {}, error: `${what}, line ${pairs.badLine}: write name=value` };
+  return { map: pairs, error: null };
 }
 
 /** Levenshtein distance, for "did you mean" on a misspelt metric. */
