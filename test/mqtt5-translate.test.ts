@@ -74,6 +74,22 @@ async function connect(port: number, opts: IClientOptions): Promise<MqttClient> 
   return client;
 }
 
+/**
+ * A broker, a v3.1.1 watcher subscribed to wills/#, and a v5 client whose will is
+ * `wills/<clientId>` carrying `payload`.
+ */
+async function withWatchedWill(clientId: string, payload: string, qos: 0 | 1 = 0) {
+  const b = await startBroker();
+  const watcher = await connect(b.port, { protocolVersion: 4, clientId: "watcher" });
+  await watcher.subscribeAsync("wills/#");
+  const client = await connect(b.port, {
+    protocolVersion: 5,
+    clientId,
+    will: { topic: `wills/${clientId}`, payload: Buffer.from(payload), qos, retain: false },
+  });
+  return { b, watcher, client };
+}
+
 function nextMessage(client: MqttClient, topic: string): Promise<{ payload: string; qos: number; packet: Packet }> {
   return new Promise((resolve) => {
     const onMessage = (t: string, payload: Buffer, packet: mqttPacket.IPublishPacket) => {
@@ -247,14 +263,7 @@ describe("translateMqtt5 — MQTT 5 clients", () => {
   });
 
   it("disconnects cleanly: clientDisconnect fires and the will is not published", async () => {
-    const b = await startBroker();
-    const watcher = await connect(b.port, { protocolVersion: 4, clientId: "watcher" });
-    await watcher.subscribeAsync("wills/#");
-    const client = await connect(b.port, {
-      protocolVersion: 5,
-      clientId: "leaver",
-      will: { topic: "wills/leaver", payload: Buffer.from("gone"), qos: 0, retain: false },
-    });
+    const { b, watcher, client } = await withWatchedWill("leaver", "gone");
     const disconnected = new Promise<Client>((resolve) => b.aedes.on("clientDisconnect", resolve));
     const noWill = noMessage(watcher, "wills/leaver", 300);
     await client.endAsync();
@@ -264,28 +273,14 @@ describe("translateMqtt5 — MQTT 5 clients", () => {
   });
 
   it("publishes the will of a v5 client whose socket drops", async () => {
-    const b = await startBroker();
-    const watcher = await connect(b.port, { protocolVersion: 4, clientId: "watcher" });
-    await watcher.subscribeAsync("wills/#");
-    const client = await connect(b.port, {
-      protocolVersion: 5,
-      clientId: "dropper",
-      will: { topic: "wills/dropper", payload: Buffer.from("dropped"), qos: 1, retain: false },
-    });
+    const { b, watcher, client } = await withWatchedWill("dropper", "dropped", 1);
     const will = nextMessage(watcher, "wills/dropper");
     client.stream.destroy();
     await expect(will).resolves.toMatchObject({ payload: "dropped" });
   });
 
   it("publishes the will on DISCONNECT 0x04 (disconnect with will message)", async () => {
-    const b = await startBroker();
-    const watcher = await connect(b.port, { protocolVersion: 4, clientId: "watcher" });
-    await watcher.subscribeAsync("wills/#");
-    const client = await connect(b.port, {
-      protocolVersion: 5,
-      clientId: "willful",
-      will: { topic: "wills/willful", payload: Buffer.from("on purpose"), qos: 0, retain: false },
-    });
+    const { b, watcher, client } = await withWatchedWill("willful", "on purpose");
     const will = nextMessage(watcher, "wills/willful");
     client.end(false, { reasonCode: 0x04 });
     await expect(will).resolves.toMatchObject({ payload: "on purpose" });
