@@ -91,6 +91,38 @@ export const thClass = "px-3 py-2 text-xs font-medium text-zinc-500 uppercase";
 export const tdClass = "px-3 py-2 align-top";
 export const rowClass = "border-b border-zinc-100 last:border-0 dark:border-zinc-800";
 
+/** A column of a table head: its label, or its label with classes of its own (alignment, width) or a tooltip. */
+export type Column = ReactNode | { label: ReactNode; className?: string; title?: string };
+
+/** A table's header row, one `th` a column. */
+export function TableHead({
+  columns,
+  className = "border-b border-zinc-200 dark:border-zinc-800",
+}: {
+  columns: readonly Column[];
+  className?: string;
+}) {
+  return (
+    <thead className={className}>
+      <tr>
+        {columns.map((column, i) => {
+          const own = typeof column === "object" && column !== null && "label" in column;
+          return (
+            <th
+              key={i}
+              scope="col"
+              className={own && column.className ? `${thClass} ${column.className}` : thClass}
+              title={own ? column.title : undefined}
+            >
+              {own ? column.label : column}
+            </th>
+          );
+        })}
+      </tr>
+    </thead>
+  );
+}
+
 export const buttonClass =
   "inline-flex items-center gap-1 rounded-md bg-sky-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-sky-700 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-sky-500 disabled:opacity-50";
 export const secondaryButtonClass =

@@ -13,7 +13,7 @@ import {
   type UseFormReturn,
 } from "react-hook-form";
 import { z } from "zod";
-import { buttonClass, EmptyState, inputClass, secondaryButtonClass, tableClass, thClass } from "@/components/ui";
+import { buttonClass, EmptyState, inputClass, secondaryButtonClass, tableClass, TableHead } from "@/components/ui";
 import { ApiFailure, failureMessage } from "./api";
 import { Field, Notice, ReadOnlyNote, SectionHeader, selectClass, Spinner, StatusNotice } from "./parts";
 
@@ -142,18 +142,9 @@ export function SettingsTable({
   return (
     <div className="relative overflow-x-auto rounded-lg border border-zinc-200 bg-white dark:border-zinc-800 dark:bg-zinc-900">
       <table className={`${tableClass} ${minWidth}`}>
-        <thead className="border-b border-zinc-200 dark:border-zinc-800">
-          <tr>
-            {columns.map((column) => (
-              <th key={column} className={thClass}>
-                {column}
-              </th>
-            ))}
-            <th className={`${thClass} text-right`}>
-              <span className="sr-only">Actions</span>
-            </th>
-          </tr>
-        </thead>
+        <TableHead
+          columns={[...columns, { label: <span className="sr-only">Actions</span>, className: "text-right" }]}
+        />
         <tbody>{children}</tbody>
       </table>
     </div>
