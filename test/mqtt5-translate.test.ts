@@ -109,6 +109,20 @@ function noMessage(client: MqttClient, topic: string, ms: number): Promise<boole
   ]);
 }
 
+/**
+ * A broker that records its client errors, and a hand-driven v5 client that has sent CONNECT
+ * as `clientId` and read the CONNACK.
+ */
+async function connectedRawV5(clientId: string) {
+  const b = await startBroker();
+  const errors: Error[] = [];
+  b.aedes.on("clientError", (_c, err) => errors.push(err));
+  const raw = await rawV5(b.port);
+  raw.send(v5Connect(clientId));
+  const connack = await raw.next("connack");
+  return { b, errors, raw, connack };
+}
+
 /** A hand-driven v5 client, for packets mqtt.js won't send. */
 async function rawV5(port: number) {
   const socket = net.connect(port, "127.0.0.1");
@@ -380,12 +394,8 @@ describe("translateMqtt5 — backpressure", () => {
 
 describe("translateMqtt5 — protocol errors in translation mode", () => {
   it("closes with DISCONNECT 0x94 on an unknown topic alias", async () => {
-    const b = await startBroker();
-    const errors: Error[] = [];
-    b.aedes.on("clientError", (_c, err) => errors.push(err));
-    const raw = await rawV5(b.port);
-    raw.send(v5Connect("raw-alias"));
-    expect((await raw.next("connack")).reasonCode).toBe(0);
+    const { b, errors, raw, connack } = await connectedRawV5("raw-alias");
+    expect(connack.reasonCode).toBe(0);
     raw.send({
       cmd: "publish",
       topic: "",
@@ -442,12 +452,7 @@ describe("translateMqtt5 — protocol errors in translation mode", () => {
 
 describe("translateMqtt5 — Aedes output it cannot parse", () => {
   it("sends DISCONNECT 0x83, closes, and reports the error to Aedes without throwing", async () => {
-    const b = await startBroker();
-    const errors: Error[] = [];
-    b.aedes.on("clientError", (_c, err) => errors.push(err));
-    const raw = await rawV5(b.port);
-    raw.send(v5Connect("victim-of-aedes"));
-    await raw.next("connack");
+    const { b, errors, raw } = await connectedRawV5("victim-of-aedes");
     // Pretend Aedes wrote garbage (a PUBLISH header with QoS 3).
     b.connections[0].stream.write(Buffer.from([0x36, 0x00]));
     expect((await raw.next("disconnect")).reasonCode).toBe(0x83);
