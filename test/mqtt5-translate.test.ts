@@ -123,6 +123,17 @@ async function connectedRawV5(clientId: string) {
   return { b, errors, raw, connack };
 }
 
+/** A broker and a bare TCP socket to it; `errored` is the first connectionError Aedes reports. */
+async function plainSocket() {
+  const b = await startBroker();
+  const errored = new Promise<Error>((resolve) => b.aedes.on("connectionError", (_c, err) => resolve(err)));
+  const socket = net.connect(b.port, "127.0.0.1");
+  cleanups.push(async () => void socket.destroy());
+  socket.on("error", () => {});
+  await once(socket, "connect");
+  return { b, errored, socket };
+}
+
 /** A hand-driven v5 client, for packets mqtt.js won't send. */
 async function rawV5(port: number) {
   const socket = net.connect(port, "127.0.0.1");
@@ -484,12 +495,7 @@ describe("translateMqtt5 — passthrough", () => {
   }
 
   it("hands garbage to Aedes, which reports its own connectionError", async () => {
-    const b = await startBroker();
-    const errored = new Promise<Error>((resolve) => b.aedes.on("connectionError", (_c, err) => resolve(err)));
-    const socket = net.connect(b.port, "127.0.0.1");
-    cleanups.push(async () => void socket.destroy());
-    socket.on("error", () => {});
-    await once(socket, "connect");
+    const { b, errored, socket } = await plainSocket();
     socket.write(Buffer.from("GET / HTTP/1.1\r\n\r\n"));
     const err = await errored;
     expect(err.message).toMatch(/^Invalid header flag bits/);
@@ -499,12 +505,7 @@ describe("translateMqtt5 — passthrough", () => {
   });
 
   it("hands a complete CONNECT too short for its own protocol name to Aedes at once", async () => {
-    const b = await startBroker();
-    const errored = new Promise<Error>((resolve) => b.aedes.on("connectionError", (_c, err) => resolve(err)));
-    const socket = net.connect(b.port, "127.0.0.1");
-    cleanups.push(async () => void socket.destroy());
-    socket.on("error", () => {});
-    await once(socket, "connect");
+    const { errored, socket } = await plainSocket();
     // remaining length 3, but the protocol name claims 4 bytes: no level byte will ever come
     socket.write(Buffer.from([0x10, 3, 0, 4, 0x4d]));
     expect((await errored).message).toBe("Cannot parse protocolId");
