@@ -298,7 +298,7 @@ describe("translateMqtt5 — MQTT 5 clients", () => {
   });
 
   it("publishes the will of a v5 client whose socket drops", async () => {
-    const { b, watcher, client } = await withWatchedWill("dropper", "dropped", 1);
+    const { watcher, client } = await withWatchedWill("dropper", "dropped", 1);
     const will = nextMessage(watcher, "wills/dropper");
     client.stream.destroy();
     await expect(will).resolves.toMatchObject({ payload: "dropped" });
