@@ -505,7 +505,7 @@ describe("translateMqtt5 — passthrough", () => {
   });
 
   it("hands a complete CONNECT too short for its own protocol name to Aedes at once", async () => {
-    const { errored, socket } = await plainSocket();
+    const { b, errored, socket } = await plainSocket();
     // remaining length 3, but the protocol name claims 4 bytes: no level byte will ever come
     socket.write(Buffer.from([0x10, 3, 0, 4, 0x4d]));
     expect((await errored).message).toBe("Cannot parse protocolId");
