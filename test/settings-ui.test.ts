@@ -205,16 +205,26 @@ describeIf(needs({ chromium: true, mosquitto: true }), "settings in a browser", 
     return seen;
   }
 
-  it("checks a broker form with the API's own rules before sending it, and points at the field the API refuses", async () => {
+  /** An admin on /settings/<what>s with the "Add a <what>" form open, counting the requests to /api/<what>s. */
+  async function openAddForm(what: "broker" | "webhook") {
     const page = await newPage();
-    await signIn(page, app.url, "admin", ADMIN_PASSWORD, "/settings/brokers");
-    const sent = apiRequests(page, "/api/brokers");
-    await page.getByRole("button", { name: "Add broker" }).click();
-    const form = page.getByRole("form", { name: "Add a broker" });
+    await signIn(page, app.url, "admin", ADMIN_PASSWORD, `/settings/${what}s`);
+    const sent = apiRequests(page, `/api/${what}s`);
+    await page.getByRole("button", { name: `Add ${what}` }).click();
+    const form = page.getByRole("form", { name: `Add a ${what}` });
+    const fill = async (name: string, url: string) => {
+      await form.getByLabel("Name", { exact: true }).fill(name);
+      await form.getByLabel("URL", { exact: true }).fill(url);
+    };
+    const submit = () => form.getByRole("button", { name: `Add ${what}` }).click();
+    return { page, form, sent, fill, submit };
+  }
+
+  it("checks a broker form with the API's own rules before sending it, and points at the field the API refuses", async () => {
+    const { page, form, sent, fill, submit } = await openAddForm("broker");
     const name = form.getByLabel("Name", { exact: true });
-    await name.fill("plant a");
-    await form.getByLabel("URL", { exact: true }).fill("http://10.0.0.5");
-    await form.getByRole("button", { name: "Add broker" }).click();
+    await fill("plant a", "http://10.0.0.5");
+    await submit();
 
     // refused in the browser, in the words the API uses, at each field
     const nameError = form.locator(`[id="${await name.getAttribute("id")}-error"]`);
@@ -226,24 +236,18 @@ describeIf(needs({ chromium: true, mosquitto: true }), "settings in a browser", 
     expect(sent).toEqual([]);
 
     // valid as far as the browser can tell; the API finds the name taken and the form shows it there
-    await name.fill("bundled");
-    await form.getByLabel("URL", { exact: true }).fill(mosquitto.url);
-    await form.getByRole("button", { name: "Add broker" }).click();
+    await fill("bundled", mosquitto.url);
+    await submit();
     await expect.poll(() => nameError.textContent(), POLL).toMatch(/a broker named "bundled" already exists/);
     expect(sent).toEqual(["POST"]);
     expect(await page.evaluate(() => document.activeElement?.id)).toBe(await name.getAttribute("id"));
   });
 
   it("refuses a webhook header line that is not Name: value, and a user name with a space, without a request", async () => {
-    const page = await newPage();
-    await signIn(page, app.url, "admin", ADMIN_PASSWORD, "/settings/webhooks");
-    const webhookRequests = apiRequests(page, "/api/webhooks");
-    await page.getByRole("button", { name: "Add webhook" }).click();
-    const webhook = page.getByRole("form", { name: "Add a webhook" });
-    await webhook.getByLabel("Name", { exact: true }).fill("ops-hook");
-    await webhook.getByLabel("URL", { exact: true }).fill("http://127.0.0.1:9/hook");
+    const { page, form: webhook, sent: webhookRequests, fill, submit } = await openAddForm("webhook");
+    await fill("ops-hook", "http://127.0.0.1:9/hook");
     await webhook.getByLabel("Headers").fill("X-Team: ops\nno colon here");
-    await webhook.getByRole("button", { name: "Add webhook" }).click();
+    await submit();
     await expect
       .poll(() => webhook.locator("[role=alert]").textContent(), POLL)
       .toBe('headers: line 2 is not "Name: value"');
