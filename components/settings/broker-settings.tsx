@@ -3,7 +3,7 @@
 import { useEffect, useState, type ReactNode } from "react";
 import { StatusBadge } from "@/components/status-badge";
 import { Time } from "@/components/time";
-import { Badge, buttonClass, inputClass, rowClass, secondaryButtonClass, tdClass } from "@/components/ui";
+import { Badge, inputClass, rowClass, secondaryButtonClass, tdClass } from "@/components/ui";
 import { BrokerSchema } from "@/lib/config/schema";
 import type { BrokerSettingsView, ConnectionTestResult } from "@/lib/settings/views";
 import { ApiFailure, callApi, failureMessage } from "./api";
