@@ -416,17 +416,34 @@ function listOf<Item extends z.ZodType>(item: Item) {
     .transform((items): z.output<Item>[] => items ?? []);
 }
 
+/** How many instances watch each broker when several run on one Postgres (fewer when fewer are alive). */
+export const DEFAULT_WATCHERS = 2;
+const WatchersSchema = z
+  .unknown()
+  .transform((v, ctx) => {
+    if (v === undefined || v === null) return DEFAULT_WATCHERS;
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > 100) {
+      ctx.addIssue({
+        code: "custom",
+        message: `must be a whole number of instances from 1 to 100 (got ${describeValue(v)})`,
+      });
+      return z.NEVER;
+    }
+    return v;
+  });
+
 export const BrokerwatchConfigSchema = z.strictObject(
   {
     brokers: listOf(BrokerSchema),
     rules: listOf(RuleSchema),
     webhooks: listOf(WebhookSchema),
     retention: RetentionSchema,
+    watchers: WatchersSchema,
   },
   {
     error: (issue) =>
       issue.code === "invalid_type"
-        ? `the file must be a mapping with the keys brokers, rules, webhooks and retention (got ${describeValue(issue.input)})`
+        ? `the file must be a mapping with the keys brokers, rules, webhooks, retention and watchers (got ${describeValue(issue.input)})`
         : undefined,
   },
 );
