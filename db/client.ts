@@ -1,7 +1,6 @@
 import path from "node:path";
 import { mkdir, readFile, unlink, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { sql } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import * as schema from "./schema";
 
@@ -143,9 +142,6 @@ export async function migrateDatabase(database: Database): Promise<void> {
   }
 }
 
-/** Rows of a raw statement, whichever backend answered (postgres.js returns an array, PGlite `{ rows }`). */
-export async function queryRows<T = Record<string, unknown>>(db: Db, statement: ReturnType<typeof sql>): Promise<T[]> {
-  const result = (await db.execute(statement)) as unknown;
-  if (Array.isArray(result)) return result as T[];
-  return ((result as { rows?: T[] }).rows ?? []) as T[];
-}
+// Kept in its own module so that query modules the web app bundles need not import this one,
+// whose migrations folder the bundler cannot resolve.
+export { queryRows } from "./rows";

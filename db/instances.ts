@@ -1,6 +1,6 @@
 import { and, asc, eq, gt, isNull, lt, sql } from "drizzle-orm";
 import type { Db } from "./client";
-import { queryRows } from "./client";
+import { queryRows } from "./rows";
 import { instances, leases, type InstanceRow } from "./schema";
 
 /**
@@ -40,7 +40,9 @@ export async function liveInstanceNames(db: Db, ttlMs: number): Promise<string[]
   const rows = await db
     .select({ name: instances.name })
     .from(instances)
-    .where(and(isNull(instances.stoppedAt), gt(instances.heartbeatAt, sql`now() - ${ttlMs} * interval '1 millisecond'`)))
+    .where(
+      and(isNull(instances.stoppedAt), gt(instances.heartbeatAt, sql`now() - ${ttlMs} * interval '1 millisecond'`)),
+    )
     .orderBy(asc(instances.name));
   return rows.map((r) => r.name);
 }
@@ -68,9 +70,7 @@ export async function listInstances(db: Db, ttlMs: number, keepMs: number): Prom
 
 /** Forgets instances not seen for `olderThanMs` (renamed or retired), so the list stays short. */
 export async function pruneInstances(db: Db, olderThanMs: number): Promise<void> {
-  await db
-    .delete(instances)
-    .where(lt(instances.heartbeatAt, sql`now() - ${olderThanMs} * interval '1 millisecond'`));
+  await db.delete(instances).where(lt(instances.heartbeatAt, sql`now() - ${olderThanMs} * interval '1 millisecond'`));
 }
 
 /**

@@ -1,6 +1,6 @@
 import { and, eq, notInArray, sql } from "drizzle-orm";
 import type { Db } from "./client";
-import { queryRows } from "./client";
+import { queryRows } from "./rows";
 import { setBrokerStatus } from "./brokers";
 import { closeGap, openGap } from "./gaps";
 import { brokerObservations, brokers } from "./schema";

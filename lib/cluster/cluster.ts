@@ -131,7 +131,9 @@ export class Cluster extends EventEmitter<{ beat: [string[]]; leader: [boolean] 
   private setLeader(leads: boolean): void {
     if (leads === this.leader) return;
     this.leader = leads;
-    this.log(`brokerwatch: instance ${this.name} ${leads ? "is now the leader (evaluates alert rules)" : "is no longer the leader"}`);
+    this.log(
+      `brokerwatch: instance ${this.name} ${leads ? "is now the leader (evaluates alert rules)" : "is no longer the leader"}`,
+    );
     this.emit("leader", leads);
   }
 }

@@ -136,7 +136,9 @@ export class CollectorManager extends EventEmitter<{ status: [StatusChange] }> {
   async rebalance(): Promise<void> {
     if (!this.started) return;
     await this.reload();
-    await Promise.all(this.list().map((c) => this.observe(c.broker.name, c.status, c.lastSeenAt, "no watcher sees it")));
+    await Promise.all(
+      this.list().map((c) => this.observe(c.broker.name, c.status, c.lastSeenAt, "no watcher sees it")),
+    );
   }
 
   private async reloadNow(): Promise<void> {
@@ -152,7 +154,8 @@ export class CollectorManager extends EventEmitter<{ status: [StatusChange] }> {
         await collector.stop();
         this.collectors.delete(name);
         if (!row) dropped.push(name);
-        if (!rows.some((b) => b.name === name && b.enabled)) await setBrokerStatus(this.database.db, name, "unknown", null);
+        if (!rows.some((b) => b.name === name && b.enabled))
+          await setBrokerStatus(this.database.db, name, "unknown", null);
       }
     }
     this.brokers = enabled;
@@ -189,7 +192,12 @@ export class CollectorManager extends EventEmitter<{ status: [StatusChange] }> {
   }
 
   /** Stores this instance's view of a broker and re-merges the broker's status from every live view. */
-  private async observe(broker: string, status: StatusChange["to"], lastSeenAt: Date | null, why: string): Promise<void> {
+  private async observe(
+    broker: string,
+    status: StatusChange["to"],
+    lastSeenAt: Date | null,
+    why: string,
+  ): Promise<void> {
     const db = this.database.db;
     try {
       await recordObservation(db, { broker, instance: this.instance, status, lastSeenAt });
@@ -313,7 +321,8 @@ export class CollectorManager extends EventEmitter<{ status: [StatusChange] }> {
     if (samples.length) this.writer.enqueue({ samples });
 
     for (const collector of this.collectors.values()) {
-      if (collector.lastSeenAt) await this.observe(collector.broker.name, collector.status, collector.lastSeenAt, "no watcher sees it");
+      if (collector.lastSeenAt)
+        await this.observe(collector.broker.name, collector.status, collector.lastSeenAt, "no watcher sees it");
     }
   }
 
