@@ -58,13 +58,13 @@ export async function listInstances(db: Db, ttlMs: number, keepMs: number): Prom
     .select({
       instance: instances,
       live: sql<boolean>`${instances.stoppedAt} is null and ${instances.heartbeatAt} > now() - ${ttlMs} * interval '1 millisecond'`,
-      leader: sql<boolean>`exists (select 1 from ${leases} where ${leases.name} = 'leader' and ${leases.holder} = ${instances.name} and ${leases.expiresAt} > now())`,
     })
     .from(instances)
     .where(gt(instances.heartbeatAt, sql`now() - ${keepMs} * interval '1 millisecond'`))
     .orderBy(asc(instances.name));
+  const leader = await leaseHolder(db, "leader");
   return rows
-    .map((r) => ({ ...r.instance, live: Boolean(r.live), leader: Boolean(r.live) && Boolean(r.leader) }))
+    .map((r) => ({ ...r.instance, live: Boolean(r.live), leader: Boolean(r.live) && r.instance.name === leader }))
     .sort((a, b) => Number(b.live) - Number(a.live) || a.name.localeCompare(b.name));
 }
 
