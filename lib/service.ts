@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import os from "node:os";
 import { applyFileBrokers, upsertBroker } from "@/db/brokers";
 import { migrateDatabase, openDatabase, type Database } from "@/db/client";
@@ -148,6 +149,11 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     bundledUrl: broker?.url,
     timing: { ...DEFAULT_TIMING, ...opts.timing },
     instance: instanceName,
+    // PGlite admits one process; on Postgres another instance may watch the same broker.
+    clientIdSuffix:
+      database.kind === "postgres"
+        ? `-${createHash("sha256").update(instanceName).digest("hex").slice(0, 6)}`
+        : undefined,
     cluster: { live: () => cluster.live, watchers: config?.watchers ?? DEFAULT_WATCHERS, ttlMs: cluster.ttlMs },
     log,
   });

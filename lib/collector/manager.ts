@@ -38,6 +38,12 @@ export interface ManagerOptions {
   bundledUrl?: string;
   /** the deployment's live instances; absent: this instance watches every broker */
   cluster?: ClusterView;
+  /**
+   * Appended to every collector's client id when several instances may watch one broker: two
+   * connections with one client id take the session from each other (MQTT 3.1.4-2), and each
+   * would see the broker flap.
+   */
+  clientIdSuffix?: string;
 }
 
 export interface ClusterView {
@@ -241,7 +247,9 @@ export class CollectorManager extends EventEmitter<{ status: [StatusChange] }> {
         password: bundled?.password ?? password,
         sysTopicPrefix: broker.sysTopicPrefix,
         maxConnections: broker.maxConnections,
-        clientId: broker.clientId ?? `brokerwatch-${this.opts.installationId}-${broker.name}`,
+        clientId:
+          (broker.clientId ?? `brokerwatch-${this.opts.installationId}-${broker.name}`) +
+          (this.opts.clientIdSuffix ?? ""),
       },
       this.writer,
       this.opts.timing ?? DEFAULT_TIMING,
