@@ -15,7 +15,7 @@ import { startMosquitto } from "../test/helpers/mosquitto";
  * double them), the survivor must show the dead instance gone and watch its brokers within
  * 10 s (takeover), and lead within 10 s (failover).
  */
-const CLIENTS = Number(process.env.BENCH_HA_CLIENTS ?? 1000);
+const DEFAULT_CLIENTS = Number(process.env.BENCH_HA_CLIENTS ?? 1000);
 const CONCURRENCY = 50;
 const BROKER = "ha-storm";
 const TOKEN = "bench-ha-token";
@@ -46,7 +46,8 @@ async function until<T>(what: string, check: () => Promise<T | false>, timeoutMs
   }
 }
 
-export async function runHaBenchmark(): Promise<Record<string, unknown>> {
+export async function runHaBenchmark(opts: { clients?: number } = {}): Promise<Record<string, unknown>> {
+  const CLIENTS = opts.clients ?? DEFAULT_CLIENTS;
   if (!process.env.DATABASE_URL) throw new Error("ha needs DATABASE_URL (several instances share one Postgres)");
   const log = (line: string) => process.stderr.write(`ha: ${line}\n`);
   const mosquitto = await startMosquitto(["allow_anonymous true", "sys_interval 1", "log_dest topic"]);
@@ -156,7 +157,15 @@ export async function runHaBenchmark(): Promise<Record<string, unknown>> {
       }
       if (c.connected > 1 || c.disconnected > 1) duplicated++;
     }
-    if (missing) log(`survivor's log:\n${survivor.output.join("").split("\n").filter((l) => l.startsWith("brokerwatch:")).slice(-30).join("\n")}`);
+    if (missing)
+      log(
+        `survivor's log:\n${survivor.output
+          .join("")
+          .split("\n")
+          .filter((l) => l.startsWith("brokerwatch:"))
+          .slice(-30)
+          .join("\n")}`,
+      );
     const takeoverSeconds = Math.round((takeoverAt - killedAt) / 100) / 10;
     const failoverSeconds = Math.round((failoverAt - killedAt) / 100) / 10;
     return {

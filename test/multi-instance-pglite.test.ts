@@ -88,3 +88,16 @@ describe("which instances watch which broker", () => {
     expect(assignWatchers(brokers, [], 2).get("east")).toEqual([]);
   });
 });
+
+describe("config `watchers`", () => {
+  it("is left to the default (2) when absent, and takes a whole number of instances, from a variable too", async () => {
+    const { DEFAULT_WATCHERS, parseConfig } = await import("@/lib/config");
+    expect(DEFAULT_WATCHERS).toBe(2);
+    expect(parseConfig("brokers: []\n", { fileName: "brokerwatch.yaml", env: {} }).watchers).toBeUndefined();
+    expect(parseConfig("watchers: 3\n", { fileName: "brokerwatch.yaml", env: {} }).watchers).toBe(3);
+    expect(parseConfig("watchers: ${N}\n", { fileName: "brokerwatch.yaml", env: { N: "1" } }).watchers).toBe(1);
+    expect(() => parseConfig("watchers: 0\n", { fileName: "brokerwatch.yaml", env: {} })).toThrow(
+      "brokerwatch.yaml:1:11: watchers: must be a whole number, 1 or more (got 0)",
+    );
+  });
+});

@@ -58,9 +58,21 @@ export interface ClusterView {
 /** Without a cluster, views are merged as if from instances alive this long (a single process). */
 const SINGLE_INSTANCE_TTL_MS = 24 * 3600_000;
 
-/** What, when changed, needs a new connection. */
-function connectionKey(b: BrokerRow): string {
-  return JSON.stringify([b.url, b.dialect, b.username, b.passwordEnc, b.sysTopicPrefix, b.clientId, b.maxConnections]);
+/**
+ * What, when changed, needs a new connection. The password is compared decrypted: every instance
+ * re-applies brokerwatch.yaml at its start, which encrypts the same password anew (a fresh IV),
+ * and that must not make the other instances reconnect.
+ */
+function connectionKey(b: BrokerRow, secret: string): string {
+  let password: string | null = b.passwordEnc;
+  if (b.passwordEnc) {
+    try {
+      password = decryptSecret(b.passwordEnc, secret);
+    } catch {
+      // compared as stored; add() reports the problem
+    }
+  }
+  return JSON.stringify([b.url, b.dialect, b.username, password, b.sysTopicPrefix, b.clientId, b.maxConnections]);
 }
 
 /** Disconnects counted over this window make `mqtt_disconnects_per_minute`. */
@@ -156,7 +168,7 @@ export class CollectorManager extends EventEmitter<{ status: [StatusChange] }> {
     for (const [name, collector] of this.collectors) {
       const row = wanted.get(name);
       const old = this.brokers.find((b) => b.name === name);
-      if (!row || !old || connectionKey(row) !== connectionKey(old)) {
+      if (!row || !old || connectionKey(row, this.opts.secret) !== connectionKey(old, this.opts.secret)) {
         await collector.stop();
         this.collectors.delete(name);
         if (!row) dropped.push(name);

@@ -418,17 +418,8 @@ function listOf<Item extends z.ZodType>(item: Item) {
 
 /** How many instances watch each broker when several run on one Postgres (fewer when fewer are alive). */
 export const DEFAULT_WATCHERS = 2;
-const WatchersSchema = z.unknown().transform((v, ctx) => {
-  if (v === undefined || v === null) return DEFAULT_WATCHERS;
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > 100) {
-    ctx.addIssue({
-      code: "custom",
-      message: `must be a whole number of instances from 1 to 100 (got ${describeValue(v)})`,
-    });
-    return z.NEVER;
-  }
-  return v;
-});
+/** Absent when the file does not say: the service then uses DEFAULT_WATCHERS. */
+const WatchersSchema = positiveCount.nullish().transform((v) => v ?? undefined);
 
 export const BrokerwatchConfigSchema = z.strictObject(
   {
