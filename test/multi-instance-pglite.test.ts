@@ -1,6 +1,7 @@
 import { afterAll, expect, it, describe } from "vitest";
 import { startApp, type RunningApp } from "./helpers/app";
 import { assignWatchers } from "@/lib/cluster/assign";
+import { loginCookie } from "./helpers/session";
 
 /**
  * Embedded PGlite is one process's database: a second `npm start` on the same data directory
@@ -18,7 +19,12 @@ describe("one process per embedded database", () => {
   it(
     "refuses a second process on the same PGlite directory, and starts once the first has stopped",
     async () => {
-      const env = { BUNDLED_BROKER: "off", BROKERWATCH_API_TOKEN: TOKEN, BROKERWATCH_INSTANCE: "solo" };
+      const env = {
+        BUNDLED_BROKER: "off",
+        BROKERWATCH_API_TOKEN: TOKEN,
+        BROKERWATCH_INSTANCE: "solo",
+        BROKERWATCH_ADMIN_PASSWORD: "solo-admin-password",
+      };
       const first = await startApp({ database: "pglite", env });
       apps.push(first);
       const second = await startApp({ database: "pglite", env, dataDir: first.dataDir }).then(
@@ -41,6 +47,14 @@ describe("one process per embedded database", () => {
         instances: { name: string; up: boolean; leader: boolean; self: boolean }[];
       };
       expect(instances).toEqual([expect.objectContaining({ name: "solo", up: true, leader: true, self: true })]);
+      // Settings → Instances shows the same, and the settings tabs link to it.
+      const cookie = await loginCookie(first.url, "admin", "solo-admin-password");
+      const page = await fetch(`${first.url}/settings/instances`, { headers: { cookie } });
+      expect(page.status).toBe(200);
+      const html = await page.text();
+      expect(html).toContain('data-instance="solo"');
+      expect(html).toMatch(/>leader</);
+      expect(html).toContain('href="/settings/instances"');
 
       expect((await first.stop("SIGTERM")).code).toBe(0);
       const again = await startApp({ database: "pglite", env, dataDir: first.dataDir });

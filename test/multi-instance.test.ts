@@ -47,7 +47,11 @@ describeIf(needs({ mosquitto: true, postgres: true }), "several instances on one
 
   async function api<T>(app: RunningApp, pathAndQuery: string): Promise<T> {
     const res = await fetch(`${app.url}${pathAndQuery}`, { headers: { authorization: `Bearer ${TOKEN}` } });
-    if (!res.ok) throw new Error(`GET ${pathAndQuery}: ${res.status} ${await res.text()}`);
+    if (!res.ok) {
+      // what the instance logged says why (a 500 is logged there, not sent)
+      const log = app.output.join("").slice(-1500);
+      throw new Error(`GET ${pathAndQuery}: ${res.status} ${await res.text()}\n${log}`);
+    }
     return (await res.json()) as T;
   }
 
@@ -250,6 +254,15 @@ describeIf(needs({ mosquitto: true, postgres: true }), "several instances on one
     await new Promise((r) => setTimeout(r, 2000));
     expect(receiver.requests.filter(isResolved)).toHaveLength(1);
     expect(new Set(receiver.requests.filter(isFiring).map((r) => r.headers["webhook-id"])).size).toBe(1);
+    // Both watchers saw the broker go down: one gap, closed when it came back.
+    const gaps = await sql<{ ended_at: Date | null }[]>`select ended_at from collector_gaps where broker = ${broker}`;
+    expect(gaps).toHaveLength(1);
+    await waitFor("the gap closed", async () => {
+      const [gap] = await sql<
+        { ended_at: Date | null }[]
+      >`select ended_at from collector_gaps where broker = ${broker}`;
+      return gap.ended_at !== null;
+    });
     expect(
       receiver.requests.filter((r) => r.json?.commonLabels?.broker === broker).every((r) => r.signatureValid),
     ).toBe(true);
