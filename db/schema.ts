@@ -372,7 +372,7 @@ export const sessions = pgTable(
 );
 
 /**
- * Processes of one deployment sharing this database (docs/architecture.md, "Running several
+ * Processes of one deployment sharing this database (README, "Running several
  * instances"). Each renews `heartbeat_at` every couple of seconds; one whose heartbeat is older
  * than the lease TTL is dead and its brokers go to the others.
  */

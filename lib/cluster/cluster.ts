@@ -15,8 +15,9 @@ import {
  * heartbeat row, and at most one holds the `leader` lease (it runs the alert rules). Both are
  * leases on the database clock with a TTL: an instance that dies (SIGKILL, power, partition) stops
  * renewing, and within the TTL the others see it gone and take over its brokers and, if it led,
- * the evaluation. A clean stop marks the row stopped and releases the lease, so takeover is at
- * once. See docs/architecture.md ("Running several instances").
+ * the evaluation. A clean stop marks the row stopped and releases the lease, so the others take
+ * over at their next heartbeat instead of after the TTL. See the README, "Running several
+ * instances".
  */
 export interface ClusterOptions {
   /** BROKERWATCH_INSTANCE, or host:port of the web listener */
