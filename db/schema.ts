@@ -334,6 +334,8 @@ export const notifications = pgTable(
     state: text("state").$type<(typeof NOTIFICATION_STATES)[number]>().notNull().default("pending"),
     attempts: integer("attempts").notNull().default(0),
     nextAttemptAt: ts("next_attempt_at").notNull().defaultNow(),
+    /** set while a worker holds the row (its request in flight); null when it waits to be due */
+    claimedAt: ts("claimed_at"),
     lastStatusCode: integer("last_status_code"),
     lastError: text("last_error"),
     createdAt: ts("created_at").notNull().defaultNow(),
