@@ -255,7 +255,9 @@ export class BrokerCollector extends EventEmitter<{
       const seq = this.messageSeq++;
       taken = [];
       this.unacked.set(seq, taken);
-      onCommitted = () => this.acknowledge(client, seq, packet.messageId);
+      // only the id: the packet (and its payload) is not kept alive while the rows wait
+      const messageId = packet.messageId;
+      onCommitted = () => this.acknowledge(client, seq, messageId);
     }
     if (this.prefix && !fullTopic.startsWith(this.prefix)) {
       this.writer.enqueue({}, onCommitted);

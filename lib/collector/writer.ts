@@ -26,7 +26,9 @@ import {
  */
 /**
  * Rows the queue holds before backpressure: a 60 s database outage at 20k rows/s, plus headroom.
- * About 0.5 KB per queued Mosquitto event (row, raw line, Dates), so ~0.8 GB when full.
+ * Measured at ~1.4 KB of heap per queued Mosquitto event (row object, raw line, ClientID, two
+ * Dates, key), so ~2 GB when full: within Node's default heap limit on a 64-bit machine with 16 GB
+ * or more; lower it (service option `writer.maxQueued`) on a smaller one and accept a shorter outage.
  */
 export const DEFAULT_MAX_QUEUED = 1_500_000;
 
