@@ -148,6 +148,7 @@ const ROUTES: Record<string, Partial<Record<Method, Row>>> = {
     },
   },
   "app/api/health/route.ts": { GET: { path: "/api/health", public: true } },
+  "app/api/instances/route.ts": { GET: { path: "/api/instances" } },
   "app/api/rules/route.ts": {
     GET: { path: "/api/rules" },
     POST: {
