@@ -13,7 +13,7 @@ import type { DialectName } from "../collector/types";
  */
 
 /** `auto` lets the collector pick the dialect from what the broker publishes. */
-export const BROKER_DIALECTS = ["mosquitto", "emqx", "bundled", "auto"] as const satisfies readonly (
+export const BROKER_DIALECTS = ["mosquitto", "emqx", "bundled", "hivemq", "rabbitmq", "auto"] as const satisfies readonly (
   DialectName | "auto"
 )[];
 export type BrokerDialect = (typeof BROKER_DIALECTS)[number];
@@ -192,6 +192,20 @@ const brokerUrl = urlWithScheme(
   "must not contain a user name or password; put them in username: and password:, which are never shown",
 );
 
+/** `metricsUrl` of a RabbitMQ or HiveMQ broker: its Prometheus endpoint. */
+const metricsUrl = urlWithScheme(
+  WEBHOOK_URL_SCHEMES,
+  "must be the http:// or https:// URL of the broker's Prometheus endpoint, like http://rabbit:15692/metrics",
+  "must not contain a user name or password",
+);
+
+/** `amqpUrl` of a RabbitMQ broker; the monitoring user is `username:` / `password:`, never the URL. */
+const amqpUrl = urlWithScheme(
+  ["amqp:", "amqps:"],
+  "must be an amqp:// or amqps:// URL, like amqp://rabbit:5672 (a vhost may follow: amqp://rabbit:5672/prod)",
+  "must not contain a user name or password; put them in username: and password:, which are never shown",
+);
+
 const webhookUrl = urlWithScheme(
   WEBHOOK_URL_SCHEMES,
   "must be an http:// or https:// URL",
@@ -279,6 +293,10 @@ export const BrokerSchema = z.strictObject({
   enabled: onOff.default(true),
   /** the collector's MQTT client id; when absent the collector derives one */
   clientId: nonEmptyText.optional(),
+  /** rabbitmq, hivemq: the Prometheus endpoint the scrape collector reads */
+  metricsUrl: metricsUrl.optional(),
+  /** rabbitmq: the AMQP URL whose `amq.rabbitmq.log` / `amq.rabbitmq.event` exchanges it consumes */
+  amqpUrl: amqpUrl.optional(),
 });
 export type BrokerConfig = z.output<typeof BrokerSchema>;
 

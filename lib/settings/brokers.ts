@@ -27,6 +27,8 @@ export function brokerView(row: BrokerRow): BrokerSettingsView {
     expectedNodes: row.expectedNodes,
     sysTopicPrefix: row.sysTopicPrefix,
     clientId: row.clientId,
+    metricsUrl: row.metricsUrl,
+    amqpUrl: row.amqpUrl,
     enabled: row.enabled,
     source: row.source as DefinitionSource,
     status: row.status,
@@ -61,6 +63,8 @@ function columns(config: BrokerConfig, secret: string): Omit<NewBrokerRow, "name
     expectedNodes: config.expectedNodes ?? null,
     sysTopicPrefix: config.sysTopicPrefix ?? null,
     clientId: config.clientId ?? null,
+    metricsUrl: config.metricsUrl ?? null,
+    amqpUrl: config.amqpUrl ?? null,
     enabled: config.enabled,
   };
 }
@@ -86,7 +90,16 @@ export async function createBroker(db: Db, body: Record<string, unknown>): Promi
 /** The stored definition as brokerwatch.yaml would say it, so a PATCH is validated like a create. */
 function storedInput(row: BrokerRow): Record<string, unknown> {
   const input: Record<string, unknown> = { name: row.name, url: row.url, dialect: row.dialect, enabled: row.enabled };
-  for (const key of ["username", "cluster", "maxConnections", "expectedNodes", "sysTopicPrefix", "clientId"] as const) {
+  for (const key of [
+    "username",
+    "cluster",
+    "maxConnections",
+    "expectedNodes",
+    "sysTopicPrefix",
+    "clientId",
+    "metricsUrl",
+    "amqpUrl",
+  ] as const) {
     if (row[key] !== null) input[key] = row[key];
   }
   return input;

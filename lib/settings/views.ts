@@ -20,6 +20,8 @@ export interface BrokerSettingsView {
   maxConnections: number | null;
   expectedNodes: number | null;
   sysTopicPrefix: string | null;
+  metricsUrl: string | null;
+  amqpUrl: string | null;
   clientId: string | null;
   enabled: boolean;
   source: DefinitionSource;
@@ -75,7 +77,7 @@ export interface ConnectionTestResult {
   connectMs: number | null;
   version: string | null;
   /** what the auto dialect recognised from the `$SYS` messages */
-  detectedDialect: "mosquitto" | "emqx" | "bundled" | null;
+  detectedDialect: "mosquitto" | "emqx" | "bundled" | "hivemq" | "rabbitmq" | null;
   /** any `$SYS` message arrived: the collector will be able to read the broker's metrics */
   sysReadable: boolean;
   sysMessages: number;
