@@ -40,6 +40,16 @@ describe("a hostile preview against the running app", () => {
   });
 
   it("answers the .*.*…! ×40 preview in well under a second while /api/health keeps answering", async () => {
+    // The same request with a harmless pattern: what a preview costs on this (busy, shared) machine.
+    const timedPreview = async (expr: string) => {
+      const started = performance.now();
+      expect((await preview(expr)).status).toBe(200);
+      return performance.now() - started;
+    };
+    const baseline = Math.min(
+      await timedPreview('mqtt_connections_current{broker=~"no-such-broker"}'),
+      await timedPreview('mqtt_connections_current{broker=~"no-such-broker"}'),
+    );
     const hostile = `mqtt_connections_current{broker=~"${".*".repeat(40)}!"}`;
     const healthLatencies: number[] = [];
     let previewDone = false;
@@ -65,10 +75,14 @@ describe("a hostile preview against the running app", () => {
       selectors: [{ metric: "mqtt_connections_current", stored: expect.any(Number), matched: 0 }],
     });
     expect((body.selectors as { stored: number }[])[0].stored).toBeGreaterThan(0);
-    expect(elapsed, `the preview took ${Math.round(elapsed)} ms`).toBeLessThan(1000);
+    // The backtracking engine took 7.4 s on an idle machine; RE2 adds a few milliseconds.
     expect(
-      Math.max(...healthLatencies),
-      `health latencies ${healthLatencies.map(Math.round).join(", ")} ms`,
+      elapsed - baseline,
+      `the preview took ${Math.round(elapsed)} ms, a harmless one ${Math.round(baseline)} ms`,
+    ).toBeLessThan(500);
+    expect(
+      Math.max(...healthLatencies) - baseline,
+      `health latencies ${healthLatencies.map(Math.round).join(", ")} ms, a harmless preview ${Math.round(baseline)} ms`,
     ).toBeLessThan(1000);
   });
 

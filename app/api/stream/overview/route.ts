@@ -1,8 +1,6 @@
-import { z } from "zod";
 import { subscribeOverview } from "@/components/overview/snapshot";
-import { parseQuery } from "@/lib/api/params";
-import { authorize, closeWhenRevoked } from "@/lib/auth/api";
-import { errorResponse } from "@/lib/http";
+import { route } from "@/lib/api/route";
+import { closeWhenRevoked } from "@/lib/auth/api";
 import { sseResponse } from "@/lib/live";
 
 export const dynamic = "force-dynamic";
@@ -13,19 +11,13 @@ export const dynamic = "force-dynamic";
  * EventSource; anything else holding a token may too. The stream ends when its credential stops
  * verifying (logout, revoked token).
  */
-export async function GET(request: Request): Promise<Response> {
-  try {
-    parseQuery(new URL(request.url), z.object({}));
-    const caller = await authorize(request);
-    return sseResponse(request, (channel) => {
-      const unsubscribe = subscribeOverview(caller, (snapshot) => channel.send("snapshot", snapshot));
-      const stopRecheck = closeWhenRevoked(request, channel.close);
-      return () => {
-        stopRecheck();
-        unsubscribe();
-      };
-    });
-  } catch (err) {
-    return errorResponse(err);
-  }
-}
+export const GET = route({ auth: "viewer" }, ({ caller, request }) =>
+  sseResponse(request, (channel) => {
+    const unsubscribe = subscribeOverview(caller, (snapshot) => channel.send("snapshot", snapshot));
+    const stopRecheck = closeWhenRevoked(request, channel.close);
+    return () => {
+      stopRecheck();
+      unsubscribe();
+    };
+  }),
+);
