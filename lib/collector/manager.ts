@@ -6,7 +6,8 @@ import type { EventRow, SampleRow } from "@/db/ingest";
 import type { BrokerRow } from "@/db/schema";
 import { decryptSecret } from "../crypto";
 import { BrokerCollector, DEFAULT_TIMING, type CollectorTiming, type StatusChange } from "./collector";
-import type { DialectSetting } from "./index";
+import { isScrapeDialect, type DialectSetting } from "./index";
+import { ScrapeCollector } from "./scrape";
 import type { IngestWriter } from "./writer";
 
 /**
@@ -29,8 +30,21 @@ export interface ManagerOptions {
 
 /** What, when changed, needs a new connection. */
 function connectionKey(b: BrokerRow): string {
-  return JSON.stringify([b.url, b.dialect, b.username, b.passwordEnc, b.sysTopicPrefix, b.clientId, b.maxConnections]);
+  return JSON.stringify([
+    b.url,
+    b.dialect,
+    b.username,
+    b.passwordEnc,
+    b.sysTopicPrefix,
+    b.clientId,
+    b.maxConnections,
+    b.metricsUrl,
+    b.amqpUrl,
+  ]);
 }
+
+/** One monitored broker's collector: over MQTT ($SYS), or by scraping (scrape.ts). */
+export type Collector = BrokerCollector | ScrapeCollector;
 
 /** Disconnects counted over this window make `mqtt_disconnects_per_minute`. */
 const RATE_WINDOW_MS = 60_000;
@@ -38,7 +52,7 @@ const RATE_WINDOW_MS = 60_000;
 const RATE_MEMORY_MS = 10 * 60_000;
 
 export class CollectorManager extends EventEmitter<{ status: [StatusChange] }> {
-  private readonly collectors = new Map<string, BrokerCollector>();
+  private readonly collectors = new Map<string, Collector>();
   private brokers: BrokerRow[] = [];
   private timer: NodeJS.Timeout | null = null;
   private readonly disconnects = new Map<string, Map<string, number[]>>();
@@ -55,11 +69,11 @@ export class CollectorManager extends EventEmitter<{ status: [StatusChange] }> {
     writer.on("drained", () => this.collectors.forEach((c) => c.resume()));
   }
 
-  list(): BrokerCollector[] {
+  list(): Collector[] {
     return [...this.collectors.values()];
   }
 
-  get(name: string): BrokerCollector | undefined {
+  get(name: string): Collector | undefined {
     return this.collectors.get(name);
   }
 
@@ -114,21 +128,21 @@ export class CollectorManager extends EventEmitter<{ status: [StatusChange] }> {
     }
     const bundled =
       broker.source === "builtin" && broker.dialect === "bundled" ? this.opts.bundledCredentials : undefined;
-    const collector = new BrokerCollector(
-      {
-        name: broker.name,
-        url: broker.url,
-        dialect: broker.dialect as DialectSetting,
-        username: bundled?.username ?? broker.username,
-        password: bundled?.password ?? password,
-        sysTopicPrefix: broker.sysTopicPrefix,
-        maxConnections: broker.maxConnections,
-        clientId: broker.clientId ?? `brokerwatch-${this.opts.installationId}-${broker.name}`,
-      },
-      this.writer,
-      this.opts.timing ?? DEFAULT_TIMING,
-      this.log,
-    );
+    const collected = {
+      name: broker.name,
+      url: broker.url,
+      dialect: broker.dialect as DialectSetting,
+      username: bundled?.username ?? broker.username,
+      password: bundled?.password ?? password,
+      sysTopicPrefix: broker.sysTopicPrefix,
+      maxConnections: broker.maxConnections,
+      clientId: broker.clientId ?? `brokerwatch-${this.opts.installationId}-${broker.name}`,
+    };
+    const timing = this.opts.timing ?? DEFAULT_TIMING;
+    // Brokers without $SYS (rabbitmq, hivemq) are scraped, not subscribed to: scrape.ts
+    const collector: Collector = isScrapeDialect(broker.dialect)
+      ? new ScrapeCollector({ ...collected, metricsUrl: broker.metricsUrl, amqpUrl: broker.amqpUrl }, this.writer, timing, this.log)
+      : new BrokerCollector(collected, this.writer, timing, this.log);
     collector.on("status", (change) => void this.onStatus(change));
     collector.on("events", (events) => this.countDisconnects(broker.name, events));
     collector.on("version", (version) => void this.detection(broker.name, { version }));
