@@ -131,8 +131,10 @@ describe("a broker removed from brokerwatch.yaml", () => {
       (r) => r.events,
     );
 
+  const DEVICE = { username: "device", password: "device-password" };
+
   async function connectAndLeave(app: RunningApp, clientId: string): Promise<void> {
-    const client = await mqtt.connectAsync(app.mqttUrl!, { clientId, reconnectPeriod: 0 });
+    const client = await mqtt.connectAsync(app.mqttUrl!, { clientId, reconnectPeriod: 0, ...DEVICE });
     await client.endAsync();
   }
 
@@ -141,7 +143,13 @@ describe("a broker removed from brokerwatch.yaml", () => {
     return startApp({
       dataDir,
       database: "pglite",
-      env: { BROKERWATCH_API_TOKEN: TOKEN, BROKERWATCH_CONFIG: config, MQTT_PORT: String(mqttPort) },
+      env: {
+        BROKERWATCH_API_TOKEN: TOKEN,
+        BROKERWATCH_CONFIG: config,
+        MQTT_PORT: String(mqttPort),
+        // the bundled broker serves `$SYS` only to configured users: old-line watches it as one
+        BUNDLED_BROKER_USERS: "watcher:watcher-password,device:device-password",
+      },
     });
   }
 
@@ -164,6 +172,8 @@ describe("a broker removed from brokerwatch.yaml", () => {
         "  - name: old-line",
         `    url: mqtt://127.0.0.1:${mqttPort}`,
         "    dialect: bundled",
+        "    username: watcher",
+        "    password: watcher-password",
       ]);
 
       first = await start(before, dataDir);

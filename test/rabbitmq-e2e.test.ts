@@ -6,7 +6,7 @@ import { queryEvents } from "@/db/events";
 import { listGaps } from "@/db/gaps";
 import { fetchSeries } from "@/db/metrics";
 import { DEFAULT_TIMING } from "@/lib/collector/collector";
-import { encryptSecret } from "@/lib/crypto";
+import { brokerSecretAddress, encryptSecret } from "@/lib/crypto";
 import { CollectorManager } from "@/lib/collector/manager";
 import { IngestWriter } from "@/lib/collector/writer";
 import { freshDatabase, type TestDatabase } from "./helpers/db";
@@ -38,7 +38,7 @@ describeIf(needs({ rabbitmq: true }), "RabbitMQ watched end to end", () => {
       dialect: "rabbitmq",
       detectedDialect: "rabbitmq",
       username: "guest",
-      passwordEnc: encryptSecret("guest", SECRET),
+      passwordEnc: encryptSecret("guest", SECRET, brokerSecretAddress(rabbit.mqttUrl)),
       metricsUrl: rabbit.metricsUrl,
       amqpUrl: `amqp://${amqp.host}`,
       maxConnections: 100,

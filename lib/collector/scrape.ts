@@ -145,7 +145,13 @@ export class ScrapeCollector extends EventEmitter<{
     if (this.stopped || !this.broker.amqpUrl) return;
     const url = new URL(this.broker.amqpUrl);
     if (this.broker.username) url.username = encodeURIComponent(this.broker.username);
-    if (this.broker.password) url.password = encodeURIComponent(this.broker.password);
+    // The stored password is bound to the broker's `url` (lib/crypto.ts): it goes only to that host,
+    // so an edited amqpUrl pointing elsewhere cannot carry it away.
+    if (this.broker.password && url.hostname.toLowerCase() === new URL(this.broker.url).hostname.toLowerCase()) {
+      url.password = encodeURIComponent(this.broker.password);
+    } else if (this.broker.password) {
+      this.noteError(`AMQP: not sending the password to ${url.hostname}, which is not the host of url (${this.broker.url})`);
+    }
     try {
       const connection = await amqp.connect(url.toString(), { timeout: 5000 });
       if (this.stopped) {
