@@ -83,7 +83,7 @@ export function TokenSettings({ tokens, canEdit }: { tokens: TokenView[]; canEdi
                 <tr key={t.id} className={rowClass} data-token-row={t.name}>
                   <td className={`${tdClass} font-medium`}>{t.name}</td>
                   <td className={tdClass}>
-                    <Badge tone={t.role === "admin" ? "warn" : "neutral"}>{t.role}</Badge>
+                    <Badge tone={t.role === "admin" ? "warn" : "neutral"}>{t.scope === "ingest" ? "ingest" : t.role}</Badge>
                   </td>
                   <td className={`${tdClass} font-mono text-xs`}>{t.prefix}…</td>
                   <td className={`${tdClass} whitespace-nowrap`}>
@@ -128,7 +128,9 @@ function CreateTokenForm({ onCreated }: { onCreated: (name: string, token: strin
     setBusy(true);
     setError(null);
     try {
-      const created = await callApi<{ token: string; name: string }>("POST", "/api/tokens", { name, role });
+      // "ingest" is a scope, not a role: such a token may only ship log lines
+      const body = role === "ingest" ? { name, role: "viewer", scope: "ingest" } : { name, role };
+      const created = await callApi<{ token: string; name: string }>("POST", "/api/tokens", body);
       setName("");
       onCreated(created.name, created.token);
     } catch (err) {
@@ -161,6 +163,7 @@ function CreateTokenForm({ onCreated }: { onCreated: (name: string, token: strin
           <select id={`${id}-role`} className={selectClass} value={role} onChange={(e) => setRole(e.target.value)}>
             <option value="viewer">viewer (read)</option>
             <option value="admin">admin (read and change)</option>
+            <option value="ingest">ingest (ship log lines only)</option>
           </select>
         </Field>
         <button type="submit" className={buttonClass} disabled={busy}>

@@ -3,7 +3,7 @@
  * "test connection"). Broker and webhook bodies are validated by lib/config/schema.ts itself.
  */
 import { z } from "zod";
-import { USER_ROLES } from "@/db/schema";
+import { TOKEN_SCOPES, USER_ROLES } from "@/db/schema";
 import { BrokerSchema } from "@/lib/config/schema";
 
 const role = z.enum(USER_ROLES, { message: `must be one of ${USER_ROLES.join(", ")}` });
@@ -15,6 +15,8 @@ export const TokenCreateSchema = z.strictObject({
     .min(1, "is required: say what the token is for, e.g. grafana or ci")
     .max(100, "must be at most 100 characters"),
   role: role.default("viewer"),
+  /** `ingest`: may only ship log lines to POST /api/brokers/{name}/log */
+  scope: z.enum(TOKEN_SCOPES, { message: `must be one of ${TOKEN_SCOPES.join(", ")}` }).default("api"),
 });
 
 /** NIST SP 800-63B: at least 8 characters; the cap keeps argon2 from hashing megabytes. */

@@ -2,7 +2,7 @@
  * What the settings API and pages send to the browser: plain JSON-safe objects, never a password,
  * a webhook secret, a header value or a token hash. Types only, so client components import them freely.
  */
-import type { UserRole } from "@/db/schema";
+import type { TokenScope, UserRole } from "@/db/schema";
 
 /** file: brokerwatch.yaml (read-only here) · ui: made in the UI or the API · builtin: the bundled broker */
 export type DefinitionSource = "file" | "ui" | "builtin";
@@ -52,6 +52,8 @@ export interface TokenView {
   id: number;
   name: string;
   role: UserRole;
+  /** `api`: the API at its role; `ingest`: log shipping only */
+  scope: TokenScope;
   /** the token's first characters, to tell tokens apart */
   prefix: string;
   createdAt: string;
