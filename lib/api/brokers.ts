@@ -1,5 +1,43 @@
 import { listBrokers } from "@/db/brokers";
+import { fetchSeries, type StoredSeries } from "@/db/metrics";
+import { computeCapacity, type Capacity } from "@/lib/capacity";
 import { getRuntime } from "@/lib/runtime";
+
+/** The window the capacity projection is fitted over (as MQTT_Connection_Saturation_Predicted's [1h]). */
+const CAPACITY_WINDOW_MS = 3600_000;
+
+/**
+ * `capacity` of every broker (docs/contract.md §7): the last hour of connections and message rates,
+ * read once for all brokers, through lib/capacity.ts.
+ */
+export async function brokerCapacities(
+  brokers: { name: string; dialect: string; detectedDialect: string | null; maxConnections: number | null }[],
+  now = Date.now(),
+): Promise<Map<string, Capacity>> {
+  const db = getRuntime().database.db;
+  const from = now - CAPACITY_WINDOW_MS;
+  const [connections, received, sent] = await Promise.all([
+    fetchSeries(db, "mqtt_connections_current", from, now),
+    fetchSeries(db, "mqtt_messages_received_per_second", from, now),
+    fetchSeries(db, "mqtt_messages_sent_per_second", from, now),
+  ]);
+  const of = (series: StoredSeries[], broker: string) =>
+    series.filter((s) => s.labels.broker === broker).map((s) => s.points);
+  const out = new Map<string, Capacity>();
+  for (const b of brokers) {
+    out.set(
+      b.name,
+      computeCapacity({
+        now,
+        dialect: b.detectedDialect ?? b.dialect,
+        maxConnections: b.maxConnections,
+        connections: of(connections, b.name),
+        messageRates: [...of(received, b.name), ...of(sent, b.name)],
+      }),
+    );
+  }
+  return out;
+}
 
 /**
  * Brokers as the API and the overview show them: stored definition plus the collector's live

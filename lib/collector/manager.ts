@@ -173,6 +173,11 @@ export class CollectorManager extends EventEmitter<{ status: [StatusChange] }> {
     }
   }
 
+  /** Events stored from shipped log lines count towards mqtt_disconnects_per_minute like collected ones. */
+  noteShippedEvents(broker: string, events: EventRow[]): void {
+    this.countDisconnects(broker, events);
+  }
+
   private countDisconnects(broker: string, events: EventRow[]): void {
     let byReason = this.disconnects.get(broker);
     for (const e of events) {

@@ -25,6 +25,7 @@ export const BUILTIN_RULE_NAMES = [
   "MQTT_Cluster_Node_Down",
   "MQTT_Broker_Down",
   "MQTT_Subscription_Memory",
+  "MQTT_Connection_Saturation_Predicted",
 ] as const;
 export type BuiltinRuleName = (typeof BUILTIN_RULE_NAMES)[number];
 

@@ -1,0 +1,107 @@
+import type { Database } from "@/db/client";
+import { insertEvents, insertUnparsed, type EventRow } from "@/db/ingest";
+import type { BrokerRow } from "@/db/schema";
+import { ApiError } from "../http";
+import { toEventRow } from "./collector";
+import { createDialect } from "./index";
+import { LOG_TOPIC, type Dialect, type DialectName } from "./types";
+
+/**
+ * Log shipping: `POST /api/brokers/{name}/log` takes a broker's log lines as text (from Vector,
+ * Fluent Bit, syslog, …) and feeds them through that broker's dialect, so a broker whose log
+ * does not reach us on a topic is as well served as one whose does.
+ *
+ * Idempotent: every event carries its identity in the broker's stream (db/ingest.ts: broker, ts,
+ * and a key of the line and its ordinal among identical lines with the same ts), so a re-sent
+ * batch is answered `duplicate`, never stored twice. Lines no parser recognises are kept as
+ * unparsed records (counted each time they are sent).
+ */
+
+/** One request at most: 1 MiB and 10,000 lines. Shippers batch far below this by default. */
+export const MAX_LOG_BYTES = 1024 * 1024;
+export const MAX_LOG_LINES = 10_000;
+
+/** What topic a shipped line of each dialect is read as. Mosquitto's are `$SYS/broker/log/<level>` lines. */
+const LOG_TOPIC_OF: Partial<Record<DialectName, string>> = {
+  mosquitto: "$SYS/broker/log/N",
+  hivemq: LOG_TOPIC,
+  rabbitmq: LOG_TOPIC,
+};
+
+export interface ShipResult {
+  /** events stored now */
+  stored: number;
+  /** events already stored by an earlier batch (or another watcher) */
+  duplicate: number;
+  /** lines no parser recognised, kept as unparsed records */
+  unparsed: number;
+}
+
+/**
+ * One dialect per broker for shipped lines, kept across requests: a disconnect shipped in one batch
+ * joins the connect shipped in the batch before. Separate from the collector's own dialect, whose
+ * state describes another stream (the topic, the exchange).
+ */
+const shippingDialects = new Map<string, { dialect: Dialect; name: DialectName }>();
+
+function dialectFor(broker: BrokerRow): { dialect: Dialect; topic: string } {
+  const name = (broker.detectedDialect ?? broker.dialect) as DialectName | "auto";
+  const topic = name === "auto" ? undefined : LOG_TOPIC_OF[name];
+  if (name === "auto" || !topic) {
+    throw new ApiError(
+      "conflict",
+      name === "auto"
+        ? `broker "${broker.name}" has dialect auto and none was detected yet: set its dialect to read its log lines`
+        : `broker "${broker.name}" has dialect ${name}, whose log lines are not read (mosquitto, hivemq and rabbitmq are)`,
+    );
+  }
+  let entry = shippingDialects.get(broker.name);
+  if (!entry || entry.name !== name) {
+    entry = { dialect: createDialect(name), name };
+    shippingDialects.set(broker.name, entry);
+  }
+  return { dialect: entry.dialect, topic };
+}
+
+/** Splits the body into lines, refusing more than MAX_LOG_LINES; blank lines are skipped. */
+export function splitLogLines(text: string): string[] {
+  const lines: string[] = [];
+  for (const line of text.split(/\r?\n/)) {
+    if (line.trim() === "") continue;
+    if (lines.length === MAX_LOG_LINES) {
+      throw new ApiError("payload_too_large", `more than ${MAX_LOG_LINES} lines in one request: send smaller batches`);
+    }
+    lines.push(line);
+  }
+  return lines;
+}
+
+export async function shipLogLines(
+  database: Database,
+  broker: BrokerRow,
+  lines: string[],
+  receivedAt = new Date(),
+): Promise<{ result: ShipResult; events: EventRow[] }> {
+  const { dialect, topic } = dialectFor(broker);
+  const encoder = new TextEncoder();
+  const events: EventRow[] = [];
+  let unparsed = 0;
+  const unparsedRows = [];
+  for (const line of lines) {
+    let output;
+    try {
+      output = dialect.parse(topic, encoder.encode(line), receivedAt);
+    } catch (err) {
+      output = { events: [], unparsed: [{ receivedAt, topic, raw: line, error: `parser crashed: ${String(err)}` }] };
+    }
+    for (const e of output.events) events.push(toEventRow(broker.name, e));
+    // The RabbitMQ log has every line of the node, not only the MQTT ones: those are neither events nor unparsed.
+    unparsed += output.unparsed.length;
+    for (const u of output.unparsed) unparsedRows.push({ broker: broker.name, receivedAt: u.receivedAt, topic: u.topic, raw: u.raw, error: u.error });
+  }
+  // insertEvents answers how many rows were new (the rest hit the event identity's unique index)
+  const inserted: unknown = await insertEvents(database, events);
+  const stored = typeof inserted === "number" ? inserted : events.length;
+  await insertUnparsed(database, unparsedRows);
+  return { result: { stored, duplicate: events.length - stored, unparsed }, events };
+}
