@@ -96,6 +96,15 @@ describe("log shipping and HiveMQ scraping", () => {
     ]);
   });
 
+  it("reads Fluent Bit / Vector records (application/x-ndjson) by their log or message key", async () => {
+    const body = [
+      JSON.stringify({ date: 1795346752.1, log: "1795346752: New client connected from 127.0.0.1:40700 as shipped-2 (p5, c1, k60, u'ops')." }),
+      JSON.stringify({ message: "1795346753: Client shipped-2 disconnected." }),
+    ].join("\n");
+    const res = await call("POST", "/api/brokers/mosq/log", ingestToken, body, "application/x-ndjson");
+    expect(res.json).toEqual({ stored: 2, duplicate: 0, unparsed: 0 } satisfies Counts);
+  });
+
   it("refuses more than 10,000 lines or 1 MiB with 413, and another content type with 415", async () => {
     const many = Array.from({ length: 10_001 }, (_, i) => `line ${i}`).join("\n");
     const tooMany = await ship("hive", many);

@@ -76,6 +76,25 @@ export function splitLogLines(text: string): string[] {
   return lines;
 }
 
+/**
+ * A shipper's record (Fluent Bit `json_lines`, Vector `json`, syslog as JSON): the log line is its
+ * `log` (Fluent Bit tail) or `message` (Vector, syslog) key. Anything else stays as it came, to be
+ * kept as unparsed.
+ */
+export function lineOfRecord(line: string): string {
+  try {
+    const record = JSON.parse(line) as unknown;
+    if (record && typeof record === "object") {
+      const { log, message } = record as { log?: unknown; message?: unknown };
+      if (typeof log === "string") return log.replace(/\r?\n$/, "");
+      if (typeof message === "string") return message.replace(/\r?\n$/, "");
+    }
+  } catch {
+    // not JSON: the line itself
+  }
+  return line;
+}
+
 export async function shipLogLines(
   database: Database,
   broker: BrokerRow,

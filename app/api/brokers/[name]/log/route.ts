@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { getBroker } from "@/db/brokers";
 import { route, segment } from "@/lib/api/route";
-import { MAX_LOG_BYTES, shipLogLines, splitLogLines } from "@/lib/collector/shipping";
+import { lineOfRecord, MAX_LOG_BYTES, shipLogLines, splitLogLines } from "@/lib/collector/shipping";
 import { ApiError } from "@/lib/http";
 import { getRuntime } from "@/lib/runtime";
 
@@ -9,7 +9,7 @@ export const dynamic = "force-dynamic";
 
 /**
  * POST /api/brokers/{name}/log (admin, or a token of scope ingest) — text/plain, one log line per
- * line, fed through the broker's dialect (mosquitto, hivemq, rabbitmq). Idempotent: re-sent lines
+ * line (or application/x-ndjson, one record per line whose `log` or `message` key is the line), fed through the broker's dialect (mosquitto, hivemq, rabbitmq). Idempotent: re-sent lines
  * are answered as `duplicate` and stored once. At most 1 MiB and 10,000 lines (413 beyond).
  * Answers `{ stored, duplicate, unparsed }`.
  */
@@ -18,13 +18,18 @@ export const POST = route(
   async ({ params: { name }, request }) => {
     const runtime = getRuntime();
     const type = request.headers.get("content-type");
-    if (type !== null && !/^text\/plain\s*(;|$)/i.test(type.trim())) {
-      throw new ApiError("unsupported_media_type", `send the log lines as text/plain, one per line (got ${type})`);
+    const records = type !== null && /^application\/(x-ndjson|jsonl|json-lines)\s*(;|$)/i.test(type.trim());
+    if (type !== null && !records && !/^text\/plain\s*(;|$)/i.test(type.trim())) {
+      throw new ApiError(
+        "unsupported_media_type",
+        `send the log lines as text/plain, one per line, or as application/x-ndjson records with a log or message key (got ${type})`,
+      );
     }
     const broker = await getBroker(runtime.database.db, name);
     if (!broker) throw new ApiError("not_found", `no broker named "${name}"`);
     const text = await readText(request);
-    const { result, events } = await shipLogLines(runtime.database, broker, splitLogLines(text));
+    const lines = splitLogLines(text);
+    const { result, events } = await shipLogLines(runtime.database, broker, records ? lines.map(lineOfRecord) : lines);
     if (events.length) runtime.collectors?.noteShippedEvents(name, events);
     return result;
   },
