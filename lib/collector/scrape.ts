@@ -105,7 +105,10 @@ export class ScrapeCollector extends EventEmitter<{
     await connection?.close().catch(() => {});
   }
 
-  /** Backpressure: skip scrapes and stop consuming until the writer drained (the queue keeps the lines). */
+  /**
+   * Backpressure: skip scrapes until the writer drained. Log and event messages keep arriving (the
+   * queue is auto-deleted, so the broker would not keep them for us anyway) and are queued.
+   */
   pause(): void {
     this.paused = true;
   }

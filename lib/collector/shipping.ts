@@ -1,5 +1,6 @@
 import type { Database } from "@/db/client";
-import { insertEvents, insertUnparsed, type EventRow } from "@/db/ingest";
+import { countStoredEvents, storedEventKey } from "@/db/events";
+import { insertEvents, insertUnparsed, pgText, type EventRow } from "@/db/ingest";
 import type { BrokerRow } from "@/db/schema";
 import { ApiError } from "../http";
 import { toEventRow } from "./collector";
@@ -11,9 +12,9 @@ import { LOG_TOPIC, type Dialect, type DialectName } from "./types";
  * Fluent Bit, syslog, …) and feeds them through that broker's dialect, so a broker whose log
  * does not reach us on a topic is as well served as one whose does.
  *
- * Idempotent: every event carries its identity in the broker's stream (db/ingest.ts: broker, ts,
- * and a key of the line and its ordinal among identical lines with the same ts), so a re-sent
- * batch is answered `duplicate`, never stored twice. Lines no parser recognises are kept as
+ * Idempotent: an event is identified by broker, ts, type and line, and its ordinal among identical
+ * ones, so a re-sent batch is answered `duplicate`, never stored twice (checked against what is
+ * stored before the insert). Lines no parser recognises are kept as
  * unparsed records (counted each time they are sent).
  */
 
@@ -118,9 +119,23 @@ export async function shipLogLines(
     unparsed += output.unparsed.length;
     for (const u of output.unparsed) unparsedRows.push({ broker: broker.name, receivedAt: u.receivedAt, topic: u.topic, raw: u.raw, error: u.error });
   }
-  // insertEvents answers how many rows were new (the rest hit the event identity's unique index)
-  const inserted: unknown = await insertEvents(database, events);
-  const stored = typeof inserted === "number" ? inserted : events.length;
+  // Already stored: the same (ts, type, line) as many times as this batch has it is a duplicate.
+  // Identical lines with the same time are told apart by their count (the identity's ordinal).
+  const stored = await countStoredEvents(
+    database.db,
+    broker.name,
+    events.map((e) => ({ ts: e.ts, type: e.type, raw: pgText(e.raw) })),
+  );
+  const seen = new Map<string, number>();
+  const fresh = events.filter((e) => {
+    const key = storedEventKey({ ts: e.ts, type: e.type, raw: pgText(e.raw) });
+    const ordinal = seen.get(key) ?? 0;
+    seen.set(key, ordinal + 1);
+    return ordinal >= (stored.get(key) ?? 0);
+  });
+  // insertEvents answers how many rows were new where the event identity's unique index exists
+  const inserted: unknown = await insertEvents(database, fresh);
+  const storedNow = typeof inserted === "number" ? inserted : fresh.length;
   await insertUnparsed(database, unparsedRows);
-  return { result: { stored, duplicate: events.length - stored, unparsed }, events };
+  return { result: { stored: storedNow, duplicate: events.length - storedNow, unparsed }, events: fresh };
 }
