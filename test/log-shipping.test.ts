@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type RunningApp } from "./helpers/app";
 import { writeConfigFile } from "./helpers/fixtures";
 import { waitFor } from "./helpers/ports";
+import { loginCookie } from "./helpers/session";
 
 /**
  * Log shipping (POST /api/brokers/{name}/log) through the running service: HiveMQ event.log and
@@ -47,9 +48,11 @@ describe("log shipping and HiveMQ scraping", () => {
       "    url: mqtt://127.0.0.1:1",
       "    dialect: hivemq",
       `    metricsUrl: http://127.0.0.1:${port}/metrics`,
+      "    maxConnections: 2000",
       "  - name: mosq",
       "    url: mqtt://127.0.0.1:1",
       "    dialect: mosquitto",
+      "    maxConnections: 100",
     ]);
     app = await startApp({ env: { BROKERWATCH_CONFIG: config, BROKERWATCH_API_TOKEN: ADMIN, BUNDLED_BROKER: "off" } });
     const created = await call("POST", "/api/tokens", ADMIN, JSON.stringify({ name: "vector", scope: "ingest" }), "application/json");
@@ -135,6 +138,7 @@ describe("log shipping and HiveMQ scraping", () => {
           name: string;
           status: string;
           metrics: Record<string, number>;
+          capacity: Record<string, unknown>;
         }[];
         const b = brokers.find((x) => x.name === "hive");
         return b?.status === "up" && b.metrics.mqtt_connections_current !== undefined ? b : null;
@@ -143,5 +147,33 @@ describe("log shipping and HiveMQ scraping", () => {
       250,
     );
     expect(hive.metrics).toMatchObject({ mqtt_connections_current: 1523, mqtt_sessions: 2040, mqtt_subscriptions: 4512 });
+  });
+
+  it("answers each broker's capacity in GET /api/brokers: headroom against maxConnections, and the basis", async () => {
+    const hive = await waitFor(
+      "hive capacity",
+      async () => {
+        const brokers = (await call("GET", "/api/brokers", ADMIN)).json.brokers as { name: string; capacity: Record<string, unknown> }[];
+        const b = brokers.find((x) => x.name === "hive");
+        return b?.capacity.headroomRatio !== null ? b : null;
+      },
+      20_000,
+      250,
+    );
+    expect(hive.capacity).toMatchObject({ connectionsMax: 2000, messagesPerSecondCeiling: null });
+    expect(hive.capacity.headroomRatio as number).toBeCloseTo(1 - 1523 / 2000, 6);
+    // the fixture serves the same count every scrape: not growing, so no saturation time
+    expect(hive.capacity.saturationAt).toBeNull();
+    expect(hive.capacity.basis).toMatch(/least-squares line/);
+  });
+
+  it("shows the headroom panel on the broker page, with the single-thread basis for Mosquitto", async () => {
+    const cookie = await loginCookie(app.url, "admin", app.adminPassword!);
+    const res = await fetch(`${app.url}/brokers/mosq`, { headers: { cookie } });
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).toContain("Capacity headroom");
+    expect(html).toContain("Time to saturation");
+    expect(html).toContain("Mosquitto runs on one thread");
   });
 });
