@@ -322,6 +322,35 @@ export const BrokerSchema = z.strictObject({
 export type BrokerConfig = z.output<typeof BrokerSchema>;
 
 /**
+ * A broker entry with the checks across its keys: rabbitmq is read from its Prometheus endpoint,
+ * and metricsUrl / amqpUrl mean something only for the dialects read by scraping. Separate from
+ * BrokerSchema, whose `.pick()` and `.shape` others use (a refined object cannot be picked).
+ */
+export const BrokerEntrySchema = BrokerSchema.superRefine((broker, ctx) => {
+  if (broker.dialect === "rabbitmq" && !broker.metricsUrl) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["metricsUrl"],
+      message: "is required for dialect rabbitmq: its Prometheus endpoint, like http://rabbit:15692/metrics",
+    });
+  }
+  if (broker.metricsUrl && broker.dialect !== "rabbitmq" && broker.dialect !== "hivemq") {
+    ctx.addIssue({
+      code: "custom",
+      path: ["metricsUrl"],
+      message: `is read only for dialect rabbitmq or hivemq (this broker is ${broker.dialect})`,
+    });
+  }
+  if (broker.amqpUrl && broker.dialect !== "rabbitmq") {
+    ctx.addIssue({
+      code: "custom",
+      path: ["amqpUrl"],
+      message: `is read only for dialect rabbitmq (this broker is ${broker.dialect})`,
+    });
+  }
+});
+
+/**
  * Every rule key of both forms. One object rather than a union of the two forms:
  * a union would answer a typo with "matches neither shape" instead of naming the key.
  */
@@ -457,7 +486,7 @@ function listOf<Item extends z.ZodType>(item: Item) {
 
 export const BrokerwatchConfigSchema = z.strictObject(
   {
-    brokers: listOf(BrokerSchema),
+    brokers: listOf(BrokerEntrySchema),
     rules: listOf(RuleSchema),
     webhooks: listOf(WebhookSchema),
     retention: RetentionSchema,

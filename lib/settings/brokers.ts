@@ -6,7 +6,7 @@
 import { getBroker, insertUiBroker, listBrokers, updateUiBroker } from "@/db/brokers";
 import type { Db } from "@/db/client";
 import type { BrokerRow, NewBrokerRow } from "@/db/schema";
-import { BrokerSchema, type BrokerConfig } from "@/lib/config/schema";
+import { BrokerEntrySchema, type BrokerConfig } from "@/lib/config/schema";
 import { brokerSecretAddress, decryptSecret, encryptSecret } from "@/lib/crypto";
 import { ApiError } from "@/lib/http";
 import { getRuntime } from "@/lib/runtime";
@@ -73,7 +73,7 @@ function columns(config: BrokerConfig, secret: string): Omit<NewBrokerRow, "name
 
 /** POST /api/brokers: the same fields and rules as a `brokers:` entry of brokerwatch.yaml. */
 export async function createBroker(db: Db, body: Record<string, unknown>): Promise<BrokerSettingsView> {
-  const config = parseInput(BrokerSchema, withoutBlanks(body));
+  const config = parseInput(BrokerEntrySchema, withoutBlanks(body));
   const values = columns(config, serviceSecret());
   // The name is the unique key: a second create of it must not overwrite the first (or a file broker).
   const row = await insertUiBroker(db, { ...values, name: config.name });
@@ -126,7 +126,7 @@ export async function editBroker(db: Db, name: string, body: Record<string, unkn
   }
   const merged = mergePatch(storedInput(stored), changes);
   if (password !== undefined && password !== null && password !== "") merged.password = password;
-  const config = parseInput(BrokerSchema, merged);
+  const config = parseInput(BrokerEntrySchema, merged);
   const passwordKept = password === undefined || password === "";
   if (passwordKept && stored.passwordEnc !== null) requireSameAddress(stored, config.url);
   const values = columns(config, serviceSecret());
