@@ -4,6 +4,7 @@ import type { EventRow, SampleRow } from "@/db/ingest";
 import type { MetricName } from "../metrics";
 import type { BrokerStatus, CollectedBroker, CollectorTiming, StatusChange } from "./collector";
 import { toEventRow } from "./collector";
+import { EventOrdinals } from "./identity";
 import { createDialect } from "./index";
 import { EVENT_TOPIC_PREFIX } from "./rabbitmq";
 import { LOG_TOPIC, METRICS_TOPIC, type Dialect, type DialectName, type DialectOutput } from "./types";
@@ -37,6 +38,8 @@ export class ScrapeCollector extends EventEmitter<{
   nodes: [string[]];
 }> {
   private readonly dialect: Dialect;
+  /** ordinals of identical lines, so another watcher's copy of an event lands on the same identity */
+  private readonly ordinals = new EventOrdinals();
   private scrapeTimer: NodeJS.Timeout | null = null;
   private checkTimer: NodeJS.Timeout | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
@@ -235,7 +238,7 @@ export class ScrapeCollector extends EventEmitter<{
       this.latest.set(key, { metric: s.metric, node, labels, value: s.value, ts: s.ts });
       return { broker: name, node, metric: s.metric, labels, ts: s.ts, value: s.value };
     });
-    const events = output.events.map((e) => toEventRow(name, e));
+    const events = output.events.map((e) => toEventRow(name, e, this.ordinals.next(e)));
     this.counters.events += events.length;
     this.counters.unparsed += output.unparsed.length;
     this.writer.enqueue({

@@ -4,6 +4,7 @@ import { insertEvents, insertUnparsed, pgText, type EventRow } from "@/db/ingest
 import type { BrokerRow } from "@/db/schema";
 import { ApiError } from "../http";
 import { toEventRow } from "./collector";
+import { EventOrdinals } from "./identity";
 import { createDialect } from "./index";
 import { LOG_TOPIC, type Dialect, type DialectName } from "./types";
 
@@ -12,9 +13,10 @@ import { LOG_TOPIC, type Dialect, type DialectName } from "./types";
  * Fluent Bit, syslog, …) and feeds them through that broker's dialect, so a broker whose log
  * does not reach us on a topic is as well served as one whose does.
  *
- * Idempotent: an event is identified by broker, ts, type and line, and its ordinal among identical
- * ones, so a re-sent batch is answered `duplicate`, never stored twice (checked against what is
- * stored before the insert). Lines no parser recognises are kept as
+ * Idempotent: every event carries its identity (db/ingest.ts eventKey: broker, ts, type, node, the
+ * line and its ordinal among identical lines of the batch), so a re-sent batch is answered
+ * `duplicate` and never stored twice: the unique index drops the copies, and what is stored already
+ * is left out before the insert so the answer can say which were new. Lines no parser recognises are kept as
  * unparsed records (counted each time they are sent).
  */
 
@@ -105,6 +107,8 @@ export async function shipLogLines(
   const { dialect, topic } = dialectFor(broker);
   const encoder = new TextEncoder();
   const events: EventRow[] = [];
+  // ordinals among identical lines of this batch: a re-sent batch gets the same event identities
+  const ordinals = new EventOrdinals();
   let unparsed = 0;
   const unparsedRows = [];
   for (const line of lines) {
@@ -114,7 +118,7 @@ export async function shipLogLines(
     } catch (err) {
       output = { events: [], unparsed: [{ receivedAt, topic, raw: line, error: `parser crashed: ${String(err)}` }] };
     }
-    for (const e of output.events) events.push(toEventRow(broker.name, e));
+    for (const e of output.events) events.push(toEventRow(broker.name, e, ordinals.next(e)));
     // The RabbitMQ log has every line of the node, not only the MQTT ones: those are neither events nor unparsed.
     unparsed += output.unparsed.length;
     for (const u of output.unparsed) unparsedRows.push({ broker: broker.name, receivedAt: u.receivedAt, topic: u.topic, raw: u.raw, error: u.error });
@@ -133,9 +137,8 @@ export async function shipLogLines(
     seen.set(key, ordinal + 1);
     return ordinal >= (stored.get(key) ?? 0);
   });
-  // insertEvents answers how many rows were new where the event identity's unique index exists
-  const inserted: unknown = await insertEvents(database, fresh);
-  const storedNow = typeof inserted === "number" ? inserted : fresh.length;
+  // the event identity's unique index drops what a concurrent request stored in the meantime
+  const storedNow = await insertEvents(database, fresh);
   await insertUnparsed(database, unparsedRows);
   return { result: { stored: storedNow, duplicate: events.length - storedNow, unparsed }, events: fresh };
 }
