@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import mqtt from "mqtt";
 import net from "node:net";
 import { upsertBroker, getBroker } from "@/db/brokers";
+import { registerInstance } from "@/db/instances";
 import { queryEvents } from "@/db/events";
 import { listGaps } from "@/db/gaps";
 import { fetchSeries } from "@/db/metrics";
@@ -44,11 +45,14 @@ describeIf(needs({ rabbitmq: true }), "RabbitMQ watched end to end", () => {
       maxConnections: 100,
       source: "file",
     });
+    // The service registers its instance; the merged status (and the gaps) count live instances' views.
+    await registerInstance(test.database.db, "test", null);
     writer = new IngestWriter(test.database, { flushIntervalMs: 50, log: (l) => logs.push(l) });
     writer.start();
     manager = new CollectorManager(test.database, writer, {
       secret: SECRET,
       installationId: "test",
+      instance: "test",
       timing: { ...DEFAULT_TIMING, minStaleMs: 1500, scrapeIntervalMs: 500, backoffCapMs: 1000 },
       rollupEveryMs: 500,
       log: (l) => logs.push(l),
