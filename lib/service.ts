@@ -16,6 +16,7 @@ import { ruleProvider } from "./alerts/rules";
 import { Dispatcher } from "./notify/dispatch";
 import { DeliveryWorker } from "./notify/outbox";
 import { applyWebhookConfig } from "./notify/webhooks";
+import { IncidentTracker, type IncidentTiming } from "./incidents/tracker";
 
 /**
  * The service without its web server: database, bundled broker, write queue, collectors,
@@ -37,6 +38,8 @@ export interface ServiceOptions {
   externalURL?: string;
   /** alert evaluation interval, ms (default 1000) */
   evaluationIntervalMs?: number;
+  /** when a broker incident counts as settled and closes (lib/incidents/tracker.ts) */
+  incidents?: Partial<IncidentTiming>;
   log?: (line: string) => void;
 }
 
@@ -49,6 +52,7 @@ export interface Service {
   generatedAdminPassword: string | null;
   engine: AlertEngine;
   deliveryWorker: DeliveryWorker;
+  incidents: IncidentTracker;
   setExternalURL(url: string): void;
   stop(): Promise<void>;
 }
@@ -110,6 +114,13 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     timing: { ...DEFAULT_TIMING, ...opts.timing },
     log,
   });
+  // Incidents listen before the first collector can report a status change.
+  const incidents = new IncidentTracker(database, collectors, {
+    timing: opts.incidents,
+    flush: () => writer.flush(),
+    log,
+  });
+  incidents.start();
   await collectors.start();
 
   // Alerts: rules evaluated every second and at once when a broker goes up or down; what fires
@@ -171,6 +182,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     generatedAdminPassword: generatedPassword,
     engine,
     deliveryWorker,
+    incidents,
     setExternalURL(url: string) {
       dispatcherOptions.externalURL = url;
       engineOptions.externalURL = url;
@@ -179,6 +191,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       clearInterval(rollupTimer);
       clearInterval(retentionTimer);
       // Reverse order: stop reading, flush what was read, then close the broker and the database.
+      await incidents.stop();
       await collectors.stop();
       await engine.stop();
       await deliveryWorker.stop();

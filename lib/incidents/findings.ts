@@ -488,3 +488,11 @@ export function analyseIncident(input: IncidentInput, now: Date): IncidentAnalys
   findings.sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity]);
   return { cost, findings };
 }
+
+/** What an incident keeps beside its numbers once closed: the lists its page shows. */
+export interface IncidentDetail {
+  clientsNeverBack: string[];
+  logLines: { ts: string; topic: string; text: string }[];
+  /** metric → [epoch ms, value][], oldest first */
+  series: Partial<Record<IncidentMetric, [number, number][]>>;
+}
