@@ -224,6 +224,35 @@ export function kindFromUptime(before: Point | null, after: Point | null): Incid
   return after.value + 5 < before.value + elapsed ? "restart" : "outage";
 }
 
+/**
+ * Where the values "after" start: the broker's retained $SYS values arrive in one burst on
+ * reconnect, some just before the heartbeat that makes it up, so a moment before `upAt` (but
+ * never before the broker went down: nothing arrives from it in between).
+ */
+function afterFrom(t: IncidentTimeline): Date {
+  const upAt = t.upAt ?? t.downAt;
+  return new Date(Math.max(t.downAt.getTime() + 1, upAt.getTime() - AFTER_SLACK_MS));
+}
+const AFTER_SLACK_MS = 2000;
+/**
+ * The values "after" are the lowest in this window after the restart: Mosquitto's store count also
+ * holds the $SYS and log messages in flight to brokerwatch's own QoS 1 session, which come in
+ * bursts (a reconnecting fleet logs a line per client), so a single sample can read high. Short,
+ * so clients draining restored queues on their return do not read as a loss.
+ */
+export const AFTER_WINDOW_MS = 3000;
+
+function settledAfter(points: Point[] | undefined, t: IncidentTimeline): Point | null {
+  const from = afterFrom(t).getTime();
+  let low: Point | null = null;
+  for (const p of points ?? []) {
+    const at = p.ts.getTime();
+    if (at < from || at > from + AFTER_WINDOW_MS) continue;
+    if (!low || p.value < low.value) low = p;
+  }
+  return low ?? firstAtOrAfter(points, afterFrom(t));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Cost
 // ---------------------------------------------------------------------------------------------
@@ -246,7 +275,7 @@ export function incidentCost(input: IncidentInput, now: Date): IncidentCost {
   const { downAt, upAt, lastGoodAt } = input.timeline;
   const s = input.series;
   const before = (m: IncidentMetric) => lastAtOrBefore(s[m], lastGoodAt) ?? lastAtOrBefore(s[m], downAt);
-  const after = (m: IncidentMetric) => (upAt ? firstAtOrAfter(s[m], upAt) : null);
+  const after = (m: IncidentMetric) => (upAt ? settledAfter(s[m], input.timeline) : null);
   const everBack = clientsBackWithin(input, null);
   const connectionsBefore = before("mqtt_connections_current");
   return {
@@ -376,7 +405,7 @@ function stateLost(input: IncidentInput, cost: IncidentCost): IncidentFinding | 
   const { lastGoodAt, upAt } = input.timeline;
   const s = input.series;
   const beforeAt = (m: IncidentMetric) => lastAtOrBefore(s[m], lastGoodAt);
-  const afterAt = (m: IncidentMetric) => firstAtOrAfter(s[m], upAt);
+  const afterAt = (m: IncidentMetric) => settledAfter(s[m], input.timeline);
   const offline = (sessions: Point | null, connected: Point | null) =>
     sessions && connected ? Math.max(0, sessions.value - connected.value) : null;
   const offlineBefore = offline(beforeAt("mqtt_sessions"), beforeAt("mqtt_connections_current"));
