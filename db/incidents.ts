@@ -98,7 +98,12 @@ export async function incidentSamples(
   to: Date,
 ): Promise<{ metric: string; ts: Date; value: number }[]> {
   const rows = await db
-    .select({ metric: metricSamples.metric, ts: metricSamples.ts, value: metricSamples.value, labels: metricSamples.labels })
+    .select({
+      metric: metricSamples.metric,
+      ts: metricSamples.ts,
+      value: metricSamples.value,
+      labels: metricSamples.labels,
+    })
     .from(metricSamples)
     .where(
       and(
@@ -125,11 +130,17 @@ export async function incidentEvents(db: Db, broker: string, from: Date, to: Dat
     })
     .from(connectionEvents)
     .where(and(eq(connectionEvents.broker, broker), gte(connectionEvents.ts, from), lte(connectionEvents.ts, to)))
-    .orderBy(asc(connectionEvents.ts), asc(connectionEvents.id))
+    .orderBy(asc(connectionEvents.ts), asc(connectionEvents.receivedAt), asc(connectionEvents.id))
     .limit(limit);
 }
 
 /** The clients whose last connect/disconnect in [since, at] was a connect: connected at `at`, as far as the events tell. */
+/**
+ * The clients whose last connect/disconnect received in [since, at] was a connect: connected at
+ * `at`, as far as the events tell. Read by received_at, our clock: Mosquitto logs whole seconds,
+ * so a client back within the second the broker went down would otherwise count as connected
+ * before it, and a connect and its disconnect in one second would tie.
+ */
 export async function clientsConnectedAt(db: Db, broker: string, at: Date, since: Date): Promise<string[]> {
   const rows = await db
     .selectDistinctOn([connectionEvents.clientId], { clientId: connectionEvents.clientId, type: connectionEvents.type })
@@ -138,11 +149,11 @@ export async function clientsConnectedAt(db: Db, broker: string, at: Date, since
       and(
         eq(connectionEvents.broker, broker),
         inArray(connectionEvents.type, ["connected", "disconnected"]),
-        gte(connectionEvents.ts, since),
-        lte(connectionEvents.ts, at),
+        gte(connectionEvents.receivedAt, since),
+        lte(connectionEvents.receivedAt, at),
       ),
     )
-    .orderBy(connectionEvents.clientId, desc(connectionEvents.ts), desc(connectionEvents.id));
+    .orderBy(connectionEvents.clientId, desc(connectionEvents.receivedAt), desc(connectionEvents.id));
   return rows.filter((r) => r.type === "connected" && r.clientId !== null).map((r) => r.clientId!);
 }
 
@@ -151,7 +162,9 @@ export async function lastConnectSince(db: Db, broker: string, since: Date): Pro
   const [row] = await db
     .select({ ts: connectionEvents.ts })
     .from(connectionEvents)
-    .where(and(eq(connectionEvents.broker, broker), eq(connectionEvents.type, "connected"), gte(connectionEvents.ts, since)))
+    .where(
+      and(eq(connectionEvents.broker, broker), eq(connectionEvents.type, "connected"), gte(connectionEvents.ts, since)),
+    )
     .orderBy(desc(connectionEvents.ts))
     .limit(1);
   return row?.ts ?? null;

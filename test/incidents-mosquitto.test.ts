@@ -109,13 +109,23 @@ describeIf(needs({ mosquitto: true }), "broker incidents on a real Mosquitto", (
     // Its store count also holds what is in flight to brokerwatch's own session (log lines come
     // in bursts), so wait until two updates in a row read the 5.
     let previous: number | null = null;
-    await waitFor(`${name}: 5 queued messages seen`, async () => {
-      const now = latest(name, "mqtt_queued_messages");
-      const settled = now === 5 && previous === 5;
-      previous = now;
-      return settled;
-    }, 20_000, 1000);
-    await waitFor(`${name}: the persistent sessions seen`, async () => (latest(name, "mqtt_sessions") ?? 0) >= 6, 15_000, 200);
+    await waitFor(
+      `${name}: 5 queued messages seen`,
+      async () => {
+        const now = latest(name, "mqtt_queued_messages");
+        const settled = now === 5 && previous === 5;
+        previous = now;
+        return settled;
+      },
+      20_000,
+      1000,
+    );
+    await waitFor(
+      `${name}: the persistent sessions seen`,
+      async () => (latest(name, "mqtt_sessions") ?? 0) >= 6,
+      15_000,
+      200,
+    );
     // let a second $SYS update land, so the last good sample before the incident is this state
     await new Promise((r) => setTimeout(r, 1500));
     return { online, offline };
@@ -142,7 +152,15 @@ describeIf(needs({ mosquitto: true }), "broker incidents on a real Mosquitto", (
     const configPath = path.join(dataDir, "brokerwatch.yaml");
     await writeFile(
       configPath,
-      ["brokers:", "  - name: lossy", `    url: ${lossy.url}`, "    dialect: mosquitto", "  - name: durable", `    url: ${durable.url}`, "    dialect: mosquitto"].join("\n"),
+      [
+        "brokers:",
+        "  - name: lossy",
+        `    url: ${lossy.url}`,
+        "    dialect: mosquitto",
+        "  - name: durable",
+        `    url: ${durable.url}`,
+        "    dialect: mosquitto",
+      ].join("\n"),
     );
     let databaseUrl: string | undefined;
     if (process.env.DATABASE_URL) {
@@ -161,7 +179,12 @@ describeIf(needs({ mosquitto: true }), "broker incidents on a real Mosquitto", (
       incidents: { minSettleMs: 4000, quietMs: 2500, maxSettleMs: 30_000, tickMs: 500 },
       log: () => {},
     });
-    await waitFor("both brokers up", async () => service.collectors.list().every((c) => c.status === "up"), 20_000, 200);
+    await waitFor(
+      "both brokers up",
+      async () => service.collectors.list().every((c) => c.status === "up"),
+      20_000,
+      200,
+    );
   }, 60_000);
 
   afterAll(async () => {

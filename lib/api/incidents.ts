@@ -29,7 +29,14 @@ export interface IncidentSummary {
   sessionsAfter: number | null;
   queuedBefore: number | null;
   queuedAfter: number | null;
-  findings: { code: string; severity: string; title: string; detail: string; evidence: IncidentFinding["evidence"]; fix: string }[];
+  findings: {
+    code: string;
+    severity: string;
+    title: string;
+    detail: string;
+    evidence: IncidentFinding["evidence"];
+    fix: string;
+  }[];
 }
 
 export interface IncidentView extends IncidentSummary {
@@ -46,7 +53,10 @@ export function traceURL(clientId: string): string {
 }
 
 /** An open incident's numbers, computed now; a closed one's, as stored. */
-async function current(db: Db, row: BrokerIncidentRow): Promise<{ row: BrokerIncidentRow; detail: IncidentDetail | null }> {
+async function current(
+  db: Db,
+  row: BrokerIncidentRow,
+): Promise<{ row: BrokerIncidentRow; detail: IncidentDetail | null }> {
   if (row.endedAt) return { row, detail: row.detail ?? null };
   const own = getRuntime().collectors?.get(row.broker)?.broker.clientId ?? null;
   const { input, analysis, detail } = await loadIncident(db, row, new Date(), own);

@@ -315,7 +315,8 @@ function memoryExhaustion(input: IncidentInput): IncidentFinding | null {
     const first = memory[0];
     const last = memory[memory.length - 1];
     const peak = Math.max(...memory.map((p) => p.value));
-    climbing = first.value > 0 && last.value >= MEMORY_GROWTH_FACTOR * first.value && last.value >= MEMORY_NEAR_PEAK * peak;
+    climbing =
+      first.value > 0 && last.value >= MEMORY_GROWTH_FACTOR * first.value && last.value >= MEMORY_NEAR_PEAK * peak;
     if (climbing) {
       evidence.push({ ts: iso(first.ts), summary: `memory ${bytes(first.value)}` });
       evidence.push({ ts: iso(last.ts), summary: `memory ${bytes(last.value)}, the last sample before it went down` });
@@ -332,8 +333,7 @@ function memoryExhaustion(input: IncidentInput): IncidentFinding | null {
     detail: oom.length
       ? "The broker logged that it was out of memory before it stopped."
       : `Memory climbed to ${MEMORY_GROWTH_FACTOR}× or more over the ${EVIDENCE_BEFORE_MS / 60_000} minutes before the crash and was still at its peak: the process was most likely killed for its memory (OOM killer or a container limit).`,
-    fix:
-      "Find what grows: messages queued for offline persistent clients (limit with max_queued_messages / max_queued_bytes), retained messages, large payloads (message_size_limit). Set memory_limit so Mosquitto refuses new messages instead of being killed, and give it headroom under the container or cgroup limit.",
+    fix: "Find what grows: messages queued for offline persistent clients (limit with max_queued_messages / max_queued_bytes), retained messages, large payloads (message_size_limit). Set memory_limit so Mosquitto refuses new messages instead of being killed, and give it headroom under the container or cgroup limit.",
     evidence: newest(evidence.sort((a, b) => a.ts.localeCompare(b.ts))),
   };
 }
@@ -353,7 +353,11 @@ function socketLimit(input: IncidentInput): IncidentFinding | null {
   const lines = input.logLines.filter((l) => SOCKET_LIMIT.test(l.text));
   if (refused.length === 0 && lines.length === 0) return null;
   const evidence: IncidentEvidence[] = [
-    ...refused.map((e) => ({ ts: iso(e.ts), summary: "connection refused: system socket count exceeded", eventId: e.id })),
+    ...refused.map((e) => ({
+      ts: iso(e.ts),
+      summary: "connection refused: system socket count exceeded",
+      eventId: e.id,
+    })),
     ...logEvidence(lines),
   ].sort((a, b) => a.ts.localeCompare(b.ts));
   return {
@@ -376,7 +380,9 @@ function connectionLimit(input: IncidentInput): IncidentFinding | null {
   });
   const refused = input.events.filter(
     (e) =>
-      (e.type === "connect_failed" && e.reason === "max_connections" && e.address !== null) &&
+      e.type === "connect_failed" &&
+      e.reason === "max_connections" &&
+      e.address !== null &&
       e.ts.getTime() >= from &&
       e.ts.getTime() <= (input.timeline.upAt ?? input.timeline.downAt).getTime(),
   );
@@ -387,14 +393,19 @@ function connectionLimit(input: IncidentInput): IncidentFinding | null {
       ts: iso(p.ts),
       summary: `${p.value} connections, the configured maximum is ${(lastAtOrBefore(max, p.ts) ?? max[0]).value}`,
     })),
-    ...refused.map((e) => ({ ts: iso(e.ts), summary: `connection from ${e.address} refused: max_connections`, eventId: e.id })),
+    ...refused.map((e) => ({
+      ts: iso(e.ts),
+      summary: `connection from ${e.address} refused: max_connections`,
+      eventId: e.id,
+    })),
     ...logEvidence(lines),
   ].sort((a, b) => a.ts.localeCompare(b.ts));
   return {
     code: "connection_limit",
     severity: "warning",
     title: "The broker reached its connection limit",
-    detail: "Before the incident the broker was at its max_connections: new clients were refused, and clients retrying add load.",
+    detail:
+      "Before the incident the broker was at its max_connections: new clients were refused, and clients retrying add load.",
     fix: "Raise max_connections (and maxConnections in brokerwatch.yaml so the headroom is right), or find the clients that open more connections than they should (a ClientID per process, connection leaks).",
     evidence: newest(evidence),
   };
@@ -427,8 +438,14 @@ function stateLost(input: IncidentInput, cost: IncidentCost): IncidentFinding | 
   const sb = beforeAt("mqtt_sessions");
   const sa = afterAt("mqtt_sessions");
   if (sessionsLost > 0 && sb && sa) {
-    evidence.push({ ts: iso(sb.ts), summary: `${offlineBefore} offline persistent sessions before (${sb.value} sessions in all)` });
-    evidence.push({ ts: iso(sa.ts), summary: `${offlineAfter} offline persistent sessions after the restart (${sa.value} in all)` });
+    evidence.push({
+      ts: iso(sb.ts),
+      summary: `${offlineBefore} offline persistent sessions before (${sb.value} sessions in all)`,
+    });
+    evidence.push({
+      ts: iso(sa.ts),
+      summary: `${offlineAfter} offline persistent sessions after the restart (${sa.value} in all)`,
+    });
   }
   evidence.sort((x, y) => x.ts.localeCompare(y.ts));
   const lost = [

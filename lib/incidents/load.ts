@@ -1,11 +1,5 @@
 import type { Db } from "@/db/client";
-import {
-  clientsConnectedAt,
-  incidentEvents,
-  incidentLogLines,
-  incidentSamples,
-  restartsBetween,
-} from "@/db/incidents";
+import { clientsConnectedAt, incidentEvents, incidentLogLines, incidentSamples, restartsBetween } from "@/db/incidents";
 import type { BrokerIncidentRow } from "@/db/schema";
 import {
   analyseIncident,
