@@ -57,6 +57,8 @@ const MILLISECONDS_PER_UNIT = {
 /** Prometheus `model.ParseDuration`: each unit at most once, largest first, integers only. */
 const PROMETHEUS_DURATION = /^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$/;
 const DURATION_UNITS = ["y", "w", "d", "h", "m", "s", "ms"] as const;
+const MAX_DURATION_YEARS = 1000;
+const MAX_DURATION_MS = MAX_DURATION_YEARS * MILLISECONDS_PER_UNIT.y;
 
 /**
  * A Prometheus duration (`30s`, `5m`, `1h30m`, `2d`, `0s`, `500ms`, or a bare `0`)
@@ -76,7 +78,10 @@ export function parseDuration(text: string): number {
     const count = match[i + 1];
     if (count !== undefined) milliseconds += Number(count) * MILLISECONDS_PER_UNIT[unit];
   });
-  if (!Number.isSafeInteger(milliseconds)) throw new Error(`duration ${describeValue(text)} is too long`);
+  // A bound well inside what a Date can add (±8.64e15 ms) and a Postgres interval holds.
+  if (!Number.isSafeInteger(milliseconds) || milliseconds > MAX_DURATION_MS) {
+    throw new Error(`duration ${describeValue(text)} is too long; at most ${MAX_DURATION_YEARS}y`);
+  }
   return milliseconds / 1000;
 }
 
@@ -116,7 +121,12 @@ const notAPositiveCount = (issue: { input?: unknown }) =>
   issue.input === undefined ? undefined : `must be a whole number, 1 or more (got ${describeValue(issue.input)})`;
 const positiveCount = z.preprocess(
   wholeNumberFromText,
-  z.number({ error: notAPositiveCount }).int({ error: notAPositiveCount }).min(1, { error: notAPositiveCount }),
+  z
+    .number({ error: notAPositiveCount })
+    .int({ error: notAPositiveCount })
+    .min(1, { error: notAPositiveCount })
+    // stored in a Postgres integer column
+    .max(2 ** 31 - 1, { error: (issue) => `must be at most ${2 ** 31 - 1} (got ${describeValue(issue.input)})` }),
 );
 
 const onOff = z.preprocess(
@@ -247,6 +257,16 @@ const webhookSecret = secretText.superRefine((secret, ctx) => {
 /** The notifier sets these to sign each delivery (docs/contract.md §6); a configured one would break verification. */
 const SIGNATURE_HEADERS = ["webhook-id", "webhook-timestamp", "webhook-signature"];
 const HTTP_HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/**
+ * RFC 7230 field-value: visible characters, space and tab (and obs-text). CR or LF would split
+ * the header (and Node refuses to send it); NUL is refused by Node and Postgres alike.
+ */
+const HTTP_HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+const headerValue = secretText.refine((value) => HTTP_HEADER_VALUE.test(value), {
+  // the value may be a credential: say what is wrong, never what was found
+  error: "must be a valid HTTP header value: no control characters such as CR, LF or NUL",
+});
+
 const headerName = z.string().superRefine((name, ctx) => {
   if (!HTTP_HEADER_NAME.test(name)) {
     ctx.addIssue({ code: "custom", message: `is not a valid HTTP header name (got ${describeValue(name)})` });
@@ -370,7 +390,7 @@ const webhookFields = z.strictObject({
   sendResolved: onOff.default(true),
   enabled: onOff.default(true),
   headers: z
-    .record(headerName, secretText)
+    .record(headerName, headerValue)
     .nullish()
     .transform((headers) => headers ?? {}),
   /**
