@@ -1,9 +1,9 @@
 import { z } from "zod";
 import { getBroker } from "@/db/brokers";
 import { incidentSummaries } from "@/lib/api/incidents";
-import { parseQuery, timeParam } from "@/lib/api/params";
-import { authorize } from "@/lib/auth/api";
-import { ApiError, errorResponse } from "@/lib/http";
+import { timeParam } from "@/lib/api/params";
+import { route, segment } from "@/lib/api/route";
+import { ApiError } from "@/lib/http";
 import { getRuntime } from "@/lib/runtime";
 
 export const dynamic = "force-dynamic";
@@ -11,18 +11,14 @@ export const dynamic = "force-dynamic";
 const incidentQuery = z.object({ from: timeParam.optional(), to: timeParam.optional() });
 
 /** GET /api/brokers/{name}/incidents?from=&to= — the broker's outages and restarts with their cost and findings (default: last 7 days). */
-export async function GET(request: Request, ctx: { params: Promise<{ name: string }> }): Promise<Response> {
-  try {
-    const { name } = await ctx.params;
-    const q = parseQuery(new URL(request.url), incidentQuery);
-    await authorize(request);
+export const GET = route(
+  { auth: "viewer", params: z.object({ name: segment }), query: incidentQuery },
+  async ({ params: { name }, query }) => {
     const db = getRuntime().database.db;
     if (!(await getBroker(db, name))) throw new ApiError("not_found", `no broker named "${name}"`);
-    const to = q.to ?? new Date();
-    const from = q.from ?? new Date(to.getTime() - 7 * 86400_000);
+    const to = query.to ?? new Date();
+    const from = query.from ?? new Date(to.getTime() - 7 * 86400_000);
     if (from > to) throw new ApiError("bad_request", "from must not be after to");
-    return Response.json({ incidents: await incidentSummaries(db, { broker: name, from, to }) });
-  } catch (err) {
-    return errorResponse(err);
-  }
-}
+    return { incidents: await incidentSummaries(db, { broker: name, from, to }) };
+  },
+);
