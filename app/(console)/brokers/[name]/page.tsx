@@ -11,9 +11,11 @@ import { BrokerStream } from "@/components/overview/broker-stream";
 import { DisconnectingClients, DisconnectReasons } from "@/components/overview/disconnect-leaders";
 import { displayUrl } from "@/components/overview/format";
 import { LiveEvents } from "@/components/overview/live-events";
-import { Badge, formatNumber, PageHeader, TextLink } from "@/components/ui";
+import { IncidentList } from "@/components/incidents/incident-list";
+import { Badge, Card, formatNumber, PageHeader, TextLink } from "@/components/ui";
 import { requireUser } from "@/lib/auth/page";
 import type { Verified } from "@/lib/auth/verified";
+import { loadBrokerIncidents } from "@/lib/incidents/pages";
 import { getRuntime } from "@/lib/runtime";
 
 export const dynamic = "force-dynamic";
@@ -91,12 +93,16 @@ export default async function BrokerPage({ params, searchParams }: Props) {
 }
 
 async function BrokerBody({ user, name, range }: { user: Verified; name: string; range: ChartRange }) {
-  const detail = await loadBrokerDetail(user, name, range);
+  const [detail, incidents] = await Promise.all([loadBrokerDetail(user, name, range), loadBrokerIncidents(user, name)]);
   return (
     <BrokerStream broker={name} initialLive={detail.live} initialEvents={detail.events}>
       <BrokerLive name={name} />
 
       <BrokerCharts key={name} initial={detail.charts} />
+
+      <Card title="Incidents">
+        <IncidentList incidents={incidents} />
+      </Card>
 
       <div className="grid gap-4 lg:grid-cols-2">
         <DisconnectReasons hour={detail.reasons.hour} day={detail.reasons.day} />
