@@ -189,3 +189,14 @@ export async function incidentLogLines(db: Db, broker: string, from: Date, to: D
     .orderBy(asc(unparsedRecords.receivedAt))
     .limit(limit);
 }
+
+/** The broker's newest incident that began at or before `at`: the one an alert fired at `at` is about. */
+export async function latestIncidentBefore(db: Db, broker: string, at: Date): Promise<number | null> {
+  const [row] = await db
+    .select({ id: brokerIncidents.id })
+    .from(brokerIncidents)
+    .where(and(eq(brokerIncidents.broker, broker), lte(brokerIncidents.startedAt, at)))
+    .orderBy(desc(brokerIncidents.startedAt), desc(brokerIncidents.id))
+    .limit(1);
+  return row?.id ?? null;
+}

@@ -6,7 +6,11 @@ import { formatNumber } from "@/components/ui";
 type Series = Partial<Record<string, [number, number][]>>;
 
 const bytes = (v: number) =>
-  v >= 1024 ** 3 ? `${(v / 1024 ** 3).toFixed(1)} GiB` : v >= 1024 ** 2 ? `${(v / 1024 ** 2).toFixed(1)} MiB` : `${(v / 1024).toFixed(0)} KiB`;
+  v >= 1024 ** 3
+    ? `${(v / 1024 ** 3).toFixed(1)} GiB`
+    : v >= 1024 ** 2
+      ? `${(v / 1024 ** 2).toFixed(1)} MiB`
+      : `${(v / 1024).toFixed(0)} KiB`;
 
 /**
  * The evidence around an incident on the shared uPlot chart: memory, connections against the
@@ -42,10 +46,7 @@ export function IncidentCharts({
     },
     {
       title: "Sessions and queued messages",
-      lines: [
-        line("mqtt_sessions", "sessions", "#059669"),
-        line("mqtt_queued_messages", "queued messages", "#d97706"),
-      ],
+      lines: [line("mqtt_sessions", "sessions", "#059669"), line("mqtt_queued_messages", "queued messages", "#d97706")],
       format: (v) => formatNumber(v),
       integer: true,
     },
@@ -68,7 +69,15 @@ export function IncidentCharts({
             {lines.length === 0 ? (
               <p className="text-sm text-zinc-500">The broker does not report this.</p>
             ) : (
-              <TimeChart lines={lines} gaps={gaps} from={from} to={to} format={c.format} label={c.title} integer={c.integer} />
+              <TimeChart
+                lines={lines}
+                gaps={gaps}
+                from={from}
+                to={to}
+                format={c.format}
+                label={c.title}
+                integer={c.integer}
+              />
             )}
           </div>
         );

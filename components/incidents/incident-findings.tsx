@@ -7,7 +7,11 @@ const SEVERITY_TONE = { critical: "bad", warning: "warn", info: "neutral" } as c
 /** The findings of an incident, each with what it rests on and the fix, like the client diagnosis. */
 export function IncidentFindings({ findings }: { findings: IncidentSummary["findings"] }) {
   if (findings.length === 0)
-    return <EmptyState>Nothing in the evidence explains this one: no resource, limit or persistence problem seen.</EmptyState>;
+    return (
+      <EmptyState>
+        Nothing in the evidence explains this one: no resource, limit or persistence problem seen.
+      </EmptyState>
+    );
   return (
     <ul className="space-y-4" data-testid="incident-findings">
       {findings.map((f) => (

@@ -5,7 +5,13 @@ import { Badge, EmptyState, formatDuration, rowClass, tableClass, TableHead, tdC
 const SEVERITY_TONE = { critical: "bad", warning: "warn", info: "neutral" } as const;
 
 /** Incidents as a table: when, how long, what it cost, what was found. Drawing only. */
-export function IncidentList({ incidents, showBroker = false }: { incidents: IncidentSummary[]; showBroker?: boolean }) {
+export function IncidentList({
+  incidents,
+  showBroker = false,
+}: {
+  incidents: IncidentSummary[];
+  showBroker?: boolean;
+}) {
   if (incidents.length === 0) return <EmptyState>No outages or restarts recorded.</EmptyState>;
   return (
     <table className={tableClass} data-testid="incident-list">
@@ -53,7 +59,11 @@ export function IncidentList({ incidents, showBroker = false }: { incidents: Inc
                 {i.findings.length === 0
                   ? "none"
                   : i.findings.map((f) => (
-                      <Badge key={f.code} tone={SEVERITY_TONE[f.severity as keyof typeof SEVERITY_TONE] ?? "neutral"} title={f.title}>
+                      <Badge
+                        key={f.code}
+                        tone={SEVERITY_TONE[f.severity as keyof typeof SEVERITY_TONE] ?? "neutral"}
+                        title={f.title}
+                      >
                         {f.code.replaceAll("_", " ")}
                       </Badge>
                     ))}

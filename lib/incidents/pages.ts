@@ -9,7 +9,11 @@ import { getRuntime } from "@/lib/runtime";
  */
 
 /** A broker's incidents of the last 30 days, newest first. */
-export async function loadBrokerIncidents(viewer: Verified, broker: string, now = Date.now()): Promise<IncidentSummary[]> {
+export async function loadBrokerIncidents(
+  viewer: Verified,
+  broker: string,
+  now = Date.now(),
+): Promise<IncidentSummary[]> {
   assertVerified(viewer);
   const to = new Date(now);
   return incidentSummaries(getRuntime().database.db, { broker, from: new Date(now - 30 * 86400_000), to, limit: 20 });
@@ -31,7 +35,11 @@ export async function loadIncidentPage(viewer: Verified, id: number): Promise<In
 }
 
 /** The broker's open incident, else its newest: where an alert about the broker links to. */
-export async function loadLatestIncidentIds(viewer: Verified, brokers: string[], now = Date.now()): Promise<Map<string, number>> {
+export async function loadLatestIncidentIds(
+  viewer: Verified,
+  brokers: string[],
+  now = Date.now(),
+): Promise<Map<string, number>> {
   assertVerified(viewer);
   const out = new Map<string, number>();
   if (brokers.length === 0) return out;

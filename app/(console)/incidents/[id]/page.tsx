@@ -62,7 +62,8 @@ export default async function IncidentPage({ params }: Props) {
                 <span className="text-zinc-400">down</span> <Time value={incident.startedAt} />
               </span>
               <span>
-                <span className="text-zinc-400">up</span> {incident.upAt ? <Time value={incident.upAt} /> : "still down"}
+                <span className="text-zinc-400">up</span>{" "}
+                {incident.upAt ? <Time value={incident.upAt} /> : "still down"}
               </span>
               <span>
                 <span className="text-zinc-400">for</span> {formatDuration(incident.downSeconds)}
