@@ -31,7 +31,9 @@ export default async function IncidentPage({ params }: Props) {
   if (!incident) notFound();
   const started = Date.parse(incident.startedAt);
   const up = incident.upAt ? Date.parse(incident.upAt) : null;
-  const from = started - EVIDENCE_BEFORE_MS;
+  // the window the evidence was read in, narrowed to where there is any (a broker watched for a minute)
+  const firstPoint = Math.min(...Object.values(incident.series).map((points) => points?.[0]?.[0] ?? Infinity));
+  const from = Math.max(started - EVIDENCE_BEFORE_MS, Number.isFinite(firstPoint) ? firstPoint - 5000 : -Infinity);
   const to = Math.min(Date.now(), (up ?? Date.now()) + EVIDENCE_AFTER_MS);
   const stat = (label: string, value: string | number | null) => (
     <div>
