@@ -82,14 +82,16 @@ describe("incident tracker", () => {
       type,
       raw: "",
     });
-    await db.insert(connectionEvents).values([
-      event(-600, "connected", "meter-1"),
-      event(-500, "connected", "meter-2"),
-      event(-400, "connected", "brokerwatch-test-plant-a"),
-      event(21, "connected", "brokerwatch-test-plant-a"),
-      event(25, "connected", "meter-1"),
-      event(70, "connected", "meter-9"),
-    ]);
+    await db
+      .insert(connectionEvents)
+      .values([
+        event(-600, "connected", "meter-1"),
+        event(-500, "connected", "meter-2"),
+        event(-400, "connected", "brokerwatch-test-plant-a"),
+        event(21, "connected", "brokerwatch-test-plant-a"),
+        event(25, "connected", "meter-1"),
+        event(70, "connected", "meter-9"),
+      ]);
     await db.insert(metricSamples).values([
       { broker: "plant-a", metric: "mqtt_queued_messages", ts: at(-3), value: 12 },
       { broker: "plant-a", metric: "mqtt_queued_messages", ts: at(21), value: 0 },
@@ -126,5 +128,17 @@ describe("incident tracker", () => {
       upAt: at(1007),
     });
     await t.database.db.delete(brokerIncidents);
+  });
+});
+
+describe("brokerwatch's own collectors are not the broker's clients", () => {
+  it("excludes this instance's collector and, on a shared database, the other instances'", async () => {
+    const { isCollectorOf } = await import("@/lib/incidents/load");
+    expect(isCollectorOf("brokerwatch-ab12-plant-a-1f2e3d", "brokerwatch-ab12-plant-a-1f2e3d")).toBe(true);
+    expect(isCollectorOf("brokerwatch-ab12-plant-a-1f2e3d", "brokerwatch-ab12-plant-a-9c8b7a")).toBe(true);
+    expect(isCollectorOf("brokerwatch-ab12-plant-a-1f2e3d", "brokerwatch-ab12-plant-a-9c8b7a-x")).toBe(false);
+    expect(isCollectorOf("brokerwatch-ab12-plant-a", "meter-1")).toBe(false);
+    expect(isCollectorOf("brokerwatch-ab12-plant-a", "brokerwatch-ab12-plant-a")).toBe(true);
+    expect(isCollectorOf(null, "meter-1")).toBe(false);
   });
 });

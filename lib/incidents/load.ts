@@ -24,6 +24,19 @@ import {
 /** How far back a client's last connect may be and still count as connected when the broker went down. */
 const CONNECTED_LOOKBACK_MS = 7 * 86400_000;
 
+/**
+ * brokerwatch's own collectors on the broker: this instance's client id, and on a shared database
+ * the other instances' (the same id with another `-xxxxxx` instance suffix, lib/collector/manager.ts).
+ */
+export function isCollectorOf(ownClientId: string | null, clientId: string): boolean {
+  if (!ownClientId) return false;
+  if (clientId === ownClientId) return true;
+  const suffixed = /^(.*)-[0-9a-f]{6}$/.exec(ownClientId);
+  return suffixed !== null && new RegExp(`^${escape(suffixed[1])}-[0-9a-f]{6}$`).test(clientId);
+}
+
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
 export interface LoadedIncident {
   input: IncidentInput;
   analysis: IncidentAnalysis;
@@ -67,7 +80,7 @@ export async function loadIncident(
     },
     series,
     events,
-    connectedAtDown: connected.filter((id) => id !== ownClientId),
+    connectedAtDown: connected.filter((id) => !isCollectorOf(ownClientId, id)),
     logLines,
     earlierRestarts: restarts,
   };
