@@ -1,10 +1,13 @@
 import { EventEmitter } from "node:events";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { getIncident, listOpenIncidents } from "@/db/incidents";
+import { getIncident, listOpenIncidents, openIncident } from "@/db/incidents";
 import { brokerIncidents, connectionEvents, metricSamples } from "@/db/schema";
 import type { StatusChange, UptimeBeat } from "@/lib/collector/collector";
 import type { CollectorManager } from "@/lib/collector/manager";
 import { IncidentTracker } from "@/lib/incidents/tracker";
+import { markVerified } from "@/lib/auth/verified";
+import { loadLatestIncidentIds, loadRecentIncidents } from "@/lib/incidents/pages";
+import { setRuntime } from "@/lib/runtime";
 import { freshDatabase, type TestDatabase } from "./helpers/db";
 
 /**
@@ -140,5 +143,39 @@ describe("brokerwatch's own collectors are not the broker's clients", () => {
     expect(isCollectorOf("brokerwatch-ab12-plant-a", "meter-1")).toBe(false);
     expect(isCollectorOf("brokerwatch-ab12-plant-a", "brokerwatch-ab12-plant-a")).toBe(true);
     expect(isCollectorOf(null, "meter-1")).toBe(false);
+  });
+});
+
+describe("incident loaders of the console pages", () => {
+  let t: TestDatabase;
+  beforeAll(async () => {
+    t = await freshDatabase();
+    setRuntime({ database: t.database, startedAt: new Date(), bundledBrokerUrl: null });
+  });
+  afterAll(async () => {
+    setRuntime(undefined);
+    await t?.drop();
+  });
+
+  it("link an alert about a broker to its newest incident, and refuse a caller no page checked", async () => {
+    const now = Date.now();
+    const incident = (broker: string, agoS: number, open: boolean) =>
+      openIncident(t.database.db, {
+        broker,
+        kind: "outage",
+        detectedBy: "connection_lost",
+        lastGoodAt: new Date(now - agoS * 1000 - 1000),
+        startedAt: new Date(now - agoS * 1000),
+        upAt: open ? null : new Date(now - agoS * 1000 + 5000),
+        endedAt: open ? null : new Date(now - agoS * 1000 + 60_000),
+      });
+    await incident("plant-a", 7200, false);
+    const newest = await incident("plant-a", 600, true);
+    const viewer = markVerified({ role: "viewer" as const, username: "victor" });
+    const links = await loadLatestIncidentIds(viewer, ["plant-a", "plant-b"], now);
+    expect([...links]).toEqual([["plant-a", newest.id]]);
+    const recent = await loadRecentIncidents(viewer, now);
+    expect(recent.map((i) => i.broker)).toEqual(["plant-a", "plant-a"]);
+    await expect(loadLatestIncidentIds({ role: "admin", username: "mallory" }, ["plant-a"], now)).rejects.toThrow();
   });
 });
