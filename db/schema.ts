@@ -13,6 +13,7 @@ import {
   text,
   timestamp,
   uniqueIndex,
+  uuid,
 } from "drizzle-orm/pg-core";
 import { sql } from "drizzle-orm";
 import type { IncidentDetail as IncidentDetailJson, IncidentFinding as IncidentFindingJson } from "../lib/incidents/findings";
@@ -65,7 +66,14 @@ export const metricSamples = pgTable(
     ts: ts("ts").notNull(),
     value: doublePrecision("value").notNull(),
   },
-  (t) => [index("metric_samples_broker_metric_ts").on(t.broker, t.metric, t.ts), index("metric_samples_ts").on(t.ts)],
+  (t) => [
+    index("metric_samples_broker_metric_ts").on(t.broker, t.metric, t.ts),
+    index("metric_samples_ts").on(t.ts),
+    // One value per series and second: a redelivered or second watcher's copy of a sample lands on
+    // this key (db/ingest.ts buckets ts to the second). Includes ts, so it stays valid on a table
+    // partitioned by ts.
+    uniqueIndex("metric_samples_identity").on(t.broker, t.ts, t.metric, t.node, t.labels),
+  ],
 );
 export type MetricSampleRow = typeof metricSamples.$inferSelect;
 
@@ -89,8 +97,18 @@ export const connectionEvents = pgTable(
     keepalive: integer("keepalive"),
     sessionSeconds: doublePrecision("session_seconds"),
     raw: text("raw").notNull(),
+    /**
+     * Identity of the event in the broker's own stream (db/ingest.ts eventKey): md5 of type, node,
+     * ordinal among identical lines with the same ts, and the line or payload. Two watchers of one
+     * broker, or a redelivery after a crash, produce the same key, and the unique index drops the copy.
+     */
+    eventKey: uuid("event_key")
+      .notNull()
+      // a row written by hand (not through db/ingest.ts) has no identity in any stream: never a duplicate
+      .default(sql`gen_random_uuid()`),
   },
   (t) => [
+    uniqueIndex("connection_events_identity").on(t.broker, t.ts, t.eventKey),
     // GET /api/clients/{clientId}/events: one client's history, newest first, keyset-paginated on (ts, id)
     index("connection_events_client_ts").on(t.clientId, t.ts.desc(), t.id.desc()),
     // ClientID prefix search (LIKE 'x%') whatever the database collation
@@ -320,6 +338,8 @@ export const notifications = pgTable(
     state: text("state").$type<(typeof NOTIFICATION_STATES)[number]>().notNull().default("pending"),
     attempts: integer("attempts").notNull().default(0),
     nextAttemptAt: ts("next_attempt_at").notNull().defaultNow(),
+    /** set while a worker holds the row (its request in flight); null when it waits to be due */
+    claimedAt: ts("claimed_at"),
     lastStatusCode: integer("last_status_code"),
     lastError: text("last_error"),
     createdAt: ts("created_at").notNull().defaultNow(),

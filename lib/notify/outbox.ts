@@ -5,7 +5,7 @@
  * receiver can drop the duplicates (Standard Webhooks: "often used as an idempotency key").
  */
 import { randomBytes } from "node:crypto";
-import { and, eq, inArray, lt, lte, notExists, notInArray, sql } from "drizzle-orm";
+import { and, eq, gt, inArray, isNull, lt, lte, notExists, notInArray, or, sql } from "drizzle-orm";
 import { alias } from "drizzle-orm/pg-core";
 import type { Database, Db } from "@/db/client";
 import { deliveryAttempts, notifications, webhooks, type WebhookRow } from "@/db/schema";
@@ -68,6 +68,12 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 const DEFAULT_BACKOFF_BASE_MS = 1000;
 /** The backoff doubles up to this: a receiver back from an outage hears from us within 5 minutes. */
 const BACKOFF_CAP_MS = 5 * 60_000;
+/**
+ * The oldest pending notification of a webhook is retried at least this often (with jitter below
+ * it): it probes whether the receiver is back, and its success pulls the rest of the backlog
+ * forward, so a receiver back from an outage gets its backlog within seconds, not at its backoff.
+ */
+const PROBE_CAP_MS = 5_000;
 /** A receiver asking for more than an hour of quiet gets an attempt after an hour anyway. */
 const RETRY_AFTER_CAP_MS = 60 * 60_000;
 /** Standard Webhooks retries for about a day; a page older than that is history, not news. */
@@ -303,7 +309,7 @@ export class DeliveryWorker {
       .for("update", { skipLocked: true });
     return this.db
       .update(notifications)
-      .set({ nextAttemptAt: new Date(now + this.leaseMs) })
+      .set({ nextAttemptAt: new Date(now + this.leaseMs), claimedAt: new Date(now) })
       .where(inArray(notifications.id, due))
       .returning({
         id: notifications.id,
@@ -407,7 +413,7 @@ export class DeliveryWorker {
   private async release(row: ClaimedRow): Promise<void> {
     await this.db
       .update(notifications)
-      .set({ nextAttemptAt: new Date(this.now()) })
+      .set({ nextAttemptAt: new Date(this.now()), claimedAt: null })
       .where(and(eq(notifications.id, row.id), eq(notifications.state, "pending")));
   }
 
@@ -425,7 +431,8 @@ export class DeliveryWorker {
       state = "failed";
       lastError = `gave up after ${attempt} attempts over 24 h; last: ${result.error}`;
     } else {
-      nextAttemptAt = new Date(now + this.retryDelayMs(attempt, result.retryAfterMs));
+      const probe = result.retryAfterMs === null && (await this.isOldestPending(row));
+      nextAttemptAt = new Date(now + this.retryDelayMs(attempt, result.retryAfterMs, probe));
     }
 
     const goneReason = `receiver answered 410 Gone at ${new Date(now).toISOString()}`;
@@ -453,6 +460,7 @@ export class DeliveryWorker {
           state,
           attempts: sql`${notifications.attempts} + 1`,
           nextAttemptAt,
+          claimedAt: null,
           lastStatusCode: result.statusCode,
           lastError,
           deliveredAt: state === "delivered" ? new Date(now) : null,
@@ -463,6 +471,22 @@ export class DeliveryWorker {
           .update(notifications)
           .set({ state: "cancelled", lastError: goneReason })
           .where(and(eq(notifications.webhookId, webhook.id), eq(notifications.state, "pending")));
+      }
+      if (state === "delivered") {
+        // The receiver answers again: what waits for a retry to it is due now, not at its backoff.
+        // Rows another request holds (claimed, lease not run out) are left alone: moving them
+        // would send them twice.
+        await tx
+          .update(notifications)
+          .set({ nextAttemptAt: new Date(now) })
+          .where(
+            and(
+              eq(notifications.webhookId, webhook.id),
+              eq(notifications.state, "pending"),
+              gt(notifications.nextAttemptAt, new Date(now)),
+              or(isNull(notifications.claimedAt), lt(notifications.claimedAt, new Date(now - this.leaseMs))),
+            ),
+          );
       }
     });
 
@@ -487,9 +511,26 @@ export class DeliveryWorker {
    * Exponential backoff with full jitter (a random delay up to base·2^(n-1), capped), so receivers
    * coming back from an outage are not hit by every sender at once; a `Retry-After` wins.
    */
-  private retryDelayMs(attempt: number, retryAfterMs: number | null): number {
+  private retryDelayMs(attempt: number, retryAfterMs: number | null, probe: boolean): number {
     if (retryAfterMs !== null) return Math.min(retryAfterMs, RETRY_AFTER_CAP_MS);
-    return Math.random() * Math.min(BACKOFF_CAP_MS, this.backoffBaseMs * 2 ** (attempt - 1));
+    const cap = probe ? Math.min(PROBE_CAP_MS, BACKOFF_CAP_MS) : BACKOFF_CAP_MS;
+    return Math.random() * Math.min(cap, this.backoffBaseMs * 2 ** (attempt - 1));
+  }
+
+  /** Whether `row` is its webhook's oldest pending notification (the one that probes the receiver). */
+  private async isOldestPending(row: ClaimedRow): Promise<boolean> {
+    const [older] = await this.db
+      .select({ id: notifications.id })
+      .from(notifications)
+      .where(
+        and(
+          eq(notifications.webhookId, row.webhookId),
+          eq(notifications.state, "pending"),
+          lt(notifications.id, row.id),
+        ),
+      )
+      .limit(1);
+    return older === undefined;
   }
 }
 
