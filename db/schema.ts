@@ -16,6 +16,7 @@ import {
   uuid,
 } from "drizzle-orm/pg-core";
 import { sql } from "drizzle-orm";
+import type { IncidentDetail as IncidentDetailJson, IncidentFinding as IncidentFindingJson } from "../lib/incidents/findings";
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, precision: 3 });
 
@@ -450,3 +451,51 @@ export const brokerObservations = pgTable(
   (t) => [primaryKey({ columns: [t.broker, t.instance] })],
 );
 export type BrokerObservationRow = typeof brokerObservations.$inferSelect;
+
+/**
+ * A broker outage or restart and what it cost (lib/incidents/). Opened when the collector sees the
+ * broker go down or its uptime go back; closed once it is up and its clients have settled, when
+ * the cost and findings are computed and kept here (the events they rest on may be pruned later).
+ */
+export const brokerIncidents = pgTable(
+  "broker_incidents",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    broker: text("broker").notNull(),
+    /** restart · outage (lib/incidents/findings.ts INCIDENT_KINDS) */
+    kind: text("kind").notNull(),
+    /** connection_lost · heartbeat_stale · uptime_reset */
+    detectedBy: text("detected_by").notNull(),
+    /** the last time anything arrived from the broker before it went down */
+    lastGoodAt: ts("last_good_at").notNull(),
+    /** when it was seen down */
+    startedAt: ts("started_at").notNull(),
+    /** when it was up again; null while down */
+    upAt: ts("up_at"),
+    /** when its clients had settled and the incident was closed; null while open */
+    endedAt: ts("ended_at"),
+    downSeconds: doublePrecision("down_seconds"),
+    clientsBefore: integer("clients_before"),
+    clientsDropped: integer("clients_dropped"),
+    clientsBack1m: integer("clients_back_1m"),
+    clientsBack5m: integer("clients_back_5m"),
+    sessionsBefore: integer("sessions_before"),
+    sessionsAfter: integer("sessions_after"),
+    queuedBefore: integer("queued_before"),
+    queuedAfter: integer("queued_after"),
+    findings: jsonb("findings")
+      .$type<IncidentFindingJson[]>()
+      .notNull()
+      .default(sql`'[]'::jsonb`),
+    /** set at close: clients never back, log lines, evidence series */
+    detail: jsonb("detail").$type<IncidentDetailJson>(),
+  },
+  (t) => [
+    index("broker_incidents_broker_started").on(t.broker, t.startedAt),
+    // One open incident per broker, enforced by the database: a second "down" (another instance,
+    // a repeated status event) inserts nothing (ON CONFLICT DO NOTHING).
+    uniqueIndex("broker_incidents_one_open").on(t.broker).where(sql`ended_at is null`),
+  ],
+);
+export type BrokerIncidentRow = typeof brokerIncidents.$inferSelect;
+export type NewBrokerIncidentRow = typeof brokerIncidents.$inferInsert;

@@ -21,6 +21,7 @@ import { ruleProvider } from "./alerts/rules";
 import { Dispatcher } from "./notify/dispatch";
 import { DeliveryWorker } from "./notify/outbox";
 import { applyWebhookConfig } from "./notify/webhooks";
+import { IncidentTracker, type IncidentTiming } from "./incidents/tracker";
 
 /**
  * The service without its web server: database, bundled broker, write queue, collectors,
@@ -53,6 +54,8 @@ export interface ServiceOptions {
   instanceName?: string;
   /** heartbeat and lease timing of the instances (tests shorten it) */
   cluster?: { ttlMs?: number; heartbeatMs?: number };
+  /** when a broker incident counts as settled and closes (lib/incidents/tracker.ts) */
+  incidents?: Partial<IncidentTiming>;
   log?: (line: string) => void;
 }
 
@@ -66,6 +69,7 @@ export interface Service {
   engine: AlertEngine;
   deliveryWorker: DeliveryWorker;
   cluster: Cluster;
+  incidents: IncidentTracker;
   setExternalURL(url: string): void;
   stop(): Promise<void>;
 }
@@ -199,6 +203,13 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     if (!cluster.isLeader) void engine.follow().catch(() => {});
   });
   await cluster.start();
+  // Incidents listen before the first collector can report a status change.
+  const incidents = new IncidentTracker(database, collectors, {
+    timing: opts.incidents,
+    flush: () => writer.flush(),
+    log,
+  });
+  incidents.start();
   await collectors.start();
   await leadership;
   if (!cluster.isLeader) await engine.follow().catch(() => {});
@@ -249,6 +260,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     engine,
     deliveryWorker,
     cluster,
+    incidents,
     setExternalURL(url: string) {
       dispatcherOptions.externalURL = url;
       engineOptions.externalURL = url;
@@ -259,6 +271,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       clearInterval(retentionTimer);
       // Reverse order: stop reading, flush what was read, then close the broker and the database.
       cluster.off("leader", onLeader);
+      await incidents.stop();
       await collectors.stop();
       await engine.stop();
       // Leave: the lease and this instance's brokers go to the others at once.

@@ -40,6 +40,12 @@ export interface StatusChange {
   why: string;
 }
 
+export interface UptimeBeat {
+  node: string;
+  uptimeSeconds: number;
+  at: Date;
+}
+
 export interface CollectorTiming {
   /** minimum heartbeat staleness before a broker counts as down (issue: max(3 × interval, 5 s)) */
   minStaleMs: number;
@@ -70,6 +76,8 @@ interface Heartbeat {
 
 export class BrokerCollector extends EventEmitter<{
   status: [StatusChange];
+  /** every uptime heartbeat, before it counts towards up/down: a smaller uptime means the broker restarted */
+  heartbeat: [UptimeBeat];
   version: [string];
   detected: [DialectName];
   events: [EventRow[]];
@@ -282,7 +290,10 @@ export class BrokerCollector extends EventEmitter<{
 
   private ingest(output: DialectOutput, receivedAt: Date, taken?: Taken[], onCommitted?: () => void): void {
     const name = this.broker.name;
-    if (output.heartbeat) this.beat(output.heartbeat.node ?? "", receivedAt.getTime());
+    if (output.heartbeat) {
+      this.emit("heartbeat", { node: output.heartbeat.node ?? "", uptimeSeconds: output.heartbeat.uptimeSeconds, at: receivedAt });
+      this.beat(output.heartbeat.node ?? "", receivedAt.getTime());
+    }
     if (output.version) this.emit("version", output.version);
     if (output.nodes) {
       this.knownNodes = output.nodes;

@@ -7,7 +7,7 @@ import type { EventRow, SampleRow } from "@/db/ingest";
 import type { BrokerRow } from "@/db/schema";
 import { assignWatchers } from "../cluster/assign";
 import { brokerSecretAddress, decryptSecret } from "../crypto";
-import { BrokerCollector, DEFAULT_TIMING, type CollectorTiming, type StatusChange } from "./collector";
+import { BrokerCollector, DEFAULT_TIMING, type CollectorTiming, type StatusChange, type UptimeBeat } from "./collector";
 import { isScrapeDialect, type DialectSetting } from "./index";
 import { ScrapeCollector } from "./scrape";
 import type { IngestWriter } from "./writer";
@@ -94,7 +94,7 @@ const RATE_WINDOW_MS = 60_000;
 /** A reason keeps being reported (as 0) this long after its last disconnect, so graphs fall back to 0. */
 const RATE_MEMORY_MS = 10 * 60_000;
 
-export class CollectorManager extends EventEmitter<{ status: [StatusChange] }> {
+export class CollectorManager extends EventEmitter<{ status: [StatusChange]; heartbeat: [string, UptimeBeat] }> {
   private readonly collectors = new Map<string, Collector>();
   private brokers: BrokerRow[] = [];
   private timer: NodeJS.Timeout | null = null;
@@ -282,6 +282,9 @@ export class CollectorManager extends EventEmitter<{ status: [StatusChange] }> {
       ? new ScrapeCollector({ ...collected, metricsUrl: broker.metricsUrl, amqpUrl: broker.amqpUrl }, this.writer, timing, this.log)
       : new BrokerCollector(collected, this.writer, timing, this.log);
     collector.on("status", (change) => void this.onStatus(change));
+    // broker incidents (lib/incidents/tracker.ts) watch uptime for restarts the connection did not show
+    if (collector instanceof BrokerCollector)
+      collector.on("heartbeat", (beat) => this.emit("heartbeat", broker.name, beat));
     collector.on("events", (events) => this.countDisconnects(broker.name, events));
     collector.on("version", (version) => void this.detection(broker.name, { version }));
     collector.on("detected", (dialect) => void this.detection(broker.name, { detectedDialect: dialect }));

@@ -13,7 +13,16 @@ import { and, eq, gt, inArray, isNull } from "drizzle-orm";
 import type { Database } from "@/db/client";
 import { alertHistory, notificationGroups, silences, webhooks, type WebhookRow } from "@/db/schema";
 import type { Labels } from "@/lib/alerts/promql";
-import { formatMessage, groupKeyOf, type NotificationStatus, type NotifyAlert, type WebhookMessage } from "./format";
+import { latestIncidentBefore } from "@/db/incidents";
+import {
+  formatMessage,
+  groupKeyOf,
+  INCIDENT_LINKED_ALERTS,
+  withIncidentURL,
+  type NotificationStatus,
+  type NotifyAlert,
+  type WebhookMessage,
+} from "./format";
 import { enqueue } from "./outbox";
 import { isSilenced, type Silence } from "./silences";
 
@@ -236,6 +245,22 @@ export class Dispatcher {
     this.log = opts.log ?? console.log;
   }
 
+  /**
+   * A broker-down alert links to the broker's incident: the newest one begun by the time the alert
+   * fired (the rule's `for` means the incident, opened at the status change, is there first).
+   */
+  private async linkIncidents(alerts: NotifyAlert[]): Promise<NotifyAlert[]> {
+    const db = this.database.db;
+    return Promise.all(
+      alerts.map(async (alert) => {
+        const broker = alert.labels.broker;
+        if (!broker || !INCIDENT_LINKED_ALERTS.includes(alert.labels.alertname ?? "")) return alert;
+        const id = await latestIncidentBefore(db, broker, alert.startsAt).catch(() => null);
+        return withIncidentURL(alert, this.opts.externalURL, id);
+      }),
+    );
+  }
+
   /** Returns how many notifications were enqueued. */
   async onEvaluation(snapshot: { now: Date; alerts: NotifyAlert[] }): Promise<number> {
     const db = this.database.db;
@@ -254,7 +279,10 @@ export class Dispatcher {
         ),
       );
     const activeSilences = await db.select().from(silences).where(gt(silences.endsAt, snapshot.now));
-    const alerts = [...snapshot.alerts, ...(await this.missedResolutions(groupRows, snapshot))];
+    const alerts = await this.linkIncidents([
+      ...snapshot.alerts,
+      ...(await this.missedResolutions(groupRows, snapshot)),
+    ]);
     const decided = plan({
       now: snapshot.now,
       alerts,

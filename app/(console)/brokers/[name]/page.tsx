@@ -12,10 +12,12 @@ import { BrokerStream } from "@/components/overview/broker-stream";
 import { DisconnectingClients, DisconnectReasons } from "@/components/overview/disconnect-leaders";
 import { displayUrl } from "@/components/overview/format";
 import { LiveEvents } from "@/components/overview/live-events";
-import { Badge, formatNumber, PageHeader, TextLink } from "@/components/ui";
+import { IncidentList } from "@/components/incidents/incident-list";
+import { Badge, Card, formatNumber, PageHeader, TextLink } from "@/components/ui";
 import { loadHeadroom } from "@/lib/api/brokers";
 import { requireUser } from "@/lib/auth/page";
 import type { Verified } from "@/lib/auth/verified";
+import { loadBrokerIncidents } from "@/lib/incidents/pages";
 import { getRuntime } from "@/lib/runtime";
 
 export const dynamic = "force-dynamic";
@@ -102,7 +104,11 @@ async function BrokerBody({
   range: ChartRange;
 }) {
   const name = broker.name;
-  const [detail, headroom] = await Promise.all([loadBrokerDetail(user, name, range), loadHeadroom(broker)]);
+  const [detail, headroom, incidents] = await Promise.all([
+    loadBrokerDetail(user, name, range),
+    loadHeadroom(broker),
+    loadBrokerIncidents(user, name),
+  ]);
   return (
     <BrokerStream broker={name} initialLive={detail.live} initialEvents={detail.events}>
       <BrokerLive name={name} />
@@ -110,6 +116,9 @@ async function BrokerBody({
       <BrokerCharts key={name} initial={detail.charts} />
 
       <HeadroomPanel headroom={headroom} />
+      <Card title="Incidents">
+        <IncidentList incidents={incidents} />
+      </Card>
 
       <div className="grid gap-4 lg:grid-cols-2">
         <DisconnectReasons hour={detail.reasons.hour} day={detail.reasons.day} />
