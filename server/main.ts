@@ -73,7 +73,7 @@ async function main(): Promise<void> {
   }
 
   // Imported after the build check so a first start prints progress before loading everything.
-  const { startService, StartError } = await import("../lib/service");
+  const { startService, StartError } = await import("./service");
 
   let service: Awaited<ReturnType<typeof startService>>;
   try {

@@ -1,7 +1,7 @@
 import Link from "next/link";
 import { listAlertRules } from "@/db/alerts";
 import { AutoRefresh } from "@/components/alerts/auto-refresh";
-import { hasProblem, ruleViews } from "@/components/alerts/data";
+import { hasProblem, ruleViews } from "@/lib/alerts/console";
 import { Expr } from "@/components/alerts/expr";
 import { promDuration } from "@/components/alerts/format";
 import { LabelChips } from "@/components/alerts/labels";

@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { getBroker } from "@/db/brokers";
 import { queryEvents } from "@/db/events";
-import { liveEvent, LIVE_EVENTS_BACKLOG } from "@/components/overview/events";
-import { subscribeOverview } from "@/components/overview/snapshot";
+import { liveEvent, LIVE_EVENTS_BACKLOG } from "@/lib/overview/events";
+import { subscribeOverview } from "@/lib/overview/snapshot";
 import { route } from "@/lib/api/route";
 import { closeWhenRevoked } from "@/lib/auth/api";
 import { ApiError } from "@/lib/http";

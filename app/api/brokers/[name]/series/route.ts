@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { getBroker } from "@/db/brokers";
-import { loadBrokerCharts } from "@/components/charts/load";
-import { CHART_METRICS, CHART_RANGE_NAMES, DEFAULT_CHART_RANGE, type ChartRange } from "@/components/charts/ranges";
+import { loadBrokerCharts } from "@/lib/charts/load";
+import { CHART_METRICS, CHART_RANGE_NAMES, DEFAULT_CHART_RANGE, type ChartRange } from "@/lib/charts/ranges";
 import { route, segment } from "@/lib/api/route";
 import { ApiError } from "@/lib/http";
 import { isMetricName, type MetricName } from "@/lib/metrics";

@@ -6,8 +6,8 @@ import {
   type ReasonCount,
 } from "@/db/dashboards";
 import { queryEvents } from "@/db/events";
-import { loadBrokerCharts, type BrokerChartData } from "@/components/charts/load";
-import type { ChartRange } from "@/components/charts/ranges";
+import { loadBrokerCharts, type BrokerChartData } from "@/lib/charts/load";
+import type { ChartRange } from "@/lib/charts/ranges";
 import { assertVerified, type Verified } from "@/lib/auth/verified";
 import { getRuntime } from "@/lib/runtime";
 import { liveEvent, LIVE_EVENTS_BACKLOG, type LiveEvent } from "./events";
