@@ -1,6 +1,5 @@
 import "server-only";
 import { and, asc, count, desc, eq, gt, gte, inArray, lte, max, or, sql, type SQL } from "drizzle-orm";
-import { buildTimeline, type TimelineEntry } from "@/lib/diagnosis";
 import type { Db } from "./client";
 import { queryEvents } from "./events";
 import { pgText } from "./ingest";
@@ -98,11 +97,10 @@ export interface ReasonCount {
   count: number;
 }
 
-export interface ClientHistory {
+/** One ClientID's stored events over a window; lib/clients.ts pairs them into sessions. */
+export interface ClientEventWindow {
   /** newest first, at most `limit` */
   events: ConnectionEventRow[];
-  /** sessions (connected → disconnected) and the events in between, newest first */
-  timeline: TimelineEntry<ConnectionEventRow>[];
   /** every event in the window, counted by type and reason (not cut at `limit`), most frequent first */
   breakdown: ReasonCount[];
   /** events in the window */
@@ -116,12 +114,12 @@ export interface ClientHistory {
 /** Events kept for one client's page: enough for weeks of a flapping device, small enough to render. */
 export const CLIENT_HISTORY_LIMIT = 2000;
 
-/** One ClientID's events over a window, paired into sessions, with counts per reason. */
+/** One ClientID's events over a window, with counts per reason. */
 export async function clientHistory(
   db: Db,
   clientId: string,
   window: { from: Date; to?: Date; broker?: string; limit?: number },
-): Promise<ClientHistory> {
+): Promise<ClientEventWindow> {
   const limit = window.limit ?? CLIENT_HISTORY_LIMIT;
   const where = and(
     eq(connectionEvents.clientId, clientId),
@@ -147,7 +145,6 @@ export async function clientHistory(
   const total = breakdown.reduce((sum, b) => sum + b.count, 0);
   return {
     events,
-    timeline: buildTimeline(events),
     breakdown,
     total,
     truncated: total > events.length,

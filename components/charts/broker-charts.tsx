@@ -4,7 +4,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Card, formatNumber } from "@/components/ui";
 import { Time } from "@/components/time";
 import { formatBytes } from "@/components/overview/format";
-import type { ChartPoint } from "@/db/dashboards";
+import type { ChartPoint } from "@/lib/charts/load";
 import type { BrokerChartData } from "@/lib/charts/load";
 import { CHART_RANGE_NAMES, CHART_RANGES, type ChartRange } from "@/lib/charts/ranges";
 import { TimeChart, type ChartHover, type ChartLine } from "./time-chart";

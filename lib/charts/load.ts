@@ -1,6 +1,7 @@
 import "server-only";
 import type { Db } from "@/db/client";
 import { chartSeries, type ChartData } from "@/db/dashboards";
+export type { ChartGap, ChartPoint } from "@/db/dashboards";
 import { assertVerified, type Verified } from "@/lib/auth/verified";
 import { CHART_METRICS, CHART_RANGES, type ChartRange } from "./ranges";
 

@@ -5,6 +5,7 @@ import {
   type ClientDisconnects,
   type ReasonCount,
 } from "@/db/dashboards";
+export type { ClientDisconnects, ReasonCount };
 import { queryEvents } from "@/db/events";
 import { loadBrokerCharts, type BrokerChartData } from "@/lib/charts/load";
 import type { ChartRange } from "@/lib/charts/ranges";

@@ -1,7 +1,7 @@
 import type { Metadata } from "next";
 import { notFound } from "next/navigation";
 import { Suspense } from "react";
-import { getBroker } from "@/db/brokers";
+import { findBroker } from "@/lib/brokers";
 import { BrokerCharts } from "@/components/charts/broker-charts";
 import { DEFAULT_CHART_RANGE, isChartRange, type ChartRange } from "@/lib/charts/ranges";
 import { loadBrokerDetail } from "@/lib/overview/broker-detail";
@@ -14,7 +14,6 @@ import { LiveEvents } from "@/components/overview/live-events";
 import { Badge, formatNumber, PageHeader, TextLink } from "@/components/ui";
 import { requireUser } from "@/lib/auth/page";
 import type { Verified } from "@/lib/auth/verified";
-import { getRuntime } from "@/lib/runtime";
 
 export const dynamic = "force-dynamic";
 
@@ -38,7 +37,7 @@ export default async function BrokerPage({ params, searchParams }: Props) {
   const { name } = await params;
   const { range: rangeParam } = await searchParams;
   const range = isChartRange(rangeParam) ? rangeParam : DEFAULT_CHART_RANGE;
-  const broker = await getBroker(getRuntime().database.db, name);
+  const broker = await findBroker(user, name);
   if (!broker) notFound();
   const dialect = broker.dialect === "auto" ? `auto → ${broker.detectedDialect ?? "not detected yet"}` : broker.dialect;
 
