@@ -13,6 +13,7 @@ import {
   type NewWebhookRow,
 } from "@/db/webhooks";
 import { WebhookSchema, type WebhookConfig } from "@/lib/config/schema";
+import { formatDuration } from "@/lib/duration";
 import {
   decryptHeaderValues,
   decryptSecret,
@@ -84,11 +85,6 @@ export async function createWebhook(db: Db, body: Record<string, unknown>): Prom
   return rowView(row);
 }
 
-/** Seconds back to the duration text the schema reads (`30s`, `1500ms`). */
-function durationText(seconds: number): string {
-  return Number.isInteger(seconds) ? `${seconds}s` : `${Math.round(seconds * 1000)}ms`;
-}
-
 /** The stored definition without its write-only parts (secret, header values), which an edit handles apart. */
 function storedInput(row: WebhookRow): Record<string, unknown> {
   const input: Record<string, unknown> = {
@@ -98,8 +94,8 @@ function storedInput(row: WebhookRow): Record<string, unknown> {
     enabled: row.enabled,
   };
   if (row.groupBy !== null) input.groupBy = row.groupBy;
-  if (row.groupWaitSeconds !== null) input.groupWait = durationText(row.groupWaitSeconds);
-  if (row.repeatIntervalSeconds !== null) input.repeatInterval = durationText(row.repeatIntervalSeconds);
+  if (row.groupWaitSeconds !== null) input.groupWait = formatDuration(row.groupWaitSeconds, "spec");
+  if (row.repeatIntervalSeconds !== null) input.repeatInterval = formatDuration(row.repeatIntervalSeconds, "spec");
   return input;
 }
 
