@@ -4,6 +4,7 @@ import type { Db } from "./client";
 import { queryEvents } from "./events";
 import { pgText } from "./ingest";
 import { connectionEvents, type ConnectionEventRow } from "./schema";
+import type { DisconnectReason, EventType } from "./vocabulary";
 
 /**
  * Queries behind the Clients pages: ClientID prefix search, one client's history over a window
@@ -158,8 +159,8 @@ export async function clientHistory(
 
 export interface DisconnectFilter {
   /** `disconnected` (sessions that ended) or `connect_failed` (refused before a session) */
-  type: "disconnected" | "connect_failed";
-  reason?: string;
+  type: Extract<EventType, "disconnected" | "connect_failed">;
+  reason?: DisconnectReason;
   broker?: string;
   from?: Date;
   to?: Date;

@@ -2,29 +2,14 @@ import "server-only";
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Database } from "./client";
-import { connectionEvents, metricSamples, unparsedRecords } from "./schema";
+import { connectionEvents, metricSamples, unparsedRecords, type ConnectionEventRow } from "./schema";
 
 /**
  * Bulk writes of what the collector ingests. On Postgres this is COPY (the fastest path the
  * server offers); on PGlite, multi-row INSERTs in chunks that stay under the bind-parameter limit.
  */
-export interface EventRow {
-  ts: Date;
-  receivedAt: Date;
-  broker: string;
-  node: string | null;
-  clientId: string | null;
-  type: string;
-  reason: string | null;
-  address: string | null;
-  port: number | null;
-  username: string | null;
-  protocolVersion: number | null;
-  cleanStart: boolean | null;
-  keepalive: number | null;
-  sessionSeconds: number | null;
-  raw: string;
-}
+/** A connection event as the writer hands it over: the stored row before it has an id. */
+export type EventRow = Omit<ConnectionEventRow, "id">;
 
 export interface SampleRow {
   broker: string;
@@ -172,8 +157,6 @@ export async function insertEvents(database: Database, rows: EventRow[]): Promis
           broker: pgText(e.broker),
           node: pgTextOrNull(e.node),
           clientId: pgTextOrNull(e.clientId),
-          type: pgText(e.type),
-          reason: pgTextOrNull(e.reason),
           address: pgTextOrNull(e.address),
           username: pgTextOrNull(e.username),
           raw: pgText(e.raw),

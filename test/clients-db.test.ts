@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTimeline } from "@/lib/diagnosis";
+import type { EventType } from "@/lib/events";
 import { clientHistory, prefixPattern, recentDisconnects, searchClients } from "@/db/clients";
 import { insertEvents, type EventRow } from "@/db/ingest";
 import { clientIdFromPath, clientsHref, disconnectsCsvHref, parseClientsParams } from "@/components/clients/params";
@@ -13,7 +14,7 @@ import { freshDatabase, type TestDatabase } from "./helpers/db";
 const T0 = Date.parse("2026-11-20T08:00:00Z");
 const at = (minutes: number) => new Date(T0 + minutes * 60_000);
 
-function event(clientId: string | null, minutes: number, type: string, o: Partial<EventRow> = {}): EventRow {
+function event(clientId: string | null, minutes: number, type: EventType, o: Partial<EventRow> = {}): EventRow {
   return {
     ts: at(minutes),
     receivedAt: at(minutes),

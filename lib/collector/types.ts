@@ -65,7 +65,8 @@ export interface DialectOutput {
   nodes?: string[];
 }
 
-export type DialectName = "mosquitto" | "emqx" | "bundled";
+import type { DialectName } from "@/db/vocabulary";
+export type { DialectName };
 
 export interface Dialect {
   readonly name: DialectName;

@@ -19,7 +19,8 @@ export interface NotifyAlert {
   generatorURL: string;
 }
 
-export type NotificationStatus = "firing" | "resolved";
+import type { NotificationStatus } from "@/db/vocabulary";
+export type { NotificationStatus };
 
 export interface WebhookAlert {
   status: NotificationStatus;
