@@ -1,6 +1,7 @@
 import "server-only";
 import { getBroker, listBrokers } from "@/db/brokers";
-import type { BrokerRow } from "@/db/schema";
+import { listGaps } from "@/db/gaps";
+import type { BrokerRow, CollectorGapRow } from "@/db/schema";
 import { assertVerified, type Verified } from "@/lib/auth/verified";
 import { getRuntime } from "@/lib/runtime";
 
@@ -23,4 +24,10 @@ export async function brokerNames(viewer: Verified): Promise<string[]> {
 export async function findBroker(viewer: Verified, name: string): Promise<BrokerRow | undefined> {
   assertVerified(viewer);
   return getBroker(getRuntime().database.db, name);
+}
+
+/** The intervals in [from, to] in which the collector could not see the broker. */
+export async function brokerGaps(viewer: Verified, name: string, from: Date, to: Date): Promise<CollectorGapRow[]> {
+  assertVerified(viewer);
+  return listGaps(getRuntime().database.db, name, from, to);
 }

@@ -26,6 +26,13 @@ export interface BrokerDetail {
   clients: { hour: ClientDisconnects[]; day: ClientDisconnects[] };
 }
 
+/** One broker's newest stored connection events, as the live stream and the page open with them. */
+export async function eventBacklog(viewer: Verified, broker: string): Promise<LiveEvent[]> {
+  assertVerified(viewer);
+  const events = await queryEvents(getRuntime().database.db, { broker, limit: LIVE_EVENTS_BACKLOG });
+  return events.map(liveEvent);
+}
+
 /**
  * What the broker page shows below its header, from the database and the collectors' memory: the
  * slow part of the page, which it renders behind a skeleton. Only for requireUser()'s user.
@@ -42,8 +49,8 @@ export async function loadBrokerDetail(
   const day = { broker: name, from: new Date(now - 24 * HOUR), to: new Date(now) };
   const [snapshot, charts, events, reasonsHour, reasonsDay, clientsHour, clientsDay] = await Promise.all([
     overviewSnapshot(viewer),
-    loadBrokerCharts(viewer, db, name, range, undefined, now),
-    queryEvents(db, { broker: name, limit: LIVE_EVENTS_BACKLOG }),
+    loadBrokerCharts(viewer, name, range, undefined, now),
+    eventBacklog(viewer, name),
     topDisconnectReasons(db, hour),
     topDisconnectReasons(db, day),
     topDisconnectingClients(db, hour),
@@ -52,7 +59,7 @@ export async function loadBrokerDetail(
   return {
     live: snapshot.clusters.flatMap((c) => c.brokers).find((b) => b.name === name) ?? null,
     charts,
-    events: events.map(liveEvent),
+    events,
     reasons: { hour: reasonsHour, day: reasonsDay },
     clients: { hour: clientsHour, day: clientsDay },
   };
