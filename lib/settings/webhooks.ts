@@ -25,6 +25,8 @@ import { ApiError } from "@/lib/http";
 import { listWebhooks, type WebhookSummary } from "@/lib/notify/webhooks";
 import { mergePatch, parseInput, serviceSecret, withoutBlanks } from "./input";
 import type { DefinitionSource, WebhookSettingsView } from "./views";
+import { assertVerified, type Verified } from "@/lib/auth/verified";
+import { getRuntime } from "@/lib/runtime";
 
 export function webhookView(webhook: WebhookSummary): WebhookSettingsView {
   return {
@@ -48,7 +50,10 @@ function rowView({ secretEnc, ...row }: WebhookRow): WebhookSettingsView {
   return webhookView({ ...row, signed: secretEnc !== null });
 }
 
-export async function webhookSettings(db: Db): Promise<WebhookSettingsView[]> {
+/** For a caller requireUser() or authorize() checked: the settings page and the API's list. */
+export async function webhookSettings(viewer: Verified): Promise<WebhookSettingsView[]> {
+  assertVerified(viewer);
+  const db = getRuntime().database.db;
   return (await listWebhooks(db)).map(webhookView);
 }
 
