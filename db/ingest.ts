@@ -1,15 +1,36 @@
 import "server-only";
+import { createHash } from "node:crypto";
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import type { Sql } from "postgres";
 import type { Database } from "./client";
+import { sql } from "drizzle-orm";
 import { connectionEvents, metricSamples, unparsedRecords, type ConnectionEventRow } from "./schema";
 
 /**
  * Bulk writes of what the collector ingests. On Postgres this is COPY (the fastest path the
- * server offers); on PGlite, multi-row INSERTs in chunks that stay under the bind-parameter limit.
+ * server offers) into a per-session staging table, then one `INSERT … SELECT … ON CONFLICT` into
+ * the real table; on PGlite, multi-row INSERTs with the same conflict clause, in chunks that stay
+ * under the bind-parameter limit.
+ *
+ * Exactly once: every row carries its identity in the broker's stream, and a unique index on it
+ * drops a copy, whether a redelivery after a crash or another watcher of the same broker wrote it
+ * first (README, "Reliability and broker-side limits").
+ * - event: (broker, ts, event_key), event_key = md5(type, node, ordinal, raw) (eventKey below).
+ *   `raw` is the broker's own log line (with its timestamp) or JSON payload (with its ms `ts`);
+ *   ordinal counts identical lines with the same ts (a flapping client logging `Client x
+ *   disconnected.` twice in one second) and is assigned by the collector in arrival order.
+ * - sample: (broker, ts, metric, node, labels) with ts cut to the whole second. `$SYS` values carry
+ *   no timestamp, so ts is the receive time; two watchers receive the same publication a few ms
+ *   apart and agree on the second unless the publication straddles a second boundary, in which
+ *   case the value is kept twice, one second apart (harmless for a gauge). Within one second the
+ *   latest value wins, so a status flip (mqtt_broker_up 0 then 1) is never lost to the first.
  */
 /** A connection event as the writer hands it over: the stored row before it has an id. */
-export type EventRow = Omit<ConnectionEventRow, "id">;
+export type EventRow = Omit<ConnectionEventRow, "id" | "eventKey"> & {
+  /** identity in the broker's stream (eventKey); when absent, computed with ordinals counted within the batch */
+  eventKey?: string;
+};
 
 export interface SampleRow {
   broker: string;
@@ -44,7 +65,51 @@ const EVENT_COLUMNS = [
   "keepalive",
   "session_seconds",
   "raw",
+  "event_key",
 ] as const;
+
+/**
+ * The identity of an event in its broker's stream, as a uuid-shaped md5 (the migration that
+ * introduced it backfills old rows with the same formula in SQL). Text is hashed as stored (NUL
+ * replaced), so a key computed here equals one computed in SQL from the stored row.
+ */
+export function eventKey(e: { type: string; node: string | null; raw: string }, ordinal: number): string {
+  const hex = createHash("md5")
+    .update(`${pgText(e.type)}\n${pgText(e.node ?? "")}\n${ordinal}\n${pgText(e.raw)}`)
+    .digest("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** Keys for rows that came without one: identical rows with the same ts in this batch count 0, 1, 2, … */
+function withKeys(rows: EventRow[]): (EventRow & { eventKey: string })[] {
+  if (rows.every((r) => r.eventKey !== undefined)) return rows as (EventRow & { eventKey: string })[];
+  const seen = new Map<string, number>();
+  return rows.map((r) => {
+    if (r.eventKey !== undefined) return r as EventRow & { eventKey: string };
+    const same = `${r.broker}\n${r.ts.getTime()}\n${r.type}\n${r.node ?? ""}\n${r.raw}`;
+    const ordinal = seen.get(same) ?? 0;
+    seen.set(same, ordinal + 1);
+    return { ...r, eventKey: eventKey(r, ordinal) };
+  });
+}
+
+/** A sample's ts as its identity uses it: the whole second (see the top of this file). */
+export function sampleSecond(ts: Date): Date {
+  return new Date(Math.floor(ts.getTime() / 1000) * 1000);
+}
+
+/** One row per (broker, second, metric, node, labels), the latest of a batch winning. */
+function distinctSamples(rows: SampleRow[]): SampleRow[] {
+  const byKey = new Map<string, SampleRow>();
+  for (const s of rows) {
+    const labels = pgLabels(s.labels);
+    const ts = sampleSecond(s.ts);
+    const key = JSON.stringify([s.broker, ts.getTime(), s.metric, s.node, Object.entries(labels).sort()]);
+    byKey.delete(key);
+    byKey.set(key, { ...s, broker: pgText(s.broker), node: pgText(s.node), metric: pgText(s.metric), labels, ts });
+  }
+  return [...byKey.values()];
+}
 
 /** Postgres text cannot hold NUL; a hostile ClientID or payload may. Keep the rest of the text. */
 export function pgText(value: string): string {
@@ -80,13 +145,7 @@ function copyLines(rows: unknown[][]): string {
   return out;
 }
 
-async function copyInto(
-  database: Database,
-  table: string,
-  columns: readonly string[],
-  rows: unknown[][],
-): Promise<void> {
-  const sql = database.postgres!;
+async function copyInto(sql: Sql, table: string, columns: readonly string[], rows: unknown[][]): Promise<void> {
   const query = sql.unsafe(`copy ${table} (${columns.join(", ")}) from stdin`);
   // postgres.js 3.4 never settles the writable when the server rejects the data after CopyDone
   // (porsager/postgres#1173): the error only reaches the query's own reject, which is a no-op by
@@ -131,7 +190,35 @@ function eventValues(e: EventRow): unknown[] {
     e.keepalive,
     e.sessionSeconds,
     e.raw,
+    e.eventKey,
   ];
+}
+
+const UNIQUE_VIOLATION = "23505";
+
+/**
+ * COPY into a temporary table of the target's columns (emptied at every commit), then move the
+ * rows over with `conflict`, all in one transaction. COPY itself has no ON CONFLICT.
+ */
+async function copyThroughStaging(
+  sql: Sql,
+  table: string,
+  columns: readonly string[],
+  rows: unknown[][],
+  conflict: string,
+): Promise<number> {
+  const staging = `${table}_staging`;
+  const list = columns.join(", ");
+  let inserted = 0;
+  await sql.begin(async (tx) => {
+    await tx.unsafe(
+      `create temp table if not exists ${staging} on commit delete rows as select ${list} from ${table} with no data`,
+    );
+    await copyInto(tx as unknown as Sql, staging, columns, rows);
+    const result = await tx.unsafe(`insert into ${table} (${list}) select ${list} from ${staging} ${conflict}`);
+    inserted = result.count;
+  });
+  return inserted;
 }
 
 function chunks<T>(rows: T[], size: number): T[][] {
@@ -145,54 +232,96 @@ function chunks<T>(rows: T[], size: number): T[][] {
  * retries a failed batch whole, so a half-written one would be written twice.
  */
 
-export async function insertEvents(database: Database, rows: EventRow[]): Promise<void> {
-  if (rows.length === 0) return;
-  if (database.postgres) return copyInto(database, "connection_events", EVENT_COLUMNS, rows.map(eventValues));
-  // 15 columns × 2000 rows stays well under Postgres' 65,535 bind parameters.
-  await database.db.transaction(async (tx) => {
-    for (const chunk of chunks(rows, 2000)) {
-      await tx.insert(connectionEvents).values(
-        chunk.map((e) => ({
-          ...e,
-          broker: pgText(e.broker),
-          node: pgTextOrNull(e.node),
-          clientId: pgTextOrNull(e.clientId),
-          address: pgTextOrNull(e.address),
-          username: pgTextOrNull(e.username),
-          raw: pgText(e.raw),
-        })),
-      );
-    }
-  });
-}
-
-export async function insertSamples(database: Database, rows: SampleRow[]): Promise<void> {
-  if (rows.length === 0) return;
+/** Returns how many rows were new (the rest were copies of rows already stored). */
+export async function insertEvents(database: Database, rows: EventRow[]): Promise<number> {
+  if (rows.length === 0) return 0;
+  const keyed = withKeys(rows);
   if (database.postgres) {
-    return copyInto(
-      database,
-      "metric_samples",
-      ["broker", "node", "metric", "labels", "ts", "value"],
-      rows.map((s) => [s.broker, s.node, s.metric, pgLabels(s.labels), s.ts, s.value]),
+    const values = keyed.map(eventValues);
+    // Optimistic: a batch without copies (nearly all of them) goes straight in by COPY, which
+    // refuses it whole on a duplicate key; only then does it take the slower staging path.
+    try {
+      await copyInto(database.postgres, "connection_events", EVENT_COLUMNS, values);
+      return values.length;
+    } catch (err) {
+      if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
+    }
+    return copyThroughStaging(
+      database.postgres,
+      "connection_events",
+      EVENT_COLUMNS,
+      values,
+      "on conflict (broker, ts, event_key) do nothing",
     );
   }
+  // 16 columns × 2000 rows stays well under Postgres' 65,535 bind parameters.
+  let inserted = 0;
   await database.db.transaction(async (tx) => {
-    for (const chunk of chunks(rows, 5000)) {
-      await tx.insert(metricSamples).values(
-        chunk.map((s) => ({
-          ...s,
-          broker: pgText(s.broker),
-          node: pgText(s.node),
-          metric: pgText(s.metric),
-          labels: pgLabels(s.labels),
-        })),
-      );
+    for (const chunk of chunks(keyed, 2000)) {
+      const written = await tx
+        .insert(connectionEvents)
+        .values(
+          chunk.map((e) => ({
+            ...e,
+            broker: pgText(e.broker),
+            node: pgTextOrNull(e.node),
+            clientId: pgTextOrNull(e.clientId),
+            address: pgTextOrNull(e.address),
+            username: pgTextOrNull(e.username),
+            raw: pgText(e.raw),
+          })),
+        )
+        .onConflictDoNothing({ target: [connectionEvents.broker, connectionEvents.ts, connectionEvents.eventKey] })
+        .returning({ id: connectionEvents.id });
+      inserted += written.length;
     }
   });
+  return inserted;
 }
 
-export async function insertUnparsed(database: Database, rows: UnparsedRow[]): Promise<void> {
-  if (rows.length === 0) return;
+const SAMPLE_COLUMNS = ["broker", "node", "metric", "labels", "ts", "value"] as const;
+
+/** Returns how many rows were written (new, or a changed value for a second already stored). */
+export async function insertSamples(database: Database, rows: SampleRow[]): Promise<number> {
+  if (rows.length === 0) return 0;
+  const distinct = distinctSamples(rows);
+  if (database.postgres) {
+    return copyThroughStaging(
+      database.postgres,
+      "metric_samples",
+      SAMPLE_COLUMNS,
+      distinct.map((s) => [s.broker, s.node, s.metric, s.labels, s.ts, s.value]),
+      `on conflict (broker, ts, metric, node, labels) do update set value = excluded.value
+       where metric_samples.value is distinct from excluded.value`,
+    );
+  }
+  let written = 0;
+  await database.db.transaction(async (tx) => {
+    for (const chunk of chunks(distinct, 5000)) {
+      const result = await tx
+        .insert(metricSamples)
+        .values(chunk)
+        .onConflictDoUpdate({
+          target: [
+            metricSamples.broker,
+            metricSamples.ts,
+            metricSamples.metric,
+            metricSamples.node,
+            metricSamples.labels,
+          ],
+          set: { value: sql`excluded.value` },
+          setWhere: sql`${metricSamples.value} is distinct from excluded.value`,
+        })
+        .returning({ ts: metricSamples.ts });
+      written += result.length;
+    }
+  });
+  return written;
+}
+
+/** Unparsed records have no identity in any stream (they could not be read): all are new. Returns how many. */
+export async function insertUnparsed(database: Database, rows: UnparsedRow[]): Promise<number> {
+  if (rows.length === 0) return 0;
   await database.db.transaction(async (tx) => {
     for (const chunk of chunks(rows, 5000)) {
       await tx.insert(unparsedRecords).values(
@@ -206,4 +335,5 @@ export async function insertUnparsed(database: Database, rows: UnparsedRow[]): P
       );
     }
   });
+  return rows.length;
 }

@@ -1,5 +1,5 @@
 import "server-only";
-import { and, eq, gt, inArray, isNull, lt, lte, notExists, notInArray, sql } from "drizzle-orm";
+import { and, eq, gt, inArray, isNull, lt, lte, notExists, notInArray, or, sql } from "drizzle-orm";
 import { alias } from "drizzle-orm/pg-core";
 import type { Db } from "./client";
 import {
@@ -135,7 +135,7 @@ export async function claimDueNotifications(
     .for("update", { skipLocked: true });
   return db
     .update(notifications)
-    .set({ nextAttemptAt: q.leaseUntil })
+    .set({ nextAttemptAt: q.leaseUntil, claimedAt: q.now })
     .where(inArray(notifications.id, due))
     .returning({
       id: notifications.id,
@@ -151,7 +151,7 @@ export async function claimDueNotifications(
 export async function updatePendingNotification(
   db: Db,
   id: number,
-  changes: Partial<Pick<NewNotificationRow, "state" | "lastError" | "nextAttemptAt">>,
+  changes: Partial<Pick<NewNotificationRow, "state" | "lastError" | "nextAttemptAt" | "claimedAt">>,
 ): Promise<void> {
   await db
     .update(notifications)
@@ -170,6 +170,18 @@ export interface AttemptRecord {
   next: Pick<NewNotificationRow, "state" | "nextAttemptAt" | "lastError" | "deliveredAt">;
   /** set on a 410 Gone: the webhook is disabled with this reason and its pending rows cancelled */
   goneReason: string | null;
+  /** on a delivery, the webhook's other waiting rows become due now, except those claimed since this (a lease ago) */
+  staleClaimsBefore: Date;
+}
+
+/** Whether the webhook has a pending notification older than `id` (the oldest one probes the receiver). */
+export async function hasOlderPending(db: Db, webhookId: number, id: number): Promise<boolean> {
+  const [older] = await db
+    .select({ id: notifications.id })
+    .from(notifications)
+    .where(and(eq(notifications.webhookId, webhookId), eq(notifications.state, "pending"), lt(notifications.id, id)))
+    .limit(1);
+  return older !== undefined;
 }
 
 /** Writes an attempt to the delivery log and moves its notification on, in one transaction. */
@@ -193,13 +205,29 @@ export async function recordAttempt(db: Db, r: AttemptRecord): Promise<void> {
     });
     await tx
       .update(notifications)
-      .set({ ...r.next, attempts: sql`${notifications.attempts} + 1`, lastStatusCode: r.statusCode })
+      .set({ ...r.next, attempts: sql`${notifications.attempts} + 1`, claimedAt: null, lastStatusCode: r.statusCode })
       .where(and(eq(notifications.id, r.notificationId), eq(notifications.state, "pending")));
     if (r.goneReason !== null) {
       await tx
         .update(notifications)
         .set({ state: "cancelled", lastError: r.goneReason })
         .where(and(eq(notifications.webhookId, r.webhookId), eq(notifications.state, "pending")));
+    }
+    if (r.next.state === "delivered") {
+      // The receiver answers again: what waits for a retry to it is due now, not at its backoff.
+      // Rows another request holds (claimed, lease not run out) are left alone: moving them
+      // would send them twice.
+      await tx
+        .update(notifications)
+        .set({ nextAttemptAt: r.attemptedAt })
+        .where(
+          and(
+            eq(notifications.webhookId, r.webhookId),
+            eq(notifications.state, "pending"),
+            gt(notifications.nextAttemptAt, r.attemptedAt),
+            or(isNull(notifications.claimedAt), lt(notifications.claimedAt, r.staleClaimsBefore)),
+          ),
+        );
     }
   });
 }

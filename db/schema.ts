@@ -13,6 +13,7 @@ import {
   text,
   timestamp,
   uniqueIndex,
+  uuid,
 } from "drizzle-orm/pg-core";
 import { sql } from "drizzle-orm";
 import {
@@ -78,7 +79,14 @@ export const metricSamples = pgTable(
     ts: ts("ts").notNull(),
     value: doublePrecision("value").notNull(),
   },
-  (t) => [index("metric_samples_broker_metric_ts").on(t.broker, t.metric, t.ts), index("metric_samples_ts").on(t.ts)],
+  (t) => [
+    index("metric_samples_broker_metric_ts").on(t.broker, t.metric, t.ts),
+    index("metric_samples_ts").on(t.ts),
+    // One value per series and second: a redelivered or second watcher's copy of a sample lands on
+    // this key (db/ingest.ts buckets ts to the second). Includes ts, so it stays valid on a table
+    // partitioned by ts.
+    uniqueIndex("metric_samples_identity").on(t.broker, t.ts, t.metric, t.node, t.labels),
+  ],
 );
 export type MetricSampleRow = typeof metricSamples.$inferSelect;
 
@@ -102,8 +110,18 @@ export const connectionEvents = pgTable(
     keepalive: integer("keepalive"),
     sessionSeconds: doublePrecision("session_seconds"),
     raw: text("raw").notNull(),
+    /**
+     * Identity of the event in the broker's own stream (db/ingest.ts eventKey): md5 of type, node,
+     * ordinal among identical lines with the same ts, and the line or payload. Two watchers of one
+     * broker, or a redelivery after a crash, produce the same key, and the unique index drops the copy.
+     */
+    eventKey: uuid("event_key")
+      .notNull()
+      // a row written by hand (not through db/ingest.ts) has no identity in any stream: never a duplicate
+      .default(sql`gen_random_uuid()`),
   },
   (t) => [
+    uniqueIndex("connection_events_identity").on(t.broker, t.ts, t.eventKey),
     // GET /api/clients/{clientId}/events: one client's history, newest first, keyset-paginated on (ts, id)
     index("connection_events_client_ts").on(t.clientId, t.ts.desc(), t.id.desc()),
     // ClientID prefix search (LIKE 'x%') whatever the database collation
@@ -329,6 +347,8 @@ export const notifications = pgTable(
     state: text("state", { enum: NOTIFICATION_STATES }).notNull().default("pending"),
     attempts: integer("attempts").notNull().default(0),
     nextAttemptAt: ts("next_attempt_at").notNull().defaultNow(),
+    /** set while a worker holds the row (its request in flight); null when it waits to be due */
+    claimedAt: ts("claimed_at"),
     lastStatusCode: integer("last_status_code"),
     lastError: text("last_error"),
     createdAt: ts("created_at").notNull().defaultNow(),
@@ -383,3 +403,48 @@ export const sessions = pgTable(
   },
   (t) => [index("sessions_user").on(t.userId)],
 );
+
+/**
+ * Processes of one deployment sharing this database (README, "Running several
+ * instances"). Each renews `heartbeat_at` every couple of seconds; one whose heartbeat is older
+ * than the lease TTL is dead and its brokers go to the others.
+ */
+export const instances = pgTable("instances", {
+  name: text("name").primaryKey(),
+  /** the UI's URL on this instance */
+  url: text("url"),
+  startedAt: ts("started_at").notNull().defaultNow(),
+  heartbeatAt: ts("heartbeat_at").notNull().defaultNow(),
+  /** set on a clean shutdown, so the others take over at once instead of after the TTL */
+  stoppedAt: ts("stopped_at"),
+  /** brokers this instance watches, as of its last heartbeat */
+  watching: jsonb("watching").$type<string[]>().notNull().default([]),
+});
+export type InstanceRow = typeof instances.$inferSelect;
+
+/** Named leases with a TTL on the database clock: `leader` (the alert evaluator), `bundled-broker`. */
+export const leases = pgTable("leases", {
+  name: text("name").primaryKey(),
+  holder: text("holder").notNull(),
+  expiresAt: ts("expires_at").notNull(),
+  acquiredAt: ts("acquired_at").notNull().defaultNow(),
+});
+
+/**
+ * What each watching instance last saw of a broker. The broker's status (brokers.status) and its
+ * gaps are merged from these: down only when no live watcher sees it up.
+ */
+export const brokerObservations = pgTable(
+  "broker_observations",
+  {
+    broker: text("broker").notNull(),
+    instance: text("instance").notNull(),
+    /** up | down | unknown, as this instance's collector sees it */
+    status: text("status").notNull(),
+    lastSeenAt: ts("last_seen_at"),
+    /** renewed with the instance's heartbeat while it watches the broker */
+    observedAt: ts("observed_at").notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.broker, t.instance] })],
+);
+export type BrokerObservationRow = typeof brokerObservations.$inferSelect;

@@ -106,19 +106,24 @@ function failingOnce(database: Database, table: "connection_events" | "metric_sa
       },
     });
   const db = wired(database.db);
-  const postgres =
-    database.postgres &&
-    new Proxy(database.postgres, {
+  // postgres.js: COPY goes to a staging table inside `begin`; the move into the real table trips
+  const wiredSql = <T extends object>(handle: T): T =>
+    new Proxy(handle, {
       get(target, prop) {
-        if (prop === "unsafe") {
+        const value = Reflect.get(target, prop, target) as unknown;
+        if (prop === "unsafe" && typeof value === "function") {
           return (query: string, ...rest: unknown[]) => {
-            trip(/^copy (\w+)/.exec(query)?.[1]);
-            return (target.unsafe as (...args: unknown[]) => unknown)(query, ...rest);
+            trip(/^(?:copy|insert into) (\w+) /.exec(query)?.[1]);
+            return value.call(target, query, ...rest);
           };
         }
-        return Reflect.get(target, prop, target);
+        if (prop === "begin" && typeof value === "function") {
+          return (fn: (tx: object) => Promise<unknown>) => value.call(target, (tx: object) => fn(wiredSql(tx)));
+        }
+        return value;
       },
     });
+  const postgres = database.postgres && wiredSql(database.postgres);
   return { database: { ...database, db, postgres } as Database, state };
 }
 

@@ -1,7 +1,8 @@
 import { EventEmitter } from "node:events";
-import mqtt, { type MqttClient } from "mqtt";
-import type { EventRow, SampleRow } from "@/db/ingest";
+import mqtt, { type IPublishPacket, type MqttClient } from "mqtt";
+import { eventKey, type EventRow, type SampleRow } from "@/db/ingest";
 import type { MetricName } from "../metrics";
+import { EventOrdinals, type Taken } from "./identity";
 import { createDialect, type DialectSetting } from "./index";
 import type { ConnectionEvent, Dialect, DialectName, DialectOutput } from "./types";
 import type { IngestWriter } from "./writer";
@@ -9,8 +10,10 @@ import type { IngestWriter } from "./writer";
 /**
  * One monitored broker: an mqtt.js connection with a stable client id and a persistent
  * session (clean start 0, QoS 1), so log lines published while the collector was briefly
- * away are still delivered (Mosquitto keeps them 20 s: docs/brokers.md §2.1). Each message goes
- * through the broker's dialect into the write queue; nothing here waits on the database.
+ * away are still delivered (Mosquitto keeps them 20 s: docs/brokers.md §2.1, README "Reliability and broker-side
+ * limits"). Each message goes through the broker's dialect into the write queue; nothing here
+ * waits on the database, but a QoS 1 message is acknowledged (PUBACK) only once the writer has
+ * committed its rows, so a crash never loses a message the broker has let go of.
  */
 export interface CollectedBroker {
   name: string;
@@ -52,7 +55,9 @@ export interface CollectorTiming {
 export const DEFAULT_TIMING: CollectorTiming = {
   minStaleMs: 5000,
   backoffBaseMs: 500,
-  backoffCapMs: 30_000,
+  // A monitor reconnects to one broker, not a fleet to a server: a broker back from a restart is
+  // seen within the cap (plus jitter), not up to 30 s later.
+  backoffCapMs: 2_000,
   checkIntervalMs: 250,
   syntheticEveryMs: 10_000,
 };
@@ -85,6 +90,10 @@ export class BrokerCollector extends EventEmitter<{
   private lastError: string | null = null;
   private detectedReported: DialectName | null = null;
   private readonly prefix: string;
+  private readonly ordinals = new EventOrdinals();
+  /** messages of the current connection not yet acknowledged, by arrival: the ordinals they took */
+  private unacked = new Map<number, Taken[]>();
+  private messageSeq = 0;
   /** cluster members the broker listed (EMQX `$SYS/brokers`) */
   knownNodes: string[] = [];
   status: BrokerStatus = "unknown";
@@ -179,11 +188,17 @@ export class BrokerCollector extends EventEmitter<{
         if (err) this.noteError(`subscribing to ${topics.join(", ")} failed: ${err.message}`);
       });
     });
-    client.on("message", (topic, payload) => this.onMessage(topic, payload));
+    // mqtt.js sends PUBACK when the callback given to handleMessage is called, and reads the next
+    // packet only after that (lib/client.js work → handlers/publish.js). Holding the callback until
+    // the commit would serialise every message behind a database round trip. An error passed to it
+    // skips the PUBACK and goes on reading: the PUBACK is then sent by `acknowledge` after commit.
+    client.handleMessage = (packet, callback) => callback(packet.qos > 0 ? ACK_AFTER_COMMIT : undefined);
+    client.on("message", (topic, payload, packet) => this.onMessage(client, topic, payload, packet));
     client.on("error", (err) => this.noteError(err.message));
     client.on("close", () => {
       if (this.client !== client) return;
       this.connected = false;
+      this.forgetUnacknowledged();
       client.removeAllListeners();
       client.on("error", () => {});
       client.end(true);
@@ -191,6 +206,24 @@ export class BrokerCollector extends EventEmitter<{
       this.check();
       this.scheduleReconnect();
     });
+  }
+
+  /**
+   * The connection is gone with messages not yet acknowledged: their rows are still written, but
+   * the broker will deliver them again on the next connection (same session). They must get the
+   * same ordinals then, so the copies land on the same keys and are dropped.
+   */
+  private forgetUnacknowledged(): void {
+    const pending = [...this.unacked.values()];
+    this.unacked = new Map();
+    for (let i = pending.length - 1; i >= 0; i--) this.ordinals.giveBack(pending[i]);
+  }
+
+  /** PUBACK once the message's rows are committed, on the connection that delivered it. */
+  private acknowledge(client: MqttClient, seq: number, messageId: number | undefined): void {
+    // A PUBACK on a later connection could acknowledge a different message reusing the id.
+    if (this.client !== client || !this.unacked.delete(seq) || messageId === undefined) return;
+    (client as unknown as MqttInternals)._sendPacket({ cmd: "puback", messageId });
   }
 
   private scheduleReconnect(): void {
@@ -213,11 +246,24 @@ export class BrokerCollector extends EventEmitter<{
     this.log(`brokerwatch: collector ${this.broker.name} (${this.broker.url}): ${message}`);
   }
 
-  private onMessage(fullTopic: string, payload: Buffer): void {
+  private onMessage(client: MqttClient, fullTopic: string, payload: Buffer, packet: IPublishPacket): void {
     const receivedAt = new Date();
     this.lastSeenAt = receivedAt;
     this.counters.messages++;
-    if (this.prefix && !fullTopic.startsWith(this.prefix)) return;
+    let taken: Taken[] | undefined;
+    let onCommitted: (() => void) | undefined;
+    if (packet.qos > 0) {
+      const seq = this.messageSeq++;
+      taken = [];
+      this.unacked.set(seq, taken);
+      // only the id: the packet (and its payload) is not kept alive while the rows wait
+      const messageId = packet.messageId;
+      onCommitted = () => this.acknowledge(client, seq, messageId);
+    }
+    if (this.prefix && !fullTopic.startsWith(this.prefix)) {
+      this.writer.enqueue({}, onCommitted);
+      return;
+    }
     const topic = this.prefix ? fullTopic.slice(this.prefix.length) : fullTopic;
     let output: DialectOutput;
     try {
@@ -230,10 +276,10 @@ export class BrokerCollector extends EventEmitter<{
         unparsed: [{ receivedAt, topic, raw: payload.toString("utf8"), error: `parser crashed: ${String(err)}` }],
       };
     }
-    this.ingest(output, receivedAt);
+    this.ingest(output, receivedAt, taken, onCommitted);
   }
 
-  private ingest(output: DialectOutput, receivedAt: Date): void {
+  private ingest(output: DialectOutput, receivedAt: Date, taken?: Taken[], onCommitted?: () => void): void {
     const name = this.broker.name;
     if (output.heartbeat) this.beat(output.heartbeat.node ?? "", receivedAt.getTime());
     if (output.version) this.emit("version", output.version);
@@ -252,20 +298,23 @@ export class BrokerCollector extends EventEmitter<{
       this.latest.set(`${s.metric}|${node}`, { metric: s.metric, node, labels, value: s.value, ts: s.ts });
       return { broker: name, node, metric: s.metric, labels, ts: s.ts, value: s.value };
     });
-    const events = output.events.map((e) => toEventRow(name, e));
+    const events = output.events.map((e) => toEventRow(name, e, this.ordinals.next(e, taken)));
     this.counters.events += events.length;
     this.counters.unparsed += output.unparsed.length;
-    this.writer.enqueue({
-      events,
-      samples,
-      unparsed: output.unparsed.map((u) => ({
-        broker: name,
-        receivedAt: u.receivedAt,
-        topic: u.topic,
-        raw: u.raw,
-        error: u.error,
-      })),
-    });
+    this.writer.enqueue(
+      {
+        events,
+        samples,
+        unparsed: output.unparsed.map((u) => ({
+          broker: name,
+          receivedAt: u.receivedAt,
+          topic: u.topic,
+          raw: u.raw,
+          error: u.error,
+        })),
+      },
+      onCommitted,
+    );
     if (events.length) this.emit("events", events);
   }
 
@@ -385,7 +434,15 @@ export class BrokerCollector extends EventEmitter<{
   }
 }
 
-/** A dialect's event as the write queue stores it: the same fields, plus the broker's name. */
-export function toEventRow(broker: string, e: ConnectionEvent): EventRow {
-  return { ...e, broker };
+/** A dialect's event as the write queue stores it: the same fields, plus the broker's name and its identity. */
+export function toEventRow(broker: string, e: ConnectionEvent, ordinal: number): EventRow {
+  return { ...e, broker, eventKey: eventKey(e, ordinal) };
+}
+
+/** Passed to mqtt.js' handleMessage callback: no PUBACK now, `acknowledge` sends it after commit. */
+const ACK_AFTER_COMMIT = new Error("acknowledged after commit");
+
+/** The one mqtt.js internal used: sending a packet mqtt.js builds no public call for (PUBACK). */
+interface MqttInternals {
+  _sendPacket(packet: { cmd: "puback"; messageId: number }): void;
 }

@@ -9,6 +9,7 @@ import type { Database, Db } from "@/db/client";
 import {
   claimDueNotifications,
   countPendingNotifications,
+  hasOlderPending,
   insertNotification,
   recordAttempt,
   updatePendingNotification,
@@ -70,6 +71,12 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 const DEFAULT_BACKOFF_BASE_MS = 1000;
 /** The backoff doubles up to this: a receiver back from an outage hears from us within 5 minutes. */
 const BACKOFF_CAP_MS = 5 * 60_000;
+/**
+ * The oldest pending notification of a webhook is retried at least this often (with jitter below
+ * it): it probes whether the receiver is back, and its success pulls the rest of the backlog
+ * forward, so a receiver back from an outage gets its backlog within seconds, not at its backoff.
+ */
+const PROBE_CAP_MS = 5_000;
 /** A receiver asking for more than an hour of quiet gets an attempt after an hour anyway. */
 const RETRY_AFTER_CAP_MS = 60 * 60_000;
 /** Standard Webhooks retries for about a day; a page older than that is history, not news. */
@@ -367,7 +374,7 @@ export class DeliveryWorker {
 
   /** Back to due now: the next worker sends it without waiting for the lease to run out. */
   private async release(row: ClaimedRow): Promise<void> {
-    await updatePendingNotification(this.db, row.id, { nextAttemptAt: new Date(this.now()) });
+    await updatePendingNotification(this.db, row.id, { nextAttemptAt: new Date(this.now()), claimedAt: null });
   }
 
   /** Writes the attempt to the delivery log and moves the notification on, in one transaction. */
@@ -384,7 +391,8 @@ export class DeliveryWorker {
       state = "failed";
       lastError = `gave up after ${attempt} attempts over 24 h; last: ${result.error}`;
     } else {
-      nextAttemptAt = new Date(now + this.retryDelayMs(attempt, result.retryAfterMs));
+      const probe = result.retryAfterMs === null && (await this.isOldestPending(row));
+      nextAttemptAt = new Date(now + this.retryDelayMs(attempt, result.retryAfterMs, probe));
     }
 
     const goneReason = `receiver answered 410 Gone at ${new Date(now).toISOString()}`;
@@ -398,6 +406,7 @@ export class DeliveryWorker {
       durationMs: result.durationMs,
       next: { state, nextAttemptAt, lastError, deliveredAt: state === "delivered" ? new Date(now) : null },
       goneReason: outcome === "gone" ? goneReason : null,
+      staleClaimsBefore: new Date(now - this.leaseMs),
     });
 
     if (state === "delivered") {
@@ -421,9 +430,15 @@ export class DeliveryWorker {
    * Exponential backoff with full jitter (a random delay up to base·2^(n-1), capped), so receivers
    * coming back from an outage are not hit by every sender at once; a `Retry-After` wins.
    */
-  private retryDelayMs(attempt: number, retryAfterMs: number | null): number {
+  private retryDelayMs(attempt: number, retryAfterMs: number | null, probe: boolean): number {
     if (retryAfterMs !== null) return Math.min(retryAfterMs, RETRY_AFTER_CAP_MS);
-    return Math.random() * Math.min(BACKOFF_CAP_MS, this.backoffBaseMs * 2 ** (attempt - 1));
+    const cap = probe ? Math.min(PROBE_CAP_MS, BACKOFF_CAP_MS) : BACKOFF_CAP_MS;
+    return Math.random() * Math.min(cap, this.backoffBaseMs * 2 ** (attempt - 1));
+  }
+
+  /** Whether `row` is its webhook's oldest pending notification (the one that probes the receiver). */
+  private async isOldestPending(row: ClaimedRow): Promise<boolean> {
+    return !(await hasOlderPending(this.db, row.webhookId, row.id));
   }
 }
 
