@@ -17,12 +17,10 @@ import { formatDuration } from "@/lib/duration";
 import {
   decryptHeaderValues,
   decryptSecret,
-  encryptHeaderValues,
-  encryptSecret,
   webhookSecretAddress,
 } from "@/lib/crypto";
 import { ApiError } from "@/lib/http";
-import { listWebhooks, type WebhookSummary } from "@/lib/notify/webhooks";
+import { listWebhooks, webhookColumns, type WebhookSummary } from "@/lib/notify/webhooks";
 import { mergePatch, parseInput, serviceSecret, withoutBlanks } from "./input";
 import type { DefinitionSource, WebhookSettingsView } from "./views";
 import { assertVerified, type Verified } from "@/lib/auth/verified";
@@ -57,29 +55,10 @@ export async function webhookSettings(viewer: Verified): Promise<WebhookSettings
   return (await listWebhooks(db)).map(webhookView);
 }
 
-/**
- * Columns from a validated definition; `secretEnc` only when a new secret was given. The secret
- * and the header values are encrypted bound to the URL's origin and path (lib/crypto.ts).
- */
-function columns(config: WebhookConfig, secret: string): Omit<NewWebhookRow, "name" | "source"> {
-  const address = webhookSecretAddress(config.url);
-  return {
-    url: config.url,
-    ...(config.secret !== undefined ? { secretEnc: encryptSecret(config.secret, secret, address) } : {}),
-    sendResolved: config.sendResolved,
-    enabled: config.enabled,
-    headers: encryptHeaderValues(config.headers, secret, address),
-    headersEncrypted: true,
-    groupBy: config.groupBy ?? null,
-    groupWaitSeconds: config.groupWaitSeconds ?? null,
-    repeatIntervalSeconds: config.repeatIntervalSeconds ?? null,
-  };
-}
-
 /** POST /api/webhooks: the fields of a `webhooks:` entry (durations as text: `groupWait: 30s`). */
 export async function createWebhook(db: Db, body: Record<string, unknown>): Promise<WebhookSettingsView> {
   const config = parseInput(WebhookSchema, withoutBlanks(body));
-  const row = await insertWebhook(db, { name: config.name, ...columns(config, serviceSecret()) });
+  const row = await insertWebhook(db, { name: config.name, ...webhookColumns(config, serviceSecret()) });
   if (!row) {
     const existing = await getWebhookByName(db, config.name);
     const where = existing?.source === "file" ? " in brokerwatch.yaml" : "";
@@ -157,7 +136,7 @@ export async function editWebhook(db: Db, id: number, body: Record<string, unkno
       );
     }
   }
-  const values = columns(config, serviceSecret());
+  const values = webhookColumns(config, serviceSecret());
   if (secret === null) values.secretEnc = null;
   if (headersKept) {
     // still bound to the same address: the stored ciphertexts stay as they are
