@@ -2,6 +2,7 @@ import "server-only";
 import { and, asc, desc, eq, gt, isNull, lt, sql } from "drizzle-orm";
 import type { Db } from "./client";
 import { apiTokens, sessions, users, type ApiTokenRow, type UserRole, type UserRow } from "./schema";
+import type { TokenScope } from "./vocabulary";
 
 /**
  * The queries behind sign-in, sessions, API tokens and users. Hashing, token minting and the
@@ -46,7 +47,7 @@ export async function deleteUserSessions(db: Db, userId: number): Promise<void> 
 
 export async function insertApiToken(
   db: Db,
-  values: { name: string; role: UserRole; tokenHash: string; prefix: string },
+  values: { name: string; role: UserRole; scope: TokenScope; tokenHash: string; prefix: string },
 ): Promise<ApiTokenRow> {
   const [row] = await db.insert(apiTokens).values(values).returning();
   return row;
@@ -69,9 +70,9 @@ export async function revokeApiToken(db: Db, id: number): Promise<boolean> {
 export async function findApiToken(
   db: Db,
   tokenHash: string,
-): Promise<{ id: number; role: UserRole; lastUsedAt: Date | null } | undefined> {
+): Promise<{ id: number; role: UserRole; scope: TokenScope; lastUsedAt: Date | null } | undefined> {
   const [row] = await db
-    .select({ id: apiTokens.id, role: apiTokens.role, lastUsedAt: apiTokens.lastUsedAt })
+    .select({ id: apiTokens.id, role: apiTokens.role, scope: apiTokens.scope, lastUsedAt: apiTokens.lastUsedAt })
     .from(apiTokens)
     .where(and(eq(apiTokens.tokenHash, tokenHash), isNull(apiTokens.revokedAt)))
     .limit(1);

@@ -25,11 +25,13 @@ import {
   EVENT_TYPES,
   NOTIFICATION_STATES,
   NOTIFICATION_STATUSES,
+  TOKEN_SCOPES,
   USER_ROLES,
+  type TokenScope,
   type UserRole,
 } from "./vocabulary";
 
-export { NOTIFICATION_STATES, USER_ROLES, type UserRole };
+export { NOTIFICATION_STATES, TOKEN_SCOPES, USER_ROLES, type TokenScope, type UserRole };
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, precision: 3 });
 
@@ -51,6 +53,10 @@ export const brokers = pgTable("brokers", {
   sysTopicPrefix: text("sys_topic_prefix"),
   /** the collector's MQTT client id, when the operator chose one (ACLs keyed on client id) */
   clientId: text("client_id"),
+  /** rabbitmq, hivemq: the Prometheus endpoint the scrape collector reads */
+  metricsUrl: text("metrics_url"),
+  /** rabbitmq: AMQP URL (no credentials: username/password above) of the log and event exchanges */
+  amqpUrl: text("amqp_url"),
   enabled: boolean("enabled").notNull().default(true),
   /** where the definition lives: file | ui | builtin */
   source: text("source", { enum: DEFINITION_SOURCES }).notNull().default("ui"),
@@ -214,6 +220,7 @@ export const apiTokens = pgTable("api_tokens", {
   /** first characters of the token, to tell tokens apart in a list */
   prefix: text("prefix").notNull(),
   role: text("role", { enum: USER_ROLES }).notNull().default("viewer"),
+  scope: text("scope", { enum: TOKEN_SCOPES }).notNull().default("api"),
   createdAt: ts("created_at").notNull().defaultNow(),
   lastUsedAt: ts("last_used_at"),
   revokedAt: ts("revoked_at"),

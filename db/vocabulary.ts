@@ -34,7 +34,7 @@ export const DISCONNECT_REASONS = [
 export type DisconnectReason = (typeof DISCONNECT_REASONS)[number];
 
 /** The parsers a broker can be read with. */
-export const DIALECT_NAMES = ["mosquitto", "emqx", "bundled"] as const;
+export const DIALECT_NAMES = ["mosquitto", "emqx", "bundled", "hivemq", "rabbitmq"] as const;
 export type DialectName = (typeof DIALECT_NAMES)[number];
 
 /** A broker's configured dialect: `auto` lets the collector pick one from what the broker publishes. */
@@ -54,6 +54,13 @@ export type DefinitionSource = (typeof DEFINITION_SOURCES)[number];
 
 export const USER_ROLES = ["admin", "viewer"] as const;
 export type UserRole = (typeof USER_ROLES)[number];
+
+/**
+ * What an API token may do: `api` is the whole API at its role; `ingest` may only ship log lines
+ * (`POST /api/brokers/{name}/log`), so a log shipper's credential reads and changes nothing else.
+ */
+export const TOKEN_SCOPES = ["api", "ingest"] as const;
+export type TokenScope = (typeof TOKEN_SCOPES)[number];
 
 /** What a webhook notification says, as in the Alertmanager body. */
 export const NOTIFICATION_STATUSES = ["firing", "resolved"] as const;

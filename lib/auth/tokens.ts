@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { findApiToken, insertApiToken, touchApiToken } from "@/db/auth";
 import type { Db } from "@/db/client";
-import type { ApiTokenRow, UserRole } from "@/db/schema";
+import type { ApiTokenRow, TokenScope, UserRole } from "@/db/schema";
 
 export { listApiTokens, revokeApiToken } from "@/db/auth";
 
@@ -17,20 +17,32 @@ export async function createApiToken(
   db: Db,
   name: string,
   role: UserRole = "viewer",
+  scope: TokenScope = "api",
 ): Promise<{ token: string; row: ApiTokenRow }> {
   const token = `bw_${randomBytes(32).toString("base64url")}`;
-  const row = await insertApiToken(db, { name, role, tokenHash: hashToken(token), prefix: token.slice(0, 10) });
+  const row = await insertApiToken(db, {
+    name,
+    // an ingest token ships log lines and nothing else: it never needs, and never gets, admin
+    role: scope === "ingest" ? "viewer" : role,
+    scope,
+    tokenHash: hashToken(token),
+    prefix: token.slice(0, 10),
+  });
   return { token, row };
 }
 
-/** The role a presented token grants, or null. `bootstrap` is BROKERWATCH_API_TOKEN (admin). */
-export async function verifyApiToken(db: Db, token: string, bootstrap: string | undefined): Promise<UserRole | null> {
+/** The role and scope a presented token grants, or null. `bootstrap` is BROKERWATCH_API_TOKEN (admin). */
+export async function verifyApiToken(
+  db: Db,
+  token: string,
+  bootstrap: string | undefined,
+): Promise<{ role: UserRole; scope: TokenScope } | null> {
   if (bootstrap) {
     // Compare bytes, not characters: a non-ASCII token of the same length is longer in UTF-8,
     // and timingSafeEqual throws on buffers of different lengths.
     const given = Buffer.from(token);
     const expected = Buffer.from(bootstrap);
-    if (given.length === expected.length && timingSafeEqual(given, expected)) return "admin";
+    if (given.length === expected.length && timingSafeEqual(given, expected)) return { role: "admin", scope: "api" };
   }
   if (!token.startsWith("bw_")) return null;
   const row = await findApiToken(db, hashToken(token));
@@ -39,5 +51,5 @@ export async function verifyApiToken(db: Db, token: string, bootstrap: string | 
   if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > 60_000) {
     await touchApiToken(db, row.id);
   }
-  return row.role;
+  return { role: row.role, scope: row.scope };
 }

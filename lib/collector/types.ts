@@ -68,6 +68,14 @@ export interface DialectOutput {
 import type { DialectName } from "@/db/vocabulary";
 export type { DialectName };
 
+/**
+ * Pseudo-topics of the brokers read without `$SYS` (hivemq, rabbitmq): the scrape collector hands a
+ * scraped Prometheus exposition to `parse` as METRICS_TOPIC, and a log line (shipped to
+ * `POST /api/brokers/{name}/log` or consumed from RabbitMQ's `amq.rabbitmq.log`) as LOG_TOPIC.
+ */
+export const METRICS_TOPIC = "metrics";
+export const LOG_TOPIC = "log";
+
 export interface Dialect {
   readonly name: DialectName;
   /** MQTT topic filters the collector subscribes to for this dialect */

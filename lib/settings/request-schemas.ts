@@ -7,11 +7,14 @@
  * the server side.
  */
 import { z } from "zod";
-// db/vocabulary.ts imports nothing (no drizzle), so the browser bundle may take the roles from it.
-import { USER_ROLES } from "@/db/vocabulary";
+// db/vocabulary.ts imports nothing (no drizzle), so the browser bundle may take the lists from it.
+import { TOKEN_SCOPES, USER_ROLES } from "@/db/vocabulary";
 import { BrokerSchema } from "@/lib/config/schema";
 
-const role = z.enum(USER_ROLES, { message: `must be one of ${USER_ROLES.join(", ")}` });
+export const ROLE_NAMES = USER_ROLES;
+export const TOKEN_SCOPE_NAMES = TOKEN_SCOPES;
+
+const role = z.enum(ROLE_NAMES, { message: `must be one of ${ROLE_NAMES.join(", ")}` });
 
 export const TokenCreateSchema = z.strictObject({
   name: z
@@ -20,6 +23,8 @@ export const TokenCreateSchema = z.strictObject({
     .min(1, "is required: say what the token is for, e.g. grafana or ci")
     .max(100, "must be at most 100 characters"),
   role: role.default("viewer"),
+  /** `ingest`: may only ship log lines to POST /api/brokers/{name}/log */
+  scope: z.enum(TOKEN_SCOPE_NAMES, { message: `must be one of ${TOKEN_SCOPE_NAMES.join(", ")}` }).default("api"),
 });
 
 /** NIST SP 800-63B: at least 8 characters; the cap keeps argon2 from hashing megabytes. */
