@@ -8,6 +8,7 @@ import { IncidentTracker } from "@/lib/incidents/tracker";
 import { markVerified } from "@/lib/auth/verified";
 import { loadLatestIncidentIds, loadRecentIncidents } from "@/lib/incidents/pages";
 import { setRuntime } from "@/lib/runtime";
+import type { EventType } from "@/lib/events";
 import { freshDatabase, type TestDatabase } from "./helpers/db";
 
 /**
@@ -77,7 +78,7 @@ describe("incident tracker", () => {
   it("keeps the incident open while clients are still reconnecting, then closes it with its cost", async () => {
     const db = t.database.db;
     const [open] = await listOpenIncidents(db);
-    const event = (s: number, type: string, clientId: string) => ({
+    const event = (s: number, type: EventType, clientId: string) => ({
       ts: at(s),
       receivedAt: at(s),
       broker: "plant-a",

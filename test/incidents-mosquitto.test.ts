@@ -5,7 +5,7 @@ import mqtt, { type MqttClient } from "mqtt";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { GET as getBrokerIncidents } from "@/app/api/brokers/[name]/incidents/route";
 import { GET as getIncident } from "@/app/api/incidents/[id]/route";
-import { startService, type Service } from "@/lib/service";
+import { startService, type Service } from "@/server/service";
 import { createServerDatabase } from "./helpers/db";
 import { startMosquitto, type RunningMosquitto } from "./helpers/mosquitto";
 import { waitFor } from "./helpers/ports";

@@ -1,5 +1,5 @@
 import { OverviewLive } from "@/components/overview/overview-live";
-import { overviewSnapshot } from "@/components/overview/snapshot";
+import { overviewSnapshot } from "@/lib/overview/snapshot";
 import { IncidentList } from "@/components/incidents/incident-list";
 import { Card } from "@/components/ui";
 import { requireUser } from "@/lib/auth/page";

@@ -28,7 +28,8 @@ export interface CollectedBroker {
   clientId: string;
 }
 
-export type BrokerStatus = "up" | "down" | "unknown";
+import type { BrokerStatus } from "@/db/vocabulary";
+export type { BrokerStatus };
 
 export interface StatusChange {
   broker: string;

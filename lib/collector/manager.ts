@@ -293,7 +293,7 @@ export class CollectorManager extends EventEmitter<{ status: [StatusChange]; hea
     collector.start();
   }
 
-  private async detection(name: string, change: { version?: string; detectedDialect?: string }): Promise<void> {
+  private async detection(name: string, change: Parameters<typeof updateBrokerDetection>[2]): Promise<void> {
     await updateBrokerDetection(this.database.db, name, change).catch((err: Error) =>
       this.log(`brokerwatch: recording ${name}'s version/dialect failed: ${err.message}`),
     );

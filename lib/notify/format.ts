@@ -19,7 +19,8 @@ export interface NotifyAlert {
   generatorURL: string;
 }
 
-export type NotificationStatus = "firing" | "resolved";
+import type { NotificationStatus } from "@/db/vocabulary";
+export type { NotificationStatus };
 
 /** The alerts whose notification links to the broker's incident page (docs/contract.md §7). */
 export const INCIDENT_LINKED_ALERTS: readonly string[] = ["MQTT_Broker_Down"];

@@ -1,6 +1,6 @@
 import Link from "next/link";
 import { AutoRefresh } from "@/components/alerts/auto-refresh";
-import { activeAlerts, hasProblem, isRefused, ruleViews, silences, silencesMuting } from "@/components/alerts/data";
+import { activeAlerts, hasProblem, isRefused, ruleViews, silences, silencesMuting } from "@/lib/alerts/console";
 import { formatValue, promDuration, severityTone } from "@/components/alerts/format";
 import { LabelChips } from "@/components/alerts/labels";
 import { SilenceButton } from "@/components/alerts/silence-form";

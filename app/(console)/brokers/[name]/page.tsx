@@ -1,11 +1,11 @@
 import type { Metadata } from "next";
 import { notFound } from "next/navigation";
 import { Suspense } from "react";
-import { getBroker } from "@/db/brokers";
+import { findBroker } from "@/lib/brokers";
 import { BrokerCharts } from "@/components/charts/broker-charts";
 import { HeadroomPanel } from "@/components/charts/headroom-panel";
-import { DEFAULT_CHART_RANGE, isChartRange, type ChartRange } from "@/components/charts/ranges";
-import { loadBrokerDetail } from "@/components/overview/broker-detail";
+import { DEFAULT_CHART_RANGE, isChartRange, type ChartRange } from "@/lib/charts/ranges";
+import { loadBrokerDetail } from "@/lib/overview/broker-detail";
 import { BrokerLive } from "@/components/overview/broker-live";
 import { BrokerSkeleton } from "@/components/overview/broker-skeleton";
 import { BrokerStream } from "@/components/overview/broker-stream";
@@ -18,7 +18,6 @@ import { loadHeadroom } from "@/lib/api/brokers";
 import { requireUser } from "@/lib/auth/page";
 import type { Verified } from "@/lib/auth/verified";
 import { loadBrokerIncidents } from "@/lib/incidents/pages";
-import { getRuntime } from "@/lib/runtime";
 
 export const dynamic = "force-dynamic";
 
@@ -42,7 +41,7 @@ export default async function BrokerPage({ params, searchParams }: Props) {
   const { name } = await params;
   const { range: rangeParam } = await searchParams;
   const range = isChartRange(rangeParam) ? rangeParam : DEFAULT_CHART_RANGE;
-  const broker = await getBroker(getRuntime().database.db, name);
+  const broker = await findBroker(user, name);
   if (!broker) notFound();
   const dialect = broker.dialect === "auto" ? `auto → ${broker.detectedDialect ?? "not detected yet"}` : broker.dialect;
 

@@ -6,22 +6,22 @@ import { DEFAULT_RETENTION, enforceRetention, rollUpSamples, type RetentionSecon
 import type { NewBrokerRow } from "@/db/schema";
 import { installationId } from "@/db/settings";
 import { startBundledBroker, type BundledBroker } from "@/broker/index";
-import { ensureAdminUser, ensureServiceSecret } from "./auth/bootstrap";
-import { Cluster } from "./cluster/cluster";
-import { CollectorManager } from "./collector/manager";
-import { DEFAULT_TIMING, type CollectorTiming } from "./collector/collector";
-import { IngestWriter } from "./collector/writer";
-import { DEFAULT_WATCHERS, loadConfigFile, resolveConfigPath, type BrokerwatchConfig } from "./config";
-import { brokerSecretAddress, encryptSecret } from "./crypto";
-import { shareCommittedEvents } from "./live";
-import { sealStoredSecrets } from "./settings/secrets";
-import { setRuntime, type Runtime } from "./runtime";
-import { AlertEngine } from "./alerts/engine";
-import { ruleProvider } from "./alerts/rules";
-import { Dispatcher } from "./notify/dispatch";
-import { DeliveryWorker } from "./notify/outbox";
-import { applyWebhookConfig } from "./notify/webhooks";
-import { IncidentTracker, type IncidentTiming } from "./incidents/tracker";
+import { ensureAdminUser, ensureServiceSecret } from "@/lib/auth/bootstrap";
+import { Cluster } from "@/lib/cluster/cluster";
+import { CollectorManager } from "@/lib/collector/manager";
+import { DEFAULT_TIMING, type CollectorTiming } from "@/lib/collector/collector";
+import { IngestWriter } from "@/lib/collector/writer";
+import { DEFAULT_WATCHERS, loadConfigFile, resolveConfigPath, type BrokerwatchConfig } from "@/lib/config";
+import { brokerSecretAddress, encryptSecret } from "@/lib/crypto";
+import { shareCommittedEvents } from "@/lib/live";
+import { sealStoredSecrets } from "@/lib/settings/secrets";
+import { setRuntime, type Runtime } from "@/lib/runtime";
+import { AlertEngine } from "@/lib/alerts/engine";
+import { ruleProvider } from "@/lib/alerts/rules";
+import { Dispatcher } from "@/lib/notify/dispatch";
+import { DeliveryWorker } from "@/lib/notify/outbox";
+import { applyWebhookConfig } from "@/lib/notify/webhooks";
+import { IncidentTracker, type IncidentTiming } from "@/lib/incidents/tracker";
 
 /**
  * The service without its web server: database, bundled broker, write queue, collectors,
