@@ -2,7 +2,7 @@ import type { DisconnectReason } from "@/lib/events";
 
 /**
  * Why Aedes ended a connection, in our vocabulary. Aedes' `clientDisconnect` carries no
- * reason (research/mosquitto-and-aedes.md §5.2), so the broker correlates it with the
+ * reason (docs/brokers.md §3.2), so the broker correlates it with the
  * error that came just before: keepalive, parser errors from mqtt-packet, CONNACK codes.
  */
 export function reasonForAedesError(err: Error & { code?: string; errorCode?: number }): DisconnectReason {

@@ -1,3 +1,4 @@
+import "server-only";
 import { and, asc, desc, eq, gte, isNull, lte, or, sql } from "drizzle-orm";
 import type { ActiveAlert, AlertStateMap, ResolvedAlert } from "@/lib/alerts/state";
 import type { Db } from "./client";

@@ -1,3 +1,4 @@
+import "server-only";
 import { and, asc, eq, sql } from "drizzle-orm";
 import type { Db } from "./client";
 import { brokers, type BrokerRow, type NewBrokerRow } from "./schema";

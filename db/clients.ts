@@ -1,3 +1,4 @@
+import "server-only";
 import { and, asc, count, desc, eq, gt, gte, inArray, lte, max, or, sql, type SQL } from "drizzle-orm";
 import { buildTimeline, type TimelineEntry } from "@/lib/diagnosis";
 import type { Db } from "./client";

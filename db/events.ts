@@ -1,3 +1,4 @@
+import "server-only";
 import { and, desc, eq, gte, lt, lte, or, type SQL } from "drizzle-orm";
 import type { Db } from "./client";
 import { connectionEvents, type ConnectionEventRow } from "./schema";

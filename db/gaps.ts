@@ -1,3 +1,4 @@
+import "server-only";
 import { and, desc, eq, gte, isNull, lte, or } from "drizzle-orm";
 import type { Db } from "./client";
 import { collectorGaps, type CollectorGapRow } from "./schema";

@@ -1,3 +1,4 @@
+import "server-only";
 import { lt, sql } from "drizzle-orm";
 import type { Db } from "./client";
 import { collectorGaps, connectionEvents, metricRollups, metricSamples, unparsedRecords } from "./schema";

@@ -1,8 +1,9 @@
+import "server-only";
 import { and, asc, eq, gt, lte } from "drizzle-orm";
 import type { Db } from "./client";
 import { brokers, metricSamples } from "./schema";
 
-/** A stored series as the PromQL evaluator wants it (lib/alerts/promql.ts `Series`). */
+/** A stored series as the PromQL evaluator wants it (lib/alerts/promql/types.ts `Series`). */
 export interface StoredSeries {
   labels: Record<string, string>;
   points: { t: number; v: number }[];

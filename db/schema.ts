@@ -50,7 +50,7 @@ export const brokers = pgTable("brokers", {
 export type BrokerRow = typeof brokers.$inferSelect;
 export type NewBrokerRow = typeof brokers.$inferInsert;
 
-/** Metric samples at the resolution received (CONTRACT section 3). */
+/** Metric samples at the resolution received (docs/contract.md §3). */
 export const metricSamples = pgTable(
   "metric_samples",
   {
@@ -76,7 +76,7 @@ export const metricSamples = pgTable(
 );
 export type MetricSampleRow = typeof metricSamples.$inferSelect;
 
-/** One row per client lifecycle event (CONTRACT section 4). */
+/** One row per client lifecycle event (docs/contract.md §4). */
 export const connectionEvents = pgTable(
   "connection_events",
   {

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 
 /**
- * The `$SYS` layout of the bundled broker: EMQX 5's (research/emqx-and-hivemq.md),
+ * The `$SYS` layout of the bundled broker: EMQX 5's (docs/brokers.md §4),
  * so one parser shape serves both, plus a few documented additions EMQX lacks.
  * The broker publishes with these; `lib/collector/bundled.ts` reads them.
  *

@@ -6,8 +6,8 @@
  * the sessions as its timeline and the findings as its diagnosis panel; each finding lists the
  * events it rests on, which the page links to.
  *
- * Facts about what the brokers log come from research/mosquitto-and-aedes.md and
- * research/emqx-and-hivemq.md; the reason vocabulary is CONTRACT section 4.
+ * Facts about what the brokers log come from docs/brokers.md (Mosquitto §1–2,
+ * EMQX §4); the reason vocabulary is docs/contract.md §4.
  */
 
 /** The fields of a connection event the diagnosis reads (a `ConnectionEventRow` fits as it is). */
@@ -133,7 +133,7 @@ export const SHORT_SESSION_SECONDS = 5;
 export const RECONNECT_LOOP_MIN = 5;
 export const RECONNECT_LOOP_SPAN_SECONDS = 3600;
 
-/** Mosquitto logs one line per dropping episode (research §2.3), so one is already an episode. */
+/** Mosquitto logs one line per dropping episode (docs/brokers.md §2.3), so one is already an episode. */
 export const MESSAGES_DROPPED_MIN = 1;
 
 /** Evidence kept per finding: the newest ones; the detail gives the full count. */
@@ -218,7 +218,7 @@ function orphanSession<E extends DiagnosisEvent>(end: E): Session<E> {
 
 /**
  * Which open session a disconnect ends. A disconnect carries its session's address and port (the
- * collector copies them from the connect, CONTRACT §4), which tells apart the two sessions of a
+ * collector copies them from the connect, docs/contract.md §4), which tells apart the two sessions of a
  * takeover whatever order their lines arrived in. Without them, a takeover ends the older session
  * and anything else the newest.
  */

@@ -1,5 +1,5 @@
 /**
- * Connection-event vocabulary of CONTRACT section 4: declared once, reused by the
+ * Connection-event vocabulary of docs/contract.md §4: declared once, reused by the
  * drizzle columns, the zod schemas of the API and every dialect parser.
  */
 export const EVENT_TYPES = ["connected", "disconnected", "connect_failed", "messages_dropped"] as const;
@@ -31,7 +31,7 @@ export function isDisconnectReason(value: string): value is DisconnectReason {
 /**
  * Maps a broker's own reason word to our vocabulary. EMQX's words are ours; EMQX 4's
  * `takeovered` and MQTT 5's `session_taken_over` (0x8E) mean `takenover`
- * (research/emqx-and-hivemq.md, "Disconnect reasons").
+ * (docs/brokers.md §4.7, "Disconnect reasons").
  */
 const REASON_ALIASES: Record<string, DisconnectReason> = {
   takeovered: "takenover",
@@ -65,5 +65,5 @@ export function normaliseReason(raw: string | null | undefined): DisconnectReaso
   return REASON_ALIASES[word] ?? "unknown";
 }
 
-/** MQTT protocol level as CONTRACT section 4 spells it: 3.1 → 3, 3.1.1 → 4, 5 → 5. */
+/** MQTT protocol level as docs/contract.md §4 spells it: 3.1 → 3, 3.1.1 → 4, 5 → 5. */
 export type ProtocolVersion = 3 | 4 | 5;

@@ -9,6 +9,7 @@ export const ERROR_STATUS = {
   forbidden: 403,
   not_found: 404,
   conflict: 409,
+  rate_limited: 429,
   unavailable: 503,
   internal: 500,
 } as const;
@@ -19,6 +20,8 @@ export class ApiError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly details?: Record<string, unknown>,
+    /** response headers that go with the error, e.g. retry-after with rate_limited */
+    readonly headers?: Record<string, string>,
   ) {
     super(message);
   }
@@ -28,7 +31,7 @@ export function errorResponse(err: unknown): Response {
   if (err instanceof ApiError) {
     return Response.json(
       { error: { code: err.code, message: err.message, ...err.details } },
-      { status: ERROR_STATUS[err.code] },
+      { status: ERROR_STATUS[err.code], headers: err.headers },
     );
   }
   console.error("brokerwatch: unhandled error in a request:", err);

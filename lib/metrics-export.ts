@@ -4,7 +4,7 @@ import { getRuntime } from "./runtime";
 import { METRIC_HELP } from "./metrics";
 
 /**
- * GET /metrics: the metrics of CONTRACT section 3 per broker, `ALERTS`, and the service's own
+ * GET /metrics: the metrics of docs/contract.md §3 per broker, `ALERTS`, and the service's own
  * health, in Prometheus text format. Built from the live collectors at each scrape (a fresh
  * registry, so a broker that was removed doesn't linger as a stale series).
  */

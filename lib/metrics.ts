@@ -1,5 +1,5 @@
 /**
- * Metric names of CONTRACT section 3: the one place they are spelled.
+ * Metric names of docs/contract.md §3: the one place they are spelled.
  * Rules query them, dashboards plot them and GET /metrics exports them.
  */
 export const METRIC_NAMES = [

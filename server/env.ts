@@ -2,7 +2,7 @@ import path from "node:path";
 import { z } from "zod";
 
 /**
- * The environment of CONTRACT section 1, validated once at start. A bad value stops the
+ * The environment of docs/contract.md §1, validated once at start. A bad value stops the
  * start with a message naming the variable.
  */
 const port = (name: string, fallback: number) =>

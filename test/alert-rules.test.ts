@@ -23,7 +23,7 @@ const uiRule = (over: Partial<AlertRuleRow> & Pick<AlertRuleRow, "name" | "expr"
 const load = (fileRules: RuleConfig[] = [], dbRules: AlertRuleRow[] = []) =>
   loadRules({ builtins: BUILTIN_RULES, fileRules, dbRules });
 
-describe("built-in rules (CONTRACT section 6)", () => {
+describe("built-in rules (docs/contract.md §6)", () => {
   it("ships the five rules by their contract names, each loading without errors", () => {
     const { rules, errors } = load();
     expect(errors).toEqual([]);
@@ -43,7 +43,7 @@ describe("built-in rules (CONTRACT section 6)", () => {
     expect(byName.MQTT_Broker_Down.expr).toBe("mqtt_broker_up == 0");
     expect(byName.MQTT_Message_Queue_Backlog.expr).toBe("mqtt_queued_messages > 100000");
     expect(byName.MQTT_Cluster_Node_Down.expr).toBe("mqtt_cluster_nodes_alive < mqtt_cluster_nodes_expected");
-    expect(byName.MQTT_Subscription_Memory.expr).toBe("mqtt_subscription_memory_bytes > 4294967296");
+    expect(byName.MQTT_Subscription_Memory.expr).toBe("mqtt_memory_bytes > 4294967296");
   });
 
   it("says which broker and how bad in the summary an operator reads first", () => {
@@ -54,7 +54,7 @@ describe("built-in rules (CONTRACT section 6)", () => {
     expect(summary("MQTT_Message_Queue_Backlog", 250_000)).toBe("plant-a has 250k messages queued");
     expect(summary("MQTT_Cluster_Node_Down", 2)).toBe("Cluster plant has only 2 nodes alive");
     expect(summary("MQTT_Broker_Down", 0)).toBe("Broker plant-a is down");
-    expect(summary("MQTT_Subscription_Memory", 5 * 2 ** 30)).toBe("plant-a uses 5GiB for subscriptions");
+    expect(summary("MQTT_Subscription_Memory", 5 * 2 ** 30)).toBe("plant-a uses 5GiB of memory");
     for (const rule of BUILTIN_RULES)
       expect(rule.annotations.description).toMatch(/\{\{ \$labels\.(broker|cluster) \}\}/);
   });

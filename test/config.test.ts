@@ -35,8 +35,8 @@ function configErrorOf(yaml: string, env: Record<string, string | undefined> = {
 /** Smallest valid broker, to build files that are wrong in exactly one place. */
 const BROKER = "  - name: plant-a\n    url: mqtt://10.0.0.5:1883\n";
 
-describe("the CONTRACT section 2 example", () => {
-  // Verbatim from CONTRACT.md; only `\`` and `\${` are escaped for the template literal.
+describe("the docs/contract.md §2 example", () => {
+  // Verbatim from docs/contract.md §2; only `\`` and `\${` are escaped for the template literal.
   const CONTRACT_EXAMPLE = `brokers:
   - name: plant-a                 # unique; used as the \`broker\` label everywhere
     url: mqtt://10.0.0.5:1883     # mqtt:// mqtts:// ws:// wss://

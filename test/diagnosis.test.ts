@@ -16,7 +16,7 @@ import {
 } from "@/lib/diagnosis";
 
 /**
- * The diagnosis from event sequences written the way the collector records them (CONTRACT §4):
+ * The diagnosis from event sequences written the way the collector records them (docs/contract.md §4):
  * a disconnect carries its session's address, port and keepalive, and Mosquitto 2.0 writes a
  * takeover's disconnect just before the new session's connect, in the same second.
  */

@@ -600,7 +600,7 @@ describe("connections that never became a session (connect_failed)", () => {
   });
 });
 
-describe("every 2.0 disconnect line of the research table", () => {
+describe("every 2.0 disconnect line of the docs/brokers.md §2.3 table", () => {
   const cases: Array<[string, string, string]> = [
     ["Client c disconnected.", "disconnected", "normal"],
     ["Client c closed its connection.", "disconnected", "tcp_closed"],
@@ -636,7 +636,7 @@ describe("every 2.0 disconnect line of the research table", () => {
   });
 });
 
-describe("Mosquitto 2.1.x formats (synthetic lines, research §2.4)", () => {
+describe("Mosquitto 2.1.x formats (synthetic lines, docs/brokers.md §2.4)", () => {
   it("reads the 2.1.2 synthetic log: real protocol levels, [address:port] disconnects and reason words", () => {
     const run = replay(fixture("mosquitto-synthetic/synthetic-2.1.2-log.txt"));
     expect(run.unparsed).toEqual([]);

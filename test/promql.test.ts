@@ -531,7 +531,7 @@ describe("absent", () => {
   });
 });
 
-describe("the built-in rules of CONTRACT §6", () => {
+describe("the built-in rules of docs/contract.md §6", () => {
   it("MQTT_Connection_Saturation: connections/max > 0.85, per broker", () => {
     const store = [
       gauge({ __name__: "mqtt_connections_current", broker: "hot" }, 900),

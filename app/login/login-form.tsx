@@ -2,6 +2,7 @@
 
 import { useRouter } from "next/navigation";
 import { useState, type FormEvent } from "react";
+import { safeNextPath } from "@/lib/auth/next-path";
 
 export function LoginForm({ next }: { next: string }) {
   const router = useRouter();
@@ -24,7 +25,7 @@ export function LoginForm({ next }: { next: string }) {
         setError(body?.error?.message ?? `sign-in failed (${res.status})`);
         return;
       }
-      router.replace(next);
+      router.replace(safeNextPath(next));
       router.refresh();
     } catch {
       setError("cannot reach brokerwatch; is it running?");

@@ -1,4 +1,5 @@
 import { redirect } from "next/navigation";
+import { safeNextPath } from "@/lib/auth/next-path";
 import { currentUser } from "@/lib/auth/page";
 import { LoginForm } from "./login-form";
 
@@ -7,8 +8,8 @@ export const metadata = { title: "Sign in" };
 
 export default async function LoginPage({ searchParams }: { searchParams: Promise<{ next?: string }> }) {
   const { next } = await searchParams;
-  // only local paths: never an open redirect
-  const target = next && next.startsWith("/") && !next.startsWith("//") ? next : "/";
+  // only paths on this site: never an open redirect
+  const target = safeNextPath(next);
   if (await currentUser()) redirect(target);
   return (
     <main className="flex min-h-screen items-center justify-center px-4">

@@ -2,20 +2,24 @@ import "server-only";
 import { listSilences, loadAlertStates } from "@/db/alerts";
 import type { SilenceRow } from "@/db/schema";
 import { alertViews, type AlertView, type RuleView } from "@/lib/alerts/engine";
+import { assertVerified, type Verified } from "@/lib/auth/verified";
 import { isSilenced } from "@/lib/notify/silences";
 import { getRuntime } from "@/lib/runtime";
 
 /**
  * What the alerts pages read, from the running engine (or, without one, from what it last saved,
  * as GET /api/alerts does). Server-only: the pages pass plain data to the client components.
+ * Each loader takes the user requireUser() returned and refuses without one.
  */
-export async function activeAlerts(): Promise<AlertView[]> {
+export async function activeAlerts(viewer: Verified): Promise<AlertView[]> {
+  assertVerified(viewer);
   const { database, alertEngine } = getRuntime();
   return alertEngine ? alertEngine.alerts() : alertViews(await loadAlertStates(database.db));
 }
 
 /** Every rule as the engine sees it; empty when the engine is not running. */
-export function ruleViews(): RuleView[] {
+export function ruleViews(viewer: Verified): RuleView[] {
+  assertVerified(viewer);
   return getRuntime().alertEngine?.ruleStates() ?? [];
 }
 
@@ -26,7 +30,8 @@ export function silenceStatus(silence: SilenceRow, now: Date): SilenceStatus {
   return now < silence.startsAt ? "pending" : now < silence.endsAt ? "active" : "expired";
 }
 
-export async function silences(): Promise<SilenceRow[]> {
+export async function silences(viewer: Verified): Promise<SilenceRow[]> {
+  assertVerified(viewer);
   return listSilences(getRuntime().database.db);
 }
 

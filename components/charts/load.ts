@@ -1,6 +1,7 @@
 import "server-only";
 import type { Db } from "@/db/client";
 import { chartSeries, type ChartData } from "@/db/dashboards";
+import { assertVerified, type Verified } from "@/lib/auth/verified";
 import { CHART_METRICS, CHART_RANGES, type ChartRange } from "./ranges";
 
 export interface BrokerChartData extends ChartData {
@@ -8,14 +9,19 @@ export interface BrokerChartData extends ChartData {
   range: ChartRange;
 }
 
-/** One broker's chart data for a named range, ending now: what the page renders first and the series API returns. */
+/**
+ * One broker's chart data for a named range, ending now: what the page renders first and the
+ * series API returns. Only for a verified caller (requireUser() or authorize()).
+ */
 export async function loadBrokerCharts(
+  viewer: Verified,
   db: Db,
   broker: string,
   range: ChartRange,
   metrics: readonly string[] = CHART_METRICS,
   now = Date.now(),
 ): Promise<BrokerChartData> {
+  assertVerified(viewer);
   const spec = CHART_RANGES[range];
   const data = await chartSeries(db, {
     broker,

@@ -2,7 +2,7 @@ import { Badge, formatDuration, reasonTone } from "@/components/ui";
 
 /** Small pieces the Clients pages share. */
 
-/** CONTRACT §4 protocol levels as people name them. */
+/** docs/contract.md §4 protocol levels as people name them. */
 export function protocolLabel(level: number | null | undefined): string {
   if (level === 3) return "MQTT 3.1";
   if (level === 4) return "MQTT 3.1.1";

@@ -8,6 +8,7 @@ import {
 import { queryEvents } from "@/db/events";
 import { loadBrokerCharts, type BrokerChartData } from "@/components/charts/load";
 import type { ChartRange } from "@/components/charts/ranges";
+import { assertVerified, type Verified } from "@/lib/auth/verified";
 import { getRuntime } from "@/lib/runtime";
 import { liveEvent, LIVE_EVENTS_BACKLOG, type LiveEvent } from "./events";
 import { overviewSnapshot } from "./snapshot";
@@ -26,15 +27,21 @@ export interface BrokerDetail {
 
 /**
  * What the broker page shows below its header, from the database and the collectors' memory: the
- * slow part of the page, which it renders behind a skeleton.
+ * slow part of the page, which it renders behind a skeleton. Only for requireUser()'s user.
  */
-export async function loadBrokerDetail(name: string, range: ChartRange, now = Date.now()): Promise<BrokerDetail> {
+export async function loadBrokerDetail(
+  viewer: Verified,
+  name: string,
+  range: ChartRange,
+  now = Date.now(),
+): Promise<BrokerDetail> {
+  assertVerified(viewer);
   const db = getRuntime().database.db;
   const hour = { broker: name, from: new Date(now - HOUR), to: new Date(now) };
   const day = { broker: name, from: new Date(now - 24 * HOUR), to: new Date(now) };
   const [snapshot, charts, events, reasonsHour, reasonsDay, clientsHour, clientsDay] = await Promise.all([
-    overviewSnapshot(),
-    loadBrokerCharts(db, name, range, undefined, now),
+    overviewSnapshot(viewer),
+    loadBrokerCharts(viewer, db, name, range, undefined, now),
     queryEvents(db, { broker: name, limit: LIVE_EVENTS_BACKLOG }),
     topDisconnectReasons(db, hour),
     topDisconnectReasons(db, day),

@@ -3,6 +3,7 @@ import { loadAlertStates } from "@/db/alerts";
 import { openGaps } from "@/db/dashboards";
 import { alertViews, type AlertView } from "@/lib/alerts/engine";
 import { brokerSummaries } from "@/lib/api/brokers";
+import { assertVerified, type Verified } from "@/lib/auth/verified";
 import { sharedLiveSource } from "@/lib/live";
 import { getRuntime } from "@/lib/runtime";
 import type { BrokerStatus, FiringAlert, OverviewBroker, OverviewCluster, OverviewSnapshot } from "./types";
@@ -11,9 +12,15 @@ import type { BrokerStatus, FiringAlert, OverviewBroker, OverviewCluster, Overvi
  * The overview's data: brokers as the collectors see them now (in memory: status, latest gauges),
  * the status history and open gaps from the database, and the alert engine's firing alerts. Never
  * waits on a broker. Lives beside the components that render it; the page and the stream route
- * both call it, so they cannot disagree.
+ * both call it, so they cannot disagree. Only for a verified caller: the page passes requireUser()'s
+ * user, the streams authorize()'s caller.
  */
-export async function overviewSnapshot(): Promise<OverviewSnapshot> {
+export async function overviewSnapshot(viewer: Verified): Promise<OverviewSnapshot> {
+  assertVerified(viewer);
+  return buildOverviewSnapshot();
+}
+
+async function buildOverviewSnapshot(): Promise<OverviewSnapshot> {
   const runtime = getRuntime();
   const db = runtime.database.db;
   const [summaries, alerts, gaps] = await Promise.all([
@@ -85,7 +92,13 @@ export async function overviewSnapshot(): Promise<OverviewSnapshot> {
 }
 
 /** Every overview stream (and every broker page's status) shares one snapshot a second. */
-export const overviewSource = sharedLiveSource("overview", overviewSnapshot, 1000);
+const overviewSource = sharedLiveSource("overview", buildOverviewSnapshot, 1000);
+
+/** The shared snapshot a second, for a verified caller; returns the unsubscribe. */
+export function subscribeOverview(viewer: Verified, listener: (snapshot: OverviewSnapshot) => void): () => void {
+  assertVerified(viewer);
+  return overviewSource.subscribe(listener);
+}
 
 function sum(values: (number | null)[]): number | null {
   const known = values.filter((v): v is number => v !== null);

@@ -23,7 +23,7 @@ export interface OverviewSnapshot {
 export interface OverviewCluster {
   /** null: brokers that belong to no cluster */
   name: string | null;
-  /** nodes with a fresh heartbeat / nodes expected (CONTRACT mqtt_cluster_nodes_*) */
+  /** nodes with a fresh heartbeat / nodes expected (docs/contract.md §3 mqtt_cluster_nodes_*) */
   nodes: { alive: number; expected: number } | null;
   /** firing alerts about the cluster itself or any of its brokers */
   firingAlerts: number;

@@ -1,5 +1,5 @@
 /**
- * The alert rules brokerwatch ships on by default (CONTRACT section 6), and the defaults every
+ * The alert rules brokerwatch ships on by default (docs/contract.md §6), and the defaults every
  * rule gets. A rule in brokerwatch.yaml with one of these names replaces it; `enabled: false`
  * turns it off (lib/alerts/rules.ts applies that precedence).
  */
@@ -17,7 +17,7 @@ export interface RuleDefinition {
 }
 
 /**
- * Every alert carries `severity` (CONTRACT section 6), so receivers can route on it; a rule that
+ * Every alert carries `severity` (docs/contract.md §6), so receivers can route on it; a rule that
  * sets none gets this one. Prometheus has no default, but its users conventionally use "warning"
  * for "look at it today" and "critical" for "page someone".
  */
@@ -31,7 +31,7 @@ const builtin = (rule: Omit<RuleDefinition, "name" | "keepFiringForSeconds"> & {
 export const BUILTIN_RULES: readonly RuleDefinition[] = [
   builtin({
     name: "MQTT_Connection_Saturation",
-    // CONTRACT: mqtt_connections_current / mqtt_connections_max > 0.85. EMQX (and the bundled
+    // docs/contract.md §6: mqtt_connections_current / mqtt_connections_max > 0.85. EMQX (and the bundled
     // broker, which publishes its layout) report connections per node (`node` label) while
     // `maxConnections` is configured per broker entry, so the sides only match once the nodes are
     // summed; for a single broker without a `node` label the sum is the value itself.
@@ -86,16 +86,23 @@ export const BUILTIN_RULES: readonly RuleDefinition[] = [
     },
   }),
   builtin({
+    // The name is the contract's, the metric is not: no broker we read reports the memory its
+    // subscriptions take (Mosquitto's `heap/current` is the whole process heap, EMQX's $SYS tree has
+    // no memory figure, the bundled broker publishes its JS heap), so a rule on
+    // mqtt_subscription_memory_bytes could never fire. It watches the broker's memory instead,
+    // which subscriptions and the sessions holding them dominate on a broker with many clients.
+    // See docs/contract.md §6.
     name: "MQTT_Subscription_Memory",
-    expr: "mqtt_subscription_memory_bytes > 4294967296",
+    expr: "mqtt_memory_bytes > 4294967296",
     forSeconds: 5 * 60,
     labels: { severity: "warning" },
     annotations: {
-      summary: "{{ $labels.broker }} uses {{ $value | humanize1024 }}B for subscriptions",
+      summary: "{{ $labels.broker }} uses {{ $value | humanize1024 }}B of memory",
       description:
-        "Broker {{ $labels.broker }} has used more than 4 GiB for subscriptions for 5 minutes " +
-        "(now {{ $value | humanize1024 }}B). Look for clients subscribing with many distinct topics " +
-        "or persistent sessions that are never cleaned up.",
+        "Broker {{ $labels.broker }} has used more than 4 GiB of memory for 5 minutes " +
+        "(now {{ $value | humanize1024 }}B). On an MQTT broker this is mostly subscriptions and the " +
+        "sessions holding them: look for clients subscribing with many distinct topics or persistent " +
+        "sessions that are never cleaned up.",
     },
   }),
 ];

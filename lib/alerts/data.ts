@@ -6,7 +6,7 @@
 import type { Database } from "@/db/client";
 import { fetchSeries, type StoredSeries } from "@/db/metrics";
 import type { MetricName } from "@/lib/metrics";
-import { DEFAULT_LOOKBACK_MS, selectorWindow, type ParsedExpr } from "./promql";
+import { DEFAULT_LOOKBACK_MS, MAX_RANGE_SECONDS, selectorWindow, type ParsedExpr, type Selector } from "./promql";
 
 /**
  * Series that stay meaningful while a broker is down: its liveness itself, and the cluster view
@@ -41,6 +41,9 @@ export class EvaluationData {
     this.widthMs.set("mqtt_broker_up", DEFAULT_LOOKBACK_MS);
     for (const parsed of expressions) {
       for (const selector of parsed.selectors) {
+        // A window the parser would refuse must not widen the fetch the other rules share:
+        // that expression alone fails, in forExpr.
+        if (windowProblem(selector) !== null) continue;
         const { fromMs } = selectorWindow(selector, nowMs);
         this.widthMs.set(selector.metric, Math.max(this.widthMs.get(selector.metric) ?? 0, nowMs - fromMs));
       }
@@ -49,6 +52,10 @@ export class EvaluationData {
 
   /** The series of each selector of `parsed`, in order, as `evaluate` wants them. */
   async forExpr(parsed: ParsedExpr): Promise<StoredSeries[][]> {
+    for (const selector of parsed.selectors) {
+      const problem = windowProblem(selector);
+      if (problem !== null) throw new Error(problem);
+    }
     const down = await this.down();
     return Promise.all(
       parsed.selectors.map(async ({ metric }) => {
@@ -78,4 +85,11 @@ export class EvaluationData {
     });
     return this.downBrokers;
   }
+}
+
+/** Why a selector's window cannot be fetched (parseExpr refuses these; a rule built otherwise may not). */
+function windowProblem(selector: Selector): string | null {
+  const seconds = selector.rangeSeconds;
+  if (seconds === null || (seconds > 0 && seconds <= MAX_RANGE_SECONDS)) return null;
+  return `range of ${seconds}s for ${selector.metric} is outside 0s to ${MAX_RANGE_SECONDS}s`;
 }

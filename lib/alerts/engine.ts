@@ -3,7 +3,11 @@
  * evaluates every rule at one timestamp, steps the state machine (state.ts), persists what
  * changed in one transaction, and hands the notifier every firing alert plus those that resolved
  * in this round. State lives in Postgres, so a restart neither re-fires a firing alert nor
- * restarts a `for` timer (research/alerting.md A1).
+ * restarts a `for` timer: the downtime counts toward `for`, unlike Prometheus (state.ts says
+ * where we differ; docs/architecture.md).
+ *
+ * One rule's failure is that rule's `lastError`: whatever its evaluation throws (a fetch, the
+ * evaluator, a template) is caught per rule, and every other rule of the round still evaluates.
  *
  * Detection latency is at most `for` + the interval (1 s by default): an alert fires at the first
  * evaluation at which it has been pending for `for`.
@@ -13,10 +17,19 @@ import type { NotifyAlert } from "@/lib/notify/format";
 import { deleteAlertStates, loadAlertStates, saveRound, type RoundChanges } from "@/db/alerts";
 import { EvaluationData } from "./data";
 import { evaluate, type Labels } from "./promql";
-import type { DisabledRule, LoadedRules, RuleSource } from "./rules";
-import { step, type ActiveAlert, type AlertStateMap, type JsonNumber, type ResolvedAlert } from "./state";
+import { ruleViews, type RuleStatus, type RuleView } from "./rule-view";
+import type { LoadedRules } from "./rules";
+import {
+  retire,
+  step,
+  type ActiveAlert,
+  type AlertStateMap,
+  type JsonNumber,
+  type ResolvedAlert,
+  type Transition,
+} from "./state";
 
-export type { NotifyAlert };
+export type { NotifyAlert, RuleView };
 
 export interface RoundSnapshot {
   now: Date;
@@ -50,28 +63,6 @@ export interface AlertView {
   firedAt: Date | null;
 }
 
-/** A rule as GET /api/rules shows it: definition, where it comes from, and how its evaluation goes. */
-export interface RuleView {
-  name: string;
-  source: RuleSource;
-  enabled: boolean;
-  /** null only for a file entry that switches off a rule without restating it */
-  expr: string | null;
-  forSeconds: number;
-  keepFiringForSeconds: number;
-  labels: Labels;
-  annotations: Labels;
-  /** Prometheus' rule state: the most severe state of its alerts. */
-  state: "inactive" | "pending" | "firing";
-  alerts: { pending: number; firing: number };
-  lastEvaluatedAt: Date | null;
-  lastDurationMs: number | null;
-  /** The last evaluation's error, or why the rule could not be loaded. */
-  lastError: string | null;
-  /** Problems found when loading the rule; an expression error keeps it from being evaluated. */
-  loadErrors: { message: string; position: number | null }[];
-}
-
 /** The engine's own series, for prom-client (GET /metrics). */
 export interface EngineMetrics {
   /** Prometheus' synthetic `ALERTS{alertname, alertstate, ...labels} 1`, one per active alert. */
@@ -82,12 +73,6 @@ export interface EngineMetrics {
   ruleEvaluationFailures: { rule: string; count: number }[];
   /** Wall time of the last whole round, or null before the first. */
   lastRoundSeconds: number | null;
-}
-
-interface RuleStatus {
-  lastEvaluatedAt: Date;
-  lastDurationMs: number;
-  lastError: string | null;
 }
 
 /**
@@ -166,44 +151,9 @@ export class AlertEngine {
     return alertViews(this.states);
   }
 
-  /** Every rule of the last round: evaluated, refused at load, or switched off. */
+  /** Every rule of the last round: evaluated, refused at load, or switched off (see rule-view.ts). */
   ruleStates(): RuleView[] {
-    const loadedNames = new Set(this.loaded.rules.map((r) => r.name));
-    const view = (
-      source: RuleSource,
-      definition: DisabledRule["definition"],
-      kind: "evaluated" | "refused" | "disabled",
-    ): RuleView => {
-      const loadErrors = this.loaded.errors
-        .filter((e) => e.rule === definition.name && e.source === source)
-        .map(({ message, position }) => ({ message, position }));
-      // A refused rule still owns the alerts it had before (they are kept, see round()), unless
-      // it is a UI rule refused because a loaded rule owns its name.
-      const ownsAlerts = kind === "evaluated" || (kind === "refused" && !loadedNames.has(definition.name));
-      const alerts = ownsAlerts ? Object.values(this.states.get(definition.name) ?? {}) : [];
-      const firing = alerts.filter((a) => a.state === "firing").length;
-      const pending = alerts.length - firing;
-      const status = kind === "evaluated" ? this.status.get(definition.name) : undefined;
-      return {
-        ...definition,
-        source,
-        enabled: kind !== "disabled",
-        state: firing > 0 ? "firing" : pending > 0 ? "pending" : "inactive",
-        alerts: { pending, firing },
-        lastEvaluatedAt: status?.lastEvaluatedAt ?? null,
-        lastDurationMs: status?.lastDurationMs ?? null,
-        lastError: status?.lastError ?? (kind === "refused" ? loadErrors[0].message : null),
-        loadErrors,
-      };
-    };
-    return [
-      ...this.loaded.rules.map(({ parsed: _parsed, source, ...definition }) => view(source, definition, "evaluated")),
-      // A loaded rule's own errors are template errors, shown with it; any other error refused a rule.
-      ...this.loaded.errors
-        .filter((e) => !this.loaded.rules.some((r) => r.name === e.rule && r.source === e.source))
-        .map((e) => view(e.source, e.definition, "refused")),
-      ...this.loaded.disabled.map((d) => view(d.source, d.definition, "disabled")),
-    ];
+    return ruleViews({ loaded: this.loaded, states: this.states, status: this.status });
   }
 
   metrics(): EngineMetrics {
@@ -279,7 +229,7 @@ export class AlertEngine {
           if (stepped.error) {
             error = stepped.error;
           } else {
-            recordChanges(changes, rule.name, prev, stepped.next);
+            recordTransitions(changes, rule.name, stepped.next, stepped.transitions);
             next.set(rule.name, stepped.next);
           }
         }
@@ -300,7 +250,7 @@ export class AlertEngine {
     const present = new Set([...loaded.rules.map((r) => r.name), ...loaded.errors.map((e) => e.rule)]);
     for (const [rule, prev] of this.states) {
       if (present.has(rule)) continue;
-      recordChanges(changes, rule, prev, {});
+      recordTransitions(changes, rule, {}, retire(prev, nowMs));
       next.delete(rule);
     }
 
@@ -378,20 +328,31 @@ export function alertViews(states: ReadonlyMap<string, AlertStateMap>): AlertVie
 }
 
 /**
- * What changed between two states of one rule. A firing alert missing from `next` resolved
- * (`step` keeps one under keep_firing_for in `next`); a pending one was dropped.
+ * What a round saves and notifies for one rule, from the transitions `step` (or `retire`)
+ * reported: every alert still active is written back (its lastSeenAt or value moved), a firing
+ * transition goes to the history, and a resolved or dropped alert leaves the active states.
  */
-function recordChanges(changes: RoundChanges, rule: string, prev: AlertStateMap, next: AlertStateMap): void {
-  for (const [fp, alert] of Object.entries(next)) {
-    const before = prev[fp];
-    if (!before || JSON.stringify(before) !== JSON.stringify(alert)) changes.upserts.push({ rule, alert });
-    if (alert.state === "firing" && before?.state !== "firing") changes.fired.push({ rule, alert });
-  }
-  for (const [fp, alert] of Object.entries(prev)) {
-    if (fp in next) continue;
-    changes.deletes.push({ rule, fingerprint: fp });
-    if (alert.state === "firing") {
-      changes.resolved.push({ rule, alert: { ...alert, state: "inactive", resolvedAt: changes.at.getTime() } });
+function recordTransitions(
+  changes: RoundChanges,
+  rule: string,
+  next: AlertStateMap,
+  transitions: readonly Transition[],
+): void {
+  for (const alert of Object.values(next)) changes.upserts.push({ rule, alert });
+  for (const t of transitions) {
+    switch (t.type) {
+      case "firing":
+        changes.fired.push({ rule, alert: t.alert });
+        break;
+      case "resolved":
+        changes.resolved.push({ rule, alert: t.alert });
+        changes.deletes.push({ rule, fingerprint: t.alert.fingerprint });
+        break;
+      case "dropped":
+        changes.deletes.push({ rule, fingerprint: t.alert.fingerprint });
+        break;
+      case "pending":
+        break; // written with `next`
     }
   }
 }

@@ -4,7 +4,7 @@
  * which runs an expression against the stored samples exactly as the next round would.
  *
  * Why the preview says more than the result: the complaint that comes back in every alerting tool
- * is "why doesn't my alert fire?" (research/alerting.md A2). An empty result alone doesn't say
+ * is "why doesn't my alert fire?" (docs/alerting.md A2). An empty result alone doesn't say
  * whether the threshold isn't reached, a label matcher is wrong or the metric name has a typo, so
  * the preview also returns the current value of a comparison's left side and, per selector, how
  * many stored series it matches.

@@ -1,6 +1,6 @@
 /**
  * The rule set the engine evaluates: the built-in rules, overridden or switched off by
- * brokerwatch.yaml, plus the rules created in the UI (CONTRACT section 2). Every rule is checked
+ * brokerwatch.yaml, plus the rules created in the UI (docs/contract.md §2). Every rule is checked
  * here, once per change rather than once per round: a bad expression is reported with the rule's
  * name and the position in the expression, and only that rule is left out.
  */
@@ -63,7 +63,7 @@ export function loadRules(input: {
   const errors: RuleLoadError[] = [];
   for (const definition of input.builtins) defined.set(definition.name, { source: "builtin", definition });
 
-  // The file wins over a built-in of the same name (CONTRACT section 2).
+  // The file wins over a built-in of the same name (docs/contract.md §2).
   for (const rule of input.fileRules) {
     const { enabled: _enabled, expr, ...common } = rule;
     if (!rule.enabled) {

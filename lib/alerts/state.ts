@@ -8,6 +8,18 @@
  *
  * On an evaluation error the caller should not call `step` at all: Prometheus leaves the active
  * alerts untouched when the query fails.
+ *
+ * `step` is the one source of truth for what happened: its transitions (pending, firing,
+ * dropped, resolved, per fingerprint) are what the engine persists and notifies.
+ *
+ * Where this differs from Prometheus (see docs/architecture.md):
+ * - A restart counts the downtime toward `for`. The state, `activeAt` included, is persisted, so
+ *   an alert pending for 4 of `for: 5m` before a 10-minute restart fires at the first evaluation
+ *   after it, even though nobody watched the condition hold meanwhile. Prometheus restores
+ *   `activeAt` too (ALERTS_FOR_STATE) but then waits at least `--rules.alert.for-grace-period`
+ *   (10m) before firing a restored alert whose `for` is that long; we do not. Only a pending
+ *   alert unseen for over an hour is forgotten at start, like Prometheus'
+ *   `--rules.alert.for-outage-tolerance` (the engine's FOR_OUTAGE_TOLERANCE_MS).
  */
 import type { Labels } from "./promql";
 import { renderTemplate } from "./template";
@@ -135,6 +147,18 @@ export function step(
     transitions.push({ type: "resolved", alert: { ...alert, state: "inactive", resolvedAt: nowMs } });
   }
   return { next, transitions };
+}
+
+/**
+ * The transitions of a rule that is no longer evaluated (removed or switched off): its firing
+ * alerts resolve, so receivers close what they opened, and its pending ones drop.
+ */
+export function retire(prev: AlertStateMap, nowMs: number): Transition[] {
+  return Object.values(prev).map((alert): Transition =>
+    alert.state === "firing"
+      ? { type: "resolved", alert: { ...alert, state: "inactive", resolvedAt: nowMs } }
+      : { type: "dropped", alert },
+  );
 }
 
 export function encodeValue(v: number): JsonNumber {

@@ -206,11 +206,11 @@ const VARIABLES: Record<string, "labels" | "externalLabels" | "value"> = {
 function dataOperand(variable: string | null, fields: string[]): Operand {
   let root: "labels" | "externalLabels" | "value";
   if (variable !== null) {
-    if (!(variable in VARIABLES)) throw new TemplateError(`undefined variable "${variable}"`);
+    if (!Object.hasOwn(VARIABLES, variable)) throw new TemplateError(`undefined variable "${variable}"`);
     root = VARIABLES[variable];
   } else {
     const field = fields.shift()!;
-    if (!(field in DATA_FIELDS)) throw new TemplateError(`can't evaluate field ${field}`);
+    if (!Object.hasOwn(DATA_FIELDS, field)) throw new TemplateError(`can't evaluate field ${field}`);
     root = DATA_FIELDS[field];
   }
   if (fields.length === 0) return { kind: "data", root, key: null };
@@ -242,7 +242,7 @@ function parseCommand(words: Word[], stage: number): Command {
   if (CONTROL_KEYWORDS.has(head.name)) {
     throw new TemplateError(`"{{ ${head.name} }}" is not supported (no control structures)`);
   }
-  if (!(head.name in FUNCTIONS)) throw new TemplateError(`function "${head.name}" not defined`);
+  if (!Object.hasOwn(FUNCTIONS, head.name)) throw new TemplateError(`function "${head.name}" not defined`);
   const fn = head.name as FunctionName;
   const args = rest.map((w) => {
     if (w.kind === "identifier") throw new TemplateError(`function "${w.name}" as an argument is not supported`);
@@ -302,10 +302,20 @@ function operandValue(o: Operand, data: TemplateData): Value {
     case "data": {
       if (o.root === "value") return { t: "float64", v: data.value };
       const map = (o.root === "labels" ? data.labels : data.externalLabels) ?? {};
-      // Prometheus executes with Option("missingkey=zero"): a missing label is "".
-      return o.key === null ? { t: "map[string]string", v: map } : { t: "string", v: map[o.key] ?? "" };
+      // Prometheus executes with Option("missingkey=zero"): a missing label is "". Only the map's
+      // own keys are labels: `$labels.constructor` or `$labels.__proto__` must not reach the
+      // object's internals (a JS object is not a Go map).
+      if (o.key === null) return { t: "map[string]string", v: ownLabels(map) };
+      return { t: "string", v: Object.hasOwn(map, o.key) ? String(map[o.key]) : "" };
     }
   }
+}
+
+/** The labels as a map without a prototype, so no key reaches Object.prototype. */
+function ownLabels(labels: Labels): Labels {
+  const out: Labels = Object.create(null);
+  for (const [k, v] of Object.entries(labels)) out[k] = v;
+  return out;
 }
 
 /** What fmt.Sprint prints for the value (text/template's printValue). */
@@ -456,11 +466,23 @@ function title(s: string): string {
 
 const VERB_RE = /%(?:\.(\d+))?([\s\S])|%$/g;
 
+/**
+ * The largest printf precision accepted. Go allows up to 10⁶, but each digit is work and memory
+ * on the evaluation loop: `%.1000000000f` would build a billion-character string. No alert text
+ * needs more than a few decimals.
+ */
+export const MAX_PRINTF_PRECISION = 100;
+
 function checkFormat(format: string): void {
   for (const m of format.matchAll(VERB_RE)) {
     const [whole, precision, verb] = m;
     if (whole === "%") throw new TemplateError(`printf: format ${JSON.stringify(format)} ends with "%"`);
     if (verb === "%" && precision === undefined) continue;
+    if (precision !== undefined && Number(precision) > MAX_PRINTF_PRECISION) {
+      throw new TemplateError(
+        `printf: precision ${precision.length > 12 ? `${precision.slice(0, 12)}…` : precision} is over the limit of ${MAX_PRINTF_PRECISION}`,
+      );
+    }
     if (!"dsvfeg".includes(verb) || (precision !== undefined && !"feg".includes(verb))) {
       throw new TemplateError(
         `printf: unsupported verb ${JSON.stringify(whole)} (supported: %d %s %v %f %e %g, precision for %f %e %g)`,

@@ -4,7 +4,7 @@ import { queryEvents, type EventQuery } from "@/db/events";
 import type { Db } from "@/db/client";
 import { encodeCursor } from "./params";
 
-/** A connection event as the API shows it (CONTRACT section 4). */
+/** A connection event as the API shows it (docs/contract.md §4). */
 export function eventJson(row: ConnectionEventRow) {
   return {
     id: row.id,

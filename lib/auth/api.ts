@@ -3,6 +3,7 @@ import { ApiError } from "@/lib/http";
 import { getRuntime } from "@/lib/runtime";
 import { readCookie, SESSION_COOKIE, sessionUser } from "./session";
 import { verifyApiToken } from "./tokens";
+import { markVerified } from "./verified";
 
 export interface Caller {
   role: UserRole;
@@ -22,7 +23,8 @@ export function checkOrigin(request: Request): void {
   if (site === "same-origin") return;
   const origin = request.headers.get("origin");
   const host = request.headers.get("x-forwarded-host") ?? request.headers.get("host");
-  if (origin && host && new URL(origin).host === host) return;
+  // `Origin: null` (a sandboxed frame, a data: URL) is not a URL and never our site.
+  if (origin && host && URL.canParse(origin) && new URL(origin).host === host) return;
   throw new ApiError("forbidden", "cross-site request refused: the Origin does not match this site");
 }
 
@@ -50,5 +52,46 @@ export async function authorize(request: Request, need: UserRole = "viewer"): Pr
   if (need === "admin" && caller.role !== "admin") {
     throw new ApiError("forbidden", "this needs an admin; you are signed in as a viewer");
   }
-  return caller;
+  return markVerified(caller);
+}
+
+/**
+ * Whether the credential a long-lived response (an event stream) was opened with still verifies:
+ * the token not revoked, the session not ended. Never throws.
+ */
+export async function stillAuthorized(request: Request, need: UserRole = "viewer"): Promise<boolean> {
+  try {
+    await authorize(request, need);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * How often an open event stream re-checks its credential. BROKERWATCH_STREAM_RECHECK_MS is for
+ * tests (internal, not part of the configuration); the default keeps a revoked token or an ended
+ * session from watching for more than 30 s.
+ */
+export function streamRecheckMs(): number {
+  const configured = Number(process.env.BROKERWATCH_STREAM_RECHECK_MS);
+  return Number.isFinite(configured) && configured >= 50 && configured <= 30_000 ? configured : 30_000;
+}
+
+/**
+ * Re-check the credential of an open stream every streamRecheckMs() and close the stream once it
+ * no longer verifies (logged out, session expired, token revoked, user deleted). Returns the stop.
+ */
+export function closeWhenRevoked(request: Request, close: () => void, need: UserRole = "viewer"): () => void {
+  let checking = false;
+  const timer = setInterval(async () => {
+    if (checking) return;
+    checking = true;
+    try {
+      if (!(await stillAuthorized(request, need))) close();
+    } finally {
+      checking = false;
+    }
+  }, streamRecheckMs());
+  return () => clearInterval(timer);
 }

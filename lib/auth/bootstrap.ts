@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { hash } from "@node-rs/argon2";
+import { hash, verify } from "@node-rs/argon2";
 import { eq } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { users } from "@/db/schema";
+import { endUserSessions } from "./session";
 
 /**
  * First-start secrets. The admin password comes from BROKERWATCH_ADMIN_PASSWORD, or is
@@ -15,14 +16,17 @@ export async function ensureAdminUser(
   db: Db,
   envPassword: string | undefined,
 ): Promise<{ generatedPassword: string | null }> {
-  const existing = await db.select({ id: users.id }).from(users).where(eq(users.username, "admin")).limit(1);
-  if (existing.length > 0) {
-    if (envPassword) {
-      // The variable is the source of truth while it is set: an operator rotating it expects it to apply.
-      await db
-        .update(users)
-        .set({ passwordHash: await hash(envPassword) })
-        .where(eq(users.username, "admin"));
+  const [existing] = await db
+    .select({ id: users.id, passwordHash: users.passwordHash })
+    .from(users)
+    .where(eq(users.username, "admin"))
+    .limit(1);
+  if (existing) {
+    // The variable is the source of truth while it is set: an operator rotating it expects it to
+    // apply — and expects whoever signed in with the old password to be signed out.
+    if (envPassword && !(await verify(existing.passwordHash, envPassword).catch(() => false))) {
+      await db.update(users).set({ passwordHash: await hash(envPassword) }).where(eq(users.id, existing.id));
+      await endUserSessions(db, existing.id);
     }
     return { generatedPassword: null };
   }

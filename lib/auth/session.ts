@@ -85,33 +85,3 @@ export function readCookie(request: Request, name: string): string | undefined {
   }
   return undefined;
 }
-
-/**
- * Failed logins per (address, username): 5 within 15 minutes and further attempts are refused
- * until the window passes, whether or not the password is right (no oracle for a guesser).
- */
-export class LoginLimiter {
-  private readonly failures = new Map<string, number[]>();
-  constructor(
-    private readonly max = 5,
-    private readonly windowMs = 15 * 60_000,
-  ) {}
-
-  /** ms until another attempt is allowed, or 0 */
-  retryAfterMs(key: string, now = Date.now()): number {
-    const times = (this.failures.get(key) ?? []).filter((t) => t > now - this.windowMs);
-    this.failures.set(key, times);
-    return times.length >= this.max ? times[0] + this.windowMs - now : 0;
-  }
-
-  fail(key: string, now = Date.now()): void {
-    const times = this.failures.get(key) ?? [];
-    times.push(now);
-    this.failures.set(key, times);
-    if (this.failures.size > 10_000) this.failures.delete(this.failures.keys().next().value!);
-  }
-
-  succeed(key: string): void {
-    this.failures.delete(key);
-  }
-}

@@ -8,7 +8,7 @@ import { emptyOutput, type Dialect, type DialectName } from "./types";
 const EMQX_ONLY_FOLDERS = new Set(["gateway", "alarms", "sysmon", "datetime"]);
 
 /**
- * Aedes' own `$SYS/<id>/…` topics (research/mosquitto-and-aedes.md §5.1), which the bundled broker
+ * Aedes' own `$SYS/<id>/…` topics (docs/brokers.md §3.1), which the bundled broker
  * publishes beside its EMQX-style tree: nothing to read there, and not worth an unparsed record each.
  */
 const AEDES_CORE_TOPIC =

@@ -10,7 +10,7 @@ import type { IngestWriter } from "./writer";
 /**
  * One monitored broker: an mqtt.js connection with a stable client id and a persistent
  * session (clean start 0, QoS 1), so log lines published while the collector was briefly
- * away are still delivered (Mosquitto keeps them 20 s: README, "Reliability and broker-side
+ * away are still delivered (Mosquitto keeps them 20 s: docs/brokers.md §2.1, README "Reliability and broker-side
  * limits"). Each message goes through the broker's dialect into the write queue; nothing here
  * waits on the database, but a QoS 1 message is acknowledged (PUBACK) only once the writer has
  * committed its rows, so a crash never loses a message the broker has let go of.

@@ -13,11 +13,11 @@ import {
 /**
  * The EMQX 5 `$SYS` dialect, and the parser of the `$SYS/brokers/{node}/...` tree it shares
  * with the bundled broker (lib/bundled-layout.ts publishes EMQX's layout plus a few additions).
- * Facts below are from research/emqx-and-hivemq.md section 1 unless a comment says otherwise.
+ * Facts below are from docs/brokers.md §4 unless a comment says otherwise.
  */
 
 /**
- * `stats/<name>` gauges EMQX publishes that CONTRACT section 3 has a metric for (`emqx_stats.erl`).
+ * `stats/<name>` gauges EMQX publishes that docs/contract.md §3 has a metric for (`emqx_stats.erl`).
  * Every `…/max` is deliberately absent: EMQX's `max` is the highest value ever observed, not a
  * configured limit, so reading it as mqtt_connections_max would make the saturation rule compare a
  * count against its own peak. Unlisted stats (topics, routes, live_connections, …) are ignored.
@@ -41,10 +41,18 @@ const RATE_COUNTERS: Readonly<Record<string, MetricName>> = {
   "bytes/sent": "mqtt_bytes_sent_per_second",
 };
 
-/** Counters exported as their cumulative value (CONTRACT: `mqtt_messages_dropped_total`). */
+/** Counters exported as their cumulative value (docs/contract.md §3: `mqtt_messages_dropped_total`). */
 const TOTAL_COUNTERS: Readonly<Record<string, MetricName>> = {
   "messages/dropped": "mqtt_messages_dropped_total",
 };
+
+/** Every metric the EMQX dialect can emit: the topic maps above plus the uptime it reads itself. */
+export const EMQX_METRICS: readonly MetricName[] = [
+  ...Object.values(EMQX_STATS),
+  ...Object.values(RATE_COUNTERS),
+  ...Object.values(TOTAL_COUNTERS),
+  "mqtt_broker_uptime_seconds",
+];
 
 /** Node-level topics EMQX publishes that carry nothing we export (`emqx_sys.erl`, `emqx_alarm.erl`, `emqx_sys_mon.erl`). */
 const IGNORED_NODE_TOPICS = new Set(["sysdescr", "datetime"]);
@@ -310,7 +318,7 @@ function sessionEvent(
   const disconnectedAt = type === "disconnected" ? epochMs(fields.disconnected_at) : null;
   // `ts` is the publish time; connected_at / disconnected_at are when it happened.
   const ts = (type === "connected" ? connectedAt : disconnectedAt) ?? epochMs(fields.ts) ?? receivedAt;
-  // A disconnected payload repeats its session's connected_at (research, "Design notes"), so the
+  // A disconnected payload repeats its session's connected_at (docs/brokers.md §4.3), so the
   // session length needs no state. A negative span is clock trouble, not a duration.
   const span = connectedAt && disconnectedAt ? (disconnectedAt.getTime() - connectedAt.getTime()) / 1000 : null;
   return blankEvent({

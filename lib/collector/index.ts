@@ -1,10 +1,31 @@
+import type { MetricName } from "../metrics";
 import { createAutoDialect } from "./auto";
-import { createBundledDialect } from "./bundled";
-import { createEmqxDialect } from "./emqx";
-import { createMosquittoDialect } from "./mosquitto";
+import { BUNDLED_METRICS, createBundledDialect } from "./bundled";
+import { EMQX_METRICS, createEmqxDialect } from "./emqx";
+import { MOSQUITTO_METRICS, createMosquittoDialect } from "./mosquitto";
 import type { Dialect, DialectName } from "./types";
 
-/** The `dialect:` of a broker in brokerwatch.yaml (CONTRACT section 2). */
+/** What each dialect can read off its broker (`auto` becomes one of these). */
+export const DIALECT_METRICS: Readonly<Record<DialectName, readonly MetricName[]>> = {
+  mosquitto: MOSQUITTO_METRICS,
+  emqx: EMQX_METRICS,
+  bundled: BUNDLED_METRICS,
+};
+
+/**
+ * Metrics no broker reports, which the collector writes itself for every broker: liveness and the
+ * configured capacity (collector.ts `writeSynthetic`), disconnects per minute from the stored
+ * events and the cluster node counts (manager.ts).
+ */
+export const COLLECTOR_METRICS: readonly MetricName[] = [
+  "mqtt_broker_up",
+  "mqtt_connections_max",
+  "mqtt_disconnects_per_minute",
+  "mqtt_cluster_nodes_alive",
+  "mqtt_cluster_nodes_expected",
+];
+
+/** The `dialect:` of a broker in brokerwatch.yaml (docs/contract.md §2). */
 export type DialectSetting = DialectName | "auto";
 
 /** A fresh dialect (with its own counter state) for one monitored broker connection. */

@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { DialectName } from "../collector/types";
 
 /**
- * The shape of `brokerwatch.yaml` (CONTRACT section 2) as zod schemas, and the
+ * The shape of `brokerwatch.yaml` (docs/contract.md §2) as zod schemas, and the
  * normalised objects the rest of the service reads. Parsing the YAML, `${VAR}`
  * interpolation and turning issues into `file:line:col: path: problem` lines
  * live in `load.ts`; this file only says what is valid and what it means.
@@ -18,7 +18,7 @@ export const BROKER_DIALECTS = ["mosquitto", "emqx", "bundled", "auto"] as const
 )[];
 export type BrokerDialect = (typeof BROKER_DIALECTS)[number];
 
-/** The rules shipped on by default (CONTRACT section 6); a config rule with one of these names replaces it. */
+/** The rules shipped on by default (docs/contract.md §6); a config rule with one of these names replaces it. */
 export const BUILTIN_RULE_NAMES = [
   "MQTT_Connection_Saturation",
   "MQTT_Message_Queue_Backlog",
@@ -57,6 +57,8 @@ const MILLISECONDS_PER_UNIT = {
 /** Prometheus `model.ParseDuration`: each unit at most once, largest first, integers only. */
 const PROMETHEUS_DURATION = /^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$/;
 const DURATION_UNITS = ["y", "w", "d", "h", "m", "s", "ms"] as const;
+const MAX_DURATION_YEARS = 1000;
+const MAX_DURATION_MS = MAX_DURATION_YEARS * MILLISECONDS_PER_UNIT.y;
 
 /**
  * A Prometheus duration (`30s`, `5m`, `1h30m`, `2d`, `0s`, `500ms`, or a bare `0`)
@@ -76,7 +78,10 @@ export function parseDuration(text: string): number {
     const count = match[i + 1];
     if (count !== undefined) milliseconds += Number(count) * MILLISECONDS_PER_UNIT[unit];
   });
-  if (!Number.isSafeInteger(milliseconds)) throw new Error(`duration ${describeValue(text)} is too long`);
+  // A bound well inside what a Date can add (±8.64e15 ms) and a Postgres interval holds.
+  if (!Number.isSafeInteger(milliseconds) || milliseconds > MAX_DURATION_MS) {
+    throw new Error(`duration ${describeValue(text)} is too long; at most ${MAX_DURATION_YEARS}y`);
+  }
   return milliseconds / 1000;
 }
 
@@ -116,7 +121,12 @@ const notAPositiveCount = (issue: { input?: unknown }) =>
   issue.input === undefined ? undefined : `must be a whole number, 1 or more (got ${describeValue(issue.input)})`;
 const positiveCount = z.preprocess(
   wholeNumberFromText,
-  z.number({ error: notAPositiveCount }).int({ error: notAPositiveCount }).min(1, { error: notAPositiveCount }),
+  z
+    .number({ error: notAPositiveCount })
+    .int({ error: notAPositiveCount })
+    .min(1, { error: notAPositiveCount })
+    // stored in a Postgres integer column
+    .max(2 ** 31 - 1, { error: (issue) => `must be at most ${2 ** 31 - 1} (got ${describeValue(issue.input)})` }),
 );
 
 const onOff = z.preprocess(
@@ -244,9 +254,19 @@ const webhookSecret = secretText.superRefine((secret, ctx) => {
   if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
 
-/** The notifier sets these to sign each delivery (CONTRACT section 6); a configured one would break verification. */
+/** The notifier sets these to sign each delivery (docs/contract.md §6); a configured one would break verification. */
 const SIGNATURE_HEADERS = ["webhook-id", "webhook-timestamp", "webhook-signature"];
 const HTTP_HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/**
+ * RFC 7230 field-value: visible characters, space and tab (and obs-text). CR or LF would split
+ * the header (and Node refuses to send it); NUL is refused by Node and Postgres alike.
+ */
+const HTTP_HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+const headerValue = secretText.refine((value) => HTTP_HEADER_VALUE.test(value), {
+  // the value may be a credential: say what is wrong, never what was found
+  error: "must be a valid HTTP header value: no control characters such as CR, LF or NUL",
+});
+
 const headerName = z.string().superRefine((name, ctx) => {
   if (!HTTP_HEADER_NAME.test(name)) {
     ctx.addIssue({ code: "custom", message: `is not a valid HTTP header name (got ${describeValue(name)})` });
@@ -287,7 +307,7 @@ export type BrokerConfig = z.output<typeof BrokerSchema>;
  * a union would answer a typo with "matches neither shape" instead of naming the key.
  */
 const ruleFields = z.strictObject({
-  // Prometheus form (research/alerting.md A1)
+  // Prometheus form (docs/alerting.md A1)
   alert: ruleName.optional(),
   keep_firing_for: durationSeconds.optional(),
   labels: labelMap.optional(),
@@ -370,7 +390,7 @@ const webhookFields = z.strictObject({
   sendResolved: onOff.default(true),
   enabled: onOff.default(true),
   headers: z
-    .record(headerName, secretText)
+    .record(headerName, headerValue)
     .nullish()
     .transform((headers) => headers ?? {}),
   /**
@@ -450,7 +470,7 @@ export interface DuplicateName {
 }
 
 /**
- * Names are upsert keys (CONTRACT section 2), so a second entry with the same name
+ * Names are upsert keys (docs/contract.md §2), so a second entry with the same name
  * would silently overwrite the first. zod checks one entry at a time and skips
  * cross-entry checks once any entry has a problem, so this reads the raw document
  * and finds duplicates even when other entries are broken too.

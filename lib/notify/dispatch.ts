@@ -3,7 +3,7 @@
  * dedup stage (dispatch/dispatch.go, notify/notify.go DedupStage.needsUpdate), with one deliberate
  * difference: there is no group_interval tick. A new firing alert or a resolution goes out in the
  * round it happens, because Alertmanager's 5-minute tick is what its users complain about most
- * (research A2: alertmanager#1660, #1510, #3210 — "ops want pages now").
+ * (docs/alerting.md A2: alertmanager#1660, #1510, #3210 — "ops want pages now").
  *
  * `plan` is pure (time is an input); `Dispatcher` reads the webhooks, group states and silences,
  * enqueues what `plan` decided, then records the new group states.

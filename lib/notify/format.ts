@@ -1,7 +1,7 @@
 /**
  * The webhook body: Alertmanager's webhook format, version "4" (alertmanager notify/webhook/webhook.go,
  * `Message{ *template.Data; Version; GroupKey; TruncatedAlerts }`), so every receiver written for
- * Alertmanager works unchanged (CONTRACT section 6). Pure: the caller passes the group and the time.
+ * Alertmanager works unchanged (docs/contract.md §6). Pure: the caller passes the group and the time.
  */
 import type { Labels } from "@/lib/alerts/promql";
 
@@ -47,7 +47,7 @@ export interface WebhookMessage {
 
 /**
  * Go's zero time.Time, which Alertmanager receivers see as `endsAt` of a firing alert
- * (research A2: the docs' sample and real captures); receivers test for it to mean "still firing".
+ * (docs/alerting.md A2: the docs' sample and real captures); receivers test for it to mean "still firing".
  */
 export const ZERO_TIME = "0001-01-01T00:00:00Z";
 

@@ -1,6 +1,6 @@
 /**
  * The delivery outbox: notifications are rows in Postgres (`notifications`) until a receiver takes
- * them, so a restart or a crash mid-delivery loses nothing (CONTRACT section 6). Delivery is
+ * them, so a restart or a crash mid-delivery loses nothing (docs/contract.md §6). Delivery is
  * at-least-once; the `webhook-id` stays the same across every attempt of one notification so the
  * receiver can drop the duplicates (Standard Webhooks: "often used as an idempotency key").
  */

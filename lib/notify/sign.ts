@@ -11,7 +11,7 @@ import { Webhook } from "standardwebhooks";
  * their tolerance, 5 min in the reference library) and `webhook-signature`. `secret` is the webhook's `whsec_…`.
  * Without one there is no timestamp or signature (a signature nobody can check is noise), but the
  * `webhook-id` still goes out: it is the idempotency key that spares a receiver duplicate pages
- * after a retry (research A2, alertmanager#4108).
+ * after a retry (docs/alerting.md A2, alertmanager#4108).
  * Sign per attempt, not per notification: each retry carries a fresh timestamp, which a receiver
  * checks against its tolerance, so an hours-later retry signed at the first attempt would be refused.
  */

@@ -4,7 +4,7 @@
  * Muting only drops notifications; the engine keeps tracking the alert. Pure.
  */
 import { z } from "zod";
-import type { Labels } from "@/lib/alerts/promql";
+import { compileLabelRegex, type LabelRegex, type Labels } from "@/lib/alerts/promql";
 import { parseDuration } from "@/lib/config/schema";
 import type { SilenceRow } from "@/db/schema";
 
@@ -29,26 +29,20 @@ function matches(matcher: SilenceMatcher, labels: Labels): boolean {
 function matchesValue(matcher: SilenceMatcher, value: string): boolean {
   if (!matcher.isRegex) return (value === matcher.value) === matcher.isEqual;
   const re = compileMatcherRegex(matcher.value);
-  // A stored silence always compiled when it was created; should one not (a JS engine difference),
+  // A stored silence always compiled when it was created; should one not (one stored before RE2),
   // muting nothing is the safe side: a page too many beats a page lost.
   if (re === null) return false;
-  return re.test(value) === matcher.isEqual;
+  return re.matches(value) === matcher.isEqual;
 }
 
 /**
- * labels.NewMatcher compiles `^(?:value)$`: regex matchers are fully anchored. RE2 and JS syntax mostly
- * agree; the RE2-only spellings `(?i)` (as a prefix) and `(?P<name>` are translated.
+ * labels.NewMatcher compiles `^(?:value)$`: regex matchers are fully anchored, RE2 syntax, and
+ * compiled with the linear-time engine (lib/alerts/promql/regex.ts) so a hostile pattern cannot
+ * stall the notifier. Null when RE2 refuses the pattern or it is over the length limit.
  */
-function compileMatcherRegex(source: string): RegExp | null {
-  let flags = "";
-  let body = source;
-  if (body.startsWith("(?i)")) {
-    flags = "i";
-    body = body.slice(4);
-  }
-  body = body.replace(/\(\?P</g, "(?<");
+function compileMatcherRegex(source: string): LabelRegex | null {
   try {
-    return new RegExp(`^(?:${body})$`, flags);
+    return compileLabelRegex(source, { dotAll: false });
   } catch {
     return null;
   }

@@ -9,7 +9,7 @@ import type { WebhookConfig } from "@/lib/config/schema";
 import { encryptSecret } from "@/lib/crypto";
 
 /**
- * Upserts the file's webhooks by name (CONTRACT section 2: applied at every start, idempotently) and
+ * Upserts the file's webhooks by name (docs/contract.md §2: applied at every start, idempotently) and
  * disables file webhooks the file no longer lists; none is deleted, so its delivery log stays readable.
  * `secret` is the service key that encrypts each whsec_ secret.
  */

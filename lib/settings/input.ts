@@ -1,48 +1,13 @@
-import type { z } from "zod";
+import { parseWith } from "@/lib/api/validate";
 import { ApiError } from "@/lib/http";
 import { getRuntime } from "@/lib/runtime";
 
 /**
  * Request bodies of the settings API, validated with zod at the boundary. A bad field is a 400
  * whose message starts with the field's path and whose `parameter` names it, as for query
- * parameters (CONTRACT section 5).
+ * parameters: the one formatter of the API (lib/api/validate.ts).
  */
-export async function readJsonObject(request: Request): Promise<Record<string, unknown>> {
-  let body: unknown;
-  try {
-    body = await request.json();
-  } catch {
-    throw new ApiError("bad_request", "the body must be a JSON object", { parameter: "body" });
-  }
-  if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    throw new ApiError("bad_request", "the body must be a JSON object", { parameter: "body" });
-  }
-  return body as Record<string, unknown>;
-}
-
-export function fieldPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>(
-    (out, key) => (typeof key === "number" ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)),
-    "",
-  );
-}
-
-/** Parse with a schema; the first issue becomes a 400 naming its field. */
-export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const result = schema.safeParse(input);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const parameter = fieldPath(issue.path);
-  // zod names an unknown key in `keys`, not in `path`
-  if (issue.code === "unrecognized_keys") {
-    const key = issue.keys[0];
-    const at = parameter ? `${parameter}.${key}` : key;
-    throw new ApiError("bad_request", `${at}: unknown field`, { parameter: at });
-  }
-  const message =
-    issue.code === "invalid_type" && /received undefined$/.test(issue.message) ? "is required" : issue.message;
-  throw new ApiError("bad_request", parameter ? `${parameter}: ${message}` : message, { parameter });
-}
+export const parseInput = parseWith;
 
 /**
  * HTML forms send "" for a field left blank; the config schemas (shared with brokerwatch.yaml)

@@ -27,7 +27,7 @@ export interface WebhookTestOptions {
   fetch?: typeof fetch;
 }
 
-/** The body a test sends: one firing alert, labelled like every brokerwatch alert (CONTRACT section 6). */
+/** The body a test sends: one firing alert, labelled like every brokerwatch alert (docs/contract.md §6). */
 export function testNotificationBody(receiver: string, externalURL: string, now: Date): string {
   const labels = { alertname: TEST_ALERT_NAME, broker: "brokerwatch", severity: "info" };
   const message = formatMessage({

@@ -29,7 +29,7 @@ export interface ReceivedWebhook {
   signatureError: string | null;
 }
 
-/** The Alertmanager webhook body, version "4" (CONTRACT section 6). */
+/** The Alertmanager webhook body, version "4" (docs/contract.md §6). */
 export interface AlertmanagerMessage {
   version: string;
   groupKey: string;

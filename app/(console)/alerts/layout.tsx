@@ -2,12 +2,14 @@ import type { ReactNode } from "react";
 import { activeAlerts, ruleViews, silences, silenceStatus } from "@/components/alerts/data";
 import { AlertTabs } from "@/components/alerts/tabs";
 import { PageHeader } from "@/components/ui";
+import { requireUser } from "@/lib/auth/page";
 
 export const dynamic = "force-dynamic";
 
 /** The alerts section: one header and the tabs, with counts an operator scans for. */
 export default async function AlertsLayout({ children }: { children: ReactNode }) {
-  const [alerts, allSilences] = await Promise.all([activeAlerts(), silences()]);
+  const user = await requireUser();
+  const [alerts, allSilences] = await Promise.all([activeAlerts(user), silences(user)]);
   const now = new Date();
   return (
     <div className="mx-auto max-w-6xl">
@@ -19,7 +21,7 @@ export default async function AlertsLayout({ children }: { children: ReactNode }
         tabs={[
           { href: "/alerts", label: "Firing & pending", count: alerts.length },
           { href: "/alerts/history", label: "History" },
-          { href: "/alerts/rules", label: "Rules", count: ruleViews().length },
+          { href: "/alerts/rules", label: "Rules", count: ruleViews(user).length },
           {
             href: "/alerts/silences",
             label: "Silences",

@@ -13,8 +13,9 @@ export const metadata = { title: "Alerts" };
 export const dynamic = "force-dynamic";
 
 export default async function AlertsPage() {
-  const [user, alerts, allSilences] = await Promise.all([requireUser(), activeAlerts(), silences()]);
-  const rules = ruleViews();
+  const user = await requireUser();
+  const [alerts, allSilences] = await Promise.all([activeAlerts(user), silences(user)]);
+  const rules = ruleViews(user);
   const ruleByName = new Map(rules.map((r) => [r.name, r]));
   const now = new Date();
   const evaluated = rules.filter((r) => r.enabled && !isRefused(r)).length;

@@ -1,12 +1,14 @@
 import { listBrokers } from "@/db/brokers";
 import { BrokerTable } from "@/components/broker-table";
 import { EmptyState, PageHeader } from "@/components/ui";
+import { requireUser } from "@/lib/auth/page";
 import { getRuntime } from "@/lib/runtime";
 
 export const dynamic = "force-dynamic";
 export const metadata = { title: "Brokers" };
 
 export default async function BrokersPage() {
+  await requireUser();
   const brokers = await listBrokers(getRuntime().database.db, { includeDisabled: true });
   return (
     <div className="mx-auto max-w-6xl">

@@ -1,5 +1,6 @@
 import { listBrokers } from "@/db/brokers";
 import { recentDisconnects, searchClients } from "@/db/clients";
+import { requireUser } from "@/lib/auth/page";
 import { getRuntime } from "@/lib/runtime";
 import { PageHeader } from "@/components/ui";
 import { ClientSearch } from "@/components/clients/client-search";
@@ -14,6 +15,7 @@ const PAGE_SIZE = 50;
 
 /** ClientID prefix search and the recent disconnects across brokers; every filter lives in the URL. */
 export default async function ClientsPage({ searchParams }: { searchParams: Promise<SearchParams> }) {
+  await requireUser();
   const params = parseClientsParams(await searchParams);
   const db = getRuntime().database.db;
   const [search, page, brokers] = await Promise.all([

@@ -1,3 +1,4 @@
+import { route } from "@/lib/api/route";
 import { getRuntime } from "@/lib/runtime";
 
 export const dynamic = "force-dynamic";
@@ -5,7 +6,7 @@ export const dynamic = "force-dynamic";
 const PING_TIMEOUT_MS = 2000;
 
 /** GET /api/health — 200 when the database answers, 503 naming the failing part otherwise. No auth. */
-export async function GET(): Promise<Response> {
+export const GET = route({ auth: "public" }, async () => {
   try {
     const { database } = getRuntime();
     await Promise.race([
@@ -14,8 +15,9 @@ export async function GET(): Promise<Response> {
         setTimeout(() => reject(new Error(`no answer within ${PING_TIMEOUT_MS} ms`)), PING_TIMEOUT_MS),
       ),
     ]);
-    return Response.json({ status: "ok" });
+    return { status: "ok" };
   } catch (err) {
+    // the health shape: which part fails, beside the usual error object
     return Response.json(
       {
         status: "error",
@@ -25,4 +27,4 @@ export async function GET(): Promise<Response> {
       { status: 503 },
     );
   }
-}
+});

@@ -2,9 +2,7 @@ import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { createSilence, listSilences } from "@/db/alerts";
 import type { SilenceRow } from "@/db/schema";
-import { parseQuery } from "@/lib/api/params";
-import { authorize } from "@/lib/auth/api";
-import { ApiError, errorResponse } from "@/lib/http";
+import { parseWith, route } from "@/lib/api/route";
 import { silenceInputSchema } from "@/lib/notify/silences";
 import { getRuntime } from "@/lib/runtime";
 
@@ -17,44 +15,20 @@ function silenceJson(silence: SilenceRow, now: Date) {
 }
 
 /** GET /api/silences — every silence, expired ones too, newest first. */
-export async function GET(request: Request): Promise<Response> {
-  try {
-    parseQuery(new URL(request.url), z.object({}));
-    await authorize(request);
-    const silences = await listSilences(getRuntime().database.db);
-    const now = new Date();
-    return Response.json({ silences: silences.map((s) => silenceJson(s, now)) });
-  } catch (err) {
-    return errorResponse(err);
-  }
-}
+export const GET = route({ auth: "viewer" }, async () => {
+  const silences = await listSilences(getRuntime().database.db);
+  const now = new Date();
+  return { silences: silences.map((s) => silenceJson(s, now)) };
+});
 
 /**
  * POST /api/silences (admin) — `{ matchers: [{ name, value, isRegex, isEqual }], startsAt?,
- * endsAt | duration, createdBy, comment? }`; 201 with the silence.
+ * endsAt | duration, createdBy, comment? }`; 201 with the silence. The schema depends on now
+ * (a start in the past moves to now), so it is applied here rather than by route().
  */
-export async function POST(request: Request): Promise<Response> {
-  try {
-    let body: unknown;
-    try {
-      body = await request.json();
-    } catch {
-      throw new ApiError("bad_request", "the body must be a JSON object", { parameter: "body" });
-    }
-    const now = new Date();
-    const parsed = silenceInputSchema(now).safeParse(body);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const parameter = issue.path.reduce<string>(
-        (path, key) => (typeof key === "number" ? `${path}[${key}]` : path ? `${path}.${String(key)}` : String(key)),
-        "",
-      );
-      throw new ApiError("bad_request", parameter ? `${parameter}: ${issue.message}` : issue.message, { parameter });
-    }
-    await authorize(request, "admin");
-    const silence = await createSilence(getRuntime().database.db, { id: randomUUID(), ...parsed.data });
-    return Response.json(silenceJson(silence, now), { status: 201 });
-  } catch (err) {
-    return errorResponse(err);
-  }
-}
+export const POST = route({ auth: "admin", body: z.unknown() }, async ({ body }) => {
+  const now = new Date();
+  const input = parseWith(silenceInputSchema(now), body);
+  const silence = await createSilence(getRuntime().database.db, { id: randomUUID(), ...input });
+  return Response.json(silenceJson(silence, now), { status: 201 });
+});

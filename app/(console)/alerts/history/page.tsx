@@ -7,6 +7,7 @@ import { LabelChips } from "@/components/alerts/labels";
 import { Time } from "@/components/time";
 import { Badge, EmptyState, formatDuration, rowClass, tableClass, tdClass, thClass } from "@/components/ui";
 import { timeParam } from "@/lib/api/params";
+import { requireUser } from "@/lib/auth/page";
 import { getRuntime } from "@/lib/runtime";
 
 export const metadata = { title: "Alert history" };
@@ -39,6 +40,7 @@ function parseRange(params: Record<string, string | string[] | undefined>) {
 }
 
 export default async function AlertHistoryPage({ searchParams }: { searchParams: SearchParams }) {
+  await requireUser();
   const range = parseRange(await searchParams);
   const rows = await listAlertHistory(getRuntime().database.db, { from: range.from, to: range.to, limit: LIMIT });
   const now = Date.now();

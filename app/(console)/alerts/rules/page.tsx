@@ -27,14 +27,11 @@ function order(a: RuleView, b: RuleView): number {
 }
 
 export default async function AlertRulesPage({ searchParams }: { searchParams: Promise<{ denied?: string }> }) {
-  const [user, uiRows, { denied }] = await Promise.all([
-    requireUser(),
-    listAlertRules(getRuntime().database.db),
-    searchParams,
-  ]);
+  const user = await requireUser();
+  const [uiRows, { denied }] = await Promise.all([listAlertRules(getRuntime().database.db), searchParams]);
   const admin = user.role === "admin";
   const idByName = new Map(uiRows.map((r) => [r.name, r.id]));
-  const rules = ruleViews().sort(order);
+  const rules = ruleViews(user).sort(order);
 
   return (
     <>

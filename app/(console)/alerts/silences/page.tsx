@@ -14,7 +14,8 @@ export const dynamic = "force-dynamic";
 const EXPIRED_SHOWN = 50;
 
 export default async function SilencesPage() {
-  const [user, all, alerts] = await Promise.all([requireUser(), silences(), activeAlerts()]);
+  const user = await requireUser();
+  const [all, alerts] = await Promise.all([silences(user), activeAlerts(user)]);
   const now = new Date();
   const current = all.filter((s) => silenceStatus(s, now) !== "expired");
   const expired = all.filter((s) => silenceStatus(s, now) === "expired").slice(0, EXPIRED_SHOWN);

@@ -3,6 +3,8 @@ import { Time } from "@/components/time";
 import { Badge, Card, EmptyState, rowClass, tableClass, tdClass, thClass, type Tone } from "@/components/ui";
 import { webhookOutbox, type OutboxEntryStatus } from "@/db/webhooks";
 import { deliveryLog, listWebhooks, type DeliveryLogEntry, type WebhookSummary } from "@/lib/notify/webhooks";
+import { requireUser } from "@/lib/auth/page";
+import { redactWebhookUrl, webhookUrlForViewer } from "@/lib/auth/redact";
 import { getRuntime } from "@/lib/runtime";
 
 export const metadata = { title: "Webhook deliveries" };
@@ -14,14 +16,23 @@ const ATTEMPTS_SHOWN = 50;
 const STATE_TONE: Record<string, Tone> = { delivered: "good", pending: "warn", failed: "bad", cancelled: "neutral" };
 
 export default async function WebhookDeliveriesPage() {
+  const user = await requireUser();
   const db = getRuntime().database.db;
   const hooks = await listWebhooks(db);
   const logs = await Promise.all(
-    hooks.map(async (hook) => ({
-      hook,
-      notifications: await webhookOutbox(db, hook.id, NOTIFICATIONS_SHOWN),
-      attempts: await deliveryLog(db, hook.id, ATTEMPTS_SHOWN),
-    })),
+    hooks.map(async (hook) => {
+      const [notifications, attempts] = await Promise.all([
+        webhookOutbox(db, hook.id, NOTIFICATIONS_SHOWN),
+        deliveryLog(db, hook.id, ATTEMPTS_SHOWN),
+      ]);
+      if (user.role === "admin") return { hook, notifications, attempts };
+      // A webhook URL is often the credential itself: viewers see where deliveries go, not the URL.
+      return {
+        hook: { ...hook, url: webhookUrlForViewer(hook.url) },
+        notifications,
+        attempts: attempts.map((a) => ({ ...a, error: a.error && redactWebhookUrl(a.error, hook.url) })),
+      };
+    }),
   );
   return (
     <>

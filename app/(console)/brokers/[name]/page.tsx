@@ -12,6 +12,8 @@ import { DisconnectingClients, DisconnectReasons } from "@/components/overview/d
 import { displayUrl } from "@/components/overview/format";
 import { LiveEvents } from "@/components/overview/live-events";
 import { Badge, formatNumber, PageHeader, TextLink } from "@/components/ui";
+import { requireUser } from "@/lib/auth/page";
+import type { Verified } from "@/lib/auth/verified";
 import { getRuntime } from "@/lib/runtime";
 
 export const dynamic = "force-dynamic";
@@ -32,6 +34,7 @@ export async function generateMetadata({ params }: Props): Promise<Metadata> {
  * is sent and answers with a real 404 status).
  */
 export default async function BrokerPage({ params, searchParams }: Props) {
+  const user = await requireUser();
   const { name } = await params;
   const { range: rangeParam } = await searchParams;
   const range = isChartRange(rangeParam) ? rangeParam : DEFAULT_CHART_RANGE;
@@ -81,14 +84,14 @@ export default async function BrokerPage({ params, searchParams }: Props) {
       </div>
 
       <Suspense fallback={<BrokerSkeleton />}>
-        <BrokerBody name={broker.name} range={range} />
+        <BrokerBody user={user} name={broker.name} range={range} />
       </Suspense>
     </div>
   );
 }
 
-async function BrokerBody({ name, range }: { name: string; range: ChartRange }) {
-  const detail = await loadBrokerDetail(name, range);
+async function BrokerBody({ user, name, range }: { user: Verified; name: string; range: ChartRange }) {
+  const detail = await loadBrokerDetail(user, name, range);
   return (
     <BrokerStream broker={name} initialLive={detail.live} initialEvents={detail.events}>
       <BrokerLive name={name} />

@@ -3,6 +3,7 @@ import { headers } from "next/headers";
 import { notFound } from "next/navigation";
 import { clientHistory } from "@/db/clients";
 import { diagnose } from "@/lib/diagnosis";
+import { requireUser } from "@/lib/auth/page";
 import { getRuntime } from "@/lib/runtime";
 import { ClientTrace } from "@/components/clients/trace";
 import { clientIdFromPath, parseWindow, rangeSeconds, type SearchParams } from "@/components/clients/params";
@@ -24,6 +25,7 @@ export async function generateMetadata({ params }: Props): Promise<Metadata> {
 
 /** One ClientID's sessions, reason breakdown and diagnosis over a window (24 h, 7 d or 30 d). */
 export default async function ClientTracePage({ params, searchParams }: Props) {
+  await requireUser();
   const clientId = await requestedClientId(params);
   const window = parseWindow(await searchParams);
   const now = new Date();

@@ -1,5 +1,6 @@
 import { WebhookSettings } from "@/components/settings/webhook-settings";
 import { requireUser } from "@/lib/auth/page";
+import { webhooksFor } from "@/lib/auth/redact";
 import { getRuntime } from "@/lib/runtime";
 import { webhookSettings } from "@/lib/settings/webhooks";
 
@@ -8,6 +9,6 @@ export const metadata = { title: "Webhooks · Settings" };
 
 export default async function WebhookSettingsPage() {
   const user = await requireUser();
-  const webhooks = await webhookSettings(getRuntime().database.db);
+  const webhooks = webhooksFor(user, await webhookSettings(getRuntime().database.db));
   return <WebhookSettings webhooks={webhooks} canEdit={user.role === "admin"} />;
 }

@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { listAlertHistory } from "@/db/alerts";
-import { limitParam, parseQuery, timeParam } from "@/lib/api/params";
-import { authorize } from "@/lib/auth/api";
-import { ApiError, errorResponse } from "@/lib/http";
+import { limitParam, timeParam } from "@/lib/api/params";
+import { route } from "@/lib/api/route";
+import { ApiError } from "@/lib/http";
 import { getRuntime } from "@/lib/runtime";
 
 export const dynamic = "force-dynamic";
@@ -21,28 +21,22 @@ function jsonValue(text: string | null): number | string | null {
  * GET /api/alerts/history?from=&to=&limit= — alerts that fired, with when they resolved: every
  * episode active at some point in [from, to] (default: the last 24 hours), newest first.
  */
-export async function GET(request: Request): Promise<Response> {
-  try {
-    const q = parseQuery(new URL(request.url), historySchema);
-    const to = q.to ?? new Date();
-    const from = q.from ?? new Date(to.getTime() - DEFAULT_RANGE_MS);
-    if (from > to) throw new ApiError("bad_request", "from: must not be after to", { parameter: "from" });
-    await authorize(request);
-    const rows = await listAlertHistory(getRuntime().database.db, { from, to, limit: q.limit });
-    return Response.json({
-      alerts: rows.map((r) => ({
-        fingerprint: r.fingerprint,
-        alertname: r.rule,
-        state: r.resolvedAt ? "resolved" : "firing",
-        labels: r.labels,
-        annotations: r.annotations,
-        value: jsonValue(r.value),
-        activeAt: r.activeAt,
-        firedAt: r.firedAt,
-        resolvedAt: r.resolvedAt,
-      })),
-    });
-  } catch (err) {
-    return errorResponse(err);
-  }
-}
+export const GET = route({ auth: "viewer", query: historySchema }, async ({ query }) => {
+  const to = query.to ?? new Date();
+  const from = query.from ?? new Date(to.getTime() - DEFAULT_RANGE_MS);
+  if (from > to) throw new ApiError("bad_request", "from: must not be after to", { parameter: "from" });
+  const rows = await listAlertHistory(getRuntime().database.db, { from, to, limit: query.limit });
+  return {
+    alerts: rows.map((r) => ({
+      fingerprint: r.fingerprint,
+      alertname: r.rule,
+      state: r.resolvedAt ? "resolved" : "firing",
+      labels: r.labels,
+      annotations: r.annotations,
+      value: jsonValue(r.value),
+      activeAt: r.activeAt,
+      firedAt: r.firedAt,
+      resolvedAt: r.resolvedAt,
+    })),
+  };
+});

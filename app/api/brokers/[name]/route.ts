@@ -1,8 +1,7 @@
-import { authorize } from "@/lib/auth/api";
-import { errorResponse } from "@/lib/http";
+import { z } from "zod";
+import { jsonObject, route, segment } from "@/lib/api/route";
 import { getRuntime } from "@/lib/runtime";
 import { editBroker } from "@/lib/settings/brokers";
-import { readJsonObject } from "@/lib/settings/input";
 
 export const dynamic = "force-dynamic";
 
@@ -11,14 +10,7 @@ export const dynamic = "force-dynamic";
  * in the UI or the API. A key absent keeps its value, null clears it; `password` is write-only
  * (absent or "" keeps it, null removes it). Brokers from brokerwatch.yaml and the bundled broker: 409.
  */
-export async function PATCH(request: Request, ctx: { params: Promise<{ name: string }> }): Promise<Response> {
-  try {
-    await authorize(request, "admin");
-    const { name } = await ctx.params;
-    const body = await readJsonObject(request);
-    const broker = await editBroker(getRuntime().database.db, name, body);
-    return Response.json({ broker });
-  } catch (err) {
-    return errorResponse(err);
-  }
-}
+export const PATCH = route(
+  { auth: "admin", params: z.object({ name: segment }), body: jsonObject },
+  async ({ params: { name }, body }) => ({ broker: await editBroker(getRuntime().database.db, name, body) }),
+);

@@ -1,8 +1,7 @@
-import { authorize } from "@/lib/auth/api";
-import { errorResponse } from "@/lib/http";
+import { jsonObject, route } from "@/lib/api/route";
 import { getRuntime } from "@/lib/runtime";
 import { storedBrokerPassword } from "@/lib/settings/brokers";
-import { parseInput, readJsonObject, withoutBlanks } from "@/lib/settings/input";
+import { parseInput, withoutBlanks } from "@/lib/settings/input";
 import { BrokerTestSchema } from "@/lib/settings/schemas";
 import { testBrokerConnection } from "@/lib/settings/test-connection";
 import { PATCH as patchBroker } from "../[name]/route";
@@ -16,18 +15,13 @@ export const dynamic = "force-dynamic";
  * said: a refused connection is a result, not a failed request. With `name` and no password, the
  * stored password of that broker is used (the edit form never holds it).
  */
-export async function POST(request: Request): Promise<Response> {
-  try {
-    await authorize(request, "admin");
-    const input = parseInput(BrokerTestSchema, withoutBlanks(await readJsonObject(request)));
-    const db = getRuntime().database.db;
-    const password = input.password ?? (input.name ? await storedBrokerPassword(db, input.name) : null);
-    const result = await testBrokerConnection({ ...input, password });
-    return Response.json({ result });
-  } catch (err) {
-    return errorResponse(err);
-  }
-}
+export const POST = route({ auth: "admin", body: jsonObject }, async ({ body }) => {
+  // the form sends "" for a blank field: dropped before validation, so the schema runs on the result
+  const input = parseInput(BrokerTestSchema, withoutBlanks(body));
+  const db = getRuntime().database.db;
+  const password = input.password ?? (input.name ? await storedBrokerPassword(db, input.name) : null);
+  return { result: await testBrokerConnection({ ...input, password }) };
+});
 
 /** PATCH /api/brokers/test edits a broker named "test": this static segment shadows /api/brokers/[name] for it. */
 export function PATCH(request: Request): Promise<Response> {

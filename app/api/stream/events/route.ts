@@ -2,10 +2,10 @@ import { z } from "zod";
 import { getBroker } from "@/db/brokers";
 import { queryEvents } from "@/db/events";
 import { liveEvent, LIVE_EVENTS_BACKLOG } from "@/components/overview/events";
-import { overviewSource } from "@/components/overview/snapshot";
-import { parseQuery } from "@/lib/api/params";
-import { authorize } from "@/lib/auth/api";
-import { ApiError, errorResponse } from "@/lib/http";
+import { subscribeOverview } from "@/components/overview/snapshot";
+import { route } from "@/lib/api/route";
+import { closeWhenRevoked } from "@/lib/auth/api";
+import { ApiError } from "@/lib/http";
 import { onCommittedEvents, sseResponse } from "@/lib/live";
 import { getRuntime } from "@/lib/runtime";
 
@@ -18,40 +18,36 @@ const streamQuery = z.object({ broker: z.string().min(1, "name a broker").max(20
  * the newest stored connection events (newest first) when the stream opens, so a reconnect fills
  * what it missed; `event: events` with each batch as the writer commits it; and `event: broker`
  * every second with the broker's live summary (the overview's entry for it, null while disabled),
- * so the page needs one connection, not two.
+ * so the page needs one connection, not two. The stream ends when its credential stops verifying.
  */
-export async function GET(request: Request): Promise<Response> {
-  try {
-    const q = parseQuery(new URL(request.url), streamQuery);
-    await authorize(request);
-    const { database, writer } = getRuntime();
-    if (!(await getBroker(database.db, q.broker))) throw new ApiError("not_found", `no broker named "${q.broker}"`);
-    return sseResponse(request, async (channel) => {
-      // Subscribe before reading the backlog: an event committed in between arrives twice (the
-      // page drops duplicates) rather than not at all.
-      const unsubscribe = writer
-        ? onCommittedEvents(writer, (events) => {
-            const mine = events.filter((e) => e.broker === q.broker);
-            if (mine.length) channel.send("events", mine.map(liveEvent).reverse());
-          })
-        : () => {};
-      let backlog;
-      try {
-        backlog = await queryEvents(database.db, { broker: q.broker, limit: LIVE_EVENTS_BACKLOG });
-      } catch (err) {
-        unsubscribe();
-        throw err;
-      }
-      channel.send("backlog", backlog.map(liveEvent));
-      const unwatch = overviewSource.subscribe((snapshot) =>
-        channel.send("broker", snapshot.clusters.flatMap((c) => c.brokers).find((b) => b.name === q.broker) ?? null),
-      );
-      return () => {
-        unsubscribe();
-        unwatch();
-      };
-    });
-  } catch (err) {
-    return errorResponse(err);
-  }
-}
+export const GET = route({ auth: "viewer", query: streamQuery }, async ({ caller, request, query: q }) => {
+  const { database, writer } = getRuntime();
+  if (!(await getBroker(database.db, q.broker))) throw new ApiError("not_found", `no broker named "${q.broker}"`);
+  return sseResponse(request, async (channel) => {
+    // Subscribe before reading the backlog: an event committed in between arrives twice (the
+    // page drops duplicates) rather than not at all.
+    const unsubscribe = writer
+      ? onCommittedEvents(writer, (events) => {
+          const mine = events.filter((e) => e.broker === q.broker);
+          if (mine.length) channel.send("events", mine.map(liveEvent).reverse());
+        })
+      : () => {};
+    let backlog;
+    try {
+      backlog = await queryEvents(database.db, { broker: q.broker, limit: LIVE_EVENTS_BACKLOG });
+    } catch (err) {
+      unsubscribe();
+      throw err;
+    }
+    channel.send("backlog", backlog.map(liveEvent));
+    const unwatch = subscribeOverview(caller, (snapshot) =>
+      channel.send("broker", snapshot.clusters.flatMap((c) => c.brokers).find((b) => b.name === q.broker) ?? null),
+    );
+    const stopRecheck = closeWhenRevoked(request, channel.close);
+    return () => {
+      stopRecheck();
+      unsubscribe();
+      unwatch();
+    };
+  });
+});

@@ -1,8 +1,6 @@
-import { z } from "zod";
-import { overviewSource } from "@/components/overview/snapshot";
-import { parseQuery } from "@/lib/api/params";
-import { authorize } from "@/lib/auth/api";
-import { errorResponse } from "@/lib/http";
+import { subscribeOverview } from "@/components/overview/snapshot";
+import { route } from "@/lib/api/route";
+import { closeWhenRevoked } from "@/lib/auth/api";
 import { sseResponse } from "@/lib/live";
 
 export const dynamic = "force-dynamic";
@@ -10,16 +8,16 @@ export const dynamic = "force-dynamic";
 /**
  * GET /api/stream/overview — server-sent events: `event: snapshot` with the whole overview as JSON,
  * at once and then every second, and a comment heartbeat. The overview page subscribes with
- * EventSource; anything else holding a token may too.
+ * EventSource; anything else holding a token may too. The stream ends when its credential stops
+ * verifying (logout, revoked token).
  */
-export async function GET(request: Request): Promise<Response> {
-  try {
-    parseQuery(new URL(request.url), z.object({}));
-    await authorize(request);
-    return sseResponse(request, (channel) =>
-      overviewSource.subscribe((snapshot) => channel.send("snapshot", snapshot)),
-    );
-  } catch (err) {
-    return errorResponse(err);
-  }
-}
+export const GET = route({ auth: "viewer" }, ({ caller, request }) =>
+  sseResponse(request, (channel) => {
+    const unsubscribe = subscribeOverview(caller, (snapshot) => channel.send("snapshot", snapshot));
+    const stopRecheck = closeWhenRevoked(request, channel.close);
+    return () => {
+      stopRecheck();
+      unsubscribe();
+    };
+  }),
+);

@@ -1,5 +1,5 @@
-import { authorize } from "@/lib/auth/api";
-import { errorResponse } from "@/lib/http";
+import { z } from "zod";
+import { route, segment } from "@/lib/api/route";
 import { getRuntime } from "@/lib/runtime";
 import { idParam } from "@/lib/settings/input";
 import { revokeToken } from "@/lib/settings/tokens";
@@ -7,13 +7,7 @@ import { revokeToken } from "@/lib/settings/tokens";
 export const dynamic = "force-dynamic";
 
 /** DELETE /api/tokens/{id} (admin) — revokes the token at once; it stays listed with `revokedAt`. */
-export async function DELETE(request: Request, ctx: { params: Promise<{ id: string }> }): Promise<Response> {
-  try {
-    await authorize(request, "admin");
-    const id = idParam((await ctx.params).id, "token");
-    await revokeToken(getRuntime().database.db, id);
-    return Response.json({ ok: true });
-  } catch (err) {
-    return errorResponse(err);
-  }
-}
+export const DELETE = route({ auth: "admin", params: z.object({ id: segment }) }, async ({ params }) => {
+  await revokeToken(getRuntime().database.db, idParam(params.id, "token"));
+  return { ok: true };
+});

@@ -1,7 +1,7 @@
-import { authorize } from "@/lib/auth/api";
-import { errorResponse } from "@/lib/http";
+import { z } from "zod";
+import { jsonObject, route, segment } from "@/lib/api/route";
 import { getRuntime } from "@/lib/runtime";
-import { idParam, readJsonObject } from "@/lib/settings/input";
+import { idParam } from "@/lib/settings/input";
 import { editWebhook } from "@/lib/settings/webhooks";
 
 export const dynamic = "force-dynamic";
@@ -11,13 +11,9 @@ export const dynamic = "force-dynamic";
  * A key absent keeps its value, null clears it; `secret` and `headers` are write-only. `enabled: true`
  * also lifts a stop after a 410 Gone, the one change a brokerwatch.yaml webhook accepts (others: 409).
  */
-export async function PATCH(request: Request, ctx: { params: Promise<{ id: string }> }): Promise<Response> {
-  try {
-    await authorize(request, "admin");
-    const id = idParam((await ctx.params).id, "webhook");
-    const body = await readJsonObject(request);
-    return Response.json({ webhook: await editWebhook(getRuntime().database.db, id, body) });
-  } catch (err) {
-    return errorResponse(err);
-  }
-}
+export const PATCH = route(
+  { auth: "admin", params: z.object({ id: segment }), body: jsonObject },
+  async ({ params, body }) => ({
+    webhook: await editWebhook(getRuntime().database.db, idParam(params.id, "webhook"), body),
+  }),
+);

@@ -2,9 +2,8 @@ import { z } from "zod";
 import { getBroker } from "@/db/brokers";
 import { loadBrokerCharts } from "@/components/charts/load";
 import { CHART_METRICS, CHART_RANGE_NAMES, DEFAULT_CHART_RANGE, type ChartRange } from "@/components/charts/ranges";
-import { parseQuery } from "@/lib/api/params";
-import { authorize } from "@/lib/auth/api";
-import { ApiError, errorResponse } from "@/lib/http";
+import { route, segment } from "@/lib/api/route";
+import { ApiError } from "@/lib/http";
 import { isMetricName, type MetricName } from "@/lib/metrics";
 import { getRuntime } from "@/lib/runtime";
 
@@ -14,11 +13,12 @@ const seriesQuery = z.object({
   /** one metric name, or several separated by commas */
   metric: z
     .string()
+    .max(2000, "names too many metrics")
     .transform((value, ctx) => {
       const names = value.split(",").map((n) => n.trim());
       const unknown = names.find((n) => !isMetricName(n));
       if (unknown !== undefined) {
-        ctx.addIssue({ code: "custom", message: `"${unknown}" is not a metric name (CONTRACT section 3)` });
+        ctx.addIssue({ code: "custom", message: `"${unknown}" is not a metric name (docs/contract.md §3)` });
         return z.NEVER;
       }
       return [...new Set(names)] as MetricName[];
@@ -36,15 +36,11 @@ const seriesQuery = z.object({
  * metric to `[t ms, value]` points (nodes summed; raw samples for 15m and 1h, 1-minute rollups for
  * 24h and 7d), plus the collector gaps in the range. Without `metric`, the broker page's gauges.
  */
-export async function GET(request: Request, ctx: { params: Promise<{ name: string }> }): Promise<Response> {
-  try {
-    const { name } = await ctx.params;
-    const q = parseQuery(new URL(request.url), seriesQuery);
-    await authorize(request);
+export const GET = route(
+  { auth: "viewer", params: z.object({ name: segment }), query: seriesQuery },
+  async ({ caller, params: { name }, query }) => {
     const db = getRuntime().database.db;
     if (!(await getBroker(db, name))) throw new ApiError("not_found", `no broker named "${name}"`);
-    return Response.json(await loadBrokerCharts(db, name, q.range, q.metric ?? CHART_METRICS));
-  } catch (err) {
-    return errorResponse(err);
-  }
-}
+    return loadBrokerCharts(caller, db, name, query.range, query.metric ?? CHART_METRICS);
+  },
+);

@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { webhookOutbox } from "@/db/webhooks";
-import { limitParam, parseQuery } from "@/lib/api/params";
-import { authorize } from "@/lib/auth/api";
-import { ApiError, errorResponse } from "@/lib/http";
+import { limitParam } from "@/lib/api/params";
+import { route, segment } from "@/lib/api/route";
+import { ApiError } from "@/lib/http";
 import { deliveryLog, listWebhooks } from "@/lib/notify/webhooks";
 import { getRuntime } from "@/lib/runtime";
 
@@ -15,11 +15,9 @@ const deliveriesSchema = z.object({ limit: limitParam });
  * with their retry status (`state`, `attempts`, `lastStatusCode`, `lastError`, `nextAttemptAt`
  * while pending) and its newest HTTP attempts, newest first. Never the secret.
  */
-export async function GET(request: Request, ctx: { params: Promise<{ id: string }> }): Promise<Response> {
-  try {
-    const { id } = await ctx.params;
-    const { limit } = parseQuery(new URL(request.url), deliveriesSchema);
-    await authorize(request);
+export const GET = route(
+  { auth: "viewer", params: z.object({ id: segment }), query: deliveriesSchema },
+  async ({ params: { id }, query: { limit } }) => {
     const db = getRuntime().database.db;
     const webhook = /^\d+$/.test(id) ? (await listWebhooks(db)).find((w) => w.id === Number(id)) : undefined;
     if (!webhook) throw new ApiError("not_found", `no webhook with id "${id}"`, { parameter: "id" });
@@ -27,8 +25,6 @@ export async function GET(request: Request, ctx: { params: Promise<{ id: string 
       webhookOutbox(db, webhook.id, limit),
       deliveryLog(db, webhook.id, limit),
     ]);
-    return Response.json({ webhook: { id: webhook.id, name: webhook.name }, notifications, attempts });
-  } catch (err) {
-    return errorResponse(err);
-  }
-}
+    return { webhook: { id: webhook.id, name: webhook.name }, notifications, attempts };
+  },
+);

@@ -1,5 +1,5 @@
-import { authorize } from "@/lib/auth/api";
-import { errorResponse } from "@/lib/http";
+import { z } from "zod";
+import { route, segment } from "@/lib/api/route";
 import { getRuntime } from "@/lib/runtime";
 import { idParam } from "@/lib/settings/input";
 import { sendTestNotification } from "@/lib/settings/test-webhook";
@@ -12,14 +12,7 @@ export const dynamic = "force-dynamic";
  * `alertname="BrokerwatchTest"`) straight to the receiver, not through the outbox, and answers 200
  * `{ result: { delivered, statusCode, durationMs, error, messageId } }` whatever the receiver said.
  */
-export async function POST(request: Request, ctx: { params: Promise<{ id: string }> }): Promise<Response> {
-  try {
-    await authorize(request, "admin");
-    const id = idParam((await ctx.params).id, "webhook");
-    const target = await webhookTarget(getRuntime().database.db, id);
-    const result = await sendTestNotification(target, { externalURL: new URL(request.url).origin });
-    return Response.json({ result });
-  } catch (err) {
-    return errorResponse(err);
-  }
-}
+export const POST = route({ auth: "admin", params: z.object({ id: segment }) }, async ({ params, url }) => {
+  const target = await webhookTarget(getRuntime().database.db, idParam(params.id, "webhook"));
+  return { result: await sendTestNotification(target, { externalURL: url.origin }) };
+});
