@@ -50,7 +50,10 @@ export const brokers = pgTable("brokers", {
 export type BrokerRow = typeof brokers.$inferSelect;
 export type NewBrokerRow = typeof brokers.$inferInsert;
 
-/** Metric samples at the resolution received (docs/contract.md §3). */
+/**
+ * Metric samples at the resolution received (docs/contract.md §3). Partitioned by day on `ts`, like
+ * connection_events (docs/architecture.md §6).
+ */
 export const metricSamples = pgTable(
   "metric_samples",
   {
@@ -76,11 +79,15 @@ export const metricSamples = pgTable(
 );
 export type MetricSampleRow = typeof metricSamples.$inferSelect;
 
-/** One row per client lifecycle event (docs/contract.md §4). */
+/**
+ * One row per client lifecycle event (docs/contract.md §4). Partitioned by day on `ts` (declared by
+ * hand in drizzle/0009_partitions.sql, kept by db/partitions.ts; docs/architecture.md §6), so every
+ * primary key and unique index includes `ts`.
+ */
 export const connectionEvents = pgTable(
   "connection_events",
   {
-    id: bigserial("id", { mode: "number" }).primaryKey(),
+    id: bigserial("id", { mode: "number" }).notNull(),
     ts: ts("ts").notNull(),
     receivedAt: ts("received_at").notNull(),
     broker: text("broker").notNull(),
@@ -107,6 +114,7 @@ export const connectionEvents = pgTable(
       .default(sql`gen_random_uuid()`),
   },
   (t) => [
+    primaryKey({ name: "connection_events_pkey", columns: [t.id, t.ts] }),
     uniqueIndex("connection_events_identity").on(t.broker, t.ts, t.eventKey),
     // GET /api/clients/{clientId}/events: one client's history, newest first, keyset-paginated on (ts, id)
     index("connection_events_client_ts").on(t.clientId, t.ts.desc(), t.id.desc()),
