@@ -208,6 +208,8 @@ function eventValues(e: EventRow): unknown[] {
   ];
 }
 
+const UNIQUE_VIOLATION = "23505";
+
 /**
  * COPY into a temporary table of the target's columns (emptied at every commit), then move the
  * rows over with `conflict`, all in one transaction. COPY itself has no ON CONFLICT.
@@ -249,11 +251,20 @@ export async function insertEvents(database: Database, rows: EventRow[]): Promis
   if (rows.length === 0) return 0;
   const keyed = withKeys(rows);
   if (database.postgres) {
+    const values = keyed.map(eventValues);
+    // Optimistic: a batch without copies (nearly all of them) goes straight in by COPY, which
+    // refuses it whole on a duplicate key; only then does it take the slower staging path.
+    try {
+      await copyInto(database.postgres, "connection_events", EVENT_COLUMNS, values);
+      return values.length;
+    } catch (err) {
+      if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
+    }
     return copyThroughStaging(
       database.postgres,
       "connection_events",
       EVENT_COLUMNS,
-      keyed.map(eventValues),
+      values,
       "on conflict (broker, ts, event_key) do nothing",
     );
   }

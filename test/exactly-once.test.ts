@@ -59,7 +59,14 @@ function unavailable(database: Database): Database {
     postgres:
       database.postgres &&
       new Proxy(database.postgres, {
-        get: (target, prop) => (prop === "begin" ? refuse : Reflect.get(target, prop, target)),
+        get: (target, prop) =>
+          prop === "begin"
+            ? refuse
+            : prop === "unsafe"
+              ? () => {
+                  throw new Error("database unavailable");
+                }
+              : Reflect.get(target, prop, target),
       }),
   };
 }
