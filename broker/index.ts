@@ -16,6 +16,7 @@ import {
 } from "@/lib/bundled-layout";
 import type { DisconnectReason } from "@/lib/events";
 import { translateMqtt5 } from "./mqtt5";
+import { DEFAULT_MAX_PACKET_BYTES, guardPacketSize } from "./packet-size";
 import { reasonForAedesError } from "./reasons";
 
 /**
@@ -31,8 +32,14 @@ export interface BundledBrokerOptions {
   node?: string;
   /** seconds between `$SYS` stats publications (BUNDLED_SYS_INTERVAL) */
   sysIntervalSeconds?: number;
-  /** username → password; when given, anonymous clients are refused */
+  /**
+   * username → password; when given, anonymous clients are refused. These users (and the
+   * monitor) may subscribe to `$SYS`; anonymous clients may not, since `$SYS/brokers/+/clients/#`
+   * tells every client's id, user name and address.
+   */
   users?: Map<string, string>;
+  /** the largest packet accepted, fixed header included (BUNDLED_MAX_PACKET_SIZE; default 1 MiB) */
+  maxPacketBytes?: number;
   /** a subscriber whose socket has more than this many bytes unsent gets QoS 0 messages dropped */
   maxPendingBytesPerClient?: number;
 }
@@ -71,6 +78,9 @@ export async function startBundledBroker(opts: BundledBrokerOptions): Promise<Bu
   const intervalMs = Math.max(0.1, opts.sysIntervalSeconds ?? 1) * 1000;
   const maxPendingBytes = opts.maxPendingBytesPerClient ?? 8 * 1024 * 1024;
   const monitorCredentials = { username: "$brokerwatch", password: randomBytes(24).toString("base64url") };
+  const maxPacketBytes = opts.maxPacketBytes ?? DEFAULT_MAX_PACKET_BYTES;
+  /** clients that authenticated with the monitor's or a configured credential: they may read `$SYS` */
+  const sysReaders = new WeakSet<Client>();
 
   const connections = new WeakMap<object, ConnectionInfo>();
   const sessions = new WeakMap<Client, SessionInfo>();
@@ -108,16 +118,30 @@ export async function startBundledBroker(opts: BundledBrokerOptions): Promise<Bu
       });
       done(null, true);
     },
-    authenticate(_client, username, password, done) {
+    authenticate(client, username, password, done) {
       const given = password ? Buffer.from(password) : Buffer.alloc(0);
       if (username === monitorCredentials.username) {
-        return done(null, safeEqual(given, Buffer.from(monitorCredentials.password)));
+        const ok = safeEqual(given, Buffer.from(monitorCredentials.password));
+        if (ok) sysReaders.add(client);
+        return done(null, ok);
       }
+      const expected = username !== undefined ? opts.users?.get(username) : undefined;
+      if (expected !== undefined && safeEqual(given, Buffer.from(expected))) {
+        sysReaders.add(client);
+        return done(null, true);
+      }
+      // without BUNDLED_BROKER_USERS anyone may connect, but only as an anonymous client
       if (!opts.users) return done(null, true);
-      const expected = username !== undefined ? opts.users.get(username) : undefined;
-      if (expected !== undefined && safeEqual(given, Buffer.from(expected))) return done(null, true);
       const err = Object.assign(new Error("bad user name or password"), { returnCode: 4 as const });
       done(err, false);
+    },
+    // `$SYS` names every client, its user and its address: only for the monitor and configured users.
+    authorizeSubscribe(client, subscription, done) {
+      if (isSysFilter(subscription.topic) && !(client && sysReaders.has(client))) {
+        // null refuses this one filter: SUBACK 0x80 (MQTT 3.1.1 §3.9.3), the others still granted
+        return done(null, null as never);
+      }
+      done(null, subscription);
     },
   });
 
@@ -339,6 +363,7 @@ export async function startBundledBroker(opts: BundledBrokerOptions): Promise<Bu
       counters.bytesWrittenClosed += socket.bytesWritten;
     });
     socket.on("error", () => {});
+    guardPacketSize(socket, maxPacketBytes, () => {});
     const translated = translateMqtt5(socket);
     connections.set(translated.stream, { socket, protocolVersion: () => translated.protocolVersion });
     aedes.handle(translated.stream as never);
@@ -417,4 +442,9 @@ function wrapPersistence(
     if (removed) add(client.id, -1);
     return removed;
   };
+}
+
+/** A subscription that can match a `$SYS` topic: `#` and `+/…` never do (MQTT 3.1.1 §4.7.2). */
+function isSysFilter(filter: string): boolean {
+  return filter.startsWith("$SYS");
 }

@@ -3,35 +3,16 @@ import type { BrokerRow } from "@/db/schema";
 import { displayUrl } from "./overview/format";
 import { StatusBadge } from "./status-badge";
 import { Time } from "./time";
-import { Badge, formatNumber, rowClass, tableClass, tdClass, thClass } from "./ui";
+import { Badge, formatNumber, rowClass, tableClass, TableHead, tdClass } from "./ui";
 
 /** Every configured broker, with where it is and what the collector last knew; each links to its page. */
 export function BrokerTable({ brokers }: { brokers: BrokerRow[] }) {
   return (
     <div className="overflow-x-auto rounded-lg border border-zinc-200 bg-white dark:border-zinc-800 dark:bg-zinc-900">
       <table className={tableClass} data-testid="broker-table">
-        <thead className="border-b border-zinc-200 dark:border-zinc-800">
-          <tr>
-            <th scope="col" className={thClass}>
-              Broker
-            </th>
-            <th scope="col" className={thClass}>
-              Status
-            </th>
-            <th scope="col" className={thClass}>
-              Dialect
-            </th>
-            <th scope="col" className={thClass}>
-              URL
-            </th>
-            <th scope="col" className={`${thClass} text-right`}>
-              Capacity
-            </th>
-            <th scope="col" className={thClass}>
-              Last seen
-            </th>
-          </tr>
-        </thead>
+        <TableHead
+          columns={["Broker", "Status", "Dialect", "URL", { label: "Capacity", className: "text-right" }, "Last seen"]}
+        />
         <tbody>
           {brokers.map((b) => (
             <tr key={b.name} className={rowClass} data-broker={b.name}>

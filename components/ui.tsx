@@ -91,6 +91,38 @@ export const thClass = "px-3 py-2 text-xs font-medium text-zinc-500 uppercase";
 export const tdClass = "px-3 py-2 align-top";
 export const rowClass = "border-b border-zinc-100 last:border-0 dark:border-zinc-800";
 
+/** A column of a table head: its label, or its label with classes of its own (alignment, width) or a tooltip. */
+export type Column = ReactNode | { label: ReactNode; className?: string; title?: string };
+
+/** A table's header row, one `th` a column. */
+export function TableHead({
+  columns,
+  className = "border-b border-zinc-200 dark:border-zinc-800",
+}: {
+  columns: readonly Column[];
+  className?: string;
+}) {
+  return (
+    <thead className={className}>
+      <tr>
+        {columns.map((column, i) => {
+          const own = typeof column === "object" && column !== null && "label" in column;
+          return (
+            <th
+              key={i}
+              scope="col"
+              className={own && column.className ? `${thClass} ${column.className}` : thClass}
+              title={own ? column.title : undefined}
+            >
+              {own ? column.label : column}
+            </th>
+          );
+        })}
+      </tr>
+    </thead>
+  );
+}
+
 export const buttonClass =
   "inline-flex items-center gap-1 rounded-md bg-sky-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-sky-700 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-sky-500 disabled:opacity-50";
 export const secondaryButtonClass =
@@ -121,11 +153,5 @@ export function formatNumber(value: number | null | undefined, digits = 1): stri
   return Number.isInteger(value) ? String(value) : value.toFixed(digits);
 }
 
-export function formatDuration(seconds: number | null | undefined): string {
-  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return "—";
-  if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
-  if (seconds < 120) return `${seconds.toFixed(seconds < 10 ? 1 : 0)} s`;
-  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
-  if (seconds < 172800) return `${(seconds / 3600).toFixed(1)} h`;
-  return `${(seconds / 86400).toFixed(1)} d`;
-}
+/** The one duration formatter lives in lib/ so domain code and pages share it. */
+export { formatDuration } from "@/lib/duration";

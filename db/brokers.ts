@@ -89,3 +89,14 @@ export async function updateUiBroker(db: Db, name: string, values: Partial<NewBr
     .returning();
   return row ?? null;
 }
+
+/**
+ * Replaces a stored password ciphertext only if it is still `from`: the start-up re-encryption
+ * must not overwrite a password saved in between.
+ */
+export async function replaceBrokerPasswordEnc(db: Db, name: string, from: string, to: string): Promise<void> {
+  await db
+    .update(brokers)
+    .set({ passwordEnc: to })
+    .where(and(eq(brokers.name, name), eq(brokers.passwordEnc, from)));
+}

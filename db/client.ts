@@ -2,7 +2,7 @@ import path from "node:path";
 import { mkdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { sql } from "drizzle-orm";
-import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { PgPreparedQuery, type PgDatabase, type PgQueryResultHKT } from "drizzle-orm/pg-core";
 import * as schema from "./schema";
 
 /**
@@ -28,6 +28,53 @@ export interface OpenOptions {
   dataDir?: string;
   /** postgres.js pool size */
   max?: number;
+}
+
+/**
+ * A failed query must not carry its parameters into a log: they are the values being written
+ * (encrypted secrets, header values, user input). drizzle's DrizzleQueryError puts them in its
+ * message ("params: …"), PGlite attaches them to its error, and Postgres' `detail` can quote the
+ * failing row. What is logged is the SQL text and the error's own message; the values stay
+ * reachable in code (non-enumerable), so nothing that inspects `cause.code` changes.
+ */
+const HIDDEN_ERROR_FIELDS = ["params", "parameters", "queryOptions", "detail", "where", "args", "types"] as const;
+
+function hideFields(err: object): void {
+  for (const field of HIDDEN_ERROR_FIELDS) {
+    const descriptor = Object.getOwnPropertyDescriptor(err, field);
+    if (descriptor?.enumerable) Object.defineProperty(err, field, { ...descriptor, enumerable: false });
+  }
+}
+
+export function redactQueryError(err: unknown): unknown {
+  if (!(err instanceof Error)) return err;
+  const failed = err as Error & { query?: unknown; params?: unknown; cause?: unknown };
+  if (failed.cause instanceof Error) hideFields(failed.cause);
+  if (typeof failed.query === "string" && "params" in failed) {
+    const causeMessage = failed.cause instanceof Error ? failed.cause.message : "";
+    const message = `Failed query: ${failed.query}${causeMessage ? `\n${causeMessage}` : ""}`;
+    if (failed.stack) failed.stack = failed.stack.replace(failed.message, message);
+    failed.message = message;
+  }
+  hideFields(failed);
+  return err;
+}
+
+// Every query of both backends goes through this one method of drizzle's prepared query.
+const proto = PgPreparedQuery.prototype as unknown as {
+  queryWithCache(this: unknown, ...args: unknown[]): Promise<unknown>;
+  __brokerwatchRedacted?: true;
+};
+if (!proto.__brokerwatchRedacted) {
+  const queryWithCache = proto.queryWithCache;
+  proto.queryWithCache = async function (this: unknown, ...args: unknown[]) {
+    try {
+      return await queryWithCache.apply(this, args);
+    } catch (err) {
+      throw redactQueryError(err);
+    }
+  };
+  proto.__brokerwatchRedacted = true;
 }
 
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL("../drizzle", import.meta.url));

@@ -301,14 +301,17 @@ export const webhooks = pgTable("webhooks", {
   id: serial("id").primaryKey(),
   name: text("name").notNull().unique(),
   url: text("url").notNull(),
-  /** whsec_… encrypted with BROKERWATCH_SECRET */
+  /** whsec_… encrypted with BROKERWATCH_SECRET, bound to the URL's origin and path (lib/crypto.ts) */
   secretEnc: text("secret_enc"),
   sendResolved: boolean("send_resolved").notNull().default(true),
   enabled: boolean("enabled").notNull().default(true),
+  /** custom header names → values, each value encrypted like `secretEnc` once `headersEncrypted` */
   headers: jsonb("headers")
     .$type<Record<string, string>>()
     .notNull()
     .default(sql`'{}'::jsonb`),
+  /** false only on rows written before header values were encrypted; they are encrypted at start */
+  headersEncrypted: boolean("headers_encrypted").notNull().default(false),
   groupBy: jsonb("group_by").$type<string[]>(),
   groupWaitSeconds: doublePrecision("group_wait_seconds"),
   repeatIntervalSeconds: doublePrecision("repeat_interval_seconds"),

@@ -96,3 +96,29 @@ export async function webhookOutbox(db: Db, webhookId: number, limit: number): P
     .limit(limit);
   return rows.map((r) => ({ ...r, nextAttemptAt: r.state === "pending" ? r.nextAttemptAt : null }));
 }
+
+/** Every webhook row, file and UI alike (the start-up re-encryption of stored secrets reads them). */
+export async function allWebhookRows(db: Db): Promise<WebhookRow[]> {
+  return db.select().from(webhooks);
+}
+
+/**
+ * Stores re-encrypted secrets for a row only if its URL and secret are still those read, so a
+ * concurrent edit is never overwritten with older values.
+ */
+export async function replaceWebhookSecrets(
+  db: Db,
+  row: Pick<WebhookRow, "id" | "url" | "secretEnc">,
+  values: { secretEnc: string | null; headers: Record<string, string> },
+): Promise<void> {
+  await db
+    .update(webhooks)
+    .set({ ...values, headersEncrypted: true })
+    .where(
+      and(
+        eq(webhooks.id, row.id),
+        eq(webhooks.url, row.url),
+        row.secretEnc === null ? sql`${webhooks.secretEnc} is null` : eq(webhooks.secretEnc, row.secretEnc),
+      ),
+    );
+}

@@ -10,6 +10,8 @@
  * EMQX §4); the reason vocabulary is docs/contract.md §4.
  */
 
+import { formatDuration } from "@/lib/duration";
+
 /** The fields of a connection event the diagnosis reads (a `ConnectionEventRow` fits as it is). */
 export interface DiagnosisEvent {
   id: number;
@@ -289,18 +291,6 @@ export function buildTimeline<E extends DiagnosisEvent>(events: readonly E[]): T
 // Findings
 // ---------------------------------------------------------------------------------------------
 
-/** A length of time as an operator says it: `1.5 s`, `4 min`, `2.5 h`. */
-export function describeSeconds(seconds: number): string {
-  if (seconds < 10) return `${Number(seconds.toFixed(1))} s`;
-  if (seconds < 120) return `${Math.round(seconds)} s`;
-  if (seconds < 7200) {
-    const minutes = seconds / 60;
-    return `${Number(minutes.toFixed(minutes < 10 ? 1 : 0))} min`;
-  }
-  if (seconds < 172_800) return `${Number((seconds / 3600).toFixed(1))} h`;
-  return `${Number((seconds / 86400).toFixed(1))} d`;
-}
-
 function endpoint(address: string | null, port: number | null): string {
   if (address === null) return "an unknown address";
   return port === null ? address : `${address}:${port}`;
@@ -337,7 +327,7 @@ function keepalives(values: (number | null)[]): string {
 
 function ago(ms: number, now: Date): string {
   const seconds = Math.max(0, (now.getTime() - ms) / 1000);
-  return seconds < 60 ? "under a minute ago" : `${describeSeconds(seconds)} ago`;
+  return seconds < 60 ? "under a minute ago" : `${formatDuration(seconds)} ago`;
 }
 
 function evidenceOf(items: { event: DiagnosisEvent; summary: string }[]): Evidence[] {
@@ -441,13 +431,13 @@ function keepaliveRun({ events, sessions, now }: Context): Finding[] {
     {
       id: "keepalive-timeouts",
       severity: "warning",
-      title: `Keepalive timeouts: ${run.length} within ${describeSeconds(
+      title: `Keepalive timeouts: ${run.length} within ${formatDuration(
         Math.max(1, (timeOf(run.at(-1)!) - timeOf(run[0])) / 1000),
       )} (${keepalives(k)})`,
       detail:
         `The broker closed the connection ${times(timeouts.length)} because it heard nothing from the client for ` +
-        `1.5 × the keepalive${k.length ? ` (${k.map((v) => describeSeconds(1.5 * v)).join(", ")})` : ""}` +
-        `${lengths.length ? `, after sessions of typically ${describeSeconds(median(lengths))}` : ""}; ` +
+        `1.5 × the keepalive${k.length ? ` (${k.map((v) => formatDuration(1.5 * v)).join(", ")})` : ""}` +
+        `${lengths.length ? `, after sessions of typically ${formatDuration(median(lengths))}` : ""}; ` +
         `the latest ${ago(timeOf(last), now)}. The network between them is unstable, or the keepalive is too short for it.` +
         (tightK ? ` A keepalive of ${k[0]} s leaves no room for a lost packet on a wireless link.` : ""),
       fix:
@@ -459,7 +449,7 @@ function keepaliveRun({ events, sessions, now }: Context): Finding[] {
           event: e,
           summary:
             `keepalive_timeout` +
-            (e.sessionSeconds !== null ? ` after ${describeSeconds(e.sessionSeconds)}` : "") +
+            (e.sessionSeconds !== null ? ` after ${formatDuration(e.sessionSeconds)}` : "") +
             (e.keepalive !== null ? ` (k = ${e.keepalive} s)` : "") +
             ` from ${endpoint(e.address, e.port)}`,
         })),
@@ -533,25 +523,25 @@ function regularCloses({ sessions }: Context): Finding[] {
     {
       id: "regular-tcp-closed",
       severity: "warning",
-      title: `Connections closed every ~${describeSeconds(interval)} (${kText})`,
+      title: `Connections closed every ~${formatDuration(interval)} (${kText})`,
       detail:
-        `${cluster.length} of ${closed.length} tcp_closed sessions lasted ${describeSeconds(interval)} ± ${describeSeconds(spread)}: ` +
+        `${cluster.length} of ${closed.length} tcp_closed sessions lasted ${formatDuration(interval)} ± ${formatDuration(spread)}: ` +
         "something between the client and the broker closes connections on a timer. " +
         (keepaliveShorter
           ? `The keepalive (${kText}) is shorter than that, so pings should have kept an idle timer quiet: ` +
             "look for a limit on connection lifetime instead (a proxy's maximum connection age, an expiring token, a client restarting on a schedule)."
-          : `A load balancer or NAT drops connections idle for ${describeSeconds(interval)}` +
+          : `A load balancer or NAT drops connections idle for ${formatDuration(interval)}` +
             (keepaliveLonger ? `, and the keepalive (${kText}) is longer, so the pings come too late.` : ".")),
       fix: keepaliveShorter
         ? "Find the component with a connection lifetime limit (load balancer, proxy, VPN, token issuer) and raise it, or have the client reconnect cleanly before it."
         : `Set the client keepalive below the idle timeout — at most ${suggested} s leaves room for a lost ping — ` +
           `or raise the load balancer's or NAT's idle timeout above 1.5 × the keepalive` +
-          (k.length && k[k.length - 1] > 0 ? ` (${describeSeconds(1.5 * k[k.length - 1])})` : "") +
+          (k.length && k[k.length - 1] > 0 ? ` (${formatDuration(1.5 * k[k.length - 1])})` : "") +
           ". For reference, an AWS Network Load Balancer times out idle TCP flows after 350 s and an Azure Load Balancer after 4 min by default.",
       evidence: evidenceOf(
         cluster.map((s) => ({
           event: s.end!,
-          summary: `tcp_closed after ${describeSeconds(s.seconds!)}${s.keepalive !== null ? ` (k = ${s.keepalive} s)` : ""}`,
+          summary: `tcp_closed after ${formatDuration(s.seconds!)}${s.keepalive !== null ? ` (k = ${s.keepalive} s)` : ""}`,
         })),
       ),
     },
@@ -589,8 +579,8 @@ function reconnectLoop({ sessions, now }: Context): Finding[] {
       severity: topReason === "normal" ? "info" : "warning",
       title: `Reconnect loop: ${short.length} sessions under ${SHORT_SESSION_SECONDS} s`,
       detail:
-        `${loop.length} sessions within ${describeSeconds(Math.max(1, span))} ` +
-        `(${short.length} in all, the latest ${ago(short.at(-1)!.endedAt!.getTime(), now)}) lasted typically ${describeSeconds(typical)}; ` +
+        `${loop.length} sessions within ${formatDuration(Math.max(1, span))} ` +
+        `(${short.length} in all, the latest ${ago(short.at(-1)!.endedAt!.getTime(), now)}) lasted typically ${formatDuration(typical)}; ` +
         `they ended with ${list(byCount.map(([r, n]) => `${r} ×${n}`))}.` +
         (hint ? ` Mostly ${topReason}: ${hint}.` : ""),
       fix:
@@ -600,7 +590,7 @@ function reconnectLoop({ sessions, now }: Context): Finding[] {
       evidence: evidenceOf(
         short.map((s) => ({
           event: s.end!,
-          summary: `${s.reason ?? "disconnected"} after ${describeSeconds(s.seconds!)} from ${endpoint(s.address, s.port)}`,
+          summary: `${s.reason ?? "disconnected"} after ${formatDuration(s.seconds!)} from ${endpoint(s.address, s.port)}`,
         })),
       ),
     },

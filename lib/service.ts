@@ -9,7 +9,8 @@ import { CollectorManager } from "./collector/manager";
 import { DEFAULT_TIMING, type CollectorTiming } from "./collector/collector";
 import { IngestWriter } from "./collector/writer";
 import { loadConfigFile, resolveConfigPath, type BrokerwatchConfig } from "./config";
-import { encryptSecret } from "./crypto";
+import { brokerSecretAddress, encryptSecret } from "./crypto";
+import { sealStoredSecrets } from "./settings/secrets";
 import { setRuntime } from "./runtime";
 import { AlertEngine } from "./alerts/engine";
 import { ruleProvider } from "./alerts/rules";
@@ -26,7 +27,14 @@ export interface ServiceOptions {
   databaseUrl?: string;
   dataDir: string;
   /** null: no bundled broker */
-  bundled: { port: number; host: string; sysIntervalSeconds: number; users?: Map<string, string> } | null;
+  bundled: {
+    port: number;
+    host: string;
+    sysIntervalSeconds: number;
+    users?: Map<string, string>;
+    /** BUNDLED_MAX_PACKET_SIZE */
+    maxPacketBytes?: number;
+  } | null;
   configPath?: string | null;
   env?: Record<string, string | undefined>;
   adminPassword?: string;
@@ -87,6 +95,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     (config?.brokers ?? []).map((b) => brokerRow(b, secret)),
   );
   await applyWebhookConfig(db, config?.webhooks ?? [], secret);
+  // Secrets an earlier version stored unbound (or header values in clear) are bound to their address.
+  await sealStoredSecrets(db, secret, log);
 
   let broker: BundledBroker | null = null;
   if (opts.bundled) {
@@ -198,7 +208,7 @@ function brokerRow(b: BrokerwatchConfig["brokers"][number], secret: string): New
     // `auto` keeps what was detected last time until the collector says otherwise
     ...(b.dialect === "auto" ? {} : { detectedDialect: b.dialect }),
     username: b.username ?? null,
-    passwordEnc: b.password ? encryptSecret(b.password, secret) : null,
+    passwordEnc: b.password ? encryptSecret(b.password, secret, brokerSecretAddress(b.url)) : null,
     cluster: b.cluster ?? null,
     maxConnections: b.maxConnections ?? null,
     expectedNodes: b.expectedNodes ?? null,

@@ -60,6 +60,23 @@ const envSchema = z.object({
       }
       return n;
     }),
+  /** bytes; a client announcing a larger MQTT packet is disconnected before it is buffered */
+  BUNDLED_MAX_PACKET_SIZE: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === "") return 1024 * 1024;
+      const n = Number(v);
+      // 268435460: the largest packet MQTT can encode (4-byte Remaining Length + fixed header)
+      if (!Number.isInteger(n) || n < 1024 || n > 268_435_460) {
+        ctx.addIssue({
+          code: "custom",
+          message: `BUNDLED_MAX_PACKET_SIZE must be a whole number of bytes between 1024 and 268435460 (got "${v}")`,
+        });
+        return z.NEVER;
+      }
+      return n;
+    }),
   /** `user:password,user2:password2`; when set the bundled broker refuses anonymous clients */
   BUNDLED_BROKER_USERS: z
     .string()

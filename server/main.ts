@@ -4,6 +4,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { readEnv, type ServiceEnv } from "./env";
 import { ensureBuilt } from "./build";
+import { OWNER_ONLY_UMASK, secureDataDir, tightenedMessage } from "./data-dir";
 
 /**
  * `npm start`: one process runs the web app, the bundled broker, the collector and the alert
@@ -33,11 +34,19 @@ function portTakenMessage(port: number, host: string, variable: string): string 
 }
 
 async function main(): Promise<void> {
+  // Before anything writes a file: the database, the service key and the build lock are owner-only.
+  process.umask(OWNER_ONLY_UMASK);
   let env: ServiceEnv;
   try {
     env = readEnv();
   } catch (err) {
     fail((err as Error).message);
+  }
+  try {
+    const tightened = tightenedMessage(env.BROKERWATCH_DATA_DIR, await secureDataDir(env.BROKERWATCH_DATA_DIR));
+    if (tightened) console.log(tightened);
+  } catch (err) {
+    fail(`data directory ${env.BROKERWATCH_DATA_DIR}: ${(err as Error).message}`);
   }
 
   if (env.PORT !== 0 && (await portInUse(env.PORT, env.HOSTNAME)))
@@ -79,6 +88,7 @@ async function main(): Promise<void> {
             host: env.HOSTNAME,
             sysIntervalSeconds: env.BUNDLED_SYS_INTERVAL,
             users: env.BUNDLED_BROKER_USERS,
+            maxPacketBytes: env.BUNDLED_MAX_PACKET_SIZE,
           }
         : null,
     });
@@ -89,6 +99,10 @@ async function main(): Promise<void> {
     fail(e.stack ?? String(e));
   }
   const { database, broker } = service;
+  // PGlite's file system layer (emscripten NODEFS) sets each file's mode itself (0666), past the
+  // umask: tighten what initdb and the migrations wrote. Files it adds later stay unreadable to
+  // others through the 0700 data directory, and are tightened at the next start.
+  if (database.kind === "pglite") await secureDataDir(env.BROKERWATCH_DATA_DIR).catch(() => undefined);
   const generatedPassword = service.generatedAdminPassword;
 
   const { default: next } = await import("next");

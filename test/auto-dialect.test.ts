@@ -1,6 +1,5 @@
-import { readFileSync } from "node:fs";
-import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { EMQX_SYS_LINES } from "./helpers/fixtures";
 import { createAutoDialect } from "../lib/collector/auto";
 import { createEmqxDialect } from "../lib/collector/emqx";
 import { createDialect } from "../lib/collector/index";
@@ -8,14 +7,6 @@ import { createDialect } from "../lib/collector/index";
 const T0 = new Date("2026-11-23T10:00:00Z");
 const utf8 = (s: string) => new TextEncoder().encode(s);
 const later = (seconds: number) => new Date(T0.getTime() + seconds * 1000);
-
-const EMQX_FIXTURE: { topic: string; payload: string }[] = readFileSync(
-  path.join(import.meta.dirname, "fixtures/emqx-5/sys-topics.jsonl"),
-  "utf8",
-)
-  .split("\n")
-  .filter((line) => line.trim() !== "")
-  .map((line) => JSON.parse(line));
 
 const EMQX_NODE = "emqx@10.0.0.11";
 const BUNDLED_NODE = "brokerwatch@127.0.0.1";
@@ -27,32 +18,17 @@ describe("auto dialect: telling the broker apart", () => {
     expect(auto.subscriptions).toEqual(["$SYS/#"]);
   });
 
-  it("detects the bundled broker from its retained Aedes version", () => {
+  it.each([
+    ["bundled", "its retained Aedes version", BUNDLED_NODE, "version", "aedes 1.2.0 (brokerwatch bundled)"],
+    ["bundled", "its sysdescr", BUNDLED_NODE, "sysdescr", "brokerwatch bundled broker"],
+    ["emqx", "a version that is not Aedes'", EMQX_NODE, "version", "5.8.6"],
+    ["emqx", "its sysdescr, which EMQX publishes too", EMQX_NODE, "sysdescr", "EMQX"],
+  ])("detects %s from %s", (dialect, _what, node, topic, payload) => {
     const auto = createAutoDialect();
-    const out = auto.parse(`$SYS/brokers/${BUNDLED_NODE}/version`, utf8("aedes 1.2.0 (brokerwatch bundled)"), T0);
-    expect(auto.detected).toBe("bundled");
-    expect(auto.name).toBe("bundled");
-    expect(out.version).toBe("aedes 1.2.0 (brokerwatch bundled)");
-  });
-
-  it("detects the bundled broker from its sysdescr", () => {
-    const auto = createAutoDialect();
-    auto.parse(`$SYS/brokers/${BUNDLED_NODE}/sysdescr`, utf8("brokerwatch bundled broker"), T0);
-    expect(auto.detected).toBe("bundled");
-  });
-
-  it("detects EMQX from a version that is not Aedes'", () => {
-    const auto = createAutoDialect();
-    const out = auto.parse(`$SYS/brokers/${EMQX_NODE}/version`, utf8("5.8.6"), T0);
-    expect(auto.detected).toBe("emqx");
-    expect(auto.name).toBe("emqx");
-    expect(out.version).toBe("5.8.6");
-  });
-
-  it("detects EMQX from its sysdescr, which EMQX publishes too", () => {
-    const auto = createAutoDialect();
-    auto.parse(`$SYS/brokers/${EMQX_NODE}/sysdescr`, utf8("EMQX"), T0);
-    expect(auto.detected).toBe("emqx");
+    const out = auto.parse(`$SYS/brokers/${node}/${topic}`, utf8(payload), T0);
+    expect(auto.detected).toBe(dialect);
+    expect(auto.name).toBe(dialect);
+    if (topic === "version") expect(out.version).toBe(payload);
   });
 
   it.each([
@@ -103,7 +79,7 @@ describe("auto dialect: losing nothing before it knows", () => {
 
   it("parses EMQX events that arrive before the version instead of dropping them", () => {
     const auto = createAutoDialect();
-    const connected = EMQX_FIXTURE.find((l) => l.topic.endsWith("truck-0042/connected"))!;
+    const connected = EMQX_SYS_LINES.find((l) => l.topic.endsWith("truck-0042/connected"))!;
     const out = auto.parse(connected.topic, utf8(connected.payload), T0);
     expect(auto.detected).toBeNull();
     expect(out.events.map((e) => [e.type, e.clientId, e.node])).toEqual([["connected", "truck-0042", EMQX_NODE]]);
@@ -137,7 +113,7 @@ describe("auto dialect: losing nothing before it knows", () => {
   it("gives the EMQX dialect's output for the whole EMQX fixture", () => {
     const auto = createAutoDialect();
     const emqx = createEmqxDialect();
-    for (const [i, line] of EMQX_FIXTURE.entries()) {
+    for (const [i, line] of EMQX_SYS_LINES.entries()) {
       const payload = utf8(line.payload);
       expect(auto.parse(line.topic, payload, later(i))).toEqual(emqx.parse(line.topic, payload, later(i)));
     }

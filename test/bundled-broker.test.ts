@@ -150,42 +150,21 @@ describe("bundled broker", () => {
     c.destroy();
   });
 
-  it("records a takeover when the same ClientID reconnects with clean start 0", async () => {
-    const first = await rawSession(broker.port, {
-      clientId: "dup-0",
-      clean: false,
-      username: "device",
-      password: "s3cret",
-    });
-    const second = await rawSession(broker.port, {
-      clientId: "dup-0",
-      clean: false,
-      username: "device",
-      password: "s3cret",
-    });
-    const ev = await waitFor("disconnected dup-0", () => lifecycle(watch.messages, "dup-0", "disconnected"));
-    expect(ev.json).toMatchObject({ reason: "takenover", peerport: first.localPort });
-    await first.closed;
-    second.destroy();
-  });
-
-  it("records a discard when the same ClientID reconnects with clean start 1", async () => {
-    const first = await rawSession(broker.port, {
-      clientId: "dup-1",
-      clean: true,
-      username: "device",
-      password: "s3cret",
-    });
-    const second = await rawSession(broker.port, {
-      clientId: "dup-1",
-      clean: true,
-      username: "device",
-      password: "s3cret",
-    });
-    const ev = await waitFor("disconnected dup-1", () => lifecycle(watch.messages, "dup-1", "disconnected"));
-    expect(ev.json).toMatchObject({ reason: "discarded", peerport: first.localPort });
-    second.destroy();
-  });
+  it.each([
+    ["takeover", 0, "dup-0", false, "takenover"],
+    ["discard", 1, "dup-1", true, "discarded"],
+  ])(
+    "records a %s when the same ClientID reconnects with clean start %i",
+    async (_what, _flag, clientId, clean, reason) => {
+      const session = () => rawSession(broker.port, { clientId, clean, username: "device", password: "s3cret" });
+      const first = await session();
+      const second = await session();
+      const ev = await waitFor(`disconnected ${clientId}`, () => lifecycle(watch.messages, clientId, "disconnected"));
+      expect(ev.json).toMatchObject({ reason, peerport: first.localPort });
+      await first.closed;
+      second.destroy();
+    },
+  );
 
   it("refuses a wrong password before any session begins and reports connect_failed not_authorized", async () => {
     const c = await rawSession(broker.port, { clientId: "intruder", username: "device", password: "wrong" });

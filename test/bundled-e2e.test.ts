@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import mqtt from "mqtt";
+import type { eventJson } from "../lib/api/events";
 import { startApp, type RunningApp } from "./helpers/app";
 import { waitFor } from "./helpers/ports";
 import { rawConnect, rawSession, connectPacket, type RawClient } from "./helpers/raw-mqtt";
@@ -13,22 +14,8 @@ import { rawConnect, rawSession, connectPacket, type RawClient } from "./helpers
 const TOKEN = "bundled-e2e-token";
 const DEVICE = { username: "device", password: "dev-pw" };
 
-type ApiEvent = {
-  id: number;
-  ts: string;
-  broker: string;
-  clientId: string | null;
-  type: string;
-  reason: string | null;
-  address: string | null;
-  port: number | null;
-  username: string | null;
-  protocolVersion: number | null;
-  cleanStart: boolean | null;
-  keepalive: number | null;
-  sessionSeconds: number | null;
-  raw: string;
-};
+/** An event as GET /api/events returns it. */
+type ApiEvent = ReturnType<typeof eventJson>;
 
 describe("bundled broker end to end", () => {
   let app: RunningApp;

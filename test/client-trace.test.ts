@@ -7,6 +7,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import mqttPacket from "mqtt-packet";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { ROOT, startApp, type RunningApp } from "./helpers/app";
+import { writeConfigFile } from "./helpers/fixtures";
 import { launchChromium, signIn, screenshotPath } from "./helpers/browser";
 import { startMosquitto, type RunningMosquitto } from "./helpers/mosquitto";
 import { waitFor } from "./helpers/ports";
@@ -115,19 +116,14 @@ describeIf(needs({ chromium: true, mosquitto: true }), "client trace in a browse
     broker = await startMosquitto(LOG_CONFIG, {
       "pw.txt": await passwordFile({ monitor: "mon-pw", device: "dev-pw" }),
     });
-    const dir = await mkdtemp(path.join(os.tmpdir(), "bw-config-"));
-    const config = path.join(dir, "brokerwatch.yaml");
-    await writeFile(
-      config,
-      [
-        "brokers:",
-        "  - name: plant-a",
-        `    url: ${broker.url}`,
-        "    dialect: mosquitto",
-        "    username: monitor",
-        "    password: ${MONITOR_PASSWORD}",
-      ].join("\n"),
-    );
+    const config = await writeConfigFile([
+      "brokers:",
+      "  - name: plant-a",
+      `    url: ${broker.url}`,
+      "    dialect: mosquitto",
+      "    username: monitor",
+      "    password: ${MONITOR_PASSWORD}",
+    ]);
     [app, browser] = await Promise.all([
       startApp({
         env: {

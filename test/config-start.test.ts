@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,6 +9,7 @@ import { migrateDatabase, openDatabase } from "@/db/client";
 import { brokers } from "@/db/schema";
 import { ensureBuilt } from "@/server/build";
 import { ROOT, startApp, type RunningApp } from "./helpers/app";
+import { writeConfigFile } from "./helpers/fixtures";
 import { freePort, waitFor } from "./helpers/ports";
 
 /**
@@ -25,11 +26,22 @@ const START_BUDGET_MS = 240_000;
 /** A server nothing listens on: a start that reached the database would fail differently. */
 const UNREACHABLE_DATABASE = "postgres://brokerwatch@127.0.0.1:1/never";
 
-async function configFile(lines: string[]): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), "bw-config-start-"));
-  const file = path.join(dir, "brokerwatch.yaml");
-  await writeFile(file, lines.join("\n") + "\n");
-  return file;
+/**
+ * `npm start` with this brokerwatch.yaml, a fresh data directory and a database it cannot reach:
+ * it must exit 1, and the output line that mentions `naming` is returned.
+ */
+async function refusedConfig(lines: string[], naming: string) {
+  const file = await writeConfigFile(lines);
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), "bw-data-"));
+  const { code, output } = await npmStart({
+    BROKERWATCH_CONFIG: file,
+    BROKERWATCH_DATA_DIR: dataDir,
+    DATABASE_URL: UNREACHABLE_DATABASE,
+  });
+  expect(code, output).toBe(1);
+  const line = output.split("\n").find((l) => l.includes(naming));
+  expect(line, output).toBeDefined();
+  return { file, line, output };
 }
 
 /** `npm start` as an operator runs it; resolves when the process has exited and its output is complete. */
@@ -61,22 +73,16 @@ describe("an invalid brokerwatch.yaml", () => {
   it(
     "stops npm start with exit code 1 and a message naming the file, the line and brokers[1].url",
     async () => {
-      const file = await configFile([
-        "brokers:",
-        "  - name: plant-a",
-        "    url: mqtt://10.0.0.5:1883",
-        "  - name: plant-b",
-        "    url: http://10.0.0.6:1883",
-      ]);
-      const dataDir = await mkdtemp(path.join(os.tmpdir(), "bw-data-"));
-      const { code, output } = await npmStart({
-        BROKERWATCH_CONFIG: file,
-        BROKERWATCH_DATA_DIR: dataDir,
-        DATABASE_URL: UNREACHABLE_DATABASE,
-      });
-      expect(code).toBe(1);
-      const line = output.split("\n").find((l) => l.includes("brokers[1].url"));
-      expect(line, output).toBeDefined();
+      const { file, line, output } = await refusedConfig(
+        [
+          "brokers:",
+          "  - name: plant-a",
+          "    url: mqtt://10.0.0.5:1883",
+          "  - name: plant-b",
+          "    url: http://10.0.0.6:1883",
+        ],
+        "brokers[1].url",
+      );
       expect(line).toContain(`${file}:5:`);
       expect(line).toMatch(/mqtt:\/\//);
       // the file is checked first: nothing else was attempted
@@ -89,22 +95,16 @@ describe("an invalid brokerwatch.yaml", () => {
   it(
     "names a ${VAR} that is not set in the environment, and where it is used",
     async () => {
-      const file = await configFile([
-        "brokers:",
-        "  - name: plant-a",
-        "    url: mqtt://10.0.0.5:1883",
-        "    username: monitor",
-        "    password: ${PLANT_A_PASSWORD_NOT_EXPORTED}",
-      ]);
-      const dataDir = await mkdtemp(path.join(os.tmpdir(), "bw-data-"));
-      const { code, output } = await npmStart({
-        BROKERWATCH_CONFIG: file,
-        BROKERWATCH_DATA_DIR: dataDir,
-        DATABASE_URL: UNREACHABLE_DATABASE,
-      });
-      expect(code).toBe(1);
-      const line = output.split("\n").find((l) => l.includes("PLANT_A_PASSWORD_NOT_EXPORTED"));
-      expect(line, output).toBeDefined();
+      const { file, line, output } = await refusedConfig(
+        [
+          "brokers:",
+          "  - name: plant-a",
+          "    url: mqtt://10.0.0.5:1883",
+          "    username: monitor",
+          "    password: ${PLANT_A_PASSWORD_NOT_EXPORTED}",
+        ],
+        "PLANT_A_PASSWORD_NOT_EXPORTED",
+      );
       expect(line).toContain(`${file}:5:`);
       expect(line).toContain("brokers[0].password");
       expect(line).toMatch(/not set/);
@@ -130,9 +130,19 @@ describe("a broker removed from brokerwatch.yaml", () => {
     api<{ events: ApiEvent[] }>(app, `/api/clients/${encodeURIComponent(clientId)}/events?broker=${broker}`).then(
       (r) => r.events,
     );
+  /** Waits until `broker` has recorded both the connect and the disconnect of `clientId`. */
+  const recordedVisit = (app: RunningApp, clientId: string, broker: string) =>
+    waitFor(
+      `${broker} to record ${clientId}`,
+      async () => (await eventsOf(app, clientId, broker)).length >= 2,
+      15_000,
+      100,
+    );
+
+  const DEVICE = { username: "device", password: "device-password" };
 
   async function connectAndLeave(app: RunningApp, clientId: string): Promise<void> {
-    const client = await mqtt.connectAsync(app.mqttUrl!, { clientId, reconnectPeriod: 0 });
+    const client = await mqtt.connectAsync(app.mqttUrl!, { clientId, reconnectPeriod: 0, ...DEVICE });
     await client.endAsync();
   }
 
@@ -141,7 +151,13 @@ describe("a broker removed from brokerwatch.yaml", () => {
     return startApp({
       dataDir,
       database: "pglite",
-      env: { BROKERWATCH_API_TOKEN: TOKEN, BROKERWATCH_CONFIG: config, MQTT_PORT: String(mqttPort) },
+      env: {
+        BROKERWATCH_API_TOKEN: TOKEN,
+        BROKERWATCH_CONFIG: config,
+        MQTT_PORT: String(mqttPort),
+        // the bundled broker serves `$SYS` only to configured users: old-line watches it as one
+        BUNDLED_BROKER_USERS: "watcher:watcher-password,device:device-password",
+      },
     });
   }
 
@@ -158,29 +174,26 @@ describe("a broker removed from brokerwatch.yaml", () => {
     async () => {
       const dataDir = await dataDirPromise;
       const plantA = ["  - name: plant-a", "    url: mqtt://127.0.0.1:1", "    dialect: mosquitto"];
-      const before = await configFile([
+      const before = await writeConfigFile([
         "brokers:",
         ...plantA,
         "  - name: old-line",
         `    url: mqtt://127.0.0.1:${mqttPort}`,
         "    dialect: bundled",
+        "    username: watcher",
+        "    password: watcher-password",
       ]);
 
       first = await start(before, dataDir);
       await connectAndLeave(first, "retired-sensor");
-      await waitFor(
-        "old-line to record retired-sensor",
-        async () => (await eventsOf(first!, "retired-sensor", "old-line")).length >= 2,
-        15_000,
-        100,
-      );
+      await recordedVisit(first, "retired-sensor", "old-line");
       const { brokers: listedBefore } = await api<{ brokers: { name: string }[] }>(first, "/api/brokers");
       expect(listedBefore.map((b) => b.name)).toEqual(expect.arrayContaining(["plant-a", "old-line", "bundled"]));
       expect((await first.stop()).code).toBe(0);
       first = null;
 
       // the operator takes old-line out of the file and restarts
-      const after = await configFile(["brokers:", ...plantA]);
+      const after = await writeConfigFile(["brokers:", ...plantA]);
       second = await start(after, dataDir);
 
       const { brokers: listedAfter } = await api<{ brokers: { name: string }[] }>(second, "/api/brokers");
@@ -197,12 +210,7 @@ describe("a broker removed from brokerwatch.yaml", () => {
 
       // and it is no longer watched: a new device is seen by `bundled` only
       await connectAndLeave(second, "new-sensor");
-      await waitFor(
-        "bundled to record new-sensor",
-        async () => (await eventsOf(second!, "new-sensor", "bundled")).length >= 2,
-        15_000,
-        100,
-      );
+      await recordedVisit(second, "new-sensor", "bundled");
       await new Promise((r) => setTimeout(r, 1000));
       expect(await eventsOf(second, "new-sensor", "old-line")).toEqual([]);
 

@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
   buildTimeline,
-  describeSeconds,
   diagnose,
   pairSessions,
   KEEPALIVE_RUN_MIN,
@@ -46,56 +45,25 @@ function history() {
     protocolVersion: 4,
     cleanStart: o.cleanStart ?? true,
   });
+  /** one event at t seconds; `fields` override what the endpoint says */
+  const add = (type: string, t: number, o: Endpoint, fields: Partial<DiagnosisEvent> = {}) => {
+    const e: DiagnosisEvent = { id: ++id, ts: at(t), type, reason: null, sessionSeconds: null, ...base(o), ...fields };
+    events.push(e);
+    return e;
+  };
   const api = {
     events,
-    connect(t: number, o: Endpoint = {}) {
-      const e: DiagnosisEvent = {
-        id: ++id,
-        ts: at(t),
-        type: "connected",
-        reason: null,
-        sessionSeconds: null,
-        ...base(o),
-      };
-      events.push(e);
-      return e;
-    },
-    disconnect(t: number, reason: string, sessionSeconds: number | null, o: Endpoint = {}) {
-      const e: DiagnosisEvent = { id: ++id, ts: at(t), type: "disconnected", reason, sessionSeconds, ...base(o) };
-      events.push(e);
-      return e;
-    },
+    connect: (t: number, o: Endpoint = {}) => add("connected", t, o),
+    disconnect: (t: number, reason: string, sessionSeconds: number | null, o: Endpoint = {}) =>
+      add("disconnected", t, o, { reason, sessionSeconds }),
     /** a session from t lasting `seconds`, ended for `reason` */
     session(t: number, seconds: number, reason: string, o: Endpoint = {}) {
       const start = api.connect(t, o);
       const end = api.disconnect(t + seconds, reason, seconds, o);
       return { start, end };
     },
-    failed(t: number, reason: string, o: Endpoint = {}) {
-      const e: DiagnosisEvent = {
-        id: ++id,
-        ts: at(t),
-        type: "connect_failed",
-        reason,
-        sessionSeconds: null,
-        ...base(o),
-        keepalive: null,
-      };
-      events.push(e);
-      return e;
-    },
-    dropped(t: number, o: Endpoint = {}) {
-      const e: DiagnosisEvent = {
-        id: ++id,
-        ts: at(t),
-        type: "messages_dropped",
-        reason: null,
-        sessionSeconds: null,
-        ...base(o),
-      };
-      events.push(e);
-      return e;
-    },
+    failed: (t: number, reason: string, o: Endpoint = {}) => add("connect_failed", t, o, { reason, keepalive: null }),
+    dropped: (t: number, o: Endpoint = {}) => add("messages_dropped", t, o),
   };
   return api;
 }
@@ -447,19 +415,5 @@ describe("diagnosis", () => {
     const h = history();
     h.dropped(0);
     expect(find(diagnose(h.events, new Date(T0 + 90 * 60_000)), "messages-dropped").detail).toContain("90 min ago");
-  });
-});
-
-describe("describeSeconds", () => {
-  it.each([
-    [0.25, "0.3 s"],
-    [1.5, "1.5 s"],
-    [45, "45 s"],
-    [350, "5.8 min"],
-    [1800, "30 min"],
-    [7200, "2 h"],
-    [3 * 86400, "3 d"],
-  ])("%s s reads %s", (seconds, text) => {
-    expect(describeSeconds(seconds)).toBe(text);
   });
 });

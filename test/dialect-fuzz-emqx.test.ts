@@ -1,6 +1,5 @@
-import { readFileSync } from "node:fs";
-import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { EMQX_SYS_LINES } from "./helpers/fixtures";
 import { BUNDLED_STATS } from "../lib/bundled-layout";
 import { DISCONNECT_REASONS, EVENT_TYPES } from "../lib/events";
 import { isMetricName } from "../lib/metrics";
@@ -27,17 +26,9 @@ function prng(seed: number): () => number {
   };
 }
 
-const EMQX_FIXTURE: { topic: string; payload: string }[] = readFileSync(
-  path.join(import.meta.dirname, "fixtures/emqx-5/sys-topics.jsonl"),
-  "utf8",
-)
-  .split("\n")
-  .filter((line) => line.trim() !== "")
-  .map((line) => JSON.parse(line));
-
 const BUNDLED_NODE = "brokerwatch@127.0.0.1";
 const SEEDS: { topic: string; payload: string }[] = [
-  ...EMQX_FIXTURE,
+  ...EMQX_SYS_LINES,
   { topic: `$SYS/brokers/${BUNDLED_NODE}/version`, payload: "aedes 1.2.0 (brokerwatch bundled)" },
   { topic: `$SYS/brokers/${BUNDLED_NODE}/sysdescr`, payload: "brokerwatch bundled broker" },
   { topic: `$SYS/brokers/${BUNDLED_NODE}/uptime`, payload: "90500" },

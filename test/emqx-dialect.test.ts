@@ -1,17 +1,7 @@
-import { readFileSync } from "node:fs";
-import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { EMQX_SYS_LINES } from "./helpers/fixtures";
 import { createEmqxDialect } from "../lib/collector/emqx";
 import type { DialectOutput } from "../lib/collector/types";
-
-/** EMQX 5 payloads in their documented shape (test/fixtures/emqx-5/README.md). */
-const FIXTURE: { topic: string; payload: string }[] = readFileSync(
-  path.join(import.meta.dirname, "fixtures/emqx-5/sys-topics.jsonl"),
-  "utf8",
-)
-  .split("\n")
-  .filter((line) => line.trim() !== "")
-  .map((line) => JSON.parse(line));
 
 const NODE = "emqx@10.0.0.11";
 const T0 = new Date("2026-11-23T10:00:00Z");
@@ -19,7 +9,7 @@ const utf8 = (s: string) => new TextEncoder().encode(s);
 const at = (secondsAfterT0: number) => new Date(T0.getTime() + secondsAfterT0 * 1000);
 
 function fixtureLine(topicSuffix: string, nth = 0): { topic: string; payload: string } {
-  const lines = FIXTURE.filter((l) => l.topic.endsWith(topicSuffix));
+  const lines = EMQX_SYS_LINES.filter((l) => l.topic.endsWith(topicSuffix));
   if (!lines[nth]) throw new Error(`fixture has no line ${nth} ending ${topicSuffix}`);
   return lines[nth];
 }
@@ -54,7 +44,7 @@ function connectedPayload(fields: Record<string, unknown>): string {
 describe("EMQX dialect: every line of the EMQX 5 fixture", () => {
   it("accounts for the whole fixture without an unparsed record, in order", () => {
     const dialect = createEmqxDialect();
-    const outputs = FIXTURE.map((l, i) => dialect.parse(l.topic, utf8(l.payload), at(i)));
+    const outputs = EMQX_SYS_LINES.map((l, i) => dialect.parse(l.topic, utf8(l.payload), at(i)));
     expect(outputs.flatMap((o) => o.unparsed)).toEqual([]);
 
     const summary = outputs.flatMap((o) =>
@@ -216,7 +206,7 @@ describe("EMQX dialect: every line of the EMQX 5 fixture", () => {
 
   it("leaves mqtt_queued_messages absent for EMQX rather than zero", () => {
     const dialect = createEmqxDialect();
-    const metrics = FIXTURE.flatMap((l, i) =>
+    const metrics = EMQX_SYS_LINES.flatMap((l, i) =>
       dialect.parse(l.topic, utf8(l.payload), at(i)).samples.map((s) => s.metric),
     );
     expect(metrics).not.toContain("mqtt_queued_messages");

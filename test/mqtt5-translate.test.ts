@@ -74,6 +74,22 @@ async function connect(port: number, opts: IClientOptions): Promise<MqttClient> 
   return client;
 }
 
+/**
+ * A broker, a v3.1.1 watcher subscribed to wills/#, and a v5 client whose will is
+ * `wills/<clientId>` carrying `payload`.
+ */
+async function withWatchedWill(clientId: string, payload: string, qos: 0 | 1 = 0) {
+  const b = await startBroker();
+  const watcher = await connect(b.port, { protocolVersion: 4, clientId: "watcher" });
+  await watcher.subscribeAsync("wills/#");
+  const client = await connect(b.port, {
+    protocolVersion: 5,
+    clientId,
+    will: { topic: `wills/${clientId}`, payload: Buffer.from(payload), qos, retain: false },
+  });
+  return { b, watcher, client };
+}
+
 function nextMessage(client: MqttClient, topic: string): Promise<{ payload: string; qos: number; packet: Packet }> {
   return new Promise((resolve) => {
     const onMessage = (t: string, payload: Buffer, packet: mqttPacket.IPublishPacket) => {
@@ -91,6 +107,31 @@ function noMessage(client: MqttClient, topic: string, ms: number): Promise<boole
     nextMessage(client, topic).then(() => false),
     new Promise<boolean>((resolve) => setTimeout(() => resolve(true), ms)),
   ]);
+}
+
+/**
+ * A broker that records its client errors, and a hand-driven v5 client that has sent CONNECT
+ * as `clientId` and read the CONNACK.
+ */
+async function connectedRawV5(clientId: string) {
+  const b = await startBroker();
+  const errors: Error[] = [];
+  b.aedes.on("clientError", (_c, err) => errors.push(err));
+  const raw = await rawV5(b.port);
+  raw.send(v5Connect(clientId));
+  const connack = await raw.next("connack");
+  return { b, errors, raw, connack };
+}
+
+/** A broker and a bare TCP socket to it; `errored` is the first connectionError Aedes reports. */
+async function plainSocket() {
+  const b = await startBroker();
+  const errored = new Promise<Error>((resolve) => b.aedes.on("connectionError", (_c, err) => resolve(err)));
+  const socket = net.connect(b.port, "127.0.0.1");
+  cleanups.push(async () => void socket.destroy());
+  socket.on("error", () => {});
+  await once(socket, "connect");
+  return { b, errored, socket };
 }
 
 /** A hand-driven v5 client, for packets mqtt.js won't send. */
@@ -247,14 +288,7 @@ describe("translateMqtt5 — MQTT 5 clients", () => {
   });
 
   it("disconnects cleanly: clientDisconnect fires and the will is not published", async () => {
-    const b = await startBroker();
-    const watcher = await connect(b.port, { protocolVersion: 4, clientId: "watcher" });
-    await watcher.subscribeAsync("wills/#");
-    const client = await connect(b.port, {
-      protocolVersion: 5,
-      clientId: "leaver",
-      will: { topic: "wills/leaver", payload: Buffer.from("gone"), qos: 0, retain: false },
-    });
+    const { b, watcher, client } = await withWatchedWill("leaver", "gone");
     const disconnected = new Promise<Client>((resolve) => b.aedes.on("clientDisconnect", resolve));
     const noWill = noMessage(watcher, "wills/leaver", 300);
     await client.endAsync();
@@ -264,28 +298,14 @@ describe("translateMqtt5 — MQTT 5 clients", () => {
   });
 
   it("publishes the will of a v5 client whose socket drops", async () => {
-    const b = await startBroker();
-    const watcher = await connect(b.port, { protocolVersion: 4, clientId: "watcher" });
-    await watcher.subscribeAsync("wills/#");
-    const client = await connect(b.port, {
-      protocolVersion: 5,
-      clientId: "dropper",
-      will: { topic: "wills/dropper", payload: Buffer.from("dropped"), qos: 1, retain: false },
-    });
+    const { watcher, client } = await withWatchedWill("dropper", "dropped", 1);
     const will = nextMessage(watcher, "wills/dropper");
     client.stream.destroy();
     await expect(will).resolves.toMatchObject({ payload: "dropped" });
   });
 
   it("publishes the will on DISCONNECT 0x04 (disconnect with will message)", async () => {
-    const b = await startBroker();
-    const watcher = await connect(b.port, { protocolVersion: 4, clientId: "watcher" });
-    await watcher.subscribeAsync("wills/#");
-    const client = await connect(b.port, {
-      protocolVersion: 5,
-      clientId: "willful",
-      will: { topic: "wills/willful", payload: Buffer.from("on purpose"), qos: 0, retain: false },
-    });
+    const { b, watcher, client } = await withWatchedWill("willful", "on purpose");
     const will = nextMessage(watcher, "wills/willful");
     client.end(false, { reasonCode: 0x04 });
     await expect(will).resolves.toMatchObject({ payload: "on purpose" });
@@ -385,12 +405,8 @@ describe("translateMqtt5 — backpressure", () => {
 
 describe("translateMqtt5 — protocol errors in translation mode", () => {
   it("closes with DISCONNECT 0x94 on an unknown topic alias", async () => {
-    const b = await startBroker();
-    const errors: Error[] = [];
-    b.aedes.on("clientError", (_c, err) => errors.push(err));
-    const raw = await rawV5(b.port);
-    raw.send(v5Connect("raw-alias"));
-    expect((await raw.next("connack")).reasonCode).toBe(0);
+    const { b, errors, raw, connack } = await connectedRawV5("raw-alias");
+    expect(connack.reasonCode).toBe(0);
     raw.send({
       cmd: "publish",
       topic: "",
@@ -447,12 +463,7 @@ describe("translateMqtt5 — protocol errors in translation mode", () => {
 
 describe("translateMqtt5 — Aedes output it cannot parse", () => {
   it("sends DISCONNECT 0x83, closes, and reports the error to Aedes without throwing", async () => {
-    const b = await startBroker();
-    const errors: Error[] = [];
-    b.aedes.on("clientError", (_c, err) => errors.push(err));
-    const raw = await rawV5(b.port);
-    raw.send(v5Connect("victim-of-aedes"));
-    await raw.next("connack");
+    const { b, errors, raw } = await connectedRawV5("victim-of-aedes");
     // Pretend Aedes wrote garbage (a PUBLISH header with QoS 3).
     b.connections[0].stream.write(Buffer.from([0x36, 0x00]));
     expect((await raw.next("disconnect")).reasonCode).toBe(0x83);
@@ -484,12 +495,7 @@ describe("translateMqtt5 — passthrough", () => {
   }
 
   it("hands garbage to Aedes, which reports its own connectionError", async () => {
-    const b = await startBroker();
-    const errored = new Promise<Error>((resolve) => b.aedes.on("connectionError", (_c, err) => resolve(err)));
-    const socket = net.connect(b.port, "127.0.0.1");
-    cleanups.push(async () => void socket.destroy());
-    socket.on("error", () => {});
-    await once(socket, "connect");
+    const { b, errored, socket } = await plainSocket();
     socket.write(Buffer.from("GET / HTTP/1.1\r\n\r\n"));
     const err = await errored;
     expect(err.message).toMatch(/^Invalid header flag bits/);
@@ -499,12 +505,7 @@ describe("translateMqtt5 — passthrough", () => {
   });
 
   it("hands a complete CONNECT too short for its own protocol name to Aedes at once", async () => {
-    const b = await startBroker();
-    const errored = new Promise<Error>((resolve) => b.aedes.on("connectionError", (_c, err) => resolve(err)));
-    const socket = net.connect(b.port, "127.0.0.1");
-    cleanups.push(async () => void socket.destroy());
-    socket.on("error", () => {});
-    await once(socket, "connect");
+    const { b, errored, socket } = await plainSocket();
     // remaining length 3, but the protocol name claims 4 bytes: no level byte will ever come
     socket.write(Buffer.from([0x10, 3, 0, 4, 0x4d]));
     expect((await errored).message).toBe("Cannot parse protocolId");

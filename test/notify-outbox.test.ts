@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
 import { Webhook } from "standardwebhooks";
 import { notifications, webhooks } from "@/db/schema";
-import { encryptSecret } from "@/lib/crypto";
+import { encryptSecret, webhookSecretAddress } from "@/lib/crypto";
 import type { NotificationStatus } from "@/lib/notify/format";
 import { DeliveryWorker, enqueue, parseRetryAfter, type DeliveryWorkerOptions } from "@/lib/notify/outbox";
 import { deliveryLog } from "@/lib/notify/webhooks";
@@ -89,7 +89,7 @@ describe("delivery outbox", () => {
       .values({
         name: `hook-${++counter}`,
         url,
-        secretEnc: opts.secret === false ? null : encryptSecret(WHSEC, SERVICE_KEY),
+        secretEnc: opts.secret === false ? null : encryptSecret(WHSEC, SERVICE_KEY, webhookSecretAddress(url)),
         headers: opts.headers ?? {},
       })
       .returning();

@@ -45,7 +45,7 @@ describe("webhooks from brokerwatch.yaml", () => {
       groupBy: null,
     });
     expect(ops.secretEnc).not.toContain(WHSEC.slice(6));
-    expect(decryptSecret(ops.secretEnc!, SERVICE_KEY)).toBe(WHSEC);
+    expect(decryptSecret(ops.secretEnc!, SERVICE_KEY, "https://hooks.example.com/bw")).toBe(WHSEC);
     expect(await byName("chat")).toMatchObject({ secretEnc: null, groupBy: ["cluster"] });
     expect(await testDb.database.db.$count(webhooks)).toBe(2);
   });

@@ -1,12 +1,10 @@
-import { mkdtemp, writeFile } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import { EventEmitter } from "node:events";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import mqtt, { type MqttClient } from "mqtt";
 import type { Browser, Page } from "playwright-core";
 import { launchChromium, signIn, screenshotPath } from "./helpers/browser";
 import { startApp, type RunningApp } from "./helpers/app";
+import { writeConfigFile } from "./helpers/fixtures";
 import { freePort } from "./helpers/ports";
 import { describeIf, needs } from "./helpers/require";
 import type { EventRow } from "@/db/ingest";
@@ -39,25 +37,19 @@ describeIf(needs({ chromium: true }), "live overview and broker page in a browse
     // Besides the bundled broker, a two-node cluster: plant-a watches the bundled broker too (with a
     // small capacity, so the saturation bar shows), plant-b points at a port nobody listens on.
     const [mqttPort, deadPort] = [await freePort(), await freePort()];
-    const configDir = await mkdtemp(path.join(os.tmpdir(), "bw-overview-"));
-    const config = path.join(configDir, "brokerwatch.yaml");
-    await writeFile(
-      config,
-      [
-        "brokers:",
-        "  - name: plant-a",
-        `    url: mqtt://127.0.0.1:${mqttPort}`,
-        "    dialect: bundled",
-        "    cluster: plant",
-        "    maxConnections: 4",
-        "  - name: plant-b",
-        `    url: mqtt://127.0.0.1:${deadPort}`,
-        "    dialect: mosquitto",
-        "    cluster: plant",
-        "    maxConnections: 1000",
-        "",
-      ].join("\n"),
-    );
+    const config = await writeConfigFile([
+      "brokers:",
+      "  - name: plant-a",
+      `    url: mqtt://127.0.0.1:${mqttPort}`,
+      "    dialect: bundled",
+      "    cluster: plant",
+      "    maxConnections: 4",
+      "  - name: plant-b",
+      `    url: mqtt://127.0.0.1:${deadPort}`,
+      "    dialect: mosquitto",
+      "    cluster: plant",
+      "    maxConnections: 1000",
+    ]);
     [app, browser] = await Promise.all([
       startApp({ env: { MQTT_PORT: String(mqttPort), BROKERWATCH_CONFIG: config } }),
       launchChromium(),

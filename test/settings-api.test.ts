@@ -12,7 +12,7 @@ import { getBroker } from "@/db/brokers";
 import { notifications, webhooks } from "@/db/schema";
 import { createSession, SESSION_COOKIE } from "@/lib/auth/session";
 import { checkPassword, createUser } from "@/lib/auth/users";
-import { decryptSecret } from "@/lib/crypto";
+import { decryptSecret, webhookSecretAddress } from "@/lib/crypto";
 import { getRuntime } from "@/lib/runtime";
 import { startService, type Service } from "@/lib/service";
 import type { ConnectionTestResult, WebhookTestResult } from "@/lib/settings/views";
@@ -221,7 +221,7 @@ describe("brokers", () => {
 
     const row = (await getBroker(service.database.db, "plant-ui"))!;
     expect(row.passwordEnc).not.toContain(BROKER_PASSWORD);
-    expect(decryptSecret(row.passwordEnc!, "settings-test-service-key")).toBe(BROKER_PASSWORD);
+    expect(decryptSecret(row.passwordEnc!, "settings-test-service-key", "mqtt://127.0.0.1:1")).toBe(BROKER_PASSWORD);
     // the collector started without a restart
     expect(service.collectors.get("plant-ui")).toBeDefined();
 
@@ -266,15 +266,19 @@ describe("brokers", () => {
 
     const edited = await call(
       brokerRoute.PATCH(
-        request("PATCH", "/api/brokers/plant-ui", admin, { url: "mqtt://127.0.0.1:3", password: "", cluster: "plant" }),
+        request("PATCH", "/api/brokers/plant-ui", admin, {
+          url: "mqtt://127.0.0.1:1/",
+          password: "",
+          cluster: "plant",
+        }),
         params({ name: "plant-ui" }),
       ),
     );
     expect(edited.status).toBe(200);
-    expect(edited.body.broker).toMatchObject({ url: "mqtt://127.0.0.1:3", cluster: "plant", hasPassword: true });
+    expect(edited.body.broker).toMatchObject({ url: "mqtt://127.0.0.1:1/", cluster: "plant", hasPassword: true });
     expect(edited.text).not.toContain(BROKER_PASSWORD);
     const row = (await getBroker(service.database.db, "plant-ui"))!;
-    expect(decryptSecret(row.passwordEnc!, "settings-test-service-key")).toBe(BROKER_PASSWORD);
+    expect(decryptSecret(row.passwordEnc!, "settings-test-service-key", "mqtt://127.0.0.1:1")).toBe(BROKER_PASSWORD);
 
     const cleared = await call(
       brokerRoute.PATCH(
@@ -494,7 +498,12 @@ describe("webhooks", () => {
     try {
       await call(
         webhookRoute.PATCH(
-          request("PATCH", `/api/webhooks/${id}`, admin, { url: receiver.url }),
+          // a new address needs the secret and header values again
+          request("PATCH", `/api/webhooks/${id}`, admin, {
+            url: receiver.url,
+            secret,
+            headers: { Authorization: "Bearer receiver-credential" },
+          }),
           params({ id: String(id) }),
         ),
       );
@@ -533,7 +542,12 @@ describe("webhooks", () => {
     try {
       await call(
         webhookRoute.PATCH(
-          request("PATCH", `/api/webhooks/${id}`, admin, { url: receiver.url }),
+          // a new address needs the secret and header values again
+          request("PATCH", `/api/webhooks/${id}`, admin, {
+            url: receiver.url,
+            secret,
+            headers: { Authorization: "Bearer receiver-credential" },
+          }),
           params({ id: String(id) }),
         ),
       );
@@ -547,7 +561,11 @@ describe("webhooks", () => {
     const port = await freePort();
     await call(
       webhookRoute.PATCH(
-        request("PATCH", `/api/webhooks/${id}`, admin, { url: `http://127.0.0.1:${port}/hook` }),
+        request("PATCH", `/api/webhooks/${id}`, admin, {
+          url: `http://127.0.0.1:${port}/hook`,
+          secret,
+          headers: { Authorization: "Bearer receiver-credential" },
+        }),
         params({ id: String(id) }),
       ),
     );
@@ -567,7 +585,7 @@ describe("webhooks", () => {
       ),
     );
     let [row] = await db.select().from(webhooks).where(eq(webhooks.id, id));
-    expect(decryptSecret(row.secretEnc!, "settings-test-service-key")).toBe(secret);
+    expect(decryptSecret(row.secretEnc!, "settings-test-service-key", webhookSecretAddress(row.url))).toBe(secret);
     expect(row.sendResolved).toBe(false);
 
     await db.update(webhooks).set({ disabledReason: "receiver answered 410 Gone at …" }).where(eq(webhooks.id, id));

@@ -196,6 +196,74 @@ describeIf(needs({ chromium: true, mosquitto: true }), "settings in a browser", 
     await expect.poll(() => page.locator('[data-broker="plant-ui"]').textContent(), POLL).toMatch(/up/);
   });
 
+  /** The requests a page sends to one API path, by method. */
+  function apiRequests(page: Page, pathname: string): string[] {
+    const seen: string[] = [];
+    page.on("request", (req) => {
+      if (new URL(req.url()).pathname === pathname) seen.push(req.method());
+    });
+    return seen;
+  }
+
+  /** An admin on /settings/<what>s with the "Add a <what>" form open, counting the requests to /api/<what>s. */
+  async function openAddForm(what: "broker" | "webhook") {
+    const page = await newPage();
+    await signIn(page, app.url, "admin", ADMIN_PASSWORD, `/settings/${what}s`);
+    const sent = apiRequests(page, `/api/${what}s`);
+    await page.getByRole("button", { name: `Add ${what}` }).click();
+    const form = page.getByRole("form", { name: `Add a ${what}` });
+    const fill = async (name: string, url: string) => {
+      await form.getByLabel("Name", { exact: true }).fill(name);
+      await form.getByLabel("URL", { exact: true }).fill(url);
+    };
+    const submit = () => form.getByRole("button", { name: `Add ${what}` }).click();
+    return { page, form, sent, fill, submit };
+  }
+
+  it("checks a broker form with the API's own rules before sending it, and points at the field the API refuses", async () => {
+    const { page, form, sent, fill, submit } = await openAddForm("broker");
+    const name = form.getByLabel("Name", { exact: true });
+    await fill("plant a", "http://10.0.0.5");
+    await submit();
+
+    // refused in the browser, in the words the API uses, at each field
+    const nameError = form.locator(`[id="${await name.getAttribute("id")}-error"]`);
+    await expect.poll(() => nameError.textContent(), POLL).toMatch(/^name: /);
+    expect(await name.getAttribute("aria-invalid")).toBe("true");
+    expect(await form.locator("[role=alert]").allTextContents()).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^url: /)]),
+    );
+    expect(sent).toEqual([]);
+
+    // valid as far as the browser can tell; the API finds the name taken and the form shows it there
+    await fill("bundled", mosquitto.url);
+    await submit();
+    await expect.poll(() => nameError.textContent(), POLL).toMatch(/a broker named "bundled" already exists/);
+    expect(sent).toEqual(["POST"]);
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe(await name.getAttribute("id"));
+  });
+
+  it("refuses a webhook header line that is not Name: value, and a user name with a space, without a request", async () => {
+    const { page, form: webhook, sent: webhookRequests, fill, submit } = await openAddForm("webhook");
+    await fill("ops-hook", "http://127.0.0.1:9/hook");
+    await webhook.getByLabel("Headers").fill("X-Team: ops\nno colon here");
+    await submit();
+    await expect
+      .poll(() => webhook.locator("[role=alert]").textContent(), POLL)
+      .toBe('headers: line 2 is not "Name: value"');
+    expect(webhookRequests).toEqual([]);
+
+    await page.goto(`${app.url}/settings/users`);
+    const userRequests = apiRequests(page, "/api/users");
+    const users = page.getByRole("form", { name: "Add a user" });
+    await users.getByLabel("Username").fill("vera smith");
+    await users.getByLabel("Password").fill("long-enough-password");
+    await users.getByRole("button", { name: "Add user" }).click();
+    await expect.poll(() => users.locator("[role=alert]").textContent(), POLL).toMatch(/^username: must be 1 to 64/);
+    expect(await users.getByLabel("Username").getAttribute("aria-invalid")).toBe("true");
+    expect(userRequests).toEqual([]);
+  });
+
   it("mounts the rule editor on the rules tab for an admin", async () => {
     const page = await newPage();
     await signIn(page, app.url, "admin", ADMIN_PASSWORD, "/settings/rules");

@@ -10,7 +10,8 @@ describe("npm start", () => {
   let app: RunningApp;
 
   beforeAll(async () => {
-    app = await startApp();
+    // `$SYS` is for the monitor and configured users only: the probes below log in as one
+    app = await startApp({ env: { BUNDLED_BROKER_USERS: "ops:ops-password" } });
   });
   afterAll(async () => {
     await app?.stop();
@@ -45,6 +46,8 @@ describe("npm start", () => {
         protocolVersion,
         reconnectPeriod: 0,
         clientId: `probe-v${protocolVersion}`,
+        username: "ops",
+        password: "ops-password",
       });
       try {
         await new Promise<void>((resolve, reject) => {

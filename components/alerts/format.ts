@@ -1,4 +1,5 @@
 /** Small formatting helpers shared by the alerts pages and the rule editor (client-safe). */
+import { formatDuration } from "@/lib/duration";
 
 /** The value of an alert or preview sample: exact enough to compare with a threshold, never 17 digits. */
 export function formatValue(value: number | string | null | undefined): string {
@@ -16,22 +17,7 @@ export function matcherText(m: { name: string; value: string; isRegex: boolean; 
 
 /** Seconds as a Prometheus duration (`90` → `1m30s`), for a rule's `for` in a form or a table. */
 export function promDuration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds <= 0) return "0s";
-  const units: [string, number][] = [
-    ["d", 86400],
-    ["h", 3600],
-    ["m", 60],
-    ["s", 1],
-  ];
-  let rest = Math.round(seconds);
-  let out = "";
-  for (const [unit, size] of units) {
-    if (rest >= size) {
-      out += `${Math.floor(rest / size)}${unit}`;
-      rest %= size;
-    }
-  }
-  return out || "0s";
+  return formatDuration(seconds, "spec");
 }
 
 /** Label names shown on their own rather than as chips. */

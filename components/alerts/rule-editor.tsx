@@ -3,6 +3,8 @@
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useEffect, useId, useRef, useState, type ReactNode } from "react";
+import { ApiFailure, callApi, failureMessage } from "@/components/settings/api";
+import { parsePairLines } from "@/components/settings/pairs";
 import { buttonClass, inputClass, secondaryButtonClass } from "@/components/ui";
 import { METRIC_HELP, METRIC_NAMES } from "@/lib/metrics";
 import { Expr } from "./expr";
@@ -67,16 +69,9 @@ function linesOf(map: Record<string, string>, skip: string[]): string {
     .join("\n");
 }
 function parseLines(text: string, what: string): { map: Record<string, string>; error: string | null } {
-  const map: Record<string, string> = {};
-  const lines = text.split("\n");
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].trim();
-    if (!line) continue;
-    const at = line.indexOf("=");
-    if (at <= 0) return { map, error: `${what}, line ${i + 1}: write name=value` };
-    map[line.slice(0, at).trim()] = line.slice(at + 1).trim();
-  }
-  return { map, error: null };
+  const pairs = parsePairLines(text, "=");
+  if ("badLine" in pairs) return { map: {}, error: `${what}, line ${pairs.badLine}: write name=value` };
+  return { map: pairs, error: null };
 }
 
 /** Levenshtein distance, for "did you mean" on a misspelt metric. */
@@ -135,27 +130,20 @@ export function RuleEditor({ rule, afterSaveHref = "/alerts/rules", cancelHref }
     const timer = setTimeout(async () => {
       setPreview((p) => (p.kind === "idle" ? { kind: "loading" } : p));
       try {
-        const res = await fetch("/api/rules/preview", {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ expr: text }),
-          signal: controller.signal,
-        });
-        const body = await res.json();
-        if (mine !== sequence.current) return;
-        if (res.ok) setPreview(body);
-        else if (body?.error?.parameter === "expr") {
-          setPreview({
-            kind: "invalid",
-            message: body.error.message,
-            position: body.error.position ?? null,
-            expr: text,
-          });
-        } else setPreview({ kind: "failed", message: body?.error?.message ?? `HTTP ${res.status}` });
+        const body = await callApi<Preview>(
+          "POST",
+          "/api/rules/preview",
+          { expr: text },
+          { signal: controller.signal },
+        );
+        if (mine === sequence.current) setPreview(body);
       } catch (err) {
-        if ((err as Error).name !== "AbortError" && mine === sequence.current) {
+        if (controller.signal.aborted || mine !== sequence.current) return;
+        if (err instanceof ApiFailure && err.parameter === "expr") {
+          setPreview({ kind: "invalid", message: err.message, position: err.position, expr: text });
+        } else if (err instanceof ApiFailure && err.status === 0) {
           setPreview({ kind: "failed", message: "the preview could not be fetched" });
-        }
+        } else setPreview({ kind: "failed", message: failureMessage(err) });
       }
     }, PREVIEW_DELAY_MS);
     return () => {
@@ -189,25 +177,18 @@ export function RuleEditor({ rule, afterSaveHref = "/alerts/rules", cancelHref }
     };
     setBusy(true);
     try {
-      const res = await fetch(editing ? `/api/rules/${rule.id}` : "/api/rules", {
-        method: editing ? "PATCH" : "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(body),
-      });
-      if (res.ok) {
-        router.push(afterSaveHref);
-        router.refresh();
-        return;
-      }
-      const error = (await res.json().catch(() => null))?.error;
-      const parameter: string = error?.parameter ?? "form";
+      await callApi(editing ? "PATCH" : "POST", editing ? `/api/rules/${rule.id}` : "/api/rules", body);
+      router.push(afterSaveHref);
+      router.refresh();
+    } catch (err) {
+      const parameter = (err instanceof ApiFailure ? err.parameter : null) ?? "form";
       const field = parameter.startsWith("labels.")
         ? "labels"
         : parameter.startsWith("annotations.")
           ? "annotations"
           : parameter;
-      setErrors({ [field]: error?.message ?? `the rule was not saved (HTTP ${res.status})` });
-      if (parameter === "expr" && typeof error?.position === "number") setServerPosition(error.position);
+      setErrors({ [field]: failureMessage(err) });
+      if (parameter === "expr" && err instanceof ApiFailure && err.position !== null) setServerPosition(err.position);
     } finally {
       setBusy(false);
     }
@@ -216,13 +197,14 @@ export function RuleEditor({ rule, afterSaveHref = "/alerts/rules", cancelHref }
   async function remove() {
     if (!rule) return;
     setBusy(true);
-    const res = await fetch(`/api/rules/${rule.id}`, { method: "DELETE" });
-    setBusy(false);
-    if (res.ok) {
+    try {
+      await callApi("DELETE", `/api/rules/${rule.id}`);
       router.push(afterSaveHref);
       router.refresh();
-    } else {
-      setErrors({ form: (await res.json().catch(() => null))?.error?.message ?? `HTTP ${res.status}` });
+    } catch (err) {
+      setErrors({ form: failureMessage(err) });
+    } finally {
+      setBusy(false);
     }
   }
 

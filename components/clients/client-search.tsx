@@ -1,7 +1,16 @@
 import Link from "next/link";
 import type { ClientMatch } from "@/db/clients";
 import { Time } from "@/components/time";
-import { Card, EmptyState, buttonClass, clientHref, inputClass, rowClass, tableClass, thClass } from "@/components/ui";
+import {
+  buttonClass,
+  Card,
+  clientHref,
+  EmptyState,
+  inputClass,
+  rowClass,
+  tableClass,
+  TableHead,
+} from "@/components/ui";
 import { ClientIdText, ReasonBadge, cellClass } from "./format";
 import type { ClientsParams } from "./params";
 
@@ -56,15 +65,9 @@ function SearchResults({ q, result }: { q: string; result: { clients: ClientMatc
   return (
     <div className="mt-4 overflow-x-auto">
       <table className={tableClass} data-testid="client-search-results">
-        <thead className="border-b border-zinc-200 dark:border-zinc-800">
-          <tr>
-            <th className={thClass}>ClientID</th>
-            <th className={thClass}>Last seen</th>
-            <th className={thClass}>Last event</th>
-            <th className={thClass}>Broker</th>
-            <th className={`${thClass} text-right`}>Events</th>
-          </tr>
-        </thead>
+        <TableHead
+          columns={["ClientID", "Last seen", "Last event", "Broker", { label: "Events", className: "text-right" }]}
+        />
         <tbody>
           {result.clients.map((c) => (
             <tr key={c.clientId} className={rowClass}>

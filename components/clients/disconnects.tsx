@@ -4,15 +4,15 @@ import type { DisconnectPage } from "@/db/clients";
 import { DISCONNECT_REASONS } from "@/lib/events";
 import { Time } from "@/components/time";
 import {
-  Card,
-  EmptyState,
   buttonClass,
+  Card,
   clientHref,
+  EmptyState,
   inputClass,
   rowClass,
   secondaryButtonClass,
   tableClass,
-  thClass,
+  TableHead,
 } from "@/components/ui";
 import { ClientIdText, ReasonBadge, cellClass, endpointLabel, sessionLength } from "./format";
 import { RANGES, clientsHref, disconnectsCsvHref, type ClientsParams } from "./params";
@@ -102,16 +102,7 @@ export function RecentDisconnects({
       ) : (
         <div className="overflow-x-auto">
           <table className={tableClass} data-testid="disconnects">
-            <thead className="border-b border-zinc-200 dark:border-zinc-800">
-              <tr>
-                <th className={thClass}>Time</th>
-                <th className={thClass}>ClientID</th>
-                <th className={thClass}>Reason</th>
-                {!failed && <th className={thClass}>Session</th>}
-                <th className={thClass}>From</th>
-                <th className={thClass}>Broker</th>
-              </tr>
-            </thead>
+            <TableHead columns={["Time", "ClientID", "Reason", ...(failed ? [] : ["Session"]), "From", "Broker"]} />
             <tbody>
               {page.events.map((e) => (
                 <tr key={e.id} className={rowClass} data-event-id={e.id}>

@@ -1,7 +1,7 @@
 import type { ConnectionEventRow } from "@/db/schema";
 import type { Session, TimelineEntry } from "@/lib/diagnosis";
 import { Time } from "@/components/time";
-import { Badge, formatDuration, tableClass, thClass } from "@/components/ui";
+import { Badge, formatDuration, tableClass, TableHead } from "@/components/ui";
 import { ReasonBadge, cellClass, endpointLabel, protocolLabel, sessionLength } from "./format";
 
 /**
@@ -13,21 +13,19 @@ export function Timeline({ entries, now }: { entries: TimelineEntry<ConnectionEv
   return (
     <div className="-mx-4 -my-4 overflow-x-auto">
       <table className={tableClass} data-testid="timeline">
-        <thead className="border-b border-zinc-200 dark:border-zinc-800">
-          <tr>
-            <th className={thClass}>Connected</th>
-            <th className={thClass}>Disconnected</th>
-            <th className={thClass}>Duration</th>
-            <th className={thClass}>Reason</th>
-            <th className={thClass}>From</th>
-            <th className={thClass}>Username</th>
-            <th className={thClass}>Protocol</th>
-            <th className={thClass} title="keepalive">
-              k
-            </th>
-            <th className={thClass}>Broker</th>
-          </tr>
-        </thead>
+        <TableHead
+          columns={[
+            "Connected",
+            "Disconnected",
+            "Duration",
+            "Reason",
+            "From",
+            "Username",
+            "Protocol",
+            { label: "k", title: "keepalive" },
+            "Broker",
+          ]}
+        />
         <tbody>
           {entries.map((entry) =>
             entry.kind === "session" ? (

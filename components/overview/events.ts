@@ -21,19 +21,8 @@ export interface LiveEvent {
 export const LIVE_EVENTS_BACKLOG = 50;
 export const LIVE_EVENTS_KEPT = 200;
 
-interface EventLike {
-  ts: Date;
-  receivedAt: Date;
-  node: string | null;
-  clientId: string | null;
-  type: string;
-  reason: string | null;
-  address: string | null;
-  port: number | null;
-  username: string | null;
-  protocolVersion: number | null;
-  sessionSeconds: number | null;
-}
+/** A stored event row, or anything with its fields: times as Dates, before they become ISO strings. */
+type EventLike = Omit<LiveEvent, "key" | "ts"> & { ts: Date; receivedAt: Date };
 
 export function liveEvent(e: EventLike): LiveEvent {
   const ts = e.ts.toISOString();

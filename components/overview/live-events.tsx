@@ -6,12 +6,12 @@ import { Time } from "@/components/time";
 import {
   Badge,
   clientHref,
+  reasonTone,
   rowClass,
   secondaryButtonClass,
   tableClass,
+  TableHead,
   tdClass,
-  thClass,
-  reasonTone,
   type Tone,
 } from "@/components/ui";
 import { useBrokerStream } from "./broker-stream";
@@ -67,22 +67,10 @@ export function LiveEvents() {
       ) : (
         <div className="max-h-[28rem] overflow-auto">
           <table className={tableClass} data-testid="live-events">
-            <thead className="sticky top-0 border-b border-zinc-200 bg-white dark:border-zinc-800 dark:bg-zinc-900">
-              <tr>
-                <th scope="col" className={thClass}>
-                  Time
-                </th>
-                <th scope="col" className={thClass}>
-                  Event
-                </th>
-                <th scope="col" className={thClass}>
-                  Client
-                </th>
-                <th scope="col" className={`${thClass} hidden sm:table-cell`}>
-                  From
-                </th>
-              </tr>
-            </thead>
+            <TableHead
+              className="sticky top-0 border-b border-zinc-200 bg-white dark:border-zinc-800 dark:bg-zinc-900"
+              columns={["Time", "Event", "Client", { label: "From", className: "hidden sm:table-cell" }]}
+            />
             <tbody>
               {events.map((e) => (
                 <tr key={e.key} className={rowClass} data-event-type={e.type} data-client-id={e.clientId ?? ""}>

@@ -9,8 +9,8 @@ import {
   formatNumber,
   rowClass,
   tableClass,
+  TableHead,
   tdClass,
-  thClass,
   TextLink,
   type Tone,
 } from "@/components/ui";
@@ -203,31 +203,17 @@ function ClusterCard({ cluster }: { cluster: OverviewCluster }) {
       >
         <div className="overflow-x-auto">
           <table className={tableClass}>
-            <thead className="border-b border-zinc-200 dark:border-zinc-800">
-              <tr>
-                <th scope="col" className={thClass}>
-                  Broker
-                </th>
-                <th scope="col" className={thClass}>
-                  Status
-                </th>
-                <th scope="col" className={`${thClass} min-w-48 whitespace-nowrap`}>
-                  Connections
-                </th>
-                <th scope="col" className={`${thClass} text-right whitespace-nowrap`}>
-                  In / s
-                </th>
-                <th scope="col" className={`${thClass} text-right whitespace-nowrap`}>
-                  Out / s
-                </th>
-                <th scope="col" className={`${thClass} text-right whitespace-nowrap`}>
-                  Queued
-                </th>
-                <th scope="col" className={`${thClass} text-right whitespace-nowrap`}>
-                  Alerts
-                </th>
-              </tr>
-            </thead>
+            <TableHead
+              columns={[
+                "Broker",
+                "Status",
+                { label: "Connections", className: "min-w-48 whitespace-nowrap" },
+                { label: "In / s", className: "text-right whitespace-nowrap" },
+                { label: "Out / s", className: "text-right whitespace-nowrap" },
+                { label: "Queued", className: "text-right whitespace-nowrap" },
+                { label: "Alerts", className: "text-right whitespace-nowrap" },
+              ]}
+            />
             <tbody>
               {cluster.brokers.map((b) => (
                 <BrokerRow key={b.name} broker={b} />

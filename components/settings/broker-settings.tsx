@@ -1,34 +1,24 @@
 "use client";
 
-import { useRouter } from "next/navigation";
-import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from "react";
+import { useEffect, useState, type ReactNode } from "react";
 import { StatusBadge } from "@/components/status-badge";
 import { Time } from "@/components/time";
-import {
-  Badge,
-  buttonClass,
-  EmptyState,
-  inputClass,
-  rowClass,
-  secondaryButtonClass,
-  tableClass,
-  tdClass,
-  thClass,
-} from "@/components/ui";
+import { Badge, inputClass, rowClass, secondaryButtonClass, tdClass } from "@/components/ui";
+import { BrokerSchema } from "@/lib/config/schema";
 import type { BrokerSettingsView, ConnectionTestResult } from "@/lib/settings/views";
 import { ApiFailure, callApi, failureMessage } from "./api";
+import { checkboxClass, Notice, smallButtonClass, SourceBadge, Spinner } from "./parts";
 import {
-  checkboxClass,
-  Field,
-  Notice,
-  ReadOnlyNote,
-  SectionHeader,
-  selectClass,
-  smallButtonClass,
-  SourceBadge,
-  Spinner,
-  StatusNotice,
-} from "./parts";
+  SelectField,
+  SettingsFormFrame,
+  SettingsSection,
+  SettingsTable,
+  TextField,
+  useRowEditor,
+  useSettingsActions,
+  useSettingsForm,
+  withoutBlanks,
+} from "./scaffold";
 
 const FIELDS = [
   "name",
@@ -43,9 +33,21 @@ const FIELDS = [
   "clientId",
 ] as const;
 type FieldName = (typeof FIELDS)[number];
-type Values = Record<FieldName, string>;
+type Values = Record<FieldName, string> & { removePassword: boolean };
 /** Fields most brokers leave empty, folded away until wanted. */
-const ADVANCED: readonly FieldName[] = ["cluster", "maxConnections", "expectedNodes", "sysTopicPrefix", "clientId"];
+const ADVANCED_FIELDS: readonly { name: FieldName; label: string; hint: string; kind: "text" | "count" | "code" }[] = [
+  { name: "cluster", label: "Cluster", hint: "Optional. Brokers sharing a cluster are its nodes.", kind: "text" },
+  { name: "maxConnections", label: "Max connections", hint: "Capacity, for the saturation rule.", kind: "count" },
+  { name: "expectedNodes", label: "Expected nodes", hint: "Cluster size the node-down rule expects.", kind: "count" },
+  {
+    name: "sysTopicPrefix",
+    label: "$SYS topic prefix",
+    hint: "Only for a $SYS tree bridged under a prefix, e.g. plant-a/",
+    kind: "code",
+  },
+  { name: "clientId", label: "Client ID", hint: "Optional; when the broker's ACL keys on it.", kind: "code" },
+];
+const ADVANCED = ADVANCED_FIELDS.map((f) => f.name);
 
 const DIALECTS = [
   { value: "auto", label: "auto (detect from $SYS)" },
@@ -54,159 +56,117 @@ const DIALECTS = [
   { value: "bundled", label: "brokerwatch bundled (Aedes)" },
 ];
 
-type Status = { tone: "good" | "bad"; text: string } | null;
-
 export function BrokerSettings({ brokers, canEdit }: { brokers: BrokerSettingsView[]; canEdit: boolean }) {
-  const router = useRouter();
-  const [form, setForm] = useState<{ mode: "add" } | { mode: "edit"; broker: BrokerSettingsView } | null>(null);
-  const [status, setStatus] = useState<Status>(null);
-  const [busyRow, setBusyRow] = useState<string | null>(null);
+  const { status, busyRow, run, saved } = useSettingsActions<string>();
+  const editor = useRowEditor<BrokerSettingsView>(saved);
 
-  async function setEnabled(broker: BrokerSettingsView, enabled: boolean) {
-    setBusyRow(broker.name);
-    setStatus(null);
-    try {
-      await callApi("PATCH", `/api/brokers/${encodeURIComponent(broker.name)}`, { enabled });
-      setStatus({
-        tone: "good",
-        text: enabled
-          ? `${broker.name} enabled: its collector is connecting.`
-          : `${broker.name} disabled: no longer monitored.`,
-      });
-      router.refresh();
-    } catch (err) {
-      setStatus({ tone: "bad", text: failureMessage(err) });
-    } finally {
-      setBusyRow(null);
-    }
-  }
+  const setEnabled = (broker: BrokerSettingsView, enabled: boolean) =>
+    run(
+      broker.name,
+      () => callApi("PATCH", `/api/brokers/${encodeURIComponent(broker.name)}`, { enabled }),
+      enabled
+        ? `${broker.name} enabled: its collector is connecting.`
+        : `${broker.name} disabled: no longer monitored.`,
+    );
 
   return (
-    <section aria-labelledby="brokers-heading">
-      <SectionHeader
-        title="Brokers"
-        description="The MQTT brokers brokerwatch watches. Brokers from brokerwatch.yaml and the bundled broker are read-only here."
-        actions={
-          canEdit && !form ? (
-            <button type="button" className={buttonClass} onClick={() => setForm({ mode: "add" })}>
-              Add broker
-            </button>
-          ) : undefined
+    <SettingsSection
+      title="Brokers"
+      description="The MQTT brokers brokerwatch watches. Brokers from brokerwatch.yaml and the bundled broker are read-only here."
+      add={!editor.open ? { label: "Add broker", onClick: editor.add } : null}
+      canEdit={canEdit}
+      what="the brokers"
+      status={status}
+      form={
+        editor.open && (
+          <BrokerForm key={editor.open.row?.name ?? "add"} broker={editor.open.row} {...editor.formProps} />
+        )
+      }
+    >
+      <SettingsTable
+        columns={["Broker", "URL", "Dialect", "Status", "Last seen"]}
+        minWidth="min-w-[48rem]"
+        rowCount={brokers.length}
+        empty={
+          <>No brokers yet. {canEdit ? "Add one above, or list them in brokerwatch.yaml." : "An admin can add one."}</>
         }
-      />
-      {!canEdit && <ReadOnlyNote what="the brokers" />}
-      <StatusNotice status={status} />
-      {form && (
-        <BrokerForm
-          key={form.mode === "edit" ? form.broker.name : "add"}
-          broker={form.mode === "edit" ? form.broker : null}
-          onCancel={() => setForm(null)}
-          onSaved={(text) => {
-            setForm(null);
-            setStatus({ tone: "good", text });
-            router.refresh();
-          }}
-        />
-      )}
-      {brokers.length === 0 ? (
-        <EmptyState>
-          No brokers yet. {canEdit ? "Add one above, or list them in brokerwatch.yaml." : "An admin can add one."}
-        </EmptyState>
-      ) : (
-        <div className="relative overflow-x-auto rounded-lg border border-zinc-200 bg-white dark:border-zinc-800 dark:bg-zinc-900">
-          <table className={`${tableClass} min-w-[48rem]`}>
-            <thead className="border-b border-zinc-200 dark:border-zinc-800">
-              <tr>
-                <th className={thClass}>Broker</th>
-                <th className={thClass}>URL</th>
-                <th className={thClass}>Dialect</th>
-                <th className={thClass}>Status</th>
-                <th className={thClass}>Last seen</th>
-                <th className={`${thClass} text-right`}>
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {brokers.map((b) => (
-                <tr key={b.name} className={rowClass} data-broker-row={b.name}>
-                  <td className={tdClass}>
-                    <div className="flex flex-wrap items-center gap-1.5">
-                      <span className="font-medium">{b.name}</span>
-                      <SourceBadge source={b.source} />
-                    </div>
-                    {(b.cluster || b.username) && (
-                      <div className="mt-0.5 text-xs text-zinc-500">
-                        {b.cluster && <>cluster {b.cluster}</>}
-                        {b.cluster && b.username && " · "}
-                        {b.username && (
-                          <>
-                            user {b.username}
-                            {b.hasPassword ? " (password stored)" : ""}
-                          </>
-                        )}
-                      </div>
-                    )}
-                  </td>
-                  <td className={`${tdClass} font-mono text-xs break-all`}>{b.url}</td>
-                  <td className={tdClass}>
-                    {b.dialect === "auto" ? (
-                      <span title="detected from the broker's $SYS topics">
-                        auto → {b.detectedDialect ?? "not yet known"}
-                      </span>
-                    ) : (
-                      b.dialect
-                    )}
-                    {b.version && <div className="text-xs text-zinc-500">version {b.version}</div>}
-                  </td>
-                  <td className={tdClass}>
-                    {b.enabled ? <StatusBadge status={b.status} /> : <Badge tone="neutral">disabled</Badge>}
-                  </td>
-                  <td className={`${tdClass} whitespace-nowrap`}>
-                    <Time value={b.lastSeenAt} relative />
-                  </td>
-                  <td className={`${tdClass} text-right whitespace-nowrap`}>
-                    {canEdit && b.source === "ui" ? (
-                      <span className="inline-flex gap-1">
-                        <button
-                          type="button"
-                          className={smallButtonClass}
-                          onClick={() => setForm({ mode: "edit", broker: b })}
-                          aria-label={`Edit ${b.name}`}
-                        >
-                          Edit
-                        </button>
-                        <button
-                          type="button"
-                          className={smallButtonClass}
-                          disabled={busyRow === b.name}
-                          onClick={() => setEnabled(b, !b.enabled)}
-                          aria-label={`${b.enabled ? "Disable" : "Enable"} ${b.name}`}
-                        >
-                          {busyRow === b.name && <Spinner />}
-                          {b.enabled ? "Disable" : "Enable"}
-                        </button>
-                      </span>
-                    ) : b.source !== "ui" ? (
-                      <span
-                        className="text-xs text-zinc-400"
-                        title={
-                          b.source === "file"
-                            ? "Change it in brokerwatch.yaml and restart brokerwatch"
-                            : "The bundled broker is built in (BUNDLED_BROKER=off turns it off)"
-                        }
-                      >
-                        read-only
-                      </span>
-                    ) : null}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-    </section>
+      >
+        {brokers.map((b) => (
+          <tr key={b.name} className={rowClass} data-broker-row={b.name}>
+            <td className={tdClass}>
+              <div className="flex flex-wrap items-center gap-1.5">
+                <span className="font-medium">{b.name}</span>
+                <SourceBadge source={b.source} />
+              </div>
+              {(b.cluster || b.username) && (
+                <div className="mt-0.5 text-xs text-zinc-500">
+                  {b.cluster && <>cluster {b.cluster}</>}
+                  {b.cluster && b.username && " · "}
+                  {b.username && (
+                    <>
+                      user {b.username}
+                      {b.hasPassword ? " (password stored)" : ""}
+                    </>
+                  )}
+                </div>
+              )}
+            </td>
+            <td className={`${tdClass} font-mono text-xs break-all`}>{b.url}</td>
+            <td className={tdClass}>
+              {b.dialect === "auto" ? (
+                <span title="detected from the broker's $SYS topics">
+                  auto → {b.detectedDialect ?? "not yet known"}
+                </span>
+              ) : (
+                b.dialect
+              )}
+              {b.version && <div className="text-xs text-zinc-500">version {b.version}</div>}
+            </td>
+            <td className={tdClass}>
+              {b.enabled ? <StatusBadge status={b.status} /> : <Badge tone="neutral">disabled</Badge>}
+            </td>
+            <td className={`${tdClass} whitespace-nowrap`}>
+              <Time value={b.lastSeenAt} relative />
+            </td>
+            <td className={`${tdClass} text-right whitespace-nowrap`}>
+              {canEdit && b.source === "ui" ? (
+                <span className="inline-flex gap-1">
+                  <button
+                    type="button"
+                    className={smallButtonClass}
+                    onClick={() => editor.edit(b)}
+                    aria-label={`Edit ${b.name}`}
+                  >
+                    Edit
+                  </button>
+                  <button
+                    type="button"
+                    className={smallButtonClass}
+                    disabled={busyRow === b.name}
+                    onClick={() => setEnabled(b, !b.enabled)}
+                    aria-label={`${b.enabled ? "Disable" : "Enable"} ${b.name}`}
+                  >
+                    {busyRow === b.name && <Spinner />}
+                    {b.enabled ? "Disable" : "Enable"}
+                  </button>
+                </span>
+              ) : b.source !== "ui" ? (
+                <span
+                  className="text-xs text-zinc-400"
+                  title={
+                    b.source === "file"
+                      ? "Change it in brokerwatch.yaml and restart brokerwatch"
+                      : "The bundled broker is built in (BUNDLED_BROKER=off turns it off)"
+                  }
+                >
+                  read-only
+                </span>
+              ) : null}
+            </td>
+          </tr>
+        ))}
+      </SettingsTable>
+    </SettingsSection>
   );
 }
 
@@ -223,7 +183,13 @@ function initialValues(broker: BrokerSettingsView | null): Values {
     expectedNodes: text(broker?.expectedNodes),
     sysTopicPrefix: text(broker?.sysTopicPrefix),
     clientId: text(broker?.clientId),
+    removePassword: false,
   };
+}
+
+/** The form's fields as the API reads them: blanks left out, the password only when it is kept. */
+function brokerBody({ removePassword, ...values }: Values): Record<string, unknown> {
+  return withoutBlanks(removePassword ? { ...values, password: "" } : values);
 }
 
 function BrokerForm({
@@ -235,64 +201,44 @@ function BrokerForm({
   onCancel: () => void;
   onSaved: (message: string) => void;
 }) {
-  const id = useId();
   const editing = broker !== null;
-  const [values, setValues] = useState<Values>(() => initialValues(broker));
-  const [removePassword, setRemovePassword] = useState(false);
-  const [error, setError] = useState<{ message: string; field: FieldName | null } | null>(null);
-  const [saving, setSaving] = useState(false);
+  const form = useSettingsForm<Values>({
+    schema: BrokerSchema,
+    defaultValues: initialValues(broker),
+    toBody: brokerBody,
+  });
+  const { errors } = form.formState;
   const [testing, setTesting] = useState(false);
   const [test, setTest] = useState<ConnectionTestResult | null>(null);
   const [testError, setTestError] = useState<string | null>(null);
-  const formRef = useRef<HTMLFormElement>(null);
   const [advancedOpen, setAdvancedOpen] = useState(() => ADVANCED.some((f) => initialValues(broker)[f] !== ""));
+  const [removePassword, url, dialect] = form.watch(["removePassword", "url", "dialect"]);
 
+  // An error in a folded-away field opens the fold, then takes the focus there.
+  const advancedError = ADVANCED.find((f) => errors[f]);
   useEffect(() => {
-    formRef.current?.querySelector<HTMLInputElement>("input:not([readonly])")?.focus();
-  }, []);
+    if (!advancedError) return;
+    setAdvancedOpen(true);
+    requestAnimationFrame(() => document.getElementById(form.fieldId(advancedError))?.focus());
+  }, [advancedError, errors, form]);
 
-  useEffect(() => {
-    if (!error?.field) return;
-    if (ADVANCED.includes(error.field)) setAdvancedOpen(true);
-    // after the details element has opened
-    requestAnimationFrame(() => document.getElementById(`${id}-${error.field}`)?.focus());
-  }, [error, id]);
-
-  const set = (field: FieldName) => (event: { target: { value: string } }) =>
-    setValues((v) => ({ ...v, [field]: event.target.value }));
-
-  function invalid(field: FieldName) {
-    return error?.field === field
-      ? { "aria-invalid": true as const, "aria-describedby": `${id}-error` }
-      : { "aria-describedby": `${id}-${field}-hint` };
-  }
-
-  async function save(event: FormEvent) {
-    event.preventDefault();
-    setSaving(true);
-    setError(null);
-    try {
-      if (editing) {
-        const { name: _name, password, ...rest } = values;
-        await callApi("PATCH", `/api/brokers/${encodeURIComponent(broker.name)}`, {
-          ...rest,
-          password: removePassword ? null : password,
-        });
-        onSaved(`Saved ${broker.name}; its collector reconnects if the connection settings changed.`);
-      } else {
-        await callApi("POST", "/api/brokers", values);
-        onSaved(`Added ${values.name}; its collector is connecting.`);
-      }
-    } catch (err) {
-      const field =
-        err instanceof ApiFailure && FIELDS.includes(err.parameter as FieldName) ? (err.parameter as FieldName) : null;
-      setError({ message: failureMessage(err), field });
-    } finally {
-      setSaving(false);
+  const save = form.submitWith(async (values) => {
+    if (editing) {
+      const { name: _name, password, removePassword, ...rest } = values;
+      await callApi("PATCH", `/api/brokers/${encodeURIComponent(broker.name)}`, {
+        ...rest,
+        password: removePassword ? null : password,
+      });
+      onSaved(`Saved ${broker.name}; its collector reconnects if the connection settings changed.`);
+    } else {
+      const { removePassword: _keep, ...body } = values;
+      await callApi("POST", "/api/brokers", body);
+      onSaved(`Added ${values.name}; its collector is connecting.`);
     }
-  }
+  });
 
   async function testConnection() {
+    const values = form.getValues();
     setTesting(true);
     setTest(null);
     setTestError(null);
@@ -300,139 +246,120 @@ function BrokerForm({
       const { result } = await callApi<{ result: ConnectionTestResult }>("POST", "/api/brokers/test", {
         url: values.url,
         username: values.username,
-        password: removePassword ? "" : values.password,
+        password: values.removePassword ? "" : values.password,
         sysTopicPrefix: values.sysTopicPrefix,
         // the stored password is used when the field is left blank
-        ...(editing && !removePassword ? { name: broker.name } : {}),
+        ...(editing && !values.removePassword ? { name: broker.name } : {}),
       });
       setTest(result);
     } catch (err) {
       setTestError(failureMessage(err));
       if (err instanceof ApiFailure && FIELDS.includes(err.parameter as FieldName)) {
-        setError({ message: err.message, field: err.parameter as FieldName });
+        form.setError(err.parameter as FieldName, { type: "server", message: err.message }, { shouldFocus: true });
       }
     } finally {
       setTesting(false);
     }
   }
 
-  const fieldError = (field: FieldName) =>
-    error?.field === field ? (
-      <p id={`${id}-error`} className="mt-1 text-xs font-medium text-red-700 dark:text-red-400">
-        {error.message}
-      </p>
-    ) : null;
-
   return (
-    <form
-      ref={formRef}
+    <SettingsFormFrame
+      form={form}
       onSubmit={save}
-      aria-label={editing ? `Edit broker ${broker.name}` : "Add a broker"}
-      className="mb-6 rounded-lg border border-zinc-200 bg-white p-4 dark:border-zinc-800 dark:bg-zinc-900"
-      noValidate
+      label={editing ? `Edit broker ${broker.name}` : "Add a broker"}
+      title={editing ? `Edit ${broker.name}` : "Add a broker"}
+      submitLabel={editing ? "Save changes" : "Add broker"}
+      onCancel={onCancel}
+      focusFirst
+      buttons={
+        <button
+          type="button"
+          className={secondaryButtonClass}
+          disabled={testing || url === ""}
+          onClick={testConnection}
+        >
+          {testing && <Spinner />}
+          Test connection
+        </button>
+      }
+      after={
+        <div aria-live="polite">
+          {testing && (
+            <Notice className="mt-4" role="status">
+              <Spinner /> Connecting and listening on $SYS/# (up to 8 s)…
+            </Notice>
+          )}
+          {testError && (
+            <Notice tone="bad" role="alert" className="mt-4">
+              Test failed: {testError}
+            </Notice>
+          )}
+          {test && <ConnectionTestReport result={test} configuredDialect={dialect} />}
+        </div>
+      }
     >
-      <h3 className="mb-3 text-base font-semibold">{editing ? `Edit ${broker.name}` : "Add a broker"}</h3>
       <div className="grid gap-4 sm:grid-cols-2 lg:grid-cols-3">
-        <Field
+        <TextField
+          form={form}
+          name="name"
           label="Name"
-          htmlFor={`${id}-name`}
           hint={
             editing
               ? "The broker label of its history; it cannot change."
               : "Letters, digits, “-”, “_” or “.”; the broker label everywhere."
           }
-        >
-          <input
-            id={`${id}-name`}
-            className={`${inputClass} read-only:bg-zinc-50 read-only:text-zinc-500 dark:read-only:bg-zinc-800`}
-            value={values.name}
-            onChange={set("name")}
-            readOnly={editing}
-            required
-            autoComplete="off"
-            {...invalid("name")}
-          />
-          {fieldError("name")}
-        </Field>
-        <Field
+          inputClassName={`${inputClass} read-only:bg-zinc-50 read-only:text-zinc-500 dark:read-only:bg-zinc-800`}
+          readOnly={editing}
+          required
+          autoComplete="off"
+        />
+        <TextField
+          form={form}
+          name="url"
           label="URL"
-          htmlFor={`${id}-url`}
           hint="mqtt://, mqtts://, ws:// or wss://"
           className="sm:col-span-1 lg:col-span-2"
-        >
-          <input
-            id={`${id}-url`}
-            className={`${inputClass} font-mono`}
-            value={values.url}
-            onChange={set("url")}
-            placeholder="mqtt://10.0.0.5:1883"
-            required
-            autoComplete="off"
-            spellCheck={false}
-            {...invalid("url")}
-          />
-          {fieldError("url")}
-        </Field>
-        <Field label="Dialect" htmlFor={`${id}-dialect`} hint="How brokerwatch reads the broker's $SYS topics.">
-          <select
-            id={`${id}-dialect`}
-            className={selectClass}
-            value={values.dialect}
-            onChange={set("dialect")}
-            {...invalid("dialect")}
-          >
-            {DIALECTS.map((d) => (
-              <option key={d.value} value={d.value}>
-                {d.label}
-              </option>
-            ))}
-          </select>
-          {fieldError("dialect")}
-        </Field>
-        <Field label="Username" htmlFor={`${id}-username`} hint="Optional. Needs read access to $SYS/#.">
-          <input
-            id={`${id}-username`}
-            className={inputClass}
-            value={values.username}
-            onChange={set("username")}
-            autoComplete="off"
-            {...invalid("username")}
-          />
-          {fieldError("username")}
-        </Field>
-        <Field
+          inputClassName={`${inputClass} font-mono`}
+          placeholder="mqtt://10.0.0.5:1883"
+          required
+          autoComplete="off"
+          spellCheck={false}
+        />
+        <SelectField
+          form={form}
+          name="dialect"
+          label="Dialect"
+          hint="How brokerwatch reads the broker's $SYS topics."
+          options={DIALECTS}
+        />
+        <TextField
+          form={form}
+          name="username"
+          label="Username"
+          hint="Optional. Needs read access to $SYS/#."
+          autoComplete="off"
+        />
+        <TextField
+          form={form}
+          name="password"
           label="Password"
-          htmlFor={`${id}-password`}
           hint={
             editing && broker.hasPassword
               ? "A password is stored; it is never shown. Leave blank to keep it."
               : "Optional. Stored encrypted and never shown again."
           }
+          type="password"
+          placeholder={editing && broker.hasPassword ? "•••••••• (stored)" : ""}
+          disabled={removePassword}
+          autoComplete="new-password"
         >
-          <input
-            id={`${id}-password`}
-            type="password"
-            className={inputClass}
-            value={values.password}
-            onChange={set("password")}
-            placeholder={editing && broker.hasPassword ? "•••••••• (stored)" : ""}
-            disabled={removePassword}
-            autoComplete="new-password"
-            {...invalid("password")}
-          />
-          {fieldError("password")}
           {editing && broker.hasPassword && (
             <label className="mt-1.5 flex items-center gap-2 text-xs">
-              <input
-                type="checkbox"
-                className={checkboxClass}
-                checked={removePassword}
-                onChange={(e) => setRemovePassword(e.target.checked)}
-              />
+              <input type="checkbox" className={checkboxClass} {...form.register("removePassword")} />
               Remove the stored password
             </label>
           )}
-        </Field>
+        </TextField>
         <details
           open={advancedOpen}
           onToggle={(e) => setAdvancedOpen(e.currentTarget.open)}
@@ -442,116 +369,22 @@ function BrokerForm({
             Cluster, capacity and advanced options
           </summary>
           <div className="mt-3 grid gap-4 sm:grid-cols-2 lg:grid-cols-3">
-            <Field label="Cluster" htmlFor={`${id}-cluster`} hint="Optional. Brokers sharing a cluster are its nodes.">
-              <input
-                id={`${id}-cluster`}
-                className={inputClass}
-                value={values.cluster}
-                onChange={set("cluster")}
-                {...invalid("cluster")}
+            {ADVANCED_FIELDS.map(({ name, label, hint, kind }) => (
+              <TextField
+                key={name}
+                form={form}
+                name={name}
+                label={label}
+                hint={hint}
+                inputMode={kind === "count" ? "numeric" : undefined}
+                inputClassName={kind === "code" ? `${inputClass} font-mono` : inputClass}
+                spellCheck={kind === "code" ? false : undefined}
               />
-              {fieldError("cluster")}
-            </Field>
-            <Field label="Max connections" htmlFor={`${id}-maxConnections`} hint="Capacity, for the saturation rule.">
-              <input
-                id={`${id}-maxConnections`}
-                className={inputClass}
-                inputMode="numeric"
-                value={values.maxConnections}
-                onChange={set("maxConnections")}
-                {...invalid("maxConnections")}
-              />
-              {fieldError("maxConnections")}
-            </Field>
-            <Field
-              label="Expected nodes"
-              htmlFor={`${id}-expectedNodes`}
-              hint="Cluster size the node-down rule expects."
-            >
-              <input
-                id={`${id}-expectedNodes`}
-                className={inputClass}
-                inputMode="numeric"
-                value={values.expectedNodes}
-                onChange={set("expectedNodes")}
-                {...invalid("expectedNodes")}
-              />
-              {fieldError("expectedNodes")}
-            </Field>
-            <Field
-              label="$SYS topic prefix"
-              htmlFor={`${id}-sysTopicPrefix`}
-              hint="Only for a $SYS tree bridged under a prefix, e.g. plant-a/"
-            >
-              <input
-                id={`${id}-sysTopicPrefix`}
-                className={`${inputClass} font-mono`}
-                value={values.sysTopicPrefix}
-                onChange={set("sysTopicPrefix")}
-                spellCheck={false}
-                {...invalid("sysTopicPrefix")}
-              />
-              {fieldError("sysTopicPrefix")}
-            </Field>
-            <Field label="Client ID" htmlFor={`${id}-clientId`} hint="Optional; when the broker's ACL keys on it.">
-              <input
-                id={`${id}-clientId`}
-                className={`${inputClass} font-mono`}
-                value={values.clientId}
-                onChange={set("clientId")}
-                spellCheck={false}
-                {...invalid("clientId")}
-              />
-              {fieldError("clientId")}
-            </Field>
+            ))}
           </div>
         </details>
       </div>
-
-      {error && !error.field && (
-        <Notice tone="bad" role="alert" className="mt-4">
-          {error.message}
-        </Notice>
-      )}
-      {error?.field && (
-        <p role="alert" className="sr-only">
-          {error.message}
-        </p>
-      )}
-
-      <div aria-live="polite">
-        {testing && (
-          <Notice className="mt-4" role="status">
-            <Spinner /> Connecting and listening on $SYS/# (up to 8 s)…
-          </Notice>
-        )}
-        {testError && (
-          <Notice tone="bad" role="alert" className="mt-4">
-            Test failed: {testError}
-          </Notice>
-        )}
-        {test && <ConnectionTestReport result={test} configuredDialect={values.dialect} />}
-      </div>
-
-      <div className="mt-4 flex flex-wrap gap-2">
-        <button type="submit" className={buttonClass} disabled={saving}>
-          {saving && <Spinner />}
-          {editing ? "Save changes" : "Add broker"}
-        </button>
-        <button
-          type="button"
-          className={secondaryButtonClass}
-          disabled={testing || values.url === ""}
-          onClick={testConnection}
-        >
-          {testing && <Spinner />}
-          Test connection
-        </button>
-        <button type="button" className={secondaryButtonClass} onClick={onCancel}>
-          Cancel
-        </button>
-      </div>
-    </form>
+    </SettingsFormFrame>
   );
 }
 

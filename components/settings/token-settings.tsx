@@ -1,179 +1,141 @@
 "use client";
 
-import { useRouter } from "next/navigation";
-import { useEffect, useId, useRef, useState, type FormEvent } from "react";
+import { useEffect, useRef, useState } from "react";
 import { Time } from "@/components/time";
-import {
-  Badge,
-  buttonClass,
-  EmptyState,
-  inputClass,
-  rowClass,
-  secondaryButtonClass,
-  tableClass,
-  tdClass,
-  thClass,
-} from "@/components/ui";
+import { Badge, buttonClass, inputClass, rowClass, secondaryButtonClass, tdClass } from "@/components/ui";
+import { TokenCreateSchema } from "@/lib/settings/request-schemas";
 import type { TokenView } from "@/lib/settings/views";
-import { callApi, failureMessage } from "./api";
+import { callApi } from "./api";
 import { ConfirmButton } from "./confirm-button";
-import { Field, Notice, ReadOnlyNote, SectionHeader, selectClass, Spinner, StatusNotice } from "./parts";
-
-type Status = { tone: "good" | "bad"; text: string } | null;
+import { Notice } from "./parts";
+import {
+  SelectField,
+  SettingsFormFrame,
+  SettingsSection,
+  SettingsTable,
+  SubmitButton,
+  TextField,
+  useSettingsActions,
+  useSettingsForm,
+} from "./scaffold";
 
 export function TokenSettings({ tokens, canEdit }: { tokens: TokenView[]; canEdit: boolean }) {
-  const router = useRouter();
   const [created, setCreated] = useState<{ name: string; token: string } | null>(null);
-  const [status, setStatus] = useState<Status>(null);
+  const { status, setStatus, run, router } = useSettingsActions<number>();
 
-  async function revoke(token: TokenView) {
-    setStatus(null);
-    try {
-      await callApi("DELETE", `/api/tokens/${token.id}`);
-      setStatus({ tone: "good", text: `Token "${token.name}" revoked: requests with it are refused from now on.` });
-      router.refresh();
-    } catch (err) {
-      setStatus({ tone: "bad", text: failureMessage(err) });
-    }
-  }
+  const revoke = (token: TokenView) =>
+    run(
+      null,
+      () => callApi("DELETE", `/api/tokens/${token.id}`),
+      `Token "${token.name}" revoked: requests with it are refused from now on.`,
+    );
 
   return (
-    <section>
-      <SectionHeader
-        title="API tokens"
-        description={
-          <>
-            Send one as <code className="text-xs">Authorization: Bearer &lt;token&gt;</code> to the HTTP API. A viewer
-            token reads; an admin token can also change settings.
-          </>
-        }
-      />
-      {!canEdit && <ReadOnlyNote what="the API tokens" />}
-      {canEdit && !created && (
-        <CreateTokenForm
-          onCreated={(name, token) => {
-            setCreated({ name, token });
-            setStatus(null);
-            router.refresh();
-          }}
-        />
-      )}
-      {created && <NewTokenSecret {...created} onDone={() => setCreated(null)} />}
-      <StatusNotice status={status} />
-      {tokens.length === 0 ? (
-        <EmptyState>No API tokens yet.{canEdit ? " Create one above for a script or a dashboard." : ""}</EmptyState>
-      ) : (
-        <div className="relative overflow-x-auto rounded-lg border border-zinc-200 bg-white dark:border-zinc-800 dark:bg-zinc-900">
-          <table className={`${tableClass} min-w-[44rem]`}>
-            <thead className="border-b border-zinc-200 dark:border-zinc-800">
-              <tr>
-                <th className={thClass}>Name</th>
-                <th className={thClass}>Role</th>
-                <th className={thClass}>Prefix</th>
-                <th className={thClass}>Created</th>
-                <th className={thClass}>Last used</th>
-                <th className={thClass}>Status</th>
-                <th className={`${thClass} text-right`}>
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {tokens.map((t) => (
-                <tr key={t.id} className={rowClass} data-token-row={t.name}>
-                  <td className={`${tdClass} font-medium`}>{t.name}</td>
-                  <td className={tdClass}>
-                    <Badge tone={t.role === "admin" ? "warn" : "neutral"}>{t.role}</Badge>
-                  </td>
-                  <td className={`${tdClass} font-mono text-xs`}>{t.prefix}…</td>
-                  <td className={`${tdClass} whitespace-nowrap`}>
-                    <Time value={t.createdAt} />
-                  </td>
-                  <td className={`${tdClass} whitespace-nowrap`}>
-                    <Time value={t.lastUsedAt} relative />
-                  </td>
-                  <td className={`${tdClass} whitespace-nowrap`}>
-                    {t.revokedAt ? (
-                      <Badge tone="bad">
-                        revoked <Time value={t.revokedAt} relative />
-                      </Badge>
-                    ) : (
-                      <Badge tone="good">active</Badge>
-                    )}
-                  </td>
-                  <td className={`${tdClass} text-right whitespace-nowrap`}>
-                    {canEdit && !t.revokedAt && (
-                      <ConfirmButton label="Revoke" confirmLabel={`Revoke ${t.name}`} onConfirm={() => revoke(t)} />
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-    </section>
+    <SettingsSection
+      title="API tokens"
+      description={
+        <>
+          Send one as <code className="text-xs">Authorization: Bearer &lt;token&gt;</code> to the HTTP API. A viewer
+          token reads; an admin token can also change settings.
+        </>
+      }
+      canEdit={canEdit}
+      what="the API tokens"
+      status={status}
+      form={
+        <>
+          {canEdit && !created && (
+            <CreateTokenForm
+              onCreated={(name, token) => {
+                setCreated({ name, token });
+                setStatus(null);
+                router.refresh();
+              }}
+            />
+          )}
+          {created && <NewTokenSecret {...created} onDone={() => setCreated(null)} />}
+        </>
+      }
+    >
+      <SettingsTable
+        columns={["Name", "Role", "Prefix", "Created", "Last used", "Status"]}
+        minWidth="min-w-[44rem]"
+        rowCount={tokens.length}
+        empty={<>No API tokens yet.{canEdit ? " Create one above for a script or a dashboard." : ""}</>}
+      >
+        {tokens.map((t) => (
+          <tr key={t.id} className={rowClass} data-token-row={t.name}>
+            <td className={`${tdClass} font-medium`}>{t.name}</td>
+            <td className={tdClass}>
+              <Badge tone={t.role === "admin" ? "warn" : "neutral"}>{t.role}</Badge>
+            </td>
+            <td className={`${tdClass} font-mono text-xs`}>{t.prefix}…</td>
+            <td className={`${tdClass} whitespace-nowrap`}>
+              <Time value={t.createdAt} />
+            </td>
+            <td className={`${tdClass} whitespace-nowrap`}>
+              <Time value={t.lastUsedAt} relative />
+            </td>
+            <td className={`${tdClass} whitespace-nowrap`}>
+              {t.revokedAt ? (
+                <Badge tone="bad">
+                  revoked <Time value={t.revokedAt} relative />
+                </Badge>
+              ) : (
+                <Badge tone="good">active</Badge>
+              )}
+            </td>
+            <td className={`${tdClass} text-right whitespace-nowrap`}>
+              {canEdit && !t.revokedAt && (
+                <ConfirmButton label="Revoke" confirmLabel={`Revoke ${t.name}`} onConfirm={() => revoke(t)} />
+              )}
+            </td>
+          </tr>
+        ))}
+      </SettingsTable>
+    </SettingsSection>
   );
 }
 
 function CreateTokenForm({ onCreated }: { onCreated: (name: string, token: string) => void }) {
-  const id = useId();
-  const [name, setName] = useState("");
-  const [role, setRole] = useState("viewer");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const form = useSettingsForm<{ name: string; role: string }>({
+    schema: TokenCreateSchema,
+    defaultValues: { name: "", role: "viewer" },
+    inlineErrors: false,
+  });
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      const created = await callApi<{ token: string; name: string }>("POST", "/api/tokens", { name, role });
-      setName("");
-      onCreated(created.name, created.token);
-    } catch (err) {
-      setError(failureMessage(err));
-    } finally {
-      setBusy(false);
-    }
-  }
+  const submit = form.submitWith(async (values) => {
+    const created = await callApi<{ token: string; name: string }>("POST", "/api/tokens", values);
+    form.resetField("name");
+    onCreated(created.name, created.token);
+  });
 
   return (
-    <form
-      onSubmit={submit}
-      aria-label="Create an API token"
-      className="mb-6 rounded-lg border border-zinc-200 bg-white p-4 dark:border-zinc-800 dark:bg-zinc-900"
-    >
+    <SettingsFormFrame form={form} onSubmit={submit} label="Create an API token" nativeValidation errorClassName="mt-3">
       <div className="flex flex-wrap items-end gap-3">
-        <Field label="Token name" htmlFor={`${id}-name`} className="min-w-48 flex-1">
-          <input
-            id={`${id}-name`}
-            className={inputClass}
-            value={name}
-            onChange={(e) => setName(e.target.value)}
-            placeholder="what it is for, e.g. grafana"
-            required
-            maxLength={100}
-            autoComplete="off"
-          />
-        </Field>
-        <Field label="Role" htmlFor={`${id}-role`} className="w-40">
-          <select id={`${id}-role`} className={selectClass} value={role} onChange={(e) => setRole(e.target.value)}>
-            <option value="viewer">viewer (read)</option>
-            <option value="admin">admin (read and change)</option>
-          </select>
-        </Field>
-        <button type="submit" className={buttonClass} disabled={busy}>
-          {busy && <Spinner />}
-          Create token
-        </button>
+        <TextField
+          form={form}
+          name="name"
+          label="Token name"
+          className="min-w-48 flex-1"
+          placeholder="what it is for, e.g. grafana"
+          required
+          maxLength={100}
+          autoComplete="off"
+        />
+        <SelectField
+          form={form}
+          name="role"
+          label="Role"
+          className="w-40"
+          options={[
+            { value: "viewer", label: "viewer (read)" },
+            { value: "admin", label: "admin (read and change)" },
+          ]}
+        />
+        <SubmitButton form={form}>Create token</SubmitButton>
       </div>
-      {error && (
-        <Notice tone="bad" role="alert" className="mt-3">
-          {error}
-        </Notice>
-      )}
-    </form>
+    </SettingsFormFrame>
   );
 }
 

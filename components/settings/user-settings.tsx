@@ -1,34 +1,30 @@
 "use client";
 
-import { useRouter } from "next/navigation";
-import { useId, useState, type FormEvent } from "react";
+import { useState } from "react";
 import { Time } from "@/components/time";
-import {
-  Badge,
-  buttonClass,
-  inputClass,
-  rowClass,
-  secondaryButtonClass,
-  tableClass,
-  tdClass,
-  thClass,
-} from "@/components/ui";
+import { Badge, buttonClass, inputClass, rowClass, secondaryButtonClass, tdClass } from "@/components/ui";
+import { PASSWORD_MIN_LENGTH, UserCreateSchema, UserPatchSchema } from "@/lib/settings/request-schemas";
 import type { UserView } from "@/lib/settings/views";
-import { ApiFailure, callApi, failureMessage } from "./api";
+import { callApi } from "./api";
 import { ConfirmButton } from "./confirm-button";
+import { smallButtonClass, Spinner } from "./parts";
 import {
-  Field,
-  Notice,
-  ReadOnlyNote,
-  SectionHeader,
-  selectClass,
-  smallButtonClass,
-  Spinner,
-  StatusNotice,
-} from "./parts";
+  fieldProps,
+  SelectField,
+  SettingsFormFrame,
+  SettingsSection,
+  SettingsTable,
+  SubmitButton,
+  TextField,
+  useSettingsActions,
+  useSettingsForm,
+} from "./scaffold";
 
-type Status = { tone: "good" | "bad"; text: string } | null;
-const MIN_PASSWORD = 8;
+/** viewer first: the safer role is the default */
+const USER_ROLE_OPTIONS = [
+  { value: "viewer", label: "viewer" },
+  { value: "admin", label: "admin" },
+];
 
 export function UserSettings({
   users,
@@ -39,197 +35,126 @@ export function UserSettings({
   canEdit: boolean;
   currentUsername: string;
 }) {
-  const router = useRouter();
-  const [status, setStatus] = useState<Status>(null);
+  const { status, setStatus, run, saved } = useSettingsActions<number>();
   const [changing, setChanging] = useState<number | null>(null);
   const admins = users.filter((u) => u.role === "admin").length;
 
-  async function remove(user: UserView) {
-    setStatus(null);
-    try {
-      await callApi("DELETE", `/api/users/${user.id}`);
-      setStatus({ tone: "good", text: `${user.username} removed; their sessions have ended.` });
-      router.refresh();
-    } catch (err) {
-      setStatus({ tone: "bad", text: failureMessage(err) });
-    }
-  }
+  const remove = (user: UserView) =>
+    run(null, () => callApi("DELETE", `/api/users/${user.id}`), `${user.username} removed; their sessions have ended.`);
 
   return (
-    <section>
-      <SectionHeader
-        title="Users"
-        description="People who sign in to this UI. Admins change settings; viewers see everything and change nothing."
-      />
-      {!canEdit && <ReadOnlyNote what="the users" />}
-      {canEdit && (
-        <AddUserForm
-          onAdded={(user) => {
-            setStatus({ tone: "good", text: `${user.username} added as ${user.role}.` });
-            router.refresh();
-          }}
-        />
-      )}
-      <StatusNotice status={status} />
-      <div className="relative overflow-x-auto rounded-lg border border-zinc-200 bg-white dark:border-zinc-800 dark:bg-zinc-900">
-        <table className={`${tableClass} min-w-[32rem]`}>
-          <thead className="border-b border-zinc-200 dark:border-zinc-800">
-            <tr>
-              <th className={thClass}>Username</th>
-              <th className={thClass}>Role</th>
-              <th className={thClass}>Added</th>
-              <th className={`${thClass} text-right`}>
-                <span className="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {users.map((u) => {
-              const self = u.username === currentUsername;
-              const lastAdmin = u.role === "admin" && admins <= 1;
-              return (
-                <tr key={u.id} className={rowClass} data-user-row={u.username}>
-                  <td className={tdClass}>
-                    <span className="font-medium">{u.username}</span>
-                    {self && <span className="ml-1.5 text-xs text-zinc-500">(you)</span>}
-                    {changing === u.id && (
-                      <ChangePasswordForm
-                        user={u}
-                        self={self}
-                        onCancel={() => setChanging(null)}
-                        onChanged={() => {
-                          setChanging(null);
-                          if (self) {
-                            // A new password ends every session of the user, this one included.
-                            window.location.assign("/login?next=/settings/users");
-                            return;
-                          }
-                          setStatus({
-                            tone: "good",
-                            text: `Password of ${u.username} changed; their sessions have ended.`,
-                          });
-                        }}
-                      />
+    <SettingsSection
+      title="Users"
+      description="People who sign in to this UI. Admins change settings; viewers see everything and change nothing."
+      canEdit={canEdit}
+      what="the users"
+      status={status}
+      form={canEdit && <AddUserForm onAdded={(user) => saved(`${user.username} added as ${user.role}.`)} />}
+    >
+      <SettingsTable columns={["Username", "Role", "Added"]} minWidth="min-w-[32rem]" rowCount={users.length}>
+        {users.map((u) => {
+          const self = u.username === currentUsername;
+          const lastAdmin = u.role === "admin" && admins <= 1;
+          return (
+            <tr key={u.id} className={rowClass} data-user-row={u.username}>
+              <td className={tdClass}>
+                <span className="font-medium">{u.username}</span>
+                {self && <span className="ml-1.5 text-xs text-zinc-500">(you)</span>}
+                {changing === u.id && (
+                  <ChangePasswordForm
+                    user={u}
+                    self={self}
+                    onCancel={() => setChanging(null)}
+                    onChanged={() => {
+                      setChanging(null);
+                      if (self) {
+                        // A new password ends every session of the user, this one included.
+                        window.location.assign("/login?next=/settings/users");
+                        return;
+                      }
+                      setStatus({
+                        tone: "good",
+                        text: `Password of ${u.username} changed; their sessions have ended.`,
+                      });
+                    }}
+                  />
+                )}
+              </td>
+              <td className={tdClass}>
+                <Badge tone={u.role === "admin" ? "warn" : "neutral"}>{u.role}</Badge>
+              </td>
+              <td className={`${tdClass} whitespace-nowrap`}>
+                <Time value={u.createdAt} />
+              </td>
+              <td className={`${tdClass} text-right whitespace-nowrap`}>
+                {canEdit && (
+                  <span className="inline-flex gap-1">
+                    {changing !== u.id && (
+                      <button
+                        type="button"
+                        className={smallButtonClass}
+                        onClick={() => setChanging(u.id)}
+                        aria-label={`Change the password of ${u.username}`}
+                      >
+                        Change password
+                      </button>
                     )}
-                  </td>
-                  <td className={tdClass}>
-                    <Badge tone={u.role === "admin" ? "warn" : "neutral"}>{u.role}</Badge>
-                  </td>
-                  <td className={`${tdClass} whitespace-nowrap`}>
-                    <Time value={u.createdAt} />
-                  </td>
-                  <td className={`${tdClass} text-right whitespace-nowrap`}>
-                    {canEdit && (
-                      <span className="inline-flex gap-1">
-                        {changing !== u.id && (
-                          <button
-                            type="button"
-                            className={smallButtonClass}
-                            onClick={() => setChanging(u.id)}
-                            aria-label={`Change the password of ${u.username}`}
-                          >
-                            Change password
-                          </button>
-                        )}
-                        {self || lastAdmin ? (
-                          <span className="px-2 py-1 text-xs text-zinc-400">
-                            {self ? "can't remove yourself" : "last admin"}
-                          </span>
-                        ) : (
-                          <ConfirmButton
-                            label="Remove"
-                            confirmLabel={`Remove ${u.username}`}
-                            onConfirm={() => remove(u)}
-                          />
-                        )}
+                    {self || lastAdmin ? (
+                      <span className="px-2 py-1 text-xs text-zinc-400">
+                        {self ? "can't remove yourself" : "last admin"}
                       </span>
+                    ) : (
+                      <ConfirmButton label="Remove" confirmLabel={`Remove ${u.username}`} onConfirm={() => remove(u)} />
                     )}
-                  </td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      </div>
-    </section>
+                  </span>
+                )}
+              </td>
+            </tr>
+          );
+        })}
+      </SettingsTable>
+    </SettingsSection>
   );
 }
 
 function AddUserForm({ onAdded }: { onAdded: (user: UserView) => void }) {
-  const id = useId();
-  const [username, setUsername] = useState("");
-  const [password, setPassword] = useState("");
-  const [role, setRole] = useState("viewer");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<{ message: string; parameter: string | null } | null>(null);
+  const form = useSettingsForm<{ username: string; password: string; role: string }>({
+    schema: UserCreateSchema,
+    defaultValues: { username: "", password: "", role: "viewer" },
+    inlineErrors: false,
+  });
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      const { user } = await callApi<{ user: UserView }>("POST", "/api/users", { username, password, role });
-      setUsername("");
-      setPassword("");
-      setRole("viewer");
-      onAdded(user);
-    } catch (err) {
-      setError({ message: failureMessage(err), parameter: err instanceof ApiFailure ? err.parameter : null });
-    } finally {
-      setBusy(false);
-    }
-  }
+  const submit = form.submitWith(async (values) => {
+    const { user } = await callApi<{ user: UserView }>("POST", "/api/users", values);
+    form.reset();
+    onAdded(user);
+  });
 
   return (
-    <form
+    <SettingsFormFrame
+      form={form}
       onSubmit={submit}
-      aria-label="Add a user"
-      className="mb-6 rounded-lg border border-zinc-200 bg-white p-4 dark:border-zinc-800 dark:bg-zinc-900"
+      label="Add a user"
+      title="Add a user"
+      nativeValidation
+      errorClassName="mt-3"
     >
-      <h3 className="mb-3 text-base font-semibold">Add a user</h3>
       <div className="grid gap-3 sm:grid-cols-[1fr_1fr_10rem_auto] sm:items-end">
-        <Field label="Username" htmlFor={`${id}-username`}>
-          <input
-            id={`${id}-username`}
-            className={inputClass}
-            value={username}
-            onChange={(e) => setUsername(e.target.value)}
-            required
-            autoComplete="off"
-            aria-invalid={error?.parameter === "username" || undefined}
-          />
-        </Field>
-        <Field label="Password" htmlFor={`${id}-password`}>
-          <input
-            id={`${id}-password`}
-            type="password"
-            className={inputClass}
-            value={password}
-            onChange={(e) => setPassword(e.target.value)}
-            required
-            minLength={MIN_PASSWORD}
-            autoComplete="new-password"
-            placeholder={`at least ${MIN_PASSWORD} characters`}
-            aria-invalid={error?.parameter === "password" || undefined}
-          />
-        </Field>
-        <Field label="Role" htmlFor={`${id}-role`}>
-          <select id={`${id}-role`} className={selectClass} value={role} onChange={(e) => setRole(e.target.value)}>
-            <option value="viewer">viewer</option>
-            <option value="admin">admin</option>
-          </select>
-        </Field>
-        <button type="submit" className={buttonClass} disabled={busy}>
-          {busy && <Spinner />}
-          Add user
-        </button>
+        <TextField form={form} name="username" label="Username" required autoComplete="off" />
+        <TextField
+          form={form}
+          name="password"
+          label="Password"
+          type="password"
+          required
+          minLength={PASSWORD_MIN_LENGTH}
+          autoComplete="new-password"
+          placeholder={`at least ${PASSWORD_MIN_LENGTH} characters`}
+        />
+        <SelectField form={form} name="role" label="Role" options={USER_ROLE_OPTIONS} />
+        <SubmitButton form={form}>Add user</SubmitButton>
       </div>
-      {error && (
-        <Notice tone="bad" role="alert" className="mt-3">
-          {error.message}
-        </Notice>
-      )}
-    </form>
+    </SettingsFormFrame>
   );
 }
 
@@ -244,45 +169,35 @@ function ChangePasswordForm({
   onCancel: () => void;
   onChanged: () => void;
 }) {
-  const id = useId();
-  const [password, setPassword] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const form = useSettingsForm<{ password: string }>({
+    schema: UserPatchSchema,
+    defaultValues: { password: "" },
+    inlineErrors: false,
+  });
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await callApi("PATCH", `/api/users/${user.id}`, { password });
-      onChanged();
-    } catch (err) {
-      setError(failureMessage(err));
-    } finally {
-      setBusy(false);
-    }
-  }
+  const submit = form.submitWith(async (values) => {
+    await callApi("PATCH", `/api/users/${user.id}`, values);
+    onChanged();
+  });
 
   return (
     <form onSubmit={submit} className="mt-2 max-w-md" aria-label={`New password for ${user.username}`}>
-      <label htmlFor={`${id}-password`} className="mb-1 block text-xs font-medium">
+      <label htmlFor={form.fieldId("password")} className="mb-1 block text-xs font-medium">
         New password for {user.username}
       </label>
       <div className="flex flex-wrap gap-2">
         <input
-          id={`${id}-password`}
           type="password"
           className={`${inputClass} min-w-0 flex-1`}
-          value={password}
-          onChange={(e) => setPassword(e.target.value)}
           required
-          minLength={MIN_PASSWORD}
+          minLength={PASSWORD_MIN_LENGTH}
           autoComplete="new-password"
           autoFocus
           onKeyDown={(e) => e.key === "Escape" && onCancel()}
+          {...fieldProps(form, "password", false)}
         />
-        <button type="submit" className={buttonClass} disabled={busy}>
-          {busy && <Spinner />}
+        <button type="submit" className={buttonClass} disabled={form.formState.isSubmitting}>
+          {form.formState.isSubmitting && <Spinner />}
           Set password
         </button>
         <button type="button" className={secondaryButtonClass} onClick={onCancel}>
@@ -294,9 +209,9 @@ function ChangePasswordForm({
           ? "This signs you out everywhere; sign in again with the new password."
           : "This signs them out everywhere."}
       </p>
-      {error && (
+      {form.formError && (
         <p role="alert" className="mt-1 text-xs font-medium text-red-700 dark:text-red-400">
-          {error}
+          {form.formError}
         </p>
       )}
     </form>

@@ -4,7 +4,7 @@ import { listBrokers, setBrokerStatus, updateBrokerDetection } from "@/db/broker
 import { closeGap, openGap } from "@/db/gaps";
 import type { EventRow, SampleRow } from "@/db/ingest";
 import type { BrokerRow } from "@/db/schema";
-import { decryptSecret } from "../crypto";
+import { brokerSecretAddress, decryptSecret } from "../crypto";
 import { BrokerCollector, DEFAULT_TIMING, type CollectorTiming, type StatusChange } from "./collector";
 import type { DialectSetting } from "./index";
 import type { IngestWriter } from "./writer";
@@ -107,7 +107,7 @@ export class CollectorManager extends EventEmitter<{ status: [StatusChange] }> {
     let password: string | null = null;
     if (broker.passwordEnc) {
       try {
-        password = decryptSecret(broker.passwordEnc, this.opts.secret);
+        password = decryptSecret(broker.passwordEnc, this.opts.secret, brokerSecretAddress(broker.url));
       } catch (err) {
         this.log(`brokerwatch: broker ${broker.name}: ${(err as Error).message}; connecting without a password`);
       }

@@ -9,7 +9,8 @@ import { and, eq, gt, inArray, isNull, lt, lte, notExists, notInArray, or, sql }
 import { alias } from "drizzle-orm/pg-core";
 import type { Database, Db } from "@/db/client";
 import { deliveryAttempts, notifications, webhooks, type WebhookRow } from "@/db/schema";
-import { decryptSecret } from "@/lib/crypto";
+import { decryptHeaderValues, decryptSecret, webhookSecretAddress } from "@/lib/crypto";
+import { responseSnippet } from "./response";
 import type { NotificationStatus } from "./format";
 import { signatureHeaders } from "./sign";
 
@@ -330,34 +331,43 @@ export class DeliveryWorker {
       return;
     }
     let secret: string | null = null;
-    if (webhook.secretEnc !== null) {
-      try {
-        secret = decryptSecret(webhook.secretEnc, this.opts.secret);
-      } catch (error) {
-        // Sending unsigned would downgrade the receiver's security; a changed service key needs an operator.
-        await this.record(
-          row,
-          webhook,
-          { statusCode: null, error: (error as Error).message, retryAfterMs: null, durationMs: 0 },
-          "failed",
-        );
-        return;
-      }
+    let headers: Record<string, string>;
+    try {
+      // Bound to the URL they were saved for: a URL changed behind our back gets neither.
+      const address = webhookSecretAddress(webhook.url);
+      if (webhook.secretEnc !== null) secret = decryptSecret(webhook.secretEnc, this.opts.secret, address);
+      headers = webhook.headersEncrypted
+        ? decryptHeaderValues(webhook.headers, this.opts.secret, address)
+        : webhook.headers;
+    } catch (error) {
+      // Sending unsigned would downgrade the receiver's security; a changed service key needs an operator.
+      await this.record(
+        row,
+        webhook,
+        { statusCode: null, error: (error as Error).message, retryAfterMs: null, durationMs: 0 },
+        "failed",
+      );
+      return;
     }
     if (!this.running) return this.release(row);
-    const result = await this.attempt(row, webhook, secret);
+    const result = await this.attempt(row, webhook, secret, headers);
     if (result === null) return this.release(row);
     await this.record(row, webhook, result, classify(result.statusCode));
   }
 
   /** One HTTP POST; null when stop() aborted it, so it does not count as an attempt. */
-  private async attempt(row: ClaimedRow, webhook: WebhookRow, secret: string | null): Promise<AttemptResult | null> {
+  private async attempt(
+    row: ClaimedRow,
+    webhook: WebhookRow,
+    secret: string | null,
+    customHeaders: Record<string, string>,
+  ): Promise<AttemptResult | null> {
     const started = performance.now();
     const timestamp = new Date(this.now());
     try {
       const response = await this.fetch(webhook.url, {
         method: "POST",
-        headers: this.headersFor(webhook, secret, row, timestamp),
+        headers: this.headersFor(customHeaders, secret, row, timestamp),
         body: row.body,
         // Standard Webhooks counts a 3xx as a failure; following it would also send signed alerts
         // wherever the receiver points.
@@ -385,8 +395,13 @@ export class DeliveryWorker {
   }
 
   /** The webhook's own headers, then ours, replacing any of the same name in whatever case it was configured. */
-  private headersFor(webhook: WebhookRow, secret: string | null, row: ClaimedRow, timestamp: Date): Headers {
-    const headers = new Headers(webhook.headers);
+  private headersFor(
+    customHeaders: Record<string, string>,
+    secret: string | null,
+    row: ClaimedRow,
+    timestamp: Date,
+  ): Headers {
+    const headers = new Headers(customHeaders);
     headers.set("content-type", "application/json");
     for (const [name, value] of Object.entries(signatureHeaders(secret, row.messageId, timestamp, row.body))) {
       headers.set(name, value);
@@ -521,7 +536,8 @@ export class DeliveryWorker {
 
 async function bodySnippet(response: Response): Promise<string> {
   try {
-    const text = (await response.text()).trim();
+    // bytes, not characters: at most this much of the body is ever read
+    const text = await responseSnippet(response, ERROR_BODY_CHARS);
     return text === "" ? "" : `: ${text.slice(0, ERROR_BODY_CHARS)}`;
   } catch {
     return "";

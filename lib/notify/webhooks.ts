@@ -6,7 +6,7 @@ import { and, asc, desc, eq, notInArray, sql } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { deliveryAttempts, notifications, webhooks, type WebhookRow } from "@/db/schema";
 import type { WebhookConfig } from "@/lib/config/schema";
-import { encryptSecret } from "@/lib/crypto";
+import { encryptHeaderValues, encryptSecret, webhookSecretAddress } from "@/lib/crypto";
 
 /**
  * Upserts the file's webhooks by name (docs/contract.md §2: applied at every start, idempotently) and
@@ -19,12 +19,14 @@ export async function applyWebhookConfig(
   secret: string,
 ): Promise<{ applied: string[]; disabled: string[] }> {
   for (const config of configs) {
+    const address = webhookSecretAddress(config.url);
     const values = {
       url: config.url,
-      secretEnc: config.secret === undefined ? null : encryptSecret(config.secret, secret),
+      secretEnc: config.secret === undefined ? null : encryptSecret(config.secret, secret, address),
       sendResolved: config.sendResolved,
       enabled: config.enabled,
-      headers: config.headers,
+      headers: encryptHeaderValues(config.headers, secret, address),
+      headersEncrypted: true,
       groupBy: config.groupBy ?? null,
       groupWaitSeconds: config.groupWaitSeconds ?? null,
       repeatIntervalSeconds: config.repeatIntervalSeconds ?? null,

@@ -7,7 +7,7 @@ import { getBroker, insertUiBroker, listBrokers, updateUiBroker } from "@/db/bro
 import type { Db } from "@/db/client";
 import type { BrokerRow, NewBrokerRow } from "@/db/schema";
 import { BrokerSchema, type BrokerConfig } from "@/lib/config/schema";
-import { decryptSecret, encryptSecret } from "@/lib/crypto";
+import { brokerSecretAddress, decryptSecret, encryptSecret } from "@/lib/crypto";
 import { ApiError } from "@/lib/http";
 import { getRuntime } from "@/lib/runtime";
 import { mergePatch, parseInput, serviceSecret, withoutBlanks } from "./input";
@@ -55,7 +55,9 @@ function columns(config: BrokerConfig, secret: string): Omit<NewBrokerRow, "name
     // `auto` keeps what was detected last time until the collector says otherwise (as for the file)
     ...(config.dialect === "auto" ? {} : { detectedDialect: config.dialect }),
     username: config.username ?? null,
-    ...(config.password !== undefined ? { passwordEnc: encryptSecret(config.password, secret) } : {}),
+    ...(config.password !== undefined
+      ? { passwordEnc: encryptSecret(config.password, secret, brokerSecretAddress(config.url)) }
+      : {}),
     cluster: config.cluster ?? null,
     maxConnections: config.maxConnections ?? null,
     expectedNodes: config.expectedNodes ?? null,
@@ -94,7 +96,9 @@ function storedInput(row: BrokerRow): Record<string, unknown> {
 
 /**
  * PATCH /api/brokers/{name}: a key absent keeps the stored value, null or "" clears it. The
- * password is write-only: absent or "" keeps it, null removes it, text replaces it.
+ * password is write-only: absent or "" keeps it, null removes it, text replaces it. A stored
+ * password is only ever sent to the address it was saved for (scheme, host and port): a new
+ * address needs the password again (or null), else 400.
  */
 export async function editBroker(db: Db, name: string, body: Record<string, unknown>): Promise<BrokerSettingsView> {
   const stored = await getBroker(db, name);
@@ -110,6 +114,8 @@ export async function editBroker(db: Db, name: string, body: Record<string, unkn
   const merged = mergePatch(storedInput(stored), changes);
   if (password !== undefined && password !== null && password !== "") merged.password = password;
   const config = parseInput(BrokerSchema, merged);
+  const passwordKept = password === undefined || password === "";
+  if (passwordKept && stored.passwordEnc !== null) requireSameAddress(stored, config.url);
   const values = columns(config, serviceSecret());
   if (password === null) values.passwordEnc = null;
   const row = await updateUiBroker(db, name, values);
@@ -118,12 +124,30 @@ export async function editBroker(db: Db, name: string, body: Record<string, unkn
   return brokerView(row);
 }
 
-/** The stored password of a broker, for "test connection" on an edit form that leaves it blank. */
-export async function storedBrokerPassword(db: Db, name: string): Promise<string | null> {
+/** 400 unless `url` is the address the stored password of `stored` was saved for. */
+function requireSameAddress(stored: BrokerRow, url: string): void {
+  const saved = brokerSecretAddress(stored.url);
+  const requested = brokerSecretAddress(url);
+  if (saved === requested) return;
+  throw new ApiError(
+    "bad_request",
+    `password: the stored password of broker "${stored.name}" is only sent to ${saved}; ` +
+      `enter the password again to use ${requested} (or send "password": null to connect without one)`,
+    { parameter: "password" },
+  );
+}
+
+/**
+ * The stored password of a broker, for "test connection" on an edit form that leaves it blank,
+ * and only when the test goes to the address the password was saved for (else 400).
+ */
+export async function storedBrokerPassword(db: Db, name: string, url: string): Promise<string | null> {
   const row = await getBroker(db, name);
   if (!row?.passwordEnc) return null;
+  requireSameAddress(row, url);
   try {
-    return decryptSecret(row.passwordEnc, serviceSecret());
+    // bound to the address tested, so a row whose URL was changed in the database cannot leak it either
+    return decryptSecret(row.passwordEnc, serviceSecret(), brokerSecretAddress(url));
   } catch (err) {
     throw new ApiError("conflict", `broker "${name}": ${(err as Error).message}`);
   }

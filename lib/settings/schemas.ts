@@ -1,44 +1,12 @@
 /**
- * Request bodies of the settings API that brokerwatch.yaml has no section for (tokens, users,
- * "test connection"). Broker and webhook bodies are validated by lib/config/schema.ts itself.
+ * Request bodies of the settings API that brokerwatch.yaml has no section for. They live in the
+ * client-safe ./request-schemas so the settings forms can validate with the same schemas.
  */
-import { z } from "zod";
-import { USER_ROLES } from "@/db/schema";
-import { BrokerSchema } from "@/lib/config/schema";
-
-const role = z.enum(USER_ROLES, { message: `must be one of ${USER_ROLES.join(", ")}` });
-
-export const TokenCreateSchema = z.strictObject({
-  name: z
-    .string({ message: "must be text" })
-    .trim()
-    .min(1, "is required: say what the token is for, e.g. grafana or ci")
-    .max(100, "must be at most 100 characters"),
-  role: role.default("viewer"),
-});
-
-/** NIST SP 800-63B: at least 8 characters; the cap keeps argon2 from hashing megabytes. */
-export const PASSWORD_MIN_LENGTH = 8;
-export const password = z
-  .string({ message: "must be text" })
-  .min(PASSWORD_MIN_LENGTH, `must be at least ${PASSWORD_MIN_LENGTH} characters`)
-  .max(1000, "must be at most 1000 characters");
-
-export const UserCreateSchema = z.strictObject({
-  username: z
-    .string({ message: "must be text" })
-    .regex(/^[A-Za-z0-9._@-]{1,64}$/, 'must be 1 to 64 letters, digits, ".", "_", "@" or "-"'),
+export {
+  BrokerTestSchema,
   password,
-  role,
-});
-
-export const UserPatchSchema = z.strictObject({ password });
-
-/**
- * "Test connection" takes the connection fields of a broker as the form holds them. `name`, when
- * given, is a stored broker whose password is used if the form leaves the (write-only) field blank.
- */
-export const BrokerTestSchema = BrokerSchema.pick({ url: true, username: true, password: true, sysTopicPrefix: true })
-  .extend({ name: z.string().optional() })
-  // the rest of the form may come along; only the connection fields matter here
-  .loose();
+  PASSWORD_MIN_LENGTH,
+  TokenCreateSchema,
+  UserCreateSchema,
+  UserPatchSchema,
+} from "./request-schemas";

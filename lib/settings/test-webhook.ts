@@ -6,10 +6,14 @@
 import { randomBytes } from "node:crypto";
 import { fingerprint } from "@/lib/alerts/state";
 import { formatMessage } from "@/lib/notify/format";
+import { responseSnippet } from "@/lib/notify/response";
 import { signatureHeaders } from "@/lib/notify/sign";
 import type { WebhookTestResult } from "./views";
 
 export const TEST_ALERT_NAME = "BrokerwatchTest";
+
+/** How much of a failing receiver's body the result shows (and the most that is read of it). */
+const ERROR_BODY_BYTES = 300;
 
 export interface WebhookTestTarget {
   name: string;
@@ -93,7 +97,7 @@ export async function sendTestNotification(
     if (response.status >= 300 && response.status < 400) {
       error = `redirected to ${response.headers.get("location") ?? "elsewhere"}; deliveries do not follow redirects, so use the final URL`;
     } else if (!delivered) {
-      const text = (await response.text().catch(() => "")).trim().slice(0, 300);
+      const text = (await responseSnippet(response, ERROR_BODY_BYTES)).slice(0, ERROR_BODY_BYTES);
       error = `HTTP ${response.status}${text ? `: ${text}` : ""}`;
     }
     await response.body?.cancel().catch(() => {});

@@ -13,7 +13,14 @@ import {
   type NewWebhookRow,
 } from "@/db/webhooks";
 import { WebhookSchema, type WebhookConfig } from "@/lib/config/schema";
-import { decryptSecret, encryptSecret } from "@/lib/crypto";
+import { formatDuration } from "@/lib/duration";
+import {
+  decryptHeaderValues,
+  decryptSecret,
+  encryptHeaderValues,
+  encryptSecret,
+  webhookSecretAddress,
+} from "@/lib/crypto";
 import { ApiError } from "@/lib/http";
 import { listWebhooks, type WebhookSummary } from "@/lib/notify/webhooks";
 import { mergePatch, parseInput, serviceSecret, withoutBlanks } from "./input";
@@ -45,13 +52,19 @@ export async function webhookSettings(db: Db): Promise<WebhookSettingsView[]> {
   return (await listWebhooks(db)).map(webhookView);
 }
 
+/**
+ * Columns from a validated definition; `secretEnc` only when a new secret was given. The secret
+ * and the header values are encrypted bound to the URL's origin and path (lib/crypto.ts).
+ */
 function columns(config: WebhookConfig, secret: string): Omit<NewWebhookRow, "name" | "source"> {
+  const address = webhookSecretAddress(config.url);
   return {
     url: config.url,
-    ...(config.secret !== undefined ? { secretEnc: encryptSecret(config.secret, secret) } : {}),
+    ...(config.secret !== undefined ? { secretEnc: encryptSecret(config.secret, secret, address) } : {}),
     sendResolved: config.sendResolved,
     enabled: config.enabled,
-    headers: config.headers,
+    headers: encryptHeaderValues(config.headers, secret, address),
+    headersEncrypted: true,
     groupBy: config.groupBy ?? null,
     groupWaitSeconds: config.groupWaitSeconds ?? null,
     repeatIntervalSeconds: config.repeatIntervalSeconds ?? null,
@@ -72,22 +85,17 @@ export async function createWebhook(db: Db, body: Record<string, unknown>): Prom
   return rowView(row);
 }
 
-/** Seconds back to the duration text the schema reads (`30s`, `1500ms`). */
-function durationText(seconds: number): string {
-  return Number.isInteger(seconds) ? `${seconds}s` : `${Math.round(seconds * 1000)}ms`;
-}
-
+/** The stored definition without its write-only parts (secret, header values), which an edit handles apart. */
 function storedInput(row: WebhookRow): Record<string, unknown> {
   const input: Record<string, unknown> = {
     name: row.name,
     url: row.url,
     sendResolved: row.sendResolved,
     enabled: row.enabled,
-    headers: row.headers,
   };
   if (row.groupBy !== null) input.groupBy = row.groupBy;
-  if (row.groupWaitSeconds !== null) input.groupWait = durationText(row.groupWaitSeconds);
-  if (row.repeatIntervalSeconds !== null) input.repeatInterval = durationText(row.repeatIntervalSeconds);
+  if (row.groupWaitSeconds !== null) input.groupWait = formatDuration(row.groupWaitSeconds, "spec");
+  if (row.repeatIntervalSeconds !== null) input.repeatInterval = formatDuration(row.repeatIntervalSeconds, "spec");
   return input;
 }
 
@@ -95,6 +103,9 @@ function storedInput(row: WebhookRow): Record<string, unknown> {
  * PATCH /api/webhooks/{id}: a key absent keeps the stored value, null or "" clears it. `secret`
  * and `headers` are write-only: absent keeps them, null removes them. `enabled: true` also lifts
  * a 410 Gone stop, as does a new URL. A file webhook accepts only that re-enable.
+ *
+ * The stored secret and header values are only ever sent to the address they were saved for
+ * (the URL's origin and path): a URL with another address needs them again (or null), else 400.
  */
 export async function editWebhook(db: Db, id: number, body: Record<string, unknown>): Promise<WebhookSettingsView> {
   const stored = await getWebhook(db, id);
@@ -113,7 +124,7 @@ export async function editWebhook(db: Db, id: number, body: Record<string, unkno
     );
   }
 
-  const { name: newName, secret, ...changes } = body;
+  const { name: newName, secret, headers, ...changes } = body;
   if (newName !== undefined && newName !== stored.name) {
     throw new ApiError("bad_request", "name: cannot be changed: it is the receiver name of the delivery log", {
       parameter: "name",
@@ -121,9 +132,33 @@ export async function editWebhook(db: Db, id: number, body: Record<string, unkno
   }
   const merged = mergePatch(storedInput(stored), changes);
   if (secret !== undefined && secret !== null && secret !== "") merged.secret = secret;
+  const headersKept = headers === undefined;
+  // as for other fields, null or "" clears them
+  if (!headersKept && headers !== null && headers !== "") merged.headers = headers;
   const config = parseInput(WebhookSchema, merged);
+  const saved = webhookSecretAddress(stored.url);
+  const requested = webhookSecretAddress(config.url);
+  if (saved !== requested) {
+    const missing: string[] = [];
+    if (stored.secretEnc !== null && (secret === undefined || secret === "")) missing.push("secret");
+    if (Object.keys(stored.headers).length > 0 && headersKept) missing.push("headers");
+    if (missing.length > 0) {
+      const what = missing.map((m) => (m === "secret" ? "signing secret" : "custom header values")).join(" and ");
+      throw new ApiError(
+        "bad_request",
+        `${missing[0]}: the stored ${what} of webhook "${stored.name}" are only sent to ${saved}; ` +
+          `enter them again to use ${requested} (or send null to drop them)`,
+        { parameter: missing[0] },
+      );
+    }
+  }
   const values = columns(config, serviceSecret());
   if (secret === null) values.secretEnc = null;
+  if (headersKept) {
+    // still bound to the same address: the stored ciphertexts stay as they are
+    delete values.headers;
+    delete values.headersEncrypted;
+  }
   const reenabled = changes.enabled === true || config.url !== stored.url;
   const row = await updateUiWebhook(db, id, { ...values, ...(reenabled ? { disabledReason: null } : {}) });
   if (!row)
@@ -131,7 +166,11 @@ export async function editWebhook(db: Db, id: number, body: Record<string, unkno
   return rowView(row);
 }
 
-/** Where and how "send test notification" posts: the stored definition with its secret decrypted. */
+/**
+ * Where and how "send test notification" posts: the stored definition with its secret and header
+ * values decrypted for the stored URL; a URL changed in the database behind the API cannot decrypt
+ * them (409), so nothing saved for another address is ever sent.
+ */
 export async function webhookTarget(
   db: Db,
   id: number,
@@ -139,13 +178,14 @@ export async function webhookTarget(
   const row = await getWebhook(db, id);
   if (!row) throw new ApiError("not_found", `no webhook with id ${id}`);
   let secret: string | null = null;
-  if (row.secretEnc !== null) {
-    try {
-      secret = decryptSecret(row.secretEnc, serviceSecret());
-    } catch (err) {
-      // Sending unsigned would hide the very problem the test is for.
-      throw new ApiError("conflict", `webhook "${row.name}": ${(err as Error).message}`);
-    }
+  let headers = row.headers;
+  const address = webhookSecretAddress(row.url);
+  try {
+    if (row.secretEnc !== null) secret = decryptSecret(row.secretEnc, serviceSecret(), address);
+    if (row.headersEncrypted) headers = decryptHeaderValues(row.headers, serviceSecret(), address);
+  } catch (err) {
+    // Sending unsigned would hide the very problem the test is for.
+    throw new ApiError("conflict", `webhook "${row.name}": ${(err as Error).message}`);
   }
-  return { name: row.name, url: row.url, secret, headers: row.headers };
+  return { name: row.name, url: row.url, secret, headers };
 }

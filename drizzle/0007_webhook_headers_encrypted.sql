@@ -1,0 +1,1 @@
+ALTER TABLE "webhooks" ADD COLUMN "headers_encrypted" boolean DEFAULT false NOT NULL;

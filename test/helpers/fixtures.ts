@@ -1,0 +1,26 @@
+import { readFileSync } from "node:fs";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+
+/** One captured $SYS message: the topic and its payload as text. */
+export type SysLine = { topic: string; payload: string };
+
+/** A fixture of captured messages, one JSON object a line, from test/fixtures/. */
+export function readSysLines(fixture: string): SysLine[] {
+  return readFileSync(path.join(import.meta.dirname, "..", "fixtures", fixture), "utf8")
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => JSON.parse(line) as SysLine);
+}
+
+/** EMQX 5 payloads in their documented shape (test/fixtures/emqx-5/README.md). */
+export const EMQX_SYS_LINES = readSysLines("emqx-5/sys-topics.jsonl");
+
+/** A brokerwatch.yaml of these lines in a fresh temporary directory; returns its path. */
+export async function writeConfigFile(lines: string[]): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "bw-config-"));
+  const file = path.join(dir, "brokerwatch.yaml");
+  await writeFile(file, lines.join("\n") + "\n");
+  return file;
+}
