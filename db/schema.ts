@@ -113,17 +113,24 @@ export const connectionEvents = pgTable(
       // a row written by hand (not through db/ingest.ts) has no identity in any stream: never a duplicate
       .default(sql`gen_random_uuid()`),
   },
+  // The (…, ts, id) indexes are ascending on purpose: read backward they give `ts desc, id desc`
+  // with nulls first, which is what ORDER BY … DESC means. A `DESC NULLS LAST` index (what
+  // `.desc()` declares) does not match that order, and the planner sorted every partition instead.
   (t) => [
     primaryKey({ name: "connection_events_pkey", columns: [t.id, t.ts] }),
     uniqueIndex("connection_events_identity").on(t.broker, t.ts, t.eventKey),
     // GET /api/clients/{clientId}/events: one client's history, newest first, keyset-paginated on (ts, id)
-    index("connection_events_client_ts").on(t.clientId, t.ts.desc(), t.id.desc()),
+    index("connection_events_client_ts").on(t.clientId, t.ts, t.id),
     // ClientID prefix search (LIKE 'x%') whatever the database collation
     index("connection_events_client_prefix").on(t.clientId.op("text_pattern_ops")),
+    // GET /api/events?reason=: newest first within each day partition (connects have no reason)
+    index("connection_events_reason_ts")
+      .on(t.reason, t.ts, t.id)
+      .where(sql`${t.reason} is not null`),
     // per broker by time: dashboards, GET /api/events?broker=
-    index("connection_events_broker_ts").on(t.broker, t.ts.desc(), t.id.desc()),
+    index("connection_events_broker_ts").on(t.broker, t.ts, t.id),
     // GET /api/events across brokers, and retention
-    index("connection_events_ts").on(t.ts.desc(), t.id.desc()),
+    index("connection_events_ts").on(t.ts, t.id),
   ],
 );
 export type ConnectionEventRow = typeof connectionEvents.$inferSelect;

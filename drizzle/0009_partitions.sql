@@ -79,10 +79,11 @@ DROP TABLE "connection_events_unpartitioned";--> statement-breakpoint
 DROP TABLE "metric_samples_unpartitioned";--> statement-breakpoint
 ALTER TABLE "connection_events" ADD CONSTRAINT "connection_events_pkey" PRIMARY KEY("id","ts");--> statement-breakpoint
 CREATE UNIQUE INDEX "connection_events_identity" ON "connection_events" USING btree ("broker","ts","event_key");--> statement-breakpoint
-CREATE INDEX "connection_events_client_ts" ON "connection_events" USING btree ("client_id","ts" DESC NULLS LAST,"id" DESC NULLS LAST);--> statement-breakpoint
+CREATE INDEX "connection_events_client_ts" ON "connection_events" USING btree ("client_id","ts","id");--> statement-breakpoint
 CREATE INDEX "connection_events_client_prefix" ON "connection_events" USING btree ("client_id" text_pattern_ops);--> statement-breakpoint
-CREATE INDEX "connection_events_broker_ts" ON "connection_events" USING btree ("broker","ts" DESC NULLS LAST,"id" DESC NULLS LAST);--> statement-breakpoint
-CREATE INDEX "connection_events_ts" ON "connection_events" USING btree ("ts" DESC NULLS LAST,"id" DESC NULLS LAST);--> statement-breakpoint
+CREATE INDEX "connection_events_reason_ts" ON "connection_events" USING btree ("reason","ts","id") WHERE "connection_events"."reason" is not null;--> statement-breakpoint
+CREATE INDEX "connection_events_broker_ts" ON "connection_events" USING btree ("broker","ts","id");--> statement-breakpoint
+CREATE INDEX "connection_events_ts" ON "connection_events" USING btree ("ts","id");--> statement-breakpoint
 CREATE INDEX "metric_samples_broker_metric_ts" ON "metric_samples" USING btree ("broker","metric","ts");--> statement-breakpoint
 CREATE INDEX "metric_samples_ts" ON "metric_samples" USING btree ("ts");--> statement-breakpoint
 CREATE UNIQUE INDEX "metric_samples_identity" ON "metric_samples" USING btree ("broker","ts","metric","node","labels");

@@ -156,13 +156,14 @@ describe.each(backends)("partitioned history on %s", (backend) => {
         "connection_events_client_ts",
         "connection_events_identity",
         "connection_events_pkey",
+        "connection_events_reason_ts",
         "connection_events_ts",
       ]);
       const perPartition = await queryRows<{ n: number }>(
         database.db,
         sql`select count(*)::int as n from pg_indexes where tablename = 'connection_events_p20260210'`,
       );
-      expect(perPartition[0].n).toBe(6);
+      expect(perPartition[0].n).toBe(7);
     });
   });
 
