@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
 import { notifications, webhooks } from "@/db/schema";
-import { encryptSecret } from "@/lib/crypto";
+import { encryptSecret, webhookSecretAddress } from "@/lib/crypto";
 import { DeliveryWorker, enqueue } from "@/lib/notify/outbox";
 import { freshDatabase, type TestDatabase } from "./helpers/db";
 import { startWebhookReceiver, type WebhookReceiver } from "./helpers/webhook-receiver";
@@ -28,7 +28,7 @@ afterAll(async () => {
 it("delivers a receiver's whole backlog within 10 s of it answering again after a 20 s outage", async () => {
   const [hook] = await t.database.db
     .insert(webhooks)
-    .values({ name: "ops", url: receiver.url, secretEnc: encryptSecret(receiver.secret, SERVICE_KEY), headers: {} })
+    .values({ name: "ops", url: receiver.url, secretEnc: encryptSecret(receiver.secret, SERVICE_KEY, webhookSecretAddress(receiver.url)), headers: {} })
     .returning();
   receiver.failNext(1_000_000);
   // the default 1 s base: after 20 s of failures the backoffs have grown to 8–32 s
