@@ -15,7 +15,7 @@ import { connectionEvents, metricSamples, unparsedRecords } from "./schema";
  *
  * Exactly once: every row carries its identity in the broker's stream, and a unique index on it
  * drops a copy, whether a redelivery after a crash or another watcher of the same broker wrote it
- * first (docs/architecture.md, "Reliability").
+ * first (README, "Reliability and broker-side limits").
  * - event: (broker, ts, event_key), event_key = md5(type, node, ordinal, raw) (eventKey below).
  *   `raw` is the broker's own log line (with its timestamp) or JSON payload (with its ms `ts`);
  *   ordinal counts identical lines with the same ts (a flapping client logging `Client x
