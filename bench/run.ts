@@ -6,6 +6,7 @@ const BENCHMARKS: Record<string, () => Promise<Record<string, unknown>>> = {
   ingest: async () => (await import("./ingest")).runIngestBenchmark(),
   "alert-latency": async () => (await import("./alert-latency")).runAlertLatencyBenchmark(),
   dashboard: async () => (await import("./dashboard")).runDashboardBenchmark(),
+  history: async () => (await import("./history")).runHistoryBenchmark(),
 };
 
 async function main(): Promise<void> {

@@ -79,6 +79,18 @@ async function createDayPartition(db: Db, table: PartitionedTable, day: number):
   });
 }
 
+/** The partitions of every day from `from` to `to` (inclusive), e.g. before a bulk load. Returns those created. */
+export async function createPartitions(db: Db, table: PartitionedTable, from: number, to: number): Promise<string[]> {
+  const existing = new Set((await listPartitions(db, table)).map((p) => p.day));
+  const created: string[] = [];
+  for (let day = dayStart(from); day <= dayStart(to); day += DAY_MS) {
+    if (existing.has(day)) continue;
+    await createDayPartition(db, table, day);
+    created.push(partitionName(table, day));
+  }
+  return created;
+}
+
 /**
  * Partitions for today .. today + DAYS_AHEAD, and for every day the DEFAULT partition holds rows
  * of (whose rows are moved there). Returns the partitions created.
