@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { sql } from "drizzle-orm";
 import { upsertBroker } from "@/db/brokers";
 import { migrateDatabase, openDatabase, queryRows, type Database } from "@/db/client";
+import { queryEvents } from "@/db/events";
 import { createPartitions, DAY_MS, dayStart, dropBefore } from "@/db/partitions";
 import { startApp, type RunningApp } from "../test/helpers/app";
 import { createServerDatabase } from "../test/helpers/db";
@@ -59,6 +60,18 @@ async function latencies(urls: () => string, cookie: string): Promise<{ p50Ms: n
   }
   times.sort((a, b) => a - b);
   return { p50Ms: Math.round(percentile(times, 50) * 10) / 10, p99Ms: Math.round(percentile(times, 99) * 10) / 10, status };
+}
+
+/** The same first pages straight from db/ (no HTTP, auth or JSON): what the database itself costs. */
+async function queryLatencies(run: () => Promise<unknown>): Promise<{ p50Ms: number; p99Ms: number }> {
+  const times: number[] = [];
+  for (let i = 0; i < REQUESTS + 10; i++) {
+    const started = performance.now();
+    await run();
+    if (i >= 10) times.push(performance.now() - started);
+  }
+  times.sort((a, b) => a - b);
+  return { p50Ms: Math.round(percentile(times, 50) * 10) / 10, p99Ms: Math.round(percentile(times, 99) * 10) / 10 };
 }
 
 /** EVENTS rows over DAYS days ending now, one INSERT … SELECT generate_series per day (into that day's partition). */
@@ -170,6 +183,19 @@ export async function runHistoryBenchmark(): Promise<Record<string, unknown>> {
     const csvRows = csv.split("\n").filter((l) => l.length > 0).length - 1;
     const csvRowsPerSecond = Math.round(csvRows / ((performance.now() - csvStarted) / 1000));
     const brokers100RssMb = await rssMb(app);
+    const dbOnly = {
+      clientHistory: await queryLatencies(() =>
+        queryEvents(database.db, { clientId: `device-${Math.floor(Math.random() * CLIENTS)}`, limit: 101 }),
+      ),
+      search: await queryLatencies(() =>
+        queryEvents(database.db, {
+          reason: REASONS[Math.floor(Math.random() * REASONS.length)],
+          from: new Date(Date.now() - (1 + Math.random() * 6) * DAY_MS),
+          limit: 101,
+        }),
+      ),
+    };
+    const loadAverage = (await readFile("/proc/loadavg", "utf8")).split(" ").slice(0, 3).join(" ");
 
     const dropVsDelete = await retention(database, start);
     await database.close();
@@ -183,6 +209,8 @@ export async function runHistoryBenchmark(): Promise<Record<string, unknown>> {
       csvRows,
       retention: { dropMs: dropVsDelete.dropMs, deleteMs: dropVsDelete.deleteMs, rowsPerDay: dropVsDelete.rows },
       bytesPerEvent,
+      queryOnly: dbOnly,
+      loadAverage,
       memory: { idleRssMb, brokers100RssMb, brokersWatching: mosquitto ? "mosquitto" : "closed port" },
       targets: TARGETS,
       pass:
