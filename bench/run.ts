@@ -6,12 +6,17 @@ const BENCHMARKS: Record<string, () => Promise<Record<string, unknown>>> = {
   ingest: async () => (await import("./ingest")).runIngestBenchmark(),
   "alert-latency": async () => (await import("./alert-latency")).runAlertLatencyBenchmark(),
   dashboard: async () => (await import("./dashboard")).runDashboardBenchmark(),
+  ha: async () => (await import("./ha")).runHaBenchmark(),
   history: async () => (await import("./history")).runHistoryBenchmark(),
 };
+/** Benchmarks that need a Postgres server run by default only when DATABASE_URL names one. */
+const NEEDS_POSTGRES = new Set(["ha", "history"]);
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
-  const names = wanted.length ? wanted : Object.keys(BENCHMARKS);
+  const names = wanted.length
+    ? wanted
+    : Object.keys(BENCHMARKS).filter((n) => process.env.DATABASE_URL || !NEEDS_POSTGRES.has(n));
   let failed = false;
   for (const name of names) {
     const run = BENCHMARKS[name];

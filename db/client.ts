@@ -1,5 +1,5 @@
 import path from "node:path";
-import { mkdir } from "node:fs/promises";
+import { mkdir, readFile, unlink, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { sql } from "drizzle-orm";
 import { PgPreparedQuery, type PgDatabase, type PgQueryResultHKT } from "drizzle-orm/pg-core";
@@ -103,11 +103,19 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
   const { PGlite } = await import("@electric-sql/pglite");
   const { drizzle } = await import("drizzle-orm/pglite");
   let dataDir: string | undefined;
+  let unlock = async () => {};
   if (opts.dataDir) {
     dataDir = path.resolve(opts.dataDir, "pglite");
     await mkdir(dataDir, { recursive: true });
+    unlock = await lockDataDir(dataDir);
   }
-  const client = dataDir ? await PGlite.create(dataDir) : await PGlite.create();
+  let client;
+  try {
+    client = dataDir ? await PGlite.create(dataDir) : await PGlite.create();
+  } catch (err) {
+    await unlock();
+    throw err;
+  }
   const db = drizzle(client, { schema }) as unknown as Db;
   return {
     db,
@@ -115,24 +123,73 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
     ping: async () => {
       await client.query("select 1");
     },
-    close: () => client.close(),
+    close: async () => {
+      await client.close();
+      await unlock();
+    },
   };
+}
+
+export class DataDirLockedError extends Error {}
+
+/**
+ * PGlite is Postgres in this process, with no server to arbitrate: two processes writing one
+ * directory corrupt it. A pid file next to it keeps a second process out; one left by a process
+ * that died (or by this pid, as after a container restart) is taken over. Several instances need
+ * one Postgres server (DATABASE_URL).
+ */
+async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
+  const file = `${dataDir}.pid`;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      await writeFile(file, `${process.pid}\n`, { flag: "wx" });
+      return () => unlink(file).catch(() => {});
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    const pid = Number((await readFile(file, "utf8").catch(() => "")).trim());
+    if (pid > 0 && pid !== process.pid && processAlive(pid)) {
+      throw new DataDirLockedError(
+        `another brokerwatch process (pid ${pid}) is using the embedded database in ${path.dirname(dataDir)}; ` +
+          `one data directory serves one process. Stop that process, or give this one its own ` +
+          `BROKERWATCH_DATA_DIR, or set DATABASE_URL to run several instances on one Postgres`,
+      );
+    }
+    await unlink(file).catch(() => {});
+  }
+  throw new DataDirLockedError(`could not lock the embedded database in ${path.dirname(dataDir)} (${file})`);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: alive, owned by someone else
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 export async function migrateDatabase(database: Database): Promise<void> {
   if (database.kind === "postgres") {
     const { migrate } = await import("drizzle-orm/postgres-js/migrator");
-    // drizzle's migrator wants its own driver's type; the handle is the same object
-    await migrate(database.db as never, { migrationsFolder: MIGRATIONS_FOLDER });
+    // Several instances may start at once: one migrates while the others wait on the lock, then
+    // find nothing left to do. The lock is on its own connection, released when the migration ends.
+    const lock = await database.postgres!.reserve();
+    try {
+      await lock`select pg_advisory_lock(hashtext('brokerwatch.migrate'))`;
+      // drizzle's migrator wants its own driver's type; the handle is the same object
+      await migrate(database.db as never, { migrationsFolder: MIGRATIONS_FOLDER });
+    } finally {
+      await lock`select pg_advisory_unlock(hashtext('brokerwatch.migrate'))`.catch(() => {});
+      lock.release();
+    }
   } else {
     const { migrate } = await import("drizzle-orm/pglite/migrator");
     await migrate(database.db as never, { migrationsFolder: MIGRATIONS_FOLDER });
   }
 }
 
-/** Rows of a raw statement, whichever backend answered (postgres.js returns an array, PGlite `{ rows }`). */
-export async function queryRows<T = Record<string, unknown>>(db: Db, statement: ReturnType<typeof sql>): Promise<T[]> {
-  const result = (await db.execute(statement)) as unknown;
-  if (Array.isArray(result)) return result as T[];
-  return ((result as { rows?: T[] }).rows ?? []) as T[];
-}
+// Kept in its own module so that query modules the web app bundles need not import this one,
+// whose migrations folder the bundler cannot resolve.
+export { queryRows } from "./rows";

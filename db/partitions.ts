@@ -4,7 +4,7 @@ import { queryRows, type Db } from "./client";
 
 /**
  * Daily partitions of the history tables (docs/architecture.md §6). The tables are declared
- * `PARTITION BY RANGE (ts)` by drizzle/0009_partitions.sql; this module keeps their partitions:
+ * `PARTITION BY RANGE (ts)` by drizzle/0010_partitions.sql; this module keeps their partitions:
  *
  * - one partition per UTC day, named `<table>_pYYYYMMDD`, created ahead (today + DAYS_AHEAD) by the
  *   maintenance job, so the writer never waits on DDL;
@@ -57,6 +57,13 @@ export async function listPartitions(db: Db, table: PartitionedTable): Promise<{
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
+ * Every instance runs the maintenance job (docs/architecture.md §6): partition DDL takes this
+ * transaction-scoped lock first, so two instances creating or dropping the same day take turns
+ * and the second finds the work done.
+ */
+const PARTITION_DDL_LOCK = sql`select pg_advisory_xact_lock(hashtext('brokerwatch partition ddl'))`;
+
+/**
  * The partition of one day, created if missing. Rows of that day already caught by the DEFAULT
  * partition are moved into it in the same transaction (Postgres refuses to create a partition
  * whose range the DEFAULT partition holds rows of).
@@ -67,6 +74,7 @@ async function createDayPartition(db: Db, table: PartitionedTable, day: number):
   const from = iso(day);
   const to = iso(day + DAY_MS);
   await db.transaction(async (tx) => {
+    await tx.execute(PARTITION_DDL_LOCK);
     await tx.execute(
       sql.raw(`create temp table bw_stragglers on commit drop as
                with moved as (delete from ${fallback} where ts >= '${from}' and ts < '${to}' returning *)
@@ -122,11 +130,18 @@ export async function dropBefore(db: Db, table: PartitionedTable, before: Date):
   const dropped: string[] = [];
   for (const p of await listPartitions(db, table)) {
     if (p.day + DAY_MS > before.getTime()) break;
-    await db.transaction(async (tx) => {
+    const done = await db.transaction(async (tx) => {
+      await tx.execute(PARTITION_DDL_LOCK);
+      const [still] = await queryRows<{ attached: boolean }>(
+        tx as unknown as Db,
+        sql`select exists (select 1 from pg_inherits where inhrelid = to_regclass(${p.name})) as attached`,
+      );
+      if (!still?.attached) return false;
       await tx.execute(sql.raw(`alter table ${table} detach partition ${p.name}`));
       await tx.execute(sql.raw(`drop table ${p.name}`));
+      return true;
     });
-    dropped.push(p.name);
+    if (done) dropped.push(p.name);
   }
   await db.execute(sql`delete from ${sql.identifier(table)} where ts < ${before.toISOString()}::timestamptz`);
   return dropped;

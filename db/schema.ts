@@ -81,7 +81,7 @@ export type MetricSampleRow = typeof metricSamples.$inferSelect;
 
 /**
  * One row per client lifecycle event (docs/contract.md §4). Partitioned by day on `ts` (declared by
- * hand in drizzle/0009_partitions.sql, kept by db/partitions.ts; docs/architecture.md §6), so every
+ * hand in drizzle/0010_partitions.sql, kept by db/partitions.ts; docs/architecture.md §6), so every
  * primary key and unique index includes `ts`.
  */
 export const connectionEvents = pgTable(
@@ -408,3 +408,48 @@ export const sessions = pgTable(
   },
   (t) => [index("sessions_user").on(t.userId)],
 );
+
+/**
+ * Processes of one deployment sharing this database (README, "Running several
+ * instances"). Each renews `heartbeat_at` every couple of seconds; one whose heartbeat is older
+ * than the lease TTL is dead and its brokers go to the others.
+ */
+export const instances = pgTable("instances", {
+  name: text("name").primaryKey(),
+  /** the UI's URL on this instance */
+  url: text("url"),
+  startedAt: ts("started_at").notNull().defaultNow(),
+  heartbeatAt: ts("heartbeat_at").notNull().defaultNow(),
+  /** set on a clean shutdown, so the others take over at once instead of after the TTL */
+  stoppedAt: ts("stopped_at"),
+  /** brokers this instance watches, as of its last heartbeat */
+  watching: jsonb("watching").$type<string[]>().notNull().default([]),
+});
+export type InstanceRow = typeof instances.$inferSelect;
+
+/** Named leases with a TTL on the database clock: `leader` (the alert evaluator), `bundled-broker`. */
+export const leases = pgTable("leases", {
+  name: text("name").primaryKey(),
+  holder: text("holder").notNull(),
+  expiresAt: ts("expires_at").notNull(),
+  acquiredAt: ts("acquired_at").notNull().defaultNow(),
+});
+
+/**
+ * What each watching instance last saw of a broker. The broker's status (brokers.status) and its
+ * gaps are merged from these: down only when no live watcher sees it up.
+ */
+export const brokerObservations = pgTable(
+  "broker_observations",
+  {
+    broker: text("broker").notNull(),
+    instance: text("instance").notNull(),
+    /** up | down | unknown, as this instance's collector sees it */
+    status: text("status").notNull(),
+    lastSeenAt: ts("last_seen_at"),
+    /** renewed with the instance's heartbeat while it watches the broker */
+    observedAt: ts("observed_at").notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.broker, t.instance] })],
+);
+export type BrokerObservationRow = typeof brokerObservations.$inferSelect;

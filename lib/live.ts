@@ -1,3 +1,5 @@
+import { EventEmitter } from "node:events";
+import type { Database } from "@/db/client";
 import type { EventRow } from "@/db/ingest";
 import type { IngestWriter } from "./collector/writer";
 
@@ -183,8 +185,10 @@ export function liveSource<T>(
 }
 
 /**
- * Connection events as they are committed, for the live event streams. One listener on the writer
- * fans out to every stream (an EventEmitter warns past ten listeners, and there may be more tabs).
+ * Connection events as they are committed, for the live event streams: those this instance's
+ * writer committed, and (on Postgres) those other instances committed, which arrive through
+ * shareCommittedEvents. One listener on each source fans out to every stream (an EventEmitter
+ * warns past ten listeners, and there may be more tabs).
  */
 const fanOuts = new WeakMap<IngestWriter, Set<(events: EventRow[]) => void>>();
 
@@ -193,7 +197,7 @@ export function onCommittedEvents(writer: IngestWriter, listener: (events: Event
   if (!listeners) {
     const set = new Set<(events: EventRow[]) => void>();
     fanOuts.set(writer, set);
-    writer.on("written", ({ events }) => {
+    const fanOut = (events: EventRow[]) => {
       for (const l of set) {
         try {
           l(events);
@@ -201,9 +205,108 @@ export function onCommittedEvents(writer: IngestWriter, listener: (events: Event
           console.error("brokerwatch: an event stream listener failed:", err);
         }
       }
-    });
+    };
+    writer.on("written", ({ events }) => fanOut(events));
+    remoteEvents().on("events", fanOut);
     listeners = set;
   }
   listeners.add(listener);
   return () => listeners.delete(listener);
+}
+
+/**
+ * Events other instances committed. Kept on globalThis, like the runtime: the service subscribes
+ * from its own copy of this module and each route from the copy Next bundled with it.
+ */
+const REMOTE = Symbol.for("brokerwatch.remoteEvents");
+type RemoteHolder = { [REMOTE]?: EventEmitter<{ events: [EventRow[]] }> };
+
+function remoteEvents(): EventEmitter<{ events: [EventRow[]] }> {
+  const holder = globalThis as RemoteHolder;
+  if (!holder[REMOTE]) {
+    holder[REMOTE] = new EventEmitter();
+    holder[REMOTE].setMaxListeners(0);
+  }
+  return holder[REMOTE];
+}
+
+export const EVENTS_CHANNEL = "brokerwatch_events";
+/** Postgres refuses a NOTIFY payload of 8000 bytes or more; stay clear of it. */
+const NOTIFY_MAX_BYTES = 7500;
+
+interface EventsMessage {
+  from: string;
+  events: (Omit<EventRow, "ts" | "receivedAt"> & { ts: string; receivedAt: string })[];
+}
+
+/**
+ * Shares committed events between the instances on one Postgres with LISTEN/NOTIFY: each batch
+ * the writer commits is sent to the others in payloads under the 8000-byte limit (the raw log
+ * line stays out: the live pages do not show it, and it could make one event too big). An
+ * instance ignores its own messages; its streams already had those events from its writer.
+ * PGlite is a single process: nothing to share. Returns a function that stops sharing.
+ */
+export async function shareCommittedEvents(
+  database: Database,
+  writer: IngestWriter,
+  instance: string,
+  log: (line: string) => void = console.error,
+): Promise<() => Promise<void>> {
+  const sql = database.postgres;
+  if (!sql) return async () => {};
+  const subscription = await sql.listen(EVENTS_CHANNEL, (payload) => {
+    let message: EventsMessage;
+    try {
+      message = JSON.parse(payload) as EventsMessage;
+    } catch {
+      return;
+    }
+    if (message.from === instance || !Array.isArray(message.events)) return;
+    const events = message.events.map((e) => ({ ...e, ts: new Date(e.ts), receivedAt: new Date(e.receivedAt) }));
+    if (events.length) remoteEvents().emit("events", events);
+  });
+  let sending = Promise.resolve();
+  let failure: string | null = null;
+  const onWritten = ({ events }: { events: EventRow[] }) => {
+    const payloads = eventPayloads(instance, events);
+    sending = sending
+      .then(async () => {
+        for (const payload of payloads) await sql.notify(EVENTS_CHANNEL, payload);
+        failure = null;
+      })
+      .catch((err: Error) => {
+        // once per distinct failure; the events are stored, a page reload shows them
+        if (err.message !== failure) log(`brokerwatch: sharing live events failed: ${err.message}`);
+        failure = err.message;
+      });
+  };
+  writer.on("written", onWritten);
+  return async () => {
+    writer.off("written", onWritten);
+    await sending;
+    await subscription.unlisten().catch(() => {});
+  };
+}
+
+/** JSON messages of at most NOTIFY_MAX_BYTES, in order; an event too big on its own is left out. */
+export function eventPayloads(from: string, events: EventRow[]): string[] {
+  const head = JSON.stringify({ from, events: [] }).length;
+  const out: string[] = [];
+  let batch: string[] = [];
+  let bytes = head;
+  const flush = () => {
+    if (batch.length) out.push(`{"from":${JSON.stringify(from)},"events":[${batch.join(",")}]}`);
+    batch = [];
+    bytes = head;
+  };
+  for (const e of events) {
+    const json = JSON.stringify({ ...e, raw: "" });
+    const size = Buffer.byteLength(json) + 1;
+    if (head + size > NOTIFY_MAX_BYTES) continue;
+    if (bytes + size > NOTIFY_MAX_BYTES) flush();
+    batch.push(json);
+    bytes += size;
+  }
+  flush();
+  return out;
 }

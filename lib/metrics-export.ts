@@ -1,5 +1,6 @@
 import { Counter, Gauge, Registry } from "prom-client";
 import { listBrokers } from "@/db/brokers";
+import { instanceViews } from "./cluster/instances";
 import { getRuntime } from "./runtime";
 import { METRIC_HELP } from "./metrics";
 
@@ -110,6 +111,26 @@ export async function renderMetrics(): Promise<{ contentType: string; body: stri
       delivery.permanentFailures,
     );
     gauge("brokerwatch_webhook_pending", "Webhook notifications waiting for delivery", []).set(delivery.pending);
+  }
+  if (runtime.cluster) {
+    // The deployment as this instance sees it in the database: every instance exports the same.
+    const up = gauge(
+      "brokerwatch_instance_up",
+      "1 while the instance's heartbeat is fresh, 0 once it stopped or died",
+      ["instance"],
+    );
+    const leader = gauge("brokerwatch_instance_leader", "1 for the instance that evaluates the alert rules", [
+      "instance",
+    ]);
+    const watching = gauge("brokerwatch_instance_watching", "1 for each broker an instance watches", [
+      "instance",
+      "broker",
+    ]);
+    for (const i of await instanceViews()) {
+      up.set({ instance: i.name }, i.up ? 1 : 0);
+      leader.set({ instance: i.name }, i.leader ? 1 : 0);
+      for (const broker of i.watching) watching.set({ instance: i.name, broker }, 1);
+    }
   }
   return { contentType: registry.contentType, body: await registry.metrics() };
 }

@@ -1,5 +1,6 @@
 import type { Database } from "@/db/client";
 import type { AlertEngine } from "./alerts/engine";
+import type { Cluster } from "./cluster/cluster";
 import type { CollectorManager } from "./collector/manager";
 import type { IngestWriter } from "./collector/writer";
 import type { DeliveryWorker } from "./notify/outbox";
@@ -21,6 +22,8 @@ export interface Runtime {
   deliveryWorker?: DeliveryWorker;
   /** the service key that encrypts stored broker passwords and webhook secrets (settings routes) */
   secret?: string;
+  /** this instance among those sharing the database */
+  cluster?: Cluster;
 }
 
 const KEY = Symbol.for("brokerwatch.runtime");

@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+import os from "node:os";
 import { applyFileBrokers, upsertBroker } from "@/db/brokers";
 import { migrateDatabase, openDatabase, type Database } from "@/db/client";
 import { DEFAULT_RETENTION, enforceRetention, rollUpSamples, type RetentionSeconds } from "@/db/maintenance";
@@ -5,13 +7,15 @@ import type { NewBrokerRow } from "@/db/schema";
 import { installationId } from "@/db/settings";
 import { startBundledBroker, type BundledBroker } from "@/broker/index";
 import { ensureAdminUser, ensureServiceSecret } from "./auth/bootstrap";
+import { Cluster } from "./cluster/cluster";
 import { CollectorManager } from "./collector/manager";
 import { DEFAULT_TIMING, type CollectorTiming } from "./collector/collector";
 import { IngestWriter } from "./collector/writer";
-import { loadConfigFile, resolveConfigPath, type BrokerwatchConfig } from "./config";
+import { DEFAULT_WATCHERS, loadConfigFile, resolveConfigPath, type BrokerwatchConfig } from "./config";
 import { brokerSecretAddress, encryptSecret } from "./crypto";
+import { shareCommittedEvents } from "./live";
 import { sealStoredSecrets } from "./settings/secrets";
-import { setRuntime } from "./runtime";
+import { setRuntime, type Runtime } from "./runtime";
 import { AlertEngine } from "./alerts/engine";
 import { ruleProvider } from "./alerts/rules";
 import { Dispatcher } from "./notify/dispatch";
@@ -45,6 +49,10 @@ export interface ServiceOptions {
   externalURL?: string;
   /** alert evaluation interval, ms (default 1000) */
   evaluationIntervalMs?: number;
+  /** this process's name among the instances on one database (BROKERWATCH_INSTANCE; default host:pid) */
+  instanceName?: string;
+  /** heartbeat and lease timing of the instances (tests shorten it) */
+  cluster?: { ttlMs?: number; heartbeatMs?: number };
   log?: (line: string) => void;
 }
 
@@ -57,6 +65,7 @@ export interface Service {
   generatedAdminPassword: string | null;
   engine: AlertEngine;
   deliveryWorker: DeliveryWorker;
+  cluster: Cluster;
   setExternalURL(url: string): void;
   stop(): Promise<void>;
 }
@@ -98,7 +107,28 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   // Secrets an earlier version stored unbound (or header values in clear) are bound to their address.
   await sealStoredSecrets(db, secret, log);
 
+  const instanceName = opts.instanceName ?? env.BROKERWATCH_INSTANCE ?? `${os.hostname()}:${process.pid}`;
+
+  // On Postgres, one instance of the deployment runs the bundled broker (the others turn theirs off):
+  // it is a single broker named `bundled`, and only the process it lives in can watch it. A session
+  // advisory lock decides; it is released the moment that process or its connection dies.
   let broker: BundledBroker | null = null;
+  let releaseBundledLock = async () => {};
+  if (opts.bundled && database.postgres) {
+    const lockConnection = await database.postgres.reserve();
+    const [{ locked }] = await lockConnection<{ locked: boolean }[]>`
+      select pg_try_advisory_lock(hashtext('brokerwatch.bundled-broker')) as locked`;
+    if (locked) {
+      releaseBundledLock = async () => {
+        await lockConnection`select pg_advisory_unlock(hashtext('brokerwatch.bundled-broker'))`.catch(() => {});
+        lockConnection.release();
+      };
+    } else {
+      lockConnection.release();
+      log("brokerwatch: bundled broker off: another instance on this database runs it");
+    }
+    if (!locked) opts = { ...opts, bundled: null };
+  }
   if (opts.bundled) {
     broker = await startBundledBroker(opts.bundled);
     await upsertBroker(db, {
@@ -113,14 +143,31 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
 
   const writer = new IngestWriter(database, { ...opts.writer, log });
   writer.start();
+  // Instances: a heartbeat row each and a leader lease (lib/cluster). PGlite admits one process,
+  // which leads without a lease.
+  const cluster = new Cluster(database, {
+    name: instanceName,
+    url: opts.externalURL ?? null,
+    alone: database.kind === "pglite",
+    ...opts.cluster,
+    log,
+  });
   const collectors = new CollectorManager(database, writer, {
     secret,
     installationId: await installationId(db),
     bundledCredentials: broker?.monitorCredentials,
+    bundledUrl: broker?.url,
     timing: { ...DEFAULT_TIMING, ...opts.timing },
+    instance: instanceName,
+    // PGlite admits one process; on Postgres another instance may watch the same broker.
+    clientIdSuffix:
+      database.kind === "postgres"
+        ? `-${createHash("sha256").update(instanceName).digest("hex").slice(0, 6)}`
+        : undefined,
+    cluster: { live: () => cluster.live, watchers: config?.watchers ?? DEFAULT_WATCHERS, ttlMs: cluster.ttlMs },
     log,
   });
-  await collectors.start();
+  cluster.watching = () => collectors.watching();
 
   // Alerts: rules evaluated every second and at once when a broker goes up or down; what fires
   // goes through the dispatcher (grouping, silences) into the outbox the delivery worker drains.
@@ -137,7 +184,25 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     log,
   };
   const engine = new AlertEngine(database, engineOptions);
-  await engine.start();
+
+  // Exactly one instance evaluates: the leader. The others follow what it saves, so every
+  // instance's API and pages show the same alerts; any instance delivers from the outbox.
+  let leadership = Promise.resolve();
+  const onLeader = (leads: boolean) => {
+    leadership = leadership
+      .then(() => (leads ? engine.start() : engine.stop()))
+      .catch((err: Error) => log(`brokerwatch: ${leads ? "starting" : "stopping"} the alert engine: ${err.message}`));
+  };
+  cluster.on("leader", onLeader);
+  cluster.on("beat", () => {
+    void collectors.rebalance().catch((err: Error) => log(`brokerwatch: rebalancing brokers failed: ${err.message}`));
+    if (!cluster.isLeader) void engine.follow().catch(() => {});
+  });
+  await cluster.start();
+  await collectors.start();
+  await leadership;
+  if (!cluster.isLeader) await engine.follow().catch(() => {});
+  const stopSharing = await shareCommittedEvents(database, writer, instanceName, log);
   // The round reads mqtt_broker_up from the database, where the collector's new value is only
   // queued so far: write it first, or the round sees the old value and the page waits for the next
   // interval (bench/alert-latency: kill → webhook went from up to ~1 s to ~0.1 s). flush() writes
@@ -161,7 +226,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   retentionTimer.unref();
   runJob("retention", () => enforceRetention(db, retention))();
 
-  setRuntime({
+  const runtime: Runtime = {
     database,
     startedAt: new Date(),
     bundledBrokerUrl: broker?.url ?? null,
@@ -170,7 +235,9 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     alertEngine: engine,
     deliveryWorker,
     secret,
-  });
+    cluster,
+  };
+  setRuntime(runtime);
 
   return {
     database,
@@ -181,19 +248,26 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     generatedAdminPassword: generatedPassword,
     engine,
     deliveryWorker,
+    cluster,
     setExternalURL(url: string) {
       dispatcherOptions.externalURL = url;
       engineOptions.externalURL = url;
+      cluster.setUrl(url);
     },
     async stop() {
       clearInterval(rollupTimer);
       clearInterval(retentionTimer);
       // Reverse order: stop reading, flush what was read, then close the broker and the database.
+      cluster.off("leader", onLeader);
       await collectors.stop();
       await engine.stop();
+      // Leave: the lease and this instance's brokers go to the others at once.
+      await cluster.stop();
       await deliveryWorker.stop();
+      await stopSharing();
       await writer.stop();
       if (broker) await broker.close();
+      await releaseBundledLock();
       setRuntime(undefined);
       await database.close();
     },

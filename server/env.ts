@@ -97,6 +97,21 @@ const envSchema = z.object({
       }
       return users;
     }),
+  /** this process's name among the instances sharing one database; default host:port of the web listener */
+  BROKERWATCH_INSTANCE: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === "") return undefined;
+      if (v.length > 100 || !/^[\x21-\x7e]+$/.test(v)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `BROKERWATCH_INSTANCE must be 1-100 printable characters without spaces (got "${v.slice(0, 120)}")`,
+        });
+        return z.NEVER;
+      }
+      return v;
+    }),
   BROKERWATCH_API_TOKEN: z.string().optional(),
   BROKERWATCH_ADMIN_PASSWORD: z.string().optional(),
   BROKERWATCH_SECRET: z.string().optional(),

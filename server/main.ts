@@ -72,6 +72,47 @@ async function main(): Promise<void> {
     fail((err as Error).message);
   }
 
+  // The web listener first: the instance is named after its address (BROKERWATCH_INSTANCE unset).
+  let handle: ((req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>) | null = null;
+  const server = http.createServer((req, res) => {
+    // Next answers a path it cannot decode (`%E0%A4%A`) with a plain-text 500; say what is wrong instead.
+    try {
+      decodeURIComponent((req.url ?? "/").split("?")[0]);
+    } catch {
+      res.writeHead(400, { "content-type": "application/json" });
+      res.end(
+        JSON.stringify({
+          error: { code: "bad_request", message: "the request path is not valid percent-encoded UTF-8" },
+        }),
+      );
+      return;
+    }
+    // The peer address for login rate limiting; never trust one a client sent.
+    req.headers[REMOTE_ADDRESS_HEADER] = req.socket.remoteAddress ?? "unknown";
+    // The requested path, so a page that needs a login can send the user back there afterwards.
+    req.headers[REQUEST_PATH_HEADER] = req.url ?? "/";
+    if (!handle) {
+      // Listening before the service is up, so the instance can be named after its port.
+      res.writeHead(503, { "content-type": "application/json", "retry-after": "1" });
+      res.end(JSON.stringify({ error: { code: "unavailable", message: "brokerwatch is starting" } }));
+      return;
+    }
+    handle(req, res).catch((err: Error) => {
+      console.error("brokerwatch: request failed:", err);
+      if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: { code: "internal", message: "internal error" } }));
+    });
+  });
+  await new Promise<void>((resolve) => {
+    server.once("error", (err: NodeJS.ErrnoException) =>
+      fail(err.code === "EADDRINUSE" ? portTakenMessage(env.PORT, env.HOSTNAME, "PORT") : `web server: ${err.message}`),
+    );
+    server.listen(env.PORT, env.HOSTNAME, () => resolve());
+  });
+  const webPort = (server.address() as net.AddressInfo).port;
+  const hostForUrl = env.HOSTNAME.includes(":") ? `[${env.HOSTNAME}]` : env.HOSTNAME;
+  const externalURL = env.BROKERWATCH_EXTERNAL_URL ?? `http://${hostForUrl}:${webPort}`;
+
   // Imported after the build check so a first start prints progress before loading everything.
   const { startService, StartError } = await import("../lib/service");
 
@@ -82,6 +123,8 @@ async function main(): Promise<void> {
       dataDir: env.BROKERWATCH_DATA_DIR,
       adminPassword: env.BROKERWATCH_ADMIN_PASSWORD,
       secret: env.BROKERWATCH_SECRET,
+      instanceName: env.BROKERWATCH_INSTANCE ?? `${hostForUrl}:${webPort}`,
+      externalURL,
       bundled: env.BUNDLED_BROKER
         ? {
             port: env.MQTT_PORT,
@@ -108,39 +151,7 @@ async function main(): Promise<void> {
   const { default: next } = await import("next");
   const app = next({ dev: false, dir: ROOT, hostname: env.HOSTNAME, port: env.PORT, customServer: true });
   await app.prepare();
-  const handle = app.getRequestHandler();
-  const server = http.createServer((req, res) => {
-    // Next answers a path it cannot decode (`%E0%A4%A`) with a plain-text 500; say what is wrong instead.
-    try {
-      decodeURIComponent((req.url ?? "/").split("?")[0]);
-    } catch {
-      res.writeHead(400, { "content-type": "application/json" });
-      res.end(
-        JSON.stringify({
-          error: { code: "bad_request", message: "the request path is not valid percent-encoded UTF-8" },
-        }),
-      );
-      return;
-    }
-    // The peer address for login rate limiting; never trust one a client sent.
-    req.headers[REMOTE_ADDRESS_HEADER] = req.socket.remoteAddress ?? "unknown";
-    // The requested path, so a page that needs a login can send the user back there afterwards.
-    req.headers[REQUEST_PATH_HEADER] = req.url ?? "/";
-    handle(req, res).catch((err: Error) => {
-      console.error("brokerwatch: request failed:", err);
-      if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
-      res.end(JSON.stringify({ error: { code: "internal", message: "internal error" } }));
-    });
-  });
-  await new Promise<void>((resolve) => {
-    server.once("error", (err: NodeJS.ErrnoException) =>
-      fail(err.code === "EADDRINUSE" ? portTakenMessage(env.PORT, env.HOSTNAME, "PORT") : `web server: ${err.message}`),
-    );
-    server.listen(env.PORT, env.HOSTNAME, () => resolve());
-  });
-  const webPort = (server.address() as net.AddressInfo).port;
-  const hostForUrl = env.HOSTNAME.includes(":") ? `[${env.HOSTNAME}]` : env.HOSTNAME;
-  service.setExternalURL(env.BROKERWATCH_EXTERNAL_URL ?? `http://${hostForUrl}:${webPort}`);
+  handle = app.getRequestHandler();
 
   // Signal handlers before "ready": the line is written synchronously to a pipe, and whoever
   // reads it (a test, an orchestrator) may send SIGTERM at once; without a handler yet, the

@@ -9,6 +9,7 @@ export const SETTINGS_SECTIONS = [
   { href: "/settings/rules", label: "Rules" },
   { href: "/settings/tokens", label: "API tokens" },
   { href: "/settings/users", label: "Users" },
+  { href: "/settings/instances", label: "Instances" },
 ] as const;
 
 /** The settings sections as tabs; the current one is marked for screen readers too. */

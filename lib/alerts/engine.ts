@@ -121,6 +121,18 @@ export class AlertEngine {
     await this.idle();
   }
 
+  /**
+   * While another instance evaluates (it holds the leader lease): read the rules and the alert
+   * states it saved, so this instance's API and pages show the same alerts. No round runs here.
+   */
+  async follow(): Promise<void> {
+    if (this.running) return;
+    const [loaded, states] = await Promise.all([this.opts.rules(), loadAlertStates(this.database.db)]);
+    if (this.running) return;
+    this.loaded = loaded;
+    this.states = states;
+  }
+
   /** Stops the interval and waits for the round in progress to finish. */
   async stop(): Promise<void> {
     this.running = false;

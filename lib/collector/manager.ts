@@ -1,18 +1,25 @@
 import { EventEmitter } from "node:events";
 import type { Database } from "@/db/client";
 import { listBrokers, setBrokerStatus, updateBrokerDetection } from "@/db/brokers";
-import { closeGap, openGap } from "@/db/gaps";
+import { openGap } from "@/db/gaps";
+import { brokersSeenUpByOthers, forgetObservations, mergeBrokerStatus, recordObservation } from "@/db/observations";
 import type { EventRow, SampleRow } from "@/db/ingest";
 import type { BrokerRow } from "@/db/schema";
+import { assignWatchers } from "../cluster/assign";
 import { brokerSecretAddress, decryptSecret } from "../crypto";
 import { BrokerCollector, DEFAULT_TIMING, type CollectorTiming, type StatusChange } from "./collector";
 import type { DialectSetting } from "./index";
 import type { IngestWriter } from "./writer";
 
 /**
- * Runs one collector per enabled broker and turns what they see into the rows only a view
- * across brokers can produce: status and gaps in the database, cluster liveness, and the
+ * Runs one collector per broker this instance watches and turns what they see into the rows only
+ * a view across brokers can produce: status and gaps in the database, cluster liveness, and the
  * disconnect rate by reason.
+ *
+ * With several instances on one database, each broker is watched by `watchers` of them (see
+ * lib/cluster/assign.ts); each stores its own view of the broker (broker_observations) and the
+ * broker's status and gaps are merged from the live views: down, and a gap, only when no watcher
+ * sees it up.
  */
 export interface ManagerOptions {
   /** service key that decrypts stored broker passwords */
@@ -25,11 +32,47 @@ export interface ManagerOptions {
   /** how often cluster and disconnect-rate samples and lastSeenAt are written */
   rollupEveryMs?: number;
   log?: (line: string) => void;
+  /** this instance's name, under which its view of each broker is stored */
+  instance?: string;
+  /** the bundled broker this process runs: only this instance can watch it (it has the monitor account) */
+  bundledUrl?: string;
+  /** the deployment's live instances; absent: this instance watches every broker */
+  cluster?: ClusterView;
+  /**
+   * Appended to every collector's client id when several instances may watch one broker: two
+   * connections with one client id take the session from each other (MQTT 3.1.4-2), and each
+   * would see the broker flap.
+   */
+  clientIdSuffix?: string;
 }
 
-/** What, when changed, needs a new connection. */
-function connectionKey(b: BrokerRow): string {
-  return JSON.stringify([b.url, b.dialect, b.username, b.passwordEnc, b.sysTopicPrefix, b.clientId, b.maxConnections]);
+export interface ClusterView {
+  /** live instance names, this one included */
+  live(): string[];
+  /** how many instances watch each broker (config `watchers`) */
+  watchers: number;
+  /** how long an instance's heartbeat stays fresh: its views count while it does */
+  ttlMs: number;
+}
+
+/** Without a cluster, views are merged as if from instances alive this long (a single process). */
+const SINGLE_INSTANCE_TTL_MS = 24 * 3600_000;
+
+/**
+ * What, when changed, needs a new connection. The password is compared decrypted: every instance
+ * re-applies brokerwatch.yaml at its start, which encrypts the same password anew (a fresh IV),
+ * and that must not make the other instances reconnect.
+ */
+function connectionKey(b: BrokerRow, secret: string): string {
+  let password: string | null = b.passwordEnc;
+  if (b.passwordEnc) {
+    try {
+      password = decryptSecret(b.passwordEnc, secret, brokerSecretAddress(b.url));
+    } catch {
+      // compared as stored; add() reports the problem
+    }
+  }
+  return JSON.stringify([b.url, b.dialect, b.username, password, b.sysTopicPrefix, b.clientId, b.maxConnections]);
 }
 
 /** Disconnects counted over this window make `mqtt_disconnects_per_minute`. */
@@ -43,6 +86,9 @@ export class CollectorManager extends EventEmitter<{ status: [StatusChange] }> {
   private timer: NodeJS.Timeout | null = null;
   private readonly disconnects = new Map<string, Map<string, number[]>>();
   private readonly log: (line: string) => void;
+  private readonly instance: string;
+  private reloading: Promise<void> = Promise.resolve();
+  private started = false;
 
   constructor(
     private readonly database: Database,
@@ -51,6 +97,7 @@ export class CollectorManager extends EventEmitter<{ status: [StatusChange] }> {
   ) {
     super();
     this.log = opts.log ?? ((line) => console.log(line));
+    this.instance = opts.instance ?? "local";
     writer.on("full", () => this.collectors.forEach((c) => c.pause()));
     writer.on("drained", () => this.collectors.forEach((c) => c.resume()));
   }
@@ -63,14 +110,27 @@ export class CollectorManager extends EventEmitter<{ status: [StatusChange] }> {
     return this.collectors.get(name);
   }
 
+  /** Names of the brokers this instance watches now. */
+  watching(): string[] {
+    return [...this.collectors.keys()].sort();
+  }
+
   async start(): Promise<void> {
-    this.brokers = await listBrokers(this.database.db);
-    for (const broker of this.brokers) {
-      // The service was not watching while it was stopped: say so, from the last time it saw the broker.
-      if (broker.lastSeenAt)
+    const rows = await listBrokers(this.database.db);
+    const seenByOthers = await brokersSeenUpByOthers(
+      this.database.db,
+      rows.map((b) => b.name),
+      this.instance,
+      this.ttlMs,
+    );
+    for (const broker of rows) {
+      // Nobody was watching while brokerwatch was stopped: say so, from the last time it saw the
+      // broker. Another live instance that sees it up was watching, so there is no gap.
+      if (broker.lastSeenAt && !seenByOthers.has(broker.name))
         await openGap(this.database.db, broker.name, broker.lastSeenAt, "brokerwatch was not running");
-      this.add(broker);
     }
+    await this.reload();
+    this.started = true;
     this.timer = setInterval(() => void this.tick(), this.opts.rollupEveryMs ?? 5000);
     this.timer.unref();
   }
@@ -79,28 +139,104 @@ export class CollectorManager extends EventEmitter<{ status: [StatusChange] }> {
    * Re-read the brokers table after an edit (UI or API): start collectors for new or re-enabled
    * brokers, stop disabled ones, restart those whose connection settings changed.
    */
-  async reload(): Promise<void> {
+  reload(): Promise<void> {
+    // One at a time: an edit in the UI and a cluster heartbeat may ask at once.
+    const run = this.reloading.then(() => this.reloadNow());
+    this.reloading = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * Cluster heartbeat: re-read brokers and live instances, watch what is now ours, and refresh
+   * our view of each broker we watch (which re-merges its status: a watcher that died no longer
+   * counts once its heartbeat is stale).
+   */
+  async rebalance(): Promise<void> {
+    if (!this.started) return;
+    await this.reload();
+    await Promise.all(
+      this.list().map((c) => this.observe(c.broker.name, c.status, c.lastSeenAt, "no watcher sees it")),
+    );
+  }
+
+  private async reloadNow(): Promise<void> {
     const rows = await listBrokers(this.database.db, { includeDisabled: true });
-    const wanted = new Map(rows.filter((b) => b.enabled).map((b) => [b.name, b]));
+    const enabled = rows.filter((b) => b.enabled);
+    const mine = this.assignment(enabled);
+    const wanted = new Map(enabled.filter((b) => mine.has(b.name)).map((b) => [b.name, b]));
+    const dropped: string[] = [];
     for (const [name, collector] of this.collectors) {
       const row = wanted.get(name);
       const old = this.brokers.find((b) => b.name === name);
-      if (!row || !old || connectionKey(row) !== connectionKey(old)) {
+      if (!row || !old || connectionKey(row, this.opts.secret) !== connectionKey(old, this.opts.secret)) {
         await collector.stop();
         this.collectors.delete(name);
-        if (!row) await setBrokerStatus(this.database.db, name, "unknown", null);
+        if (!row) dropped.push(name);
+        if (!rows.some((b) => b.name === name && b.enabled))
+          await setBrokerStatus(this.database.db, name, "unknown", null);
       }
     }
-    this.brokers = [...wanted.values()];
-    for (const row of this.brokers) if (!this.collectors.has(row.name)) this.add(row);
+    this.brokers = enabled;
+    for (const row of wanted.values()) if (!this.collectors.has(row.name)) this.add(row);
+    if (dropped.length) {
+      this.log(`brokerwatch: instance ${this.instance} no longer watches ${dropped.join(", ")}`);
+      await forgetObservations(this.database.db, this.instance, this.watching());
+    }
+  }
+
+  /** The enabled brokers this instance should watch. */
+  private assignment(enabled: BrokerRow[]): Set<string> {
+    const cluster = this.opts.cluster;
+    const mine = new Set<string>();
+    const shared: string[] = [];
+    for (const b of enabled) {
+      // The bundled broker lives in one process, which alone has its monitor account: it watches it.
+      if (b.source === "builtin" && b.dialect === "bundled" && this.opts.bundledUrl !== undefined) {
+        if (b.url === this.opts.bundledUrl) mine.add(b.name);
+      } else shared.push(b.name);
+    }
+    if (!cluster) {
+      for (const name of shared) mine.add(name);
+      return mine;
+    }
+    for (const [broker, watchers] of assignWatchers(shared, cluster.live(), cluster.watchers)) {
+      if (watchers.includes(this.instance)) mine.add(broker);
+    }
+    return mine;
+  }
+
+  private get ttlMs(): number {
+    return this.opts.cluster?.ttlMs ?? SINGLE_INSTANCE_TTL_MS;
+  }
+
+  /** Stores this instance's view of a broker and re-merges the broker's status from every live view. */
+  private async observe(
+    broker: string,
+    status: StatusChange["to"],
+    lastSeenAt: Date | null,
+    why: string,
+  ): Promise<void> {
+    const db = this.database.db;
+    try {
+      await recordObservation(db, { broker, instance: this.instance, status, lastSeenAt });
+      const merged = await mergeBrokerStatus(db, broker, this.ttlMs, new Date(), why);
+      if (merged && this.opts.cluster)
+        this.log(`brokerwatch: broker ${broker} is ${merged.to} as its watchers see it (was ${merged.from})`);
+    } catch (err) {
+      this.log(`brokerwatch: recording ${broker}'s status failed: ${(err as Error).message}`);
+    }
   }
 
   async stop(): Promise<void> {
+    this.started = false;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    await this.reloading;
     await Promise.all(this.list().map((c) => c.stop()));
     await this.tick().catch(() => {});
     this.collectors.clear();
+    // The others take over at once; our views must not keep the brokers "up" meanwhile.
+    if (this.opts.cluster) await forgetObservations(this.database.db, this.instance).catch(() => {});
   }
 
   private add(broker: BrokerRow): void {
@@ -123,7 +259,9 @@ export class CollectorManager extends EventEmitter<{ status: [StatusChange] }> {
         password: bundled?.password ?? password,
         sysTopicPrefix: broker.sysTopicPrefix,
         maxConnections: broker.maxConnections,
-        clientId: broker.clientId ?? `brokerwatch-${this.opts.installationId}-${broker.name}`,
+        clientId:
+          (broker.clientId ?? `brokerwatch-${this.opts.installationId}-${broker.name}`) +
+          (this.opts.clientIdSuffix ?? ""),
       },
       this.writer,
       this.opts.timing ?? DEFAULT_TIMING,
@@ -149,14 +287,7 @@ export class CollectorManager extends EventEmitter<{ status: [StatusChange] }> {
       this.log(`brokerwatch: broker ${change.broker} is ${change.to} (${change.why})`);
     }
     this.emit("status", change);
-    try {
-      const db = this.database.db;
-      if (change.to === "down") await openGap(db, change.broker, change.lastSeenAt ?? change.at, change.why);
-      if (change.to === "up") await closeGap(db, change.broker, change.at);
-      await setBrokerStatus(db, change.broker, change.to, change.lastSeenAt);
-    } catch (err) {
-      this.log(`brokerwatch: recording ${change.broker}'s status failed: ${(err as Error).message}`);
-    }
+    await this.observe(change.broker, change.to, change.lastSeenAt, change.why);
   }
 
   private countDisconnects(broker: string, events: EventRow[]): void {
@@ -210,11 +341,8 @@ export class CollectorManager extends EventEmitter<{ status: [StatusChange] }> {
     if (samples.length) this.writer.enqueue({ samples });
 
     for (const collector of this.collectors.values()) {
-      if (collector.lastSeenAt) {
-        await setBrokerStatus(this.database.db, collector.broker.name, collector.status, collector.lastSeenAt).catch(
-          () => {},
-        );
-      }
+      if (collector.lastSeenAt)
+        await this.observe(collector.broker.name, collector.status, collector.lastSeenAt, "no watcher sees it");
     }
   }
 
@@ -243,7 +371,8 @@ export class CollectorManager extends EventEmitter<{ status: [StatusChange] }> {
           alive += c.nodesAlive;
           seen += Math.max(c.knownNodes.length, c.nodesAlive, 1);
         } else {
-          alive += c?.status === "up" ? 1 : 0;
+          // A node another instance watches counts as its merged status says (brokers.status).
+          alive += (c?.status ?? m.status) === "up" ? 1 : 0;
           seen += 1;
         }
       }

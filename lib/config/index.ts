@@ -1,6 +1,7 @@
 export {
   BROKER_DIALECTS,
   BUILTIN_RULE_NAMES,
+  DEFAULT_WATCHERS,
   BrokerSchema,
   BrokerwatchConfigSchema,
   RetentionSchema,

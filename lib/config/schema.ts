@@ -436,17 +436,23 @@ function listOf<Item extends z.ZodType>(item: Item) {
     .transform((items): z.output<Item>[] => items ?? []);
 }
 
+/** How many instances watch each broker when several run on one Postgres (fewer when fewer are alive). */
+export const DEFAULT_WATCHERS = 2;
+/** Absent when the file does not say: the service then uses DEFAULT_WATCHERS. */
+const WatchersSchema = positiveCount.nullish().transform((v) => v ?? undefined);
+
 export const BrokerwatchConfigSchema = z.strictObject(
   {
     brokers: listOf(BrokerSchema),
     rules: listOf(RuleSchema),
     webhooks: listOf(WebhookSchema),
     retention: RetentionSchema,
+    watchers: WatchersSchema,
   },
   {
     error: (issue) =>
       issue.code === "invalid_type"
-        ? `the file must be a mapping with the keys brokers, rules, webhooks and retention (got ${describeValue(issue.input)})`
+        ? `the file must be a mapping with the keys brokers, rules, webhooks, retention and watchers (got ${describeValue(issue.input)})`
         : undefined,
   },
 );

@@ -23,3 +23,6 @@ WHERE a.ctid < b.ctid
   AND a."broker" = b."broker" AND a."ts" = b."ts" AND a."metric" = b."metric"
   AND a."node" = b."node" AND a."labels" = b."labels";--> statement-breakpoint
 CREATE UNIQUE INDEX "metric_samples_identity" ON "metric_samples" USING btree ("broker","ts","metric","node","labels");
+--> statement-breakpoint
+-- Webhook backlog: a row held by a delivery request is left alone when a success pulls retries forward.
+ALTER TABLE "notifications" ADD COLUMN "claimed_at" timestamp (3) with time zone;
