@@ -1,6 +1,6 @@
 -- Time-partitioned history (docs/architecture.md §6). drizzle does not model partitioning, so this
 -- migration is written by hand; db/schema.ts stays the source of truth for columns and indexes and
--- drizzle/meta/0010_snapshot.json matches it (the only change drizzle sees is the primary key of
+-- drizzle/meta/0011_snapshot.json matches it (the only change drizzle sees is the primary key of
 -- connection_events, which must include the partition key: (id, ts)).
 --
 -- In place: the old tables are renamed and stripped of their indexes, partitioned tables are
