@@ -7,9 +7,10 @@ const BENCHMARKS: Record<string, () => Promise<Record<string, unknown>>> = {
   "alert-latency": async () => (await import("./alert-latency")).runAlertLatencyBenchmark(),
   dashboard: async () => (await import("./dashboard")).runDashboardBenchmark(),
   ha: async () => (await import("./ha")).runHaBenchmark(),
+  history: async () => (await import("./history")).runHistoryBenchmark(),
 };
 /** Benchmarks that need a Postgres server run by default only when DATABASE_URL names one. */
-const NEEDS_POSTGRES = new Set(["ha"]);
+const NEEDS_POSTGRES = new Set(["ha", "history"]);
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));

@@ -27,6 +27,8 @@ export async function queryEvents(db: Db, q: EventQuery): Promise<ConnectionEven
   if (q.from) where.push(gte(connectionEvents.ts, q.from));
   if (q.to) where.push(lte(connectionEvents.ts, q.to));
   if (q.before) {
+    // the plain bound lets the planner prune the partitions newer than the cursor (it cannot from the OR)
+    where.push(lte(connectionEvents.ts, q.before.ts));
     where.push(
       or(
         lt(connectionEvents.ts, q.before.ts),

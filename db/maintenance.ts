@@ -1,7 +1,8 @@
 import "server-only";
 import { lt, sql } from "drizzle-orm";
 import type { Db } from "./client";
-import { collectorGaps, connectionEvents, metricRollups, metricSamples, unparsedRecords } from "./schema";
+import { dropBefore, ensurePartitions, PARTITIONED_TABLES } from "./partitions";
+import { collectorGaps, metricRollups, metricSamples, unparsedRecords } from "./schema";
 import { getSetting, setSetting } from "./settings";
 
 const MINUTE = 60_000;
@@ -41,12 +42,20 @@ export const DEFAULT_RETENTION: RetentionSeconds = {
   eventsSeconds: 90 * 86400,
 };
 
-/** Delete what is older than the retention of its kind. Unparsed records and gaps follow events. */
+/**
+ * Keep the partitions of the history tables (days ahead created, DEFAULT stragglers moved) and
+ * forget what is older than the retention of its kind: samples and events by dropping whole day
+ * partitions plus a DELETE over the one edge day (db/partitions.ts), so the boundary is exact.
+ * Unparsed records, rollups and gaps are small (bounded by bad input, one row per series-minute,
+ * one row per outage) and stay plain tables trimmed by DELETE; unparsed records and gaps follow
+ * events.
+ */
 export async function enforceRetention(db: Db, retention: RetentionSeconds, now = Date.now()): Promise<void> {
   const before = (seconds: number) => new Date(now - seconds * 1000);
-  await db.delete(metricSamples).where(lt(metricSamples.ts, before(retention.rawSamplesSeconds)));
+  for (const table of PARTITIONED_TABLES) await ensurePartitions(db, table, now);
+  await dropBefore(db, "metric_samples", before(retention.rawSamplesSeconds));
+  await dropBefore(db, "connection_events", before(retention.eventsSeconds));
   await db.delete(metricRollups).where(lt(metricRollups.bucket, before(retention.rollupsSeconds)));
-  await db.delete(connectionEvents).where(lt(connectionEvents.ts, before(retention.eventsSeconds)));
   await db.delete(unparsedRecords).where(lt(unparsedRecords.receivedAt, before(retention.eventsSeconds)));
   await db.delete(collectorGaps).where(lt(collectorGaps.endedAt, before(retention.eventsSeconds)));
 }

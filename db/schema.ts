@@ -71,7 +71,10 @@ export const brokers = pgTable("brokers", {
 export type BrokerRow = typeof brokers.$inferSelect;
 export type NewBrokerRow = typeof brokers.$inferInsert;
 
-/** Metric samples at the resolution received (docs/contract.md §3). */
+/**
+ * Metric samples at the resolution received (docs/contract.md §3). Partitioned by day on `ts`, like
+ * connection_events (docs/architecture.md §6).
+ */
 export const metricSamples = pgTable(
   "metric_samples",
   {
@@ -97,11 +100,15 @@ export const metricSamples = pgTable(
 );
 export type MetricSampleRow = typeof metricSamples.$inferSelect;
 
-/** One row per client lifecycle event (docs/contract.md §4). */
+/**
+ * One row per client lifecycle event (docs/contract.md §4). Partitioned by day on `ts` (declared by
+ * hand in drizzle/0011_partitions.sql, kept by db/partitions.ts; docs/architecture.md §6), so every
+ * primary key and unique index includes `ts`.
+ */
 export const connectionEvents = pgTable(
   "connection_events",
   {
-    id: bigserial("id", { mode: "number" }).primaryKey(),
+    id: bigserial("id", { mode: "number" }).notNull(),
     ts: ts("ts").notNull(),
     receivedAt: ts("received_at").notNull(),
     broker: text("broker").notNull(),
@@ -127,16 +134,24 @@ export const connectionEvents = pgTable(
       // a row written by hand (not through db/ingest.ts) has no identity in any stream: never a duplicate
       .default(sql`gen_random_uuid()`),
   },
+  // The (…, ts, id) indexes are ascending on purpose: read backward they give `ts desc, id desc`
+  // with nulls first, which is what ORDER BY … DESC means. A `DESC NULLS LAST` index (what
+  // `.desc()` declares) does not match that order, and the planner sorted every partition instead.
   (t) => [
+    primaryKey({ name: "connection_events_pkey", columns: [t.id, t.ts] }),
     uniqueIndex("connection_events_identity").on(t.broker, t.ts, t.eventKey),
     // GET /api/clients/{clientId}/events: one client's history, newest first, keyset-paginated on (ts, id)
-    index("connection_events_client_ts").on(t.clientId, t.ts.desc(), t.id.desc()),
+    index("connection_events_client_ts").on(t.clientId, t.ts, t.id),
     // ClientID prefix search (LIKE 'x%') whatever the database collation
     index("connection_events_client_prefix").on(t.clientId.op("text_pattern_ops")),
+    // GET /api/events?reason=: newest first within each day partition (connects have no reason)
+    index("connection_events_reason_ts")
+      .on(t.reason, t.ts, t.id)
+      .where(sql`${t.reason} is not null`),
     // per broker by time: dashboards, GET /api/events?broker=
-    index("connection_events_broker_ts").on(t.broker, t.ts.desc(), t.id.desc()),
+    index("connection_events_broker_ts").on(t.broker, t.ts, t.id),
     // GET /api/events across brokers, and retention
-    index("connection_events_ts").on(t.ts.desc(), t.id.desc()),
+    index("connection_events_ts").on(t.ts, t.id),
   ],
 );
 export type ConnectionEventRow = typeof connectionEvents.$inferSelect;
