@@ -26,7 +26,7 @@ const BROKERS = 100;
 const CLIENTS = 1_000_000;
 const DAYS = 30;
 const REQUESTS = 200;
-const REASONS = ["normal", "tcp_closed", "keepalive_timeout", "takenover", "not_authorized"];
+const REASONS = ["normal", "tcp_closed", "keepalive_timeout", "takenover", "not_authorized"] as const;
 const REASON_ARRAY = sql.raw(`array[${REASONS.map((r) => `'${r}'`).join(", ")}]`);
 const TARGETS = {
   clientHistoryP99Ms: 20,
