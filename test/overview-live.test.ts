@@ -13,7 +13,13 @@ import { liveSource, onCommittedEvents, sseResponse } from "@/lib/live";
 
 function connectClient(url: string, clientId: string): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
-    const client = mqtt.connect(url, { clientId, reconnectPeriod: 0, connectTimeout: 5000 });
+    const client = mqtt.connect(url, {
+      clientId,
+      reconnectPeriod: 0,
+      connectTimeout: 5000,
+      username: "device",
+      password: "device-password",
+    });
     client.once("connect", () => resolve(client));
     client.once("error", reject);
   });
@@ -36,12 +42,16 @@ describeIf(needs({ chromium: true }), "live overview and broker page in a browse
   beforeAll(async () => {
     // Besides the bundled broker, a two-node cluster: plant-a watches the bundled broker too (with a
     // small capacity, so the saturation bar shows), plant-b points at a port nobody listens on.
+    // Only the service's own monitor and configured users may read the bundled broker's $SYS, so
+    // plant-a logs in as one; the devices of this test log in as another.
     const [mqttPort, deadPort] = [await freePort(), await freePort()];
     const config = await writeConfigFile([
       "brokers:",
       "  - name: plant-a",
       `    url: mqtt://127.0.0.1:${mqttPort}`,
       "    dialect: bundled",
+      "    username: watcher",
+      "    password: watcher-password",
       "    cluster: plant",
       "    maxConnections: 4",
       "  - name: plant-b",
@@ -51,7 +61,13 @@ describeIf(needs({ chromium: true }), "live overview and broker page in a browse
       "    maxConnections: 1000",
     ]);
     [app, browser] = await Promise.all([
-      startApp({ env: { MQTT_PORT: String(mqttPort), BROKERWATCH_CONFIG: config } }),
+      startApp({
+        env: {
+          MQTT_PORT: String(mqttPort),
+          BROKERWATCH_CONFIG: config,
+          BUNDLED_BROKER_USERS: "watcher:watcher-password,device:device-password",
+        },
+      }),
       launchChromium(),
     ]);
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
