@@ -7,7 +7,7 @@ import type { EventRow, SampleRow } from "@/db/ingest";
 import type { BrokerRow } from "@/db/schema";
 import { assignWatchers } from "../cluster/assign";
 import { brokerSecretAddress, decryptSecret } from "../crypto";
-import { BrokerCollector, DEFAULT_TIMING, type CollectorTiming, type StatusChange } from "./collector";
+import { BrokerCollector, brokerUpSample, DEFAULT_TIMING, type CollectorTiming, type StatusChange } from "./collector";
 import type { DialectSetting } from "./index";
 import type { IngestWriter } from "./writer";
 
@@ -44,6 +44,11 @@ export interface ManagerOptions {
    * would see the broker flap.
    */
   clientIdSuffix?: string;
+  /**
+   * The address this instance connects to for a broker's URL (default: the URL). Tests put a TCP
+   * proxy between one instance and a broker to cut only that instance's path.
+   */
+  route?: (url: string) => string;
 }
 
 export interface ClusterView {
@@ -88,6 +93,8 @@ export class CollectorManager extends EventEmitter<{ status: [StatusChange] }> {
   private readonly log: (line: string) => void;
   private readonly instance: string;
   private reloading: Promise<void> = Promise.resolve();
+  /** brokers this instance watches together with other instances (see BrokerCollector.sharedView) */
+  private shared = new Set<string>();
   private started = false;
 
   constructor(
@@ -199,9 +206,13 @@ export class CollectorManager extends EventEmitter<{ status: [StatusChange] }> {
       for (const name of shared) mine.add(name);
       return mine;
     }
+    const together = new Set<string>();
     for (const [broker, watchers] of assignWatchers(shared, cluster.live(), cluster.watchers)) {
-      if (watchers.includes(this.instance)) mine.add(broker);
+      if (!watchers.includes(this.instance)) continue;
+      mine.add(broker);
+      if (watchers.length > 1) together.add(broker);
     }
+    this.shared = together;
     return mine;
   }
 
@@ -220,8 +231,15 @@ export class CollectorManager extends EventEmitter<{ status: [StatusChange] }> {
     try {
       await recordObservation(db, { broker, instance: this.instance, status, lastSeenAt });
       const merged = await mergeBrokerStatus(db, broker, this.ttlMs, new Date(), why);
-      if (merged && this.opts.cluster)
+      if (merged?.changed && this.opts.cluster)
         this.log(`brokerwatch: broker ${broker} is ${merged.to} as its watchers see it (was ${merged.from})`);
+      // A shared watcher that sees the broker down stores the 0 only when no live watcher sees it up.
+      const collector = this.collectors.get(broker);
+      if (merged?.to === "down" && status === "down" && collector?.sharedView()) {
+        const sample = brokerUpSample(broker, "down", new Date());
+        collector.latest.set("mqtt_broker_up|", { ...sample, metric: "mqtt_broker_up" });
+        this.writer.enqueue({ samples: [sample] });
+      }
     } catch (err) {
       this.log(`brokerwatch: recording ${broker}'s status failed: ${(err as Error).message}`);
     }
@@ -253,7 +271,7 @@ export class CollectorManager extends EventEmitter<{ status: [StatusChange] }> {
     const collector = new BrokerCollector(
       {
         name: broker.name,
-        url: broker.url,
+        url: this.opts.route?.(broker.url) ?? broker.url,
         dialect: broker.dialect as DialectSetting,
         username: bundled?.username ?? broker.username,
         password: bundled?.password ?? password,
@@ -267,6 +285,7 @@ export class CollectorManager extends EventEmitter<{ status: [StatusChange] }> {
       this.opts.timing ?? DEFAULT_TIMING,
       this.log,
     );
+    collector.sharedView = () => this.shared.has(broker.name);
     collector.on("status", (change) => void this.onStatus(change));
     collector.on("events", (events) => this.countDisconnects(broker.name, events));
     collector.on("version", (version) => void this.detection(broker.name, { version }));
@@ -286,8 +305,12 @@ export class CollectorManager extends EventEmitter<{ status: [StatusChange] }> {
     if (change.to === "down" || change.to === "up") {
       this.log(`brokerwatch: broker ${change.broker} is ${change.to} (${change.why})`);
     }
-    this.emit("status", change);
+    // A shared watcher's "down" is stored (as mqtt_broker_up 0) only after the merge: announce it
+    // after that, so the alert round it triggers reads the merged value.
+    const mergeFirst = change.to === "down" && this.collectors.get(change.broker)?.sharedView();
+    if (!mergeFirst) this.emit("status", change);
     await this.observe(change.broker, change.to, change.lastSeenAt, change.why);
+    if (mergeFirst) this.emit("status", change);
   }
 
   private countDisconnects(broker: string, events: EventRow[]): void {
