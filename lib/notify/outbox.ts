@@ -5,7 +5,7 @@
  * receiver can drop the duplicates (Standard Webhooks: "often used as an idempotency key").
  */
 import { randomBytes } from "node:crypto";
-import { and, eq, gt, inArray, isNull, lt, lte, notExists, notInArray, or, sql } from "drizzle-orm";
+import { and, eq, exists, gt, inArray, isNull, lt, lte, notExists, notInArray, or, sql } from "drizzle-orm";
 import { alias } from "drizzle-orm/pg-core";
 import type { Database, Db } from "@/db/client";
 import { deliveryAttempts, notifications, webhooks, type WebhookRow } from "@/db/schema";
@@ -58,13 +58,21 @@ export interface DeliveryWorkerOptions {
   log?: (line: string) => void;
   /** how often to look for due rows another process enqueued or a retry made due; default 1000 */
   pollMs?: number;
-  /** per-attempt HTTP timeout; default 10 s, under Standard Webhooks' 15–30 s so a hung receiver reaches its retry sooner */
+  /** per-attempt HTTP timeout; default 15 s, the low end of Standard Webhooks' 15–30 s */
   timeoutMs?: number;
   /** first retry delay before jitter; default 1 s */
   backoffBaseMs?: number;
 }
 
-const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_TIMEOUT_MS = 15_000;
+/**
+ * A notification that has failed at least once and has a newer one of its group waiting behind it
+ * longer than this is superseded (cancelled, its attempts kept in the delivery log): the newer one
+ * carries the group's whole current state, and a receiver that never answers in time must not
+ * hold a group's resolution back until the 24 h give-up. A receiver that answers within this
+ * still hears every notification, in order.
+ */
+const SUPERSEDE_AFTER_MS = 60_000;
 const DEFAULT_BACKOFF_BASE_MS = 1000;
 /** The backoff doubles up to this: a receiver back from an outage hears from us within 5 minutes. */
 const BACKOFF_CAP_MS = 5 * 60_000;
@@ -280,6 +288,7 @@ export class DeliveryWorker {
    */
   private async claim(limit: number, busyWebhooks: number[]): Promise<ClaimedRow[]> {
     const now = this.now();
+    await this.supersede(now);
     const older = alias(notifications, "older");
     const due = this.db
       .select({ id: notifications.id })
@@ -319,6 +328,35 @@ export class DeliveryWorker {
         attempts: notifications.attempts,
         createdAt: notifications.createdAt,
       });
+  }
+
+  /** See SUPERSEDE_AFTER_MS. A notification in flight (claimed, lease running) is left alone. */
+  private async supersede(now: number): Promise<void> {
+    const newer = alias(notifications, "newer");
+    await this.db
+      .update(notifications)
+      .set({ state: "cancelled", lastError: "superseded by a newer notification of its group", claimedAt: null })
+      .where(
+        and(
+          eq(notifications.state, "pending"),
+          gt(notifications.attempts, 0),
+          or(isNull(notifications.claimedAt), lt(notifications.claimedAt, new Date(now - this.leaseMs))),
+          exists(
+            this.db
+              .select({ id: newer.id })
+              .from(newer)
+              .where(
+                and(
+                  eq(newer.webhookId, notifications.webhookId),
+                  eq(newer.groupKey, notifications.groupKey),
+                  eq(newer.state, "pending"),
+                  gt(newer.id, notifications.id),
+                  lte(newer.createdAt, new Date(now - SUPERSEDE_AFTER_MS)),
+                ),
+              ),
+          ),
+        ),
+      );
   }
 
   private async deliver(row: ClaimedRow, webhook: WebhookRow | undefined): Promise<void> {
