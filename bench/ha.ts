@@ -51,10 +51,10 @@ export async function runHaBenchmark(opts: { clients?: number } = {}): Promise<R
   if (!process.env.DATABASE_URL) throw new Error("ha needs DATABASE_URL (several instances share one Postgres)");
   const log = (line: string) => process.stderr.write(`ha: ${line}\n`);
   // The broker as README "Reliability and broker-side limits" recommends for a watched broker. With
-  // Mosquitto's defaults (20 in flight, 1000 queued) a watcher that acknowledges after commit falls
-  // behind a 1000-client storm when the other instance dies (it becomes the leader and takes over
-  // at that moment) and Mosquitto drops the lines its queue has no room for: they are missing on
-  // both watchers. BENCH_HA_BROKER_DEFAULTS=1 measures that.
+  // Mosquitto's defaults (20 in flight, 1000 queued) a watcher that acknowledges after commit gets
+  // about 20 lines per commit; a 1000-client storm fills its 1000-line queue about halfway through
+  // and Mosquitto drops the rest (brokerDropped > 0, the second half missing on every watcher).
+  // BENCH_HA_BROKER_DEFAULTS=1 measures that.
   const mosquitto = await startMosquitto([
     "allow_anonymous true",
     "sys_interval 1",
