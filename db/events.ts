@@ -1,5 +1,5 @@
 import "server-only";
-import { and, desc, eq, gte, lt, lte, or, type SQL } from "drizzle-orm";
+import { and, count, desc, eq, gte, inArray, lt, lte, or, type SQL } from "drizzle-orm";
 import type { Db } from "./client";
 import { connectionEvents, type ConnectionEventRow } from "./schema";
 
@@ -39,4 +39,32 @@ export async function queryEvents(db: Db, q: EventQuery): Promise<ConnectionEven
     .where(where.length ? and(...where) : undefined)
     .orderBy(desc(connectionEvents.ts), desc(connectionEvents.id))
     .limit(q.limit);
+}
+
+/**
+ * How many events of `broker` are stored already with each (ts, type, raw): log shipping sends a
+ * line again after a failed request, and identical lines with the same time (a flapping client) are
+ * told apart by their count, as the event identity's ordinal does.
+ */
+export async function countStoredEvents(
+  db: Db,
+  broker: string,
+  keys: { ts: Date; type: string; raw: string }[],
+): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  if (keys.length === 0) return out;
+  const times = [...new Map(keys.map((k) => [k.ts.getTime(), k.ts])).values()];
+  for (let i = 0; i < times.length; i += 1000) {
+    const rows = await db
+      .select({ ts: connectionEvents.ts, type: connectionEvents.type, raw: connectionEvents.raw, n: count() })
+      .from(connectionEvents)
+      .where(and(eq(connectionEvents.broker, broker), inArray(connectionEvents.ts, times.slice(i, i + 1000))))
+      .groupBy(connectionEvents.ts, connectionEvents.type, connectionEvents.raw);
+    for (const row of rows) out.set(storedEventKey(row), Number(row.n));
+  }
+  return out;
+}
+
+export function storedEventKey(e: { ts: Date; type: string; raw: string }): string {
+  return `${e.ts.getTime()}\n${e.type}\n${e.raw}`;
 }

@@ -37,6 +37,10 @@ export const brokers = pgTable("brokers", {
   sysTopicPrefix: text("sys_topic_prefix"),
   /** the collector's MQTT client id, when the operator chose one (ACLs keyed on client id) */
   clientId: text("client_id"),
+  /** rabbitmq, hivemq: the Prometheus endpoint the scrape collector reads */
+  metricsUrl: text("metrics_url"),
+  /** rabbitmq: AMQP URL (no credentials: username/password above) of the log and event exchanges */
+  amqpUrl: text("amqp_url"),
   enabled: boolean("enabled").notNull().default(true),
   /** where the definition lives: file | ui | builtin */
   source: text("source").notNull().default("ui"),
@@ -144,6 +148,13 @@ export const serviceSettings = pgTable("service_settings", {
 });
 
 export const USER_ROLES = ["admin", "viewer"] as const;
+
+/**
+ * What an API token may do: `api` is the whole API at its role; `ingest` may only ship log lines
+ * (`POST /api/brokers/{name}/log`), so a log shipper's credential reads and changes nothing else.
+ */
+export const TOKEN_SCOPES = ["api", "ingest"] as const;
+export type TokenScope = (typeof TOKEN_SCOPES)[number];
 export type UserRole = (typeof USER_ROLES)[number];
 
 /** People who log in to the web UI. Passwords are argon2id hashes. */
@@ -203,6 +214,7 @@ export const apiTokens = pgTable("api_tokens", {
   /** first characters of the token, to tell tokens apart in a list */
   prefix: text("prefix").notNull(),
   role: text("role").$type<UserRole>().notNull().default("viewer"),
+  scope: text("scope").$type<TokenScope>().notNull().default("api"),
   createdAt: ts("created_at").notNull().defaultNow(),
   lastUsedAt: ts("last_used_at"),
   revokedAt: ts("revoked_at"),

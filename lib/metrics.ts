@@ -21,6 +21,7 @@ export const METRIC_NAMES = [
   "mqtt_cluster_nodes_alive",
   "mqtt_cluster_nodes_expected",
   "mqtt_disconnects_per_minute",
+  "mqtt_broker_alarm",
 ] as const;
 
 export type MetricName = (typeof METRIC_NAMES)[number];
@@ -44,6 +45,7 @@ export const METRIC_HELP: Record<MetricName, string> = {
   mqtt_cluster_nodes_alive: "Cluster nodes with mqtt_broker_up == 1",
   mqtt_cluster_nodes_expected: "expectedNodes, else the number of brokers configured in the cluster",
   mqtt_disconnects_per_minute: "Disconnects per minute, from connection events, by reason",
+  mqtt_broker_alarm: "1 while the broker has raised a resource alarm (label alarm: memory, disk, file_descriptors), else 0",
 };
 
 export function isMetricName(name: string): name is MetricName {

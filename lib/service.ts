@@ -288,6 +288,8 @@ function brokerRow(b: BrokerwatchConfig["brokers"][number], secret: string): New
     expectedNodes: b.expectedNodes ?? null,
     sysTopicPrefix: b.sysTopicPrefix ?? null,
     clientId: b.clientId ?? null,
+    metricsUrl: b.metricsUrl ?? null,
+    amqpUrl: b.amqpUrl ?? null,
     enabled: b.enabled,
   };
 }

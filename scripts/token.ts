@@ -5,14 +5,16 @@ import { createApiToken, listApiTokens, revokeApiToken } from "../lib/auth/token
 import { readEnv } from "../server/env";
 
 /**
- * `npm run token -- create <name> [--admin] | list | revoke <id>`: API bearer tokens for
+ * `npm run token -- create <name> [--admin | --ingest] | list | revoke <id>`: API bearer tokens for
  * scripts and dashboards. Opens the same database `npm start` does (DATABASE_URL, else the
  * embedded PGlite in BROKERWATCH_DATA_DIR) and applies its migrations first.
  */
 const HELP = `usage: npm run token -- <command>
 
-  create <name> [--admin]   create a token and print it (shown only this once; only its
-                            SHA-256 is stored). Viewer tokens read; --admin also changes things.
+  create <name> [--admin | --ingest]
+                            create a token and print it (shown only this once; only its
+                            SHA-256 is stored). Viewer tokens read; --admin also changes things;
+                            --ingest may only ship log lines (POST /api/brokers/{name}/log).
   list                      list tokens: id, name, role, prefix, created, last used, revoked
   revoke <id>               revoke a token; requests with it are refused from then on
 
@@ -26,7 +28,7 @@ BROKERWATCH_API_TOKEN, when set, is a further admin token that is not stored and
 class UsageError extends Error {}
 
 type Command =
-  | { name: "create"; tokenName: string; role: "admin" | "viewer" }
+  | { name: "create"; tokenName: string; role: "admin" | "viewer"; scope: "api" | "ingest" }
   | { name: "list" }
   | { name: "revoke"; id: number }
   | { name: "help" };
@@ -36,7 +38,7 @@ function parseCommand(argv: string[]): { command: Command; force: boolean } {
   const flags = new Set(argv.filter((a) => a.startsWith("--")));
   const [word, ...args] = argv.filter((a) => !a.startsWith("--"));
   for (const flag of flags) {
-    if (!["--admin", "--force", "--help"].includes(flag)) throw new UsageError(`unknown option ${flag}`);
+    if (!["--admin", "--ingest", "--force", "--help"].includes(flag)) throw new UsageError(`unknown option ${flag}`);
   }
   const force = flags.has("--force");
   if (flags.has("--help") || word === "help") return { command: { name: "help" }, force };
@@ -44,7 +46,9 @@ function parseCommand(argv: string[]): { command: Command; force: boolean } {
     case "create": {
       const tokenName = args.join(" ").trim();
       if (!tokenName) throw new UsageError("create needs a name, e.g. npm run token -- create grafana");
-      return { command: { name: "create", tokenName, role: flags.has("--admin") ? "admin" : "viewer" }, force };
+      if (flags.has("--admin") && flags.has("--ingest")) throw new UsageError("--admin and --ingest exclude each other");
+      const scope = flags.has("--ingest") ? "ingest" : "api";
+      return { command: { name: "create", tokenName, role: flags.has("--admin") ? "admin" : "viewer", scope }, force };
     }
     case "list":
       if (args.length) throw new UsageError("list takes no arguments");
@@ -71,8 +75,8 @@ async function run(database: Database, command: Exclude<Command, { name: "help" 
   const db = database.db;
   switch (command.name) {
     case "create": {
-      const { token, row } = await createApiToken(db, command.tokenName, command.role);
-      console.error(`created ${row.role} token ${row.id} "${row.name}"; it is shown only this once, store it now:`);
+      const { token, row } = await createApiToken(db, command.tokenName, command.role, command.scope);
+      console.error(`created ${row.scope === "ingest" ? "ingest" : row.role} token ${row.id} "${row.name}"; it is shown only this once, store it now:`);
       console.log(token);
       return 0;
     }
@@ -87,7 +91,7 @@ async function run(database: Database, command: Exclude<Command, { name: "help" 
         ...rows.map((r) => [
           String(r.id),
           r.name,
-          r.role,
+          r.scope === "ingest" ? "ingest" : r.role,
           `${r.prefix}…`,
           r.createdAt.toISOString(),
           r.lastUsedAt?.toISOString() ?? "never",

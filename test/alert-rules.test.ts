@@ -39,6 +39,7 @@ describe("built-in rules (docs/contract.md §6)", () => {
       MQTT_Cluster_Node_Down: [30, "critical"],
       MQTT_Broker_Down: [30, "critical"],
       MQTT_Subscription_Memory: [300, "warning"],
+      MQTT_Connection_Saturation_Predicted: [900, "warning"],
     });
     expect(byName.MQTT_Broker_Down.expr).toBe("mqtt_broker_up == 0");
     expect(byName.MQTT_Message_Queue_Backlog.expr).toBe("mqtt_queued_messages > 100000");

@@ -146,7 +146,7 @@ describe("GET /api/alerts/history", () => {
 describe("GET /api/rules", () => {
   it("lists the built-in rules with their state and last evaluation", async () => {
     const { rules } = await (await getRules(request("/api/rules", viewer))).json();
-    expect(rules).toHaveLength(5);
+    expect(rules).toHaveLength(6);
     expect(rules.find((r: { name: string }) => r.name === "MQTT_Broker_Down")).toMatchObject({
       source: "builtin",
       enabled: true,

@@ -107,6 +107,21 @@ const ROUTES: Record<string, Partial<Record<Method, Row>>> = {
       cases: [{ name: "maxConnections past int32", body: { maxConnections: 3_000_000_000 } }],
     },
   },
+  "app/api/brokers/[name]/log/route.ts": {
+    POST: {
+      path: "/api/brokers/plant-a/log",
+      dynamic: [2],
+      cases: [
+        {
+          name: "NUL, a lone surrogate and a 100k-character line as log lines",
+          body: `1795346750: Client \u0000x disconnected.\n\uD800\n${"x".repeat(100_000)}`,
+          headers: { "content-type": "text/plain" },
+          mayPass: true,
+        },
+        { name: "records that are not JSON", body: "{{{\n[1,2", headers: { "content-type": "application/x-ndjson" }, mayPass: true },
+      ],
+    },
+  },
   "app/api/brokers/[name]/gaps/route.ts": {
     GET: { path: "/api/brokers/plant-a/gaps", dynamic: [2], query: { from: "1h" }, cases: DATE_OVERFLOW },
   },
@@ -148,6 +163,7 @@ const ROUTES: Record<string, Partial<Record<Method, Row>>> = {
     },
   },
   "app/api/health/route.ts": { GET: { path: "/api/health", public: true } },
+  "app/api/instances/route.ts": { GET: { path: "/api/instances" } },
   "app/api/rules/route.ts": {
     GET: { path: "/api/rules" },
     POST: {

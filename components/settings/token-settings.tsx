@@ -67,7 +67,7 @@ export function TokenSettings({ tokens, canEdit }: { tokens: TokenView[]; canEdi
           <tr key={t.id} className={rowClass} data-token-row={t.name}>
             <td className={`${tdClass} font-medium`}>{t.name}</td>
             <td className={tdClass}>
-              <Badge tone={t.role === "admin" ? "warn" : "neutral"}>{t.role}</Badge>
+              <Badge tone={t.role === "admin" ? "warn" : "neutral"}>{t.scope === "ingest" ? "ingest" : t.role}</Badge>
             </td>
             <td className={`${tdClass} font-mono text-xs`}>{t.prefix}…</td>
             <td className={`${tdClass} whitespace-nowrap`}>
@@ -98,9 +98,9 @@ export function TokenSettings({ tokens, canEdit }: { tokens: TokenView[]; canEdi
 }
 
 function CreateTokenForm({ onCreated }: { onCreated: (name: string, token: string) => void }) {
-  const form = useSettingsForm<{ name: string; role: string }>({
+  const form = useSettingsForm<{ name: string; role: string; scope: string }>({
     schema: TokenCreateSchema,
-    defaultValues: { name: "", role: "viewer" },
+    defaultValues: { name: "", role: "viewer", scope: "api" },
     inlineErrors: false,
   });
 
@@ -131,6 +131,16 @@ function CreateTokenForm({ onCreated }: { onCreated: (name: string, token: strin
           options={[
             { value: "viewer", label: "viewer (read)" },
             { value: "admin", label: "admin (read and change)" },
+          ]}
+        />
+        <SelectField
+          form={form}
+          name="scope"
+          label="Scope"
+          className="w-48"
+          options={[
+            { value: "api", label: "api (the API at its role)" },
+            { value: "ingest", label: "ingest (ship log lines only)" },
           ]}
         />
         <SubmitButton form={form}>Create token</SubmitButton>

@@ -105,4 +105,21 @@ export const BUILTIN_RULES: readonly RuleDefinition[] = [
         "sessions that are never cleaned up.",
     },
   }),
+  builtin({
+    // The least-squares line through the last hour of connections, 4 h ahead, against the configured
+    // capacity. Per-node projections are summed (a regression is linear, so the sum of the nodes'
+    // lines is the line of their sum) to compare with the per-broker maxConnections, as
+    // MQTT_Connection_Saturation does. `for: 15m` keeps a short burst from paging.
+    name: "MQTT_Connection_Saturation_Predicted",
+    expr: "sum without (node) (predict_linear(mqtt_connections_current[1h], 4 * 3600)) >= mqtt_connections_max",
+    forSeconds: 15 * 60,
+    labels: { severity: "warning" },
+    annotations: {
+      summary: "{{ $labels.broker }} is projected to reach its connection capacity within 4 hours",
+      description:
+        "At the rate connections to {{ $labels.broker }} grew over the last hour, they reach its configured " +
+        "maxConnections within 4 hours (projected {{ $value | humanize }}). Once it is full, new clients are " +
+        "refused with max_connections. Raise maxConnections or add capacity before then.",
+    },
+  }),
 ];

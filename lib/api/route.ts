@@ -25,10 +25,10 @@ export const MAX_BODY_BYTES = 256 * 1024;
 
 type Params = Record<string, string | string[] | undefined>;
 
-type Auth = "public" | UserRole;
+type Auth = "public" | UserRole | "ingest";
 
 export interface RouteSpec<A extends Auth, P extends z.ZodType, Q extends z.ZodObject, B extends z.ZodType> {
-  /** "public": anyone; "viewer": any signed-in user or token; "admin": admins only */
+  /** "public": anyone; "viewer": any signed-in user or token; "admin": admins only; "ingest": admins or ingest tokens */
   auth: A;
   /** the dynamic path segments (`[name]`, `[id]`); by default any text without NUL */
   params?: P;

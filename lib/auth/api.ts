@@ -1,4 +1,4 @@
-import type { UserRole } from "@/db/schema";
+import type { TokenScope, UserRole } from "@/db/schema";
 import { ApiError } from "@/lib/http";
 import { getRuntime } from "@/lib/runtime";
 import { readCookie, SESSION_COOKIE, sessionUser } from "./session";
@@ -9,7 +9,12 @@ export interface Caller {
   role: UserRole;
   via: "token" | "session";
   username: string | null;
+  /** `ingest` tokens reach only the log-shipping route */
+  scope: TokenScope;
 }
+
+/** What a route needs: a role, or `ingest` (an admin, or a token of scope ingest). */
+export type Need = UserRole | "ingest";
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
@@ -32,25 +37,32 @@ export function checkOrigin(request: Request): void {
  * Who is asking: `Authorization: Bearer <token>` (BROKERWATCH_API_TOKEN or a stored token), or the
  * web UI's session cookie. Throws ApiError("unauthorized") otherwise; `need: "admin"` refuses viewers.
  */
-export async function authorize(request: Request, need: UserRole = "viewer"): Promise<Caller> {
+export async function authorize(request: Request, need: Need = "viewer"): Promise<Caller> {
   const db = getRuntime().database.db;
   const header = request.headers.get("authorization");
   let caller: Caller | null = null;
   if (header) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    const role = match ? await verifyApiToken(db, match[1], process.env.BROKERWATCH_API_TOKEN || undefined) : null;
-    if (!role) throw new ApiError("unauthorized", "invalid or revoked API token");
-    caller = { role, via: "token", username: null };
+    const granted = match ? await verifyApiToken(db, match[1], process.env.BROKERWATCH_API_TOKEN || undefined) : null;
+    if (!granted) throw new ApiError("unauthorized", "invalid or revoked API token");
+    // An ingest token may only ship log lines (POST /api/brokers/{name}/log): nothing else answers it.
+    if (granted.scope === "ingest" && need !== "ingest") {
+      throw new ApiError("forbidden", "this token may only ship log lines (scope ingest): POST /api/brokers/{name}/log");
+    }
+    caller = { role: granted.role, via: "token", username: null, scope: granted.scope };
   } else {
     const user = await sessionUser(db, readCookie(request, SESSION_COOKIE));
     if (user) {
       checkOrigin(request);
-      caller = { role: user.role, via: "session", username: user.username };
+      caller = { role: user.role, via: "session", username: user.username, scope: "api" };
     }
   }
   if (!caller) throw new ApiError("unauthorized", "missing credentials: send Authorization: Bearer <token> or log in");
   if (need === "admin" && caller.role !== "admin") {
     throw new ApiError("forbidden", "this needs an admin; you are signed in as a viewer");
+  }
+  if (need === "ingest" && caller.scope !== "ingest" && caller.role !== "admin") {
+    throw new ApiError("forbidden", "shipping log lines needs an admin or a token of scope ingest");
   }
   return markVerified(caller);
 }

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { and, desc, eq, isNull, sql } from "drizzle-orm";
 import type { Db } from "@/db/client";
-import { apiTokens, type ApiTokenRow, type UserRole } from "@/db/schema";
+import { apiTokens, type ApiTokenRow, type TokenScope, type UserRole } from "@/db/schema";
 
 /**
  * API bearer tokens: `bw_` + 32 random bytes. Only the SHA-256 is stored — a token has 256 bits of
@@ -15,11 +15,13 @@ export async function createApiToken(
   db: Db,
   name: string,
   role: UserRole = "viewer",
+  scope: TokenScope = "api",
 ): Promise<{ token: string; row: ApiTokenRow }> {
   const token = `bw_${randomBytes(32).toString("base64url")}`;
   const [row] = await db
     .insert(apiTokens)
-    .values({ name, role, tokenHash: hashToken(token), prefix: token.slice(0, 10) })
+    // an ingest token ships log lines and nothing else: it never needs, and never gets, admin
+    .values({ name, role: scope === "ingest" ? "viewer" : role, scope, tokenHash: hashToken(token), prefix: token.slice(0, 10) })
     .returning();
   return { token, row };
 }
@@ -37,18 +39,22 @@ export async function revokeApiToken(db: Db, id: number): Promise<boolean> {
   return rows.length > 0;
 }
 
-/** The role a presented token grants, or null. `bootstrap` is BROKERWATCH_API_TOKEN (admin). */
-export async function verifyApiToken(db: Db, token: string, bootstrap: string | undefined): Promise<UserRole | null> {
+/** The role and scope a presented token grants, or null. `bootstrap` is BROKERWATCH_API_TOKEN (admin). */
+export async function verifyApiToken(
+  db: Db,
+  token: string,
+  bootstrap: string | undefined,
+): Promise<{ role: UserRole; scope: TokenScope } | null> {
   if (bootstrap) {
     // Compare bytes, not characters: a non-ASCII token of the same length is longer in UTF-8,
     // and timingSafeEqual throws on buffers of different lengths.
     const given = Buffer.from(token);
     const expected = Buffer.from(bootstrap);
-    if (given.length === expected.length && timingSafeEqual(given, expected)) return "admin";
+    if (given.length === expected.length && timingSafeEqual(given, expected)) return { role: "admin", scope: "api" };
   }
   if (!token.startsWith("bw_")) return null;
   const [row] = await db
-    .select({ id: apiTokens.id, role: apiTokens.role, lastUsedAt: apiTokens.lastUsedAt })
+    .select({ id: apiTokens.id, role: apiTokens.role, scope: apiTokens.scope, lastUsedAt: apiTokens.lastUsedAt })
     .from(apiTokens)
     .where(and(eq(apiTokens.tokenHash, hashToken(token)), isNull(apiTokens.revokedAt)))
     .limit(1);
@@ -60,5 +66,5 @@ export async function verifyApiToken(db: Db, token: string, bootstrap: string | 
       .set({ lastUsedAt: sql`now()` })
       .where(eq(apiTokens.id, row.id));
   }
-  return row.role;
+  return { role: row.role, scope: row.scope };
 }

@@ -49,6 +49,8 @@ export interface CollectorTiming {
   checkIntervalMs: number;
   /** how often mqtt_broker_up / mqtt_connections_max are written while nothing changes */
   syntheticEveryMs: number;
+  /** how often the scrape collector (rabbitmq, hivemq) reads `metricsUrl`; default 10 s */
+  scrapeIntervalMs?: number;
 }
 
 export const DEFAULT_TIMING: CollectorTiming = {

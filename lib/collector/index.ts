@@ -2,6 +2,8 @@ import type { MetricName } from "../metrics";
 import { createAutoDialect } from "./auto";
 import { BUNDLED_METRICS, createBundledDialect } from "./bundled";
 import { EMQX_METRICS, createEmqxDialect } from "./emqx";
+import { HIVEMQ_METRICS, createHivemqDialect } from "./hivemq";
+import { RABBITMQ_METRICS, createRabbitMqDialect } from "./rabbitmq";
 import { MOSQUITTO_METRICS, createMosquittoDialect } from "./mosquitto";
 import type { Dialect, DialectName } from "./types";
 
@@ -10,7 +12,20 @@ export const DIALECT_METRICS: Readonly<Record<DialectName, readonly MetricName[]
   mosquitto: MOSQUITTO_METRICS,
   emqx: EMQX_METRICS,
   bundled: BUNDLED_METRICS,
+  hivemq: HIVEMQ_METRICS,
+  rabbitmq: RABBITMQ_METRICS,
 };
+
+/**
+ * Dialects of brokers without `$SYS`: read by the scrape collector (scrape.ts) from `metricsUrl`
+ * (and, for RabbitMQ, `amqpUrl`), not over MQTT. Their log lines may also be shipped to
+ * `POST /api/brokers/{name}/log`.
+ */
+export const SCRAPE_DIALECTS: readonly DialectName[] = ["hivemq", "rabbitmq"];
+
+export function isScrapeDialect(name: string): boolean {
+  return (SCRAPE_DIALECTS as readonly string[]).includes(name);
+}
 
 /**
  * Metrics no broker reports, which the collector writes itself for every broker: liveness and the
@@ -37,6 +52,10 @@ export function createDialect(name: DialectSetting): Dialect {
       return createEmqxDialect();
     case "bundled":
       return createBundledDialect();
+    case "hivemq":
+      return createHivemqDialect();
+    case "rabbitmq":
+      return createRabbitMqDialect();
     case "auto":
       return createAutoDialect();
   }

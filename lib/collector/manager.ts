@@ -8,7 +8,8 @@ import type { BrokerRow } from "@/db/schema";
 import { assignWatchers } from "../cluster/assign";
 import { brokerSecretAddress, decryptSecret } from "../crypto";
 import { BrokerCollector, brokerUpSample, DEFAULT_TIMING, type CollectorTiming, type StatusChange } from "./collector";
-import type { DialectSetting } from "./index";
+import { isScrapeDialect, type DialectSetting } from "./index";
+import { ScrapeCollector } from "./scrape";
 import type { IngestWriter } from "./writer";
 
 /**
@@ -77,8 +78,21 @@ function connectionKey(b: BrokerRow, secret: string): string {
       // compared as stored; add() reports the problem
     }
   }
-  return JSON.stringify([b.url, b.dialect, b.username, password, b.sysTopicPrefix, b.clientId, b.maxConnections]);
+  return JSON.stringify([
+    b.url,
+    b.dialect,
+    b.username,
+    password,
+    b.sysTopicPrefix,
+    b.clientId,
+    b.maxConnections,
+    b.metricsUrl,
+    b.amqpUrl,
+  ]);
 }
+
+/** One monitored broker's collector: over MQTT ($SYS), or by scraping (scrape.ts). */
+export type Collector = BrokerCollector | ScrapeCollector;
 
 /** Disconnects counted over this window make `mqtt_disconnects_per_minute`. */
 const RATE_WINDOW_MS = 60_000;
@@ -86,7 +100,7 @@ const RATE_WINDOW_MS = 60_000;
 const RATE_MEMORY_MS = 10 * 60_000;
 
 export class CollectorManager extends EventEmitter<{ status: [StatusChange] }> {
-  private readonly collectors = new Map<string, BrokerCollector>();
+  private readonly collectors = new Map<string, Collector>();
   private brokers: BrokerRow[] = [];
   private timer: NodeJS.Timeout | null = null;
   private readonly disconnects = new Map<string, Map<string, number[]>>();
@@ -109,11 +123,11 @@ export class CollectorManager extends EventEmitter<{ status: [StatusChange] }> {
     writer.on("drained", () => this.collectors.forEach((c) => c.resume()));
   }
 
-  list(): BrokerCollector[] {
+  list(): Collector[] {
     return [...this.collectors.values()];
   }
 
-  get(name: string): BrokerCollector | undefined {
+  get(name: string): Collector | undefined {
     return this.collectors.get(name);
   }
 
@@ -268,23 +282,23 @@ export class CollectorManager extends EventEmitter<{ status: [StatusChange] }> {
     }
     const bundled =
       broker.source === "builtin" && broker.dialect === "bundled" ? this.opts.bundledCredentials : undefined;
-    const collector = new BrokerCollector(
-      {
-        name: broker.name,
-        url: this.opts.route?.(broker.url) ?? broker.url,
-        dialect: broker.dialect as DialectSetting,
-        username: bundled?.username ?? broker.username,
-        password: bundled?.password ?? password,
-        sysTopicPrefix: broker.sysTopicPrefix,
-        maxConnections: broker.maxConnections,
-        clientId:
-          (broker.clientId ?? `brokerwatch-${this.opts.installationId}-${broker.name}`) +
-          (this.opts.clientIdSuffix ?? ""),
-      },
-      this.writer,
-      this.opts.timing ?? DEFAULT_TIMING,
-      this.log,
-    );
+    const collected = {
+      name: broker.name,
+      url: this.opts.route?.(broker.url) ?? broker.url,
+      dialect: broker.dialect as DialectSetting,
+      username: bundled?.username ?? broker.username,
+      password: bundled?.password ?? password,
+      sysTopicPrefix: broker.sysTopicPrefix,
+      maxConnections: broker.maxConnections,
+      clientId:
+        (broker.clientId ?? `brokerwatch-${this.opts.installationId}-${broker.name}`) +
+        (this.opts.clientIdSuffix ?? ""),
+    };
+    const timing = this.opts.timing ?? DEFAULT_TIMING;
+    // Brokers without $SYS (rabbitmq, hivemq) are scraped, not subscribed to: scrape.ts
+    const collector: Collector = isScrapeDialect(broker.dialect)
+      ? new ScrapeCollector({ ...collected, metricsUrl: broker.metricsUrl, amqpUrl: broker.amqpUrl }, this.writer, timing, this.log)
+      : new BrokerCollector(collected, this.writer, timing, this.log);
     collector.sharedView = () => this.shared.has(broker.name);
     collector.on("status", (change) => void this.onStatus(change));
     collector.on("events", (events) => this.countDisconnects(broker.name, events));
@@ -311,6 +325,11 @@ export class CollectorManager extends EventEmitter<{ status: [StatusChange] }> {
     if (!mergeFirst) this.emit("status", change);
     await this.observe(change.broker, change.to, change.lastSeenAt, change.why);
     if (mergeFirst) this.emit("status", change);
+  }
+
+  /** Events stored from shipped log lines count towards mqtt_disconnects_per_minute like collected ones. */
+  noteShippedEvents(broker: string, events: EventRow[]): void {
+    this.countDisconnects(broker, events);
   }
 
   private countDisconnects(broker: string, events: EventRow[]): void {

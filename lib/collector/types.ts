@@ -65,7 +65,15 @@ export interface DialectOutput {
   nodes?: string[];
 }
 
-export type DialectName = "mosquitto" | "emqx" | "bundled";
+export type DialectName = "mosquitto" | "emqx" | "bundled" | "hivemq" | "rabbitmq";
+
+/**
+ * Pseudo-topics of the brokers read without `$SYS` (hivemq, rabbitmq): the scrape collector hands a
+ * scraped Prometheus exposition to `parse` as METRICS_TOPIC, and a log line (shipped to
+ * `POST /api/brokers/{name}/log` or consumed from RabbitMQ's `amq.rabbitmq.log`) as LOG_TOPIC.
+ */
+export const METRICS_TOPIC = "metrics";
+export const LOG_TOPIC = "log";
 
 export interface Dialect {
   readonly name: DialectName;

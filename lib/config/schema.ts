@@ -13,7 +13,7 @@ import type { DialectName } from "../collector/types";
  */
 
 /** `auto` lets the collector pick the dialect from what the broker publishes. */
-export const BROKER_DIALECTS = ["mosquitto", "emqx", "bundled", "auto"] as const satisfies readonly (
+export const BROKER_DIALECTS = ["mosquitto", "emqx", "bundled", "hivemq", "rabbitmq", "auto"] as const satisfies readonly (
   DialectName | "auto"
 )[];
 export type BrokerDialect = (typeof BROKER_DIALECTS)[number];
@@ -25,6 +25,7 @@ export const BUILTIN_RULE_NAMES = [
   "MQTT_Cluster_Node_Down",
   "MQTT_Broker_Down",
   "MQTT_Subscription_Memory",
+  "MQTT_Connection_Saturation_Predicted",
 ] as const;
 export type BuiltinRuleName = (typeof BUILTIN_RULE_NAMES)[number];
 
@@ -202,6 +203,20 @@ const brokerUrl = urlWithScheme(
   "must not contain a user name or password; put them in username: and password:, which are never shown",
 );
 
+/** `metricsUrl` of a RabbitMQ or HiveMQ broker: its Prometheus endpoint. */
+const metricsUrl = urlWithScheme(
+  WEBHOOK_URL_SCHEMES,
+  "must be the http:// or https:// URL of the broker's Prometheus endpoint, like http://rabbit:15692/metrics",
+  "must not contain a user name or password",
+);
+
+/** `amqpUrl` of a RabbitMQ broker; the monitoring user is `username:` / `password:`, never the URL. */
+const amqpUrl = urlWithScheme(
+  ["amqp:", "amqps:"],
+  "must be an amqp:// or amqps:// URL, like amqp://rabbit:5672 (a vhost may follow: amqp://rabbit:5672/prod)",
+  "must not contain a user name or password; put them in username: and password:, which are never shown",
+);
+
 const webhookUrl = urlWithScheme(
   WEBHOOK_URL_SCHEMES,
   "must be an http:// or https:// URL",
@@ -299,8 +314,41 @@ export const BrokerSchema = z.strictObject({
   enabled: onOff.default(true),
   /** the collector's MQTT client id; when absent the collector derives one */
   clientId: nonEmptyText.optional(),
+  /** rabbitmq, hivemq: the Prometheus endpoint the scrape collector reads */
+  metricsUrl: metricsUrl.optional(),
+  /** rabbitmq: the AMQP URL whose `amq.rabbitmq.log` / `amq.rabbitmq.event` exchanges it consumes */
+  amqpUrl: amqpUrl.optional(),
 });
 export type BrokerConfig = z.output<typeof BrokerSchema>;
+
+/**
+ * A broker entry with the checks across its keys: rabbitmq is read from its Prometheus endpoint,
+ * and metricsUrl / amqpUrl mean something only for the dialects read by scraping. Separate from
+ * BrokerSchema, whose `.pick()` and `.shape` others use (a refined object cannot be picked).
+ */
+export const BrokerEntrySchema = BrokerSchema.superRefine((broker, ctx) => {
+  if (broker.dialect === "rabbitmq" && !broker.metricsUrl) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["metricsUrl"],
+      message: "is required for dialect rabbitmq: its Prometheus endpoint, like http://rabbit:15692/metrics",
+    });
+  }
+  if (broker.metricsUrl && broker.dialect !== "rabbitmq" && broker.dialect !== "hivemq") {
+    ctx.addIssue({
+      code: "custom",
+      path: ["metricsUrl"],
+      message: `is read only for dialect rabbitmq or hivemq (this broker is ${broker.dialect})`,
+    });
+  }
+  if (broker.amqpUrl && broker.dialect !== "rabbitmq") {
+    ctx.addIssue({
+      code: "custom",
+      path: ["amqpUrl"],
+      message: `is read only for dialect rabbitmq (this broker is ${broker.dialect})`,
+    });
+  }
+});
 
 /**
  * Every rule key of both forms. One object rather than a union of the two forms:
@@ -443,7 +491,7 @@ const WatchersSchema = positiveCount.nullish().transform((v) => v ?? undefined);
 
 export const BrokerwatchConfigSchema = z.strictObject(
   {
-    brokers: listOf(BrokerSchema),
+    brokers: listOf(BrokerEntrySchema),
     rules: listOf(RuleSchema),
     webhooks: listOf(WebhookSchema),
     retention: RetentionSchema,

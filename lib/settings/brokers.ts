@@ -6,7 +6,7 @@
 import { getBroker, insertUiBroker, listBrokers, updateUiBroker } from "@/db/brokers";
 import type { Db } from "@/db/client";
 import type { BrokerRow, NewBrokerRow } from "@/db/schema";
-import { BrokerSchema, type BrokerConfig } from "@/lib/config/schema";
+import { BrokerEntrySchema, type BrokerConfig } from "@/lib/config/schema";
 import { brokerSecretAddress, decryptSecret, encryptSecret } from "@/lib/crypto";
 import { ApiError } from "@/lib/http";
 import { getRuntime } from "@/lib/runtime";
@@ -27,6 +27,8 @@ export function brokerView(row: BrokerRow): BrokerSettingsView {
     expectedNodes: row.expectedNodes,
     sysTopicPrefix: row.sysTopicPrefix,
     clientId: row.clientId,
+    metricsUrl: row.metricsUrl,
+    amqpUrl: row.amqpUrl,
     enabled: row.enabled,
     source: row.source as DefinitionSource,
     status: row.status,
@@ -63,13 +65,15 @@ function columns(config: BrokerConfig, secret: string): Omit<NewBrokerRow, "name
     expectedNodes: config.expectedNodes ?? null,
     sysTopicPrefix: config.sysTopicPrefix ?? null,
     clientId: config.clientId ?? null,
+    metricsUrl: config.metricsUrl ?? null,
+    amqpUrl: config.amqpUrl ?? null,
     enabled: config.enabled,
   };
 }
 
 /** POST /api/brokers: the same fields and rules as a `brokers:` entry of brokerwatch.yaml. */
 export async function createBroker(db: Db, body: Record<string, unknown>): Promise<BrokerSettingsView> {
-  const config = parseInput(BrokerSchema, withoutBlanks(body));
+  const config = parseInput(BrokerEntrySchema, withoutBlanks(body));
   const values = columns(config, serviceSecret());
   // The name is the unique key: a second create of it must not overwrite the first (or a file broker).
   const row = await insertUiBroker(db, { ...values, name: config.name });
@@ -88,7 +92,16 @@ export async function createBroker(db: Db, body: Record<string, unknown>): Promi
 /** The stored definition as brokerwatch.yaml would say it, so a PATCH is validated like a create. */
 function storedInput(row: BrokerRow): Record<string, unknown> {
   const input: Record<string, unknown> = { name: row.name, url: row.url, dialect: row.dialect, enabled: row.enabled };
-  for (const key of ["username", "cluster", "maxConnections", "expectedNodes", "sysTopicPrefix", "clientId"] as const) {
+  for (const key of [
+    "username",
+    "cluster",
+    "maxConnections",
+    "expectedNodes",
+    "sysTopicPrefix",
+    "clientId",
+    "metricsUrl",
+    "amqpUrl",
+  ] as const) {
     if (row[key] !== null) input[key] = row[key];
   }
   return input;
@@ -113,7 +126,7 @@ export async function editBroker(db: Db, name: string, body: Record<string, unkn
   }
   const merged = mergePatch(storedInput(stored), changes);
   if (password !== undefined && password !== null && password !== "") merged.password = password;
-  const config = parseInput(BrokerSchema, merged);
+  const config = parseInput(BrokerEntrySchema, merged);
   const passwordKept = password === undefined || password === "";
   if (passwordKept && stored.passwordEnc !== null) requireSameAddress(stored, config.url);
   const values = columns(config, serviceSecret());

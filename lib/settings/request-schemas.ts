@@ -7,7 +7,7 @@
  * the server side.
  */
 import { z } from "zod";
-import type { UserRole } from "@/db/schema";
+import type { TokenScope, UserRole } from "@/db/schema";
 import { BrokerSchema } from "@/lib/config/schema";
 
 /**
@@ -18,6 +18,11 @@ export const ROLE_NAMES = ["admin", "viewer"] as const satisfies readonly UserRo
 const _everyRoleListed: Exclude<UserRole, (typeof ROLE_NAMES)[number]> extends never ? true : never = true;
 void _everyRoleListed;
 
+/** db/schema.ts `TOKEN_SCOPES`, spelled again for the same reason. */
+export const TOKEN_SCOPE_NAMES = ["api", "ingest"] as const satisfies readonly TokenScope[];
+const _everyScopeListed: Exclude<TokenScope, (typeof TOKEN_SCOPE_NAMES)[number]> extends never ? true : never = true;
+void _everyScopeListed;
+
 const role = z.enum(ROLE_NAMES, { message: `must be one of ${ROLE_NAMES.join(", ")}` });
 
 export const TokenCreateSchema = z.strictObject({
@@ -27,6 +32,8 @@ export const TokenCreateSchema = z.strictObject({
     .min(1, "is required: say what the token is for, e.g. grafana or ci")
     .max(100, "must be at most 100 characters"),
   role: role.default("viewer"),
+  /** `ingest`: may only ship log lines to POST /api/brokers/{name}/log */
+  scope: z.enum(TOKEN_SCOPE_NAMES, { message: `must be one of ${TOKEN_SCOPE_NAMES.join(", ")}` }).default("api"),
 });
 
 /** NIST SP 800-63B: at least 8 characters; the cap keeps argon2 from hashing megabytes. */

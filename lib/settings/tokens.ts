@@ -12,6 +12,7 @@ export function tokenView(row: ApiTokenRow): TokenView {
     id: row.id,
     name: row.name,
     role: row.role,
+    scope: row.scope,
     prefix: row.prefix,
     createdAt: row.createdAt.toISOString(),
     lastUsedAt: row.lastUsedAt?.toISOString() ?? null,
@@ -26,7 +27,7 @@ export async function tokenSettings(db: Db): Promise<TokenView[]> {
 /** The secret is in this answer and nowhere else: only its SHA-256 is stored. */
 export async function issueToken(db: Db, body: unknown): Promise<{ token: string } & TokenView> {
   const input = parseInput(TokenCreateSchema, body);
-  const { token, row } = await createApiToken(db, input.name, input.role);
+  const { token, row } = await createApiToken(db, input.name, input.role, input.scope);
   return { token, ...tokenView(row) };
 }
 

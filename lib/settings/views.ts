@@ -2,7 +2,7 @@
  * What the settings API and pages send to the browser: plain JSON-safe objects, never a password,
  * a webhook secret, a header value or a token hash. Types only, so client components import them freely.
  */
-import type { UserRole } from "@/db/schema";
+import type { TokenScope, UserRole } from "@/db/schema";
 
 /** file: brokerwatch.yaml (read-only here) · ui: made in the UI or the API · builtin: the bundled broker */
 export type DefinitionSource = "file" | "ui" | "builtin";
@@ -20,6 +20,8 @@ export interface BrokerSettingsView {
   maxConnections: number | null;
   expectedNodes: number | null;
   sysTopicPrefix: string | null;
+  metricsUrl: string | null;
+  amqpUrl: string | null;
   clientId: string | null;
   enabled: boolean;
   source: DefinitionSource;
@@ -50,6 +52,8 @@ export interface TokenView {
   id: number;
   name: string;
   role: UserRole;
+  /** `api`: the API at its role; `ingest`: log shipping only */
+  scope: TokenScope;
   /** the token's first characters, to tell tokens apart */
   prefix: string;
   createdAt: string;
@@ -75,7 +79,7 @@ export interface ConnectionTestResult {
   connectMs: number | null;
   version: string | null;
   /** what the auto dialect recognised from the `$SYS` messages */
-  detectedDialect: "mosquitto" | "emqx" | "bundled" | null;
+  detectedDialect: "mosquitto" | "emqx" | "bundled" | "hivemq" | "rabbitmq" | null;
   /** any `$SYS` message arrived: the collector will be able to read the broker's metrics */
   sysReadable: boolean;
   sysMessages: number;

@@ -44,10 +44,16 @@ export function describeIf(missing: string[], name: string, fn: () => void): voi
   describe.skip(name, fn);
 }
 
-export function needs(opts: { mosquitto?: boolean; chromium?: boolean; postgres?: boolean }): string[] {
+export function needs(opts: { mosquitto?: boolean; chromium?: boolean; postgres?: boolean; rabbitmq?: boolean }): string[] {
   const missing: string[] = [];
+  if (opts.rabbitmq && !RABBITMQ_SERVER) missing.push("rabbitmq-server (apt-get install rabbitmq-server)");
   if (opts.mosquitto && !MOSQUITTO) missing.push("the mosquitto binary (apt-get install mosquitto)");
   if (opts.chromium && !CHROMIUM) missing.push("chromium (apt-get install chromium)");
   if (opts.postgres && !process.env.DATABASE_URL) missing.push("DATABASE_URL pointing at a Postgres server");
   return missing;
 }
+
+export const RABBITMQ_SERVER = binaryPath("rabbitmq-server", [
+  // the real script, not Debian's /usr/sbin wrapper, which switches to the rabbitmq user and its /var/lib dirs
+  "/usr/lib/rabbitmq/bin/rabbitmq-server",
+]);

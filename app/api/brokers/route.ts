@@ -1,12 +1,19 @@
-import { brokerSummaries } from "@/lib/api/brokers";
+import { brokerCapacities, brokerSummaries } from "@/lib/api/brokers";
 import { jsonObject, route } from "@/lib/api/route";
 import { getRuntime } from "@/lib/runtime";
 import { createBroker } from "@/lib/settings/brokers";
 
 export const dynamic = "force-dynamic";
 
-/** GET /api/brokers — every monitored broker with its live status and latest metrics; never a password. */
-export const GET = route({ auth: "viewer" }, async () => ({ brokers: await brokerSummaries() }));
+/**
+ * GET /api/brokers — every monitored broker with its live status, latest metrics and `capacity`
+ * (headroom, projected saturation time, single-thread ceiling; lib/capacity.ts); never a password.
+ */
+export const GET = route({ auth: "viewer" }, async () => {
+  const brokers = await brokerSummaries();
+  const capacity = await brokerCapacities(brokers);
+  return { brokers: brokers.map((b) => ({ ...b, capacity: capacity.get(b.name) ?? null })) };
+});
 
 /**
  * POST /api/brokers (admin) — `{ name, url, dialect?, username?, password?, cluster?, maxConnections?,

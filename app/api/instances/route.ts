@@ -1,6 +1,5 @@
-import { authorize } from "@/lib/auth/api";
+import { route } from "@/lib/api/route";
 import { instanceViews } from "@/lib/cluster/instances";
-import { errorResponse } from "@/lib/http";
 
 export const dynamic = "force-dynamic";
 
@@ -9,11 +8,4 @@ export const dynamic = "force-dynamic";
  * was last seen, whether it is up, whether it leads (evaluates the alert rules), the brokers it
  * watches, and which one answered (`self`).
  */
-export async function GET(request: Request): Promise<Response> {
-  try {
-    await authorize(request);
-    return Response.json({ instances: await instanceViews() });
-  } catch (err) {
-    return errorResponse(err);
-  }
-}
+export const GET = route({ auth: "viewer" }, async () => ({ instances: await instanceViews() }));

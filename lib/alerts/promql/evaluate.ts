@@ -97,6 +97,11 @@ function evalExpr(ctx: Context, e: Expr): Value {
       return { type: "vector", samples: instantSelector(ctx, e.selector) };
     case "range":
       return { type: "vector", samples: unique(rangeFunction(ctx, e.fn, e.selector)) };
+    case "predict_linear": {
+      const seconds = evalExpr(ctx, e.seconds);
+      if (seconds.type !== "scalar") throw new PromqlError("predict_linear needs a scalar duration", null);
+      return { type: "vector", samples: unique(predictLinear(ctx, e.selector, seconds.value)) };
+    }
     case "absent": {
       const arg = vectorOf(evalExpr(ctx, e.arg));
       return { type: "vector", samples: arg.length > 0 ? [] : [{ labels: { ...e.labels }, value: 1 }] };
@@ -209,6 +214,9 @@ function applyRangeFunction(
       return extrapolatedRate(points, rangeStartMs, rangeEndMs, rangeSeconds, true, false);
     case "delta":
       return extrapolatedRate(points, rangeStartMs, rangeEndMs, rangeSeconds, false, false);
+    case "deriv":
+      // functions.go funcDeriv: the intercept time is the first point's, to keep the sums small
+      return points.length < 2 ? null : linearRegression(points, points[0].t).slope;
     case "max_over_time":
       return points.length === 0 ? null : compareOverTime(points, (cur, best) => cur > best);
     case "min_over_time":
@@ -216,6 +224,68 @@ function applyRangeFunction(
     case "avg_over_time":
       return points.length === 0 ? null : avgOverTime(points);
   }
+}
+
+/**
+ * functions.go funcPredictLinear: the least-squares line through the range's points, evaluated
+ * `seconds` after the evaluation time (the intercept is taken at the evaluation time).
+ */
+function predictLinear(ctx: Context, index: number, seconds: number): Sample[] {
+  const { fromMs, toMs } = selectorWindow(ctx.parsed.selectors[index], ctx.t);
+  const out: Sample[] = [];
+  for (const s of seriesFor(ctx, index)) {
+    const points = rangePoints(s.points, fromMs, toMs);
+    if (points.length < 2) continue;
+    const { slope, intercept } = linearRegression(points, ctx.t);
+    out.push({ labels: dropName(s.labels), value: slope * seconds + intercept });
+  }
+  return out;
+}
+
+/**
+ * functions.go linearRegression: least squares with Kahan-compensated sums, x in seconds from
+ * `interceptTimeMs`. A constant series has slope 0 and its value as intercept (no 0/0).
+ */
+export function linearRegression(points: readonly Point[], interceptTimeMs: number): { slope: number; intercept: number } {
+  let n = 0;
+  const sumX = kahan();
+  const sumY = kahan();
+  const sumXY = kahan();
+  const sumX2 = kahan();
+  const initY = points[0].v;
+  let constY = true;
+  for (let i = 0; i < points.length; i++) {
+    const { t, v } = points[i];
+    if (constY && i > 0 && v !== initY) constY = false;
+    n += 1;
+    const x = (t - interceptTimeMs) / 1000;
+    sumX.add(x);
+    sumY.add(v);
+    sumXY.add(x * v);
+    sumX2.add(x * x);
+  }
+  if (constY) return Number.isFinite(initY) ? { slope: 0, intercept: initY } : { slope: NaN, intercept: NaN };
+  const sx = sumX.value();
+  const sy = sumY.value();
+  const covXY = sumXY.value() - (sx * sy) / n;
+  const varX = sumX2.value() - (sx * sx) / n;
+  const slope = covXY / varX;
+  return { slope, intercept: sy / n - (slope * sx) / n };
+}
+
+/** functions.go kahanSumInc: a running sum with its compensation term. */
+function kahan(): { add(x: number): void; value(): number } {
+  let sum = 0;
+  let c = 0;
+  return {
+    add(x: number) {
+      const t = sum + x;
+      if (Math.abs(sum) >= Math.abs(x)) c += sum - t + x;
+      else c += x - t + sum;
+      sum = t;
+    },
+    value: () => sum + c,
+  };
 }
 
 /**

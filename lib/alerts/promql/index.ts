@@ -7,5 +7,5 @@
  */
 export * from "./types";
 export { parseExpr } from "./parse";
-export { evaluate, selectorWindow } from "./evaluate";
+export { evaluate, linearRegression, selectorWindow } from "./evaluate";
 export { compileLabelRegex, MAX_REGEX_LENGTH, RegexError, type LabelRegex } from "./regex";

@@ -28,11 +28,12 @@ const RANGE_FUNCTIONS: readonly RangeFunction[] = [
   "rate",
   "increase",
   "delta",
+  "deriv",
   "max_over_time",
   "min_over_time",
   "avg_over_time",
 ];
-const RANGE_FUNCTION_LIST = "rate, increase, delta, max_over_time, min_over_time or avg_over_time";
+const RANGE_FUNCTION_LIST = "rate, increase, delta, deriv, max_over_time, min_over_time or avg_over_time";
 const AGGREGATE_OPS: readonly AggregateOp[] = ["sum", "min", "max", "avg", "count"];
 
 const BINARY_OPS: Record<string, BinaryOp> = {
@@ -267,6 +268,7 @@ class Builder {
     const name = this.text(fnNode);
     const args = children(child(node, "FunctionCallBody")!);
     const isRange = (RANGE_FUNCTIONS as readonly string[]).includes(name);
+    if (name === "predict_linear") return this.predictLinear(node, args);
     if (!isRange && name !== "absent") throw new PromqlError(`unsupported function "${name}"`, fnNode.from);
     if (args.length !== 1) {
       throw new PromqlError(`expected 1 argument(s) in call to "${name}", got ${args.length}`, node.from);
@@ -289,6 +291,24 @@ class Builder {
       labels:
         arg.kind === "selector" && argNode.name === "VectorSelector" ? absentLabels(this.selectors[arg.selector]) : {},
     };
+  }
+
+  /** `predict_linear(v range-vector, t scalar)`, as Prometheus types it (functions.go). */
+  private predictLinear(node: SyntaxNode, args: SyntaxNode[]): Expr {
+    if (args.length !== 2) {
+      throw new PromqlError(`expected 2 argument(s) in call to "predict_linear", got ${args.length}`, node.from);
+    }
+    const [rangeNode, secondsNode] = args;
+    if (rangeNode.name !== "MatrixSelector") {
+      const got = typeOf(this.build(rangeNode)) === "scalar" ? "scalar" : "instant vector";
+      throw new PromqlError(`expected type range vector in call to function "predict_linear", got ${got}`, rangeNode.from);
+    }
+    const selector = this.matrixSelector(rangeNode);
+    const seconds = this.build(secondsNode);
+    if (typeOf(seconds) !== "scalar") {
+      throw new PromqlError(`expected type scalar in call to function "predict_linear", got instant vector`, secondsNode.from);
+    }
+    return { kind: "predict_linear", selector, seconds };
   }
 
   private matrixSelector(node: SyntaxNode): number {

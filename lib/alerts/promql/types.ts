@@ -54,7 +54,14 @@ export type ComparisonOp = "==" | "!=" | ">" | "<" | ">=" | "<=";
 export type SetOp = "and" | "or" | "unless";
 export type BinaryOp = ArithmeticOp | ComparisonOp | SetOp;
 export type AggregateOp = "sum" | "min" | "max" | "avg" | "count";
-export type RangeFunction = "rate" | "increase" | "delta" | "max_over_time" | "min_over_time" | "avg_over_time";
+export type RangeFunction =
+  | "rate"
+  | "increase"
+  | "delta"
+  | "deriv"
+  | "max_over_time"
+  | "min_over_time"
+  | "avg_over_time";
 
 /** The validated syntax tree `evaluate` walks. `selector` fields index `ParsedExpr.selectors`. */
 export type Expr =
@@ -62,6 +69,8 @@ export type Expr =
   | { kind: "selector"; selector: number }
   | { kind: "range"; fn: RangeFunction; selector: number }
   | { kind: "absent"; arg: Expr; labels: Labels }
+  /** `predict_linear(v[d], t)`: `seconds` is a scalar expression */
+  | { kind: "predict_linear"; selector: number; seconds: Expr }
   | { kind: "unary"; op: "+" | "-"; arg: Expr; type: ValueType }
   | {
       kind: "binary";

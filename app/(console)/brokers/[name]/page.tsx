@@ -3,6 +3,7 @@ import { notFound } from "next/navigation";
 import { Suspense } from "react";
 import { getBroker } from "@/db/brokers";
 import { BrokerCharts } from "@/components/charts/broker-charts";
+import { HeadroomPanel } from "@/components/charts/headroom-panel";
 import { DEFAULT_CHART_RANGE, isChartRange, type ChartRange } from "@/components/charts/ranges";
 import { loadBrokerDetail } from "@/components/overview/broker-detail";
 import { BrokerLive } from "@/components/overview/broker-live";
@@ -12,6 +13,7 @@ import { DisconnectingClients, DisconnectReasons } from "@/components/overview/d
 import { displayUrl } from "@/components/overview/format";
 import { LiveEvents } from "@/components/overview/live-events";
 import { Badge, formatNumber, PageHeader, TextLink } from "@/components/ui";
+import { loadHeadroom } from "@/lib/api/brokers";
 import { requireUser } from "@/lib/auth/page";
 import type { Verified } from "@/lib/auth/verified";
 import { getRuntime } from "@/lib/runtime";
@@ -84,19 +86,30 @@ export default async function BrokerPage({ params, searchParams }: Props) {
       </div>
 
       <Suspense fallback={<BrokerSkeleton />}>
-        <BrokerBody user={user} name={broker.name} range={range} />
+        <BrokerBody user={user} broker={broker} range={range} />
       </Suspense>
     </div>
   );
 }
 
-async function BrokerBody({ user, name, range }: { user: Verified; name: string; range: ChartRange }) {
-  const detail = await loadBrokerDetail(user, name, range);
+async function BrokerBody({
+  user,
+  broker,
+  range,
+}: {
+  user: Verified;
+  broker: { name: string; dialect: string; detectedDialect: string | null; maxConnections: number | null };
+  range: ChartRange;
+}) {
+  const name = broker.name;
+  const [detail, headroom] = await Promise.all([loadBrokerDetail(user, name, range), loadHeadroom(broker)]);
   return (
     <BrokerStream broker={name} initialLive={detail.live} initialEvents={detail.events}>
       <BrokerLive name={name} />
 
       <BrokerCharts key={name} initial={detail.charts} />
+
+      <HeadroomPanel headroom={headroom} />
 
       <div className="grid gap-4 lg:grid-cols-2">
         <DisconnectReasons hour={detail.reasons.hour} day={detail.reasons.day} />
