@@ -2,7 +2,7 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { StatusChange } from "@/lib/collector/collector";
-import { startService } from "@/lib/service";
+import { startService } from "@/server/service";
 import { createServerDatabase } from "../test/helpers/db";
 import { startMosquitto } from "../test/helpers/mosquitto";
 import { startWebhookReceiver, type ReceivedWebhook } from "../test/helpers/webhook-receiver";

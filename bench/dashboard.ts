@@ -40,7 +40,7 @@ async function seed(databaseUrl: string | undefined, dataDir: string, log: (l: s
   }
   const start = Date.now() - 7 * 86400_000;
   const step = (7 * 86400_000) / EVENTS;
-  const reasons = ["normal", "tcp_closed", "keepalive_timeout", "takenover", "not_authorized"];
+  const reasons = ["normal", "tcp_closed", "keepalive_timeout", "takenover", "not_authorized"] as const;
   let batch: EventRow[] = [];
   for (let i = 0; i < EVENTS; i++) {
     const hot = i % 500 === 0;

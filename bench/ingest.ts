@@ -4,7 +4,7 @@ import path from "node:path";
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 import { insertEvents, type EventRow } from "@/db/ingest";
-import { startService } from "@/lib/service";
+import { startService } from "@/server/service";
 import { createServerDatabase } from "../test/helpers/db";
 import { startMosquitto } from "../test/helpers/mosquitto";
 

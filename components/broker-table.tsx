@@ -1,5 +1,5 @@
 import Link from "next/link";
-import type { BrokerRow } from "@/db/schema";
+import type { BrokerRow } from "@/lib/brokers";
 import { displayUrl } from "./overview/format";
 import { StatusBadge } from "./status-badge";
 import { Time } from "./time";

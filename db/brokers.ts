@@ -2,6 +2,7 @@ import "server-only";
 import { and, asc, eq, sql } from "drizzle-orm";
 import type { Db } from "./client";
 import { brokers, type BrokerRow, type NewBrokerRow } from "./schema";
+import type { DialectName } from "./vocabulary";
 
 /** Insert or update a broker by name (config and bundled broker are applied idempotently at start). */
 export async function upsertBroker(db: Db, broker: NewBrokerRow): Promise<BrokerRow> {
@@ -45,7 +46,7 @@ export async function setBrokerStatus(
 export async function updateBrokerDetection(
   db: Db,
   name: string,
-  change: { version?: string; detectedDialect?: string },
+  change: { version?: string; detectedDialect?: DialectName },
 ): Promise<void> {
   await db.update(brokers).set(change).where(eq(brokers.name, name));
 }

@@ -1,10 +1,10 @@
 import "server-only";
 import { and, asc, count, desc, eq, gt, gte, inArray, lte, max, or, sql, type SQL } from "drizzle-orm";
-import { buildTimeline, type TimelineEntry } from "@/lib/diagnosis";
 import type { Db } from "./client";
 import { queryEvents } from "./events";
 import { pgText } from "./ingest";
 import { connectionEvents, type ConnectionEventRow } from "./schema";
+import type { DisconnectReason, EventType } from "./vocabulary";
 
 /**
  * Queries behind the Clients pages: ClientID prefix search, one client's history over a window
@@ -98,11 +98,10 @@ export interface ReasonCount {
   count: number;
 }
 
-export interface ClientHistory {
+/** One ClientID's stored events over a window; lib/clients.ts pairs them into sessions. */
+export interface ClientEventWindow {
   /** newest first, at most `limit` */
   events: ConnectionEventRow[];
-  /** sessions (connected → disconnected) and the events in between, newest first */
-  timeline: TimelineEntry<ConnectionEventRow>[];
   /** every event in the window, counted by type and reason (not cut at `limit`), most frequent first */
   breakdown: ReasonCount[];
   /** events in the window */
@@ -116,12 +115,12 @@ export interface ClientHistory {
 /** Events kept for one client's page: enough for weeks of a flapping device, small enough to render. */
 export const CLIENT_HISTORY_LIMIT = 2000;
 
-/** One ClientID's events over a window, paired into sessions, with counts per reason. */
+/** One ClientID's events over a window, with counts per reason. */
 export async function clientHistory(
   db: Db,
   clientId: string,
   window: { from: Date; to?: Date; broker?: string; limit?: number },
-): Promise<ClientHistory> {
+): Promise<ClientEventWindow> {
   const limit = window.limit ?? CLIENT_HISTORY_LIMIT;
   const where = and(
     eq(connectionEvents.clientId, clientId),
@@ -147,7 +146,6 @@ export async function clientHistory(
   const total = breakdown.reduce((sum, b) => sum + b.count, 0);
   return {
     events,
-    timeline: buildTimeline(events),
     breakdown,
     total,
     truncated: total > events.length,
@@ -161,8 +159,8 @@ export async function clientHistory(
 
 export interface DisconnectFilter {
   /** `disconnected` (sessions that ended) or `connect_failed` (refused before a session) */
-  type: "disconnected" | "connect_failed";
-  reason?: string;
+  type: Extract<EventType, "disconnected" | "connect_failed">;
+  reason?: DisconnectReason;
   broker?: string;
   from?: Date;
   to?: Date;

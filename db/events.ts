@@ -2,10 +2,11 @@ import "server-only";
 import { and, count, desc, eq, gte, inArray, lt, lte, or, type SQL } from "drizzle-orm";
 import type { Db } from "./client";
 import { connectionEvents, type ConnectionEventRow } from "./schema";
+import type { DisconnectReason, EventType } from "./vocabulary";
 
 export interface EventQuery {
-  type?: string;
-  reason?: string;
+  type?: EventType;
+  reason?: DisconnectReason;
   broker?: string;
   /** exact ClientID; `null` selects events whose ClientID the broker logged as <unknown> */
   clientId?: string | null;

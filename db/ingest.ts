@@ -5,7 +5,7 @@ import { pipeline } from "node:stream/promises";
 import type { Sql } from "postgres";
 import type { Database } from "./client";
 import { sql } from "drizzle-orm";
-import { connectionEvents, metricSamples, unparsedRecords } from "./schema";
+import { connectionEvents, metricSamples, unparsedRecords, type ConnectionEventRow } from "./schema";
 
 /**
  * Bulk writes of what the collector ingests. On Postgres this is COPY (the fastest path the
@@ -26,25 +26,11 @@ import { connectionEvents, metricSamples, unparsedRecords } from "./schema";
  *   case the value is kept twice, one second apart (harmless for a gauge). Within one second the
  *   latest value wins, so a status flip (mqtt_broker_up 0 then 1) is never lost to the first.
  */
-export interface EventRow {
-  ts: Date;
-  receivedAt: Date;
-  broker: string;
-  node: string | null;
-  clientId: string | null;
-  type: string;
-  reason: string | null;
-  address: string | null;
-  port: number | null;
-  username: string | null;
-  protocolVersion: number | null;
-  cleanStart: boolean | null;
-  keepalive: number | null;
-  sessionSeconds: number | null;
-  raw: string;
+/** A connection event as the writer hands it over: the stored row before it has an id. */
+export type EventRow = Omit<ConnectionEventRow, "id" | "eventKey"> & {
   /** identity in the broker's stream (eventKey); when absent, computed with ordinals counted within the batch */
   eventKey?: string;
-}
+};
 
 export interface SampleRow {
   broker: string;
@@ -302,8 +288,6 @@ export async function insertNewEvents(
             broker: pgText(e.broker),
             node: pgTextOrNull(e.node),
             clientId: pgTextOrNull(e.clientId),
-            type: pgText(e.type),
-            reason: pgTextOrNull(e.reason),
             address: pgTextOrNull(e.address),
             username: pgTextOrNull(e.username),
             raw: pgText(e.raw),
@@ -341,7 +325,13 @@ export async function insertSamples(database: Database, rows: SampleRow[]): Prom
         .insert(metricSamples)
         .values(chunk)
         .onConflictDoUpdate({
-          target: [metricSamples.broker, metricSamples.ts, metricSamples.metric, metricSamples.node, metricSamples.labels],
+          target: [
+            metricSamples.broker,
+            metricSamples.ts,
+            metricSamples.metric,
+            metricSamples.node,
+            metricSamples.labels,
+          ],
           set: { value: sql`excluded.value` },
           setWhere: sql`${metricSamples.value} is distinct from excluded.value`,
         })

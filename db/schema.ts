@@ -16,6 +16,23 @@ import {
   uuid,
 } from "drizzle-orm/pg-core";
 import { sql } from "drizzle-orm";
+import type { IncidentDetail as IncidentDetailJson, IncidentFinding as IncidentFindingJson } from "../lib/incidents/findings";
+import {
+  BROKER_DIALECTS,
+  BROKER_STATUSES,
+  DEFINITION_SOURCES,
+  DIALECT_NAMES,
+  DISCONNECT_REASONS,
+  EVENT_TYPES,
+  NOTIFICATION_STATES,
+  NOTIFICATION_STATUSES,
+  TOKEN_SCOPES,
+  USER_ROLES,
+  type TokenScope,
+  type UserRole,
+} from "./vocabulary";
+
+export { NOTIFICATION_STATES, TOKEN_SCOPES, USER_ROLES, type TokenScope, type UserRole };
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, precision: 3 });
 
@@ -25,9 +42,9 @@ export const brokers = pgTable("brokers", {
   name: text("name").notNull().unique(),
   url: text("url").notNull(),
   /** configured dialect: mosquitto | emqx | bundled | auto */
-  dialect: text("dialect").notNull(),
+  dialect: text("dialect", { enum: BROKER_DIALECTS }).notNull(),
   /** what `auto` detected, or the configured dialect */
-  detectedDialect: text("detected_dialect"),
+  detectedDialect: text("detected_dialect", { enum: DIALECT_NAMES }),
   cluster: text("cluster"),
   username: text("username"),
   /** AES-GCM encrypted with BROKERWATCH_SECRET; never returned by the API */
@@ -43,8 +60,8 @@ export const brokers = pgTable("brokers", {
   amqpUrl: text("amqp_url"),
   enabled: boolean("enabled").notNull().default(true),
   /** where the definition lives: file | ui | builtin */
-  source: text("source").notNull().default("ui"),
-  status: text("status").notNull().default("unknown"),
+  source: text("source", { enum: DEFINITION_SOURCES }).notNull().default("ui"),
+  status: text("status", { enum: BROKER_STATUSES }).notNull().default("unknown"),
   statusSince: ts("status_since"),
   lastSeenAt: ts("last_seen_at"),
   version: text("version"),
@@ -90,8 +107,8 @@ export const connectionEvents = pgTable(
     broker: text("broker").notNull(),
     node: text("node"),
     clientId: text("client_id"),
-    type: text("type").notNull(),
-    reason: text("reason"),
+    type: text("type", { enum: EVENT_TYPES }).notNull(),
+    reason: text("reason", { enum: DISCONNECT_REASONS }),
     address: text("address"),
     port: integer("port"),
     username: text("username"),
@@ -147,22 +164,12 @@ export const serviceSettings = pgTable("service_settings", {
   updatedAt: ts("updated_at").notNull().defaultNow(),
 });
 
-export const USER_ROLES = ["admin", "viewer"] as const;
-
-/**
- * What an API token may do: `api` is the whole API at its role; `ingest` may only ship log lines
- * (`POST /api/brokers/{name}/log`), so a log shipper's credential reads and changes nothing else.
- */
-export const TOKEN_SCOPES = ["api", "ingest"] as const;
-export type TokenScope = (typeof TOKEN_SCOPES)[number];
-export type UserRole = (typeof USER_ROLES)[number];
-
 /** People who log in to the web UI. Passwords are argon2id hashes. */
 export const users = pgTable("users", {
   id: serial("id").primaryKey(),
   username: text("username").notNull().unique(),
   passwordHash: text("password_hash").notNull(),
-  role: text("role").$type<UserRole>().notNull().default("viewer"),
+  role: text("role", { enum: USER_ROLES }).notNull().default("viewer"),
   createdAt: ts("created_at").notNull().defaultNow(),
 });
 export type UserRow = typeof users.$inferSelect;
@@ -213,8 +220,8 @@ export const apiTokens = pgTable("api_tokens", {
   tokenHash: text("token_hash").notNull().unique(),
   /** first characters of the token, to tell tokens apart in a list */
   prefix: text("prefix").notNull(),
-  role: text("role").$type<UserRole>().notNull().default("viewer"),
-  scope: text("scope").$type<TokenScope>().notNull().default("api"),
+  role: text("role", { enum: USER_ROLES }).notNull().default("viewer"),
+  scope: text("scope", { enum: TOKEN_SCOPES }).notNull().default("api"),
   createdAt: ts("created_at").notNull().defaultNow(),
   lastUsedAt: ts("last_used_at"),
   revokedAt: ts("revoked_at"),
@@ -319,7 +326,7 @@ export const webhooks = pgTable("webhooks", {
   groupBy: jsonb("group_by").$type<string[]>(),
   groupWaitSeconds: doublePrecision("group_wait_seconds"),
   repeatIntervalSeconds: doublePrecision("repeat_interval_seconds"),
-  source: text("source").notNull().default("ui"),
+  source: text("source", { enum: DEFINITION_SOURCES }).notNull().default("ui"),
   /** set when the receiver answered 410 Gone: delivery stops until someone re-enables it */
   disabledReason: text("disabled_reason"),
   createdAt: ts("created_at").notNull().defaultNow(),
@@ -332,7 +339,6 @@ export type WebhookRow = typeof webhooks.$inferSelect;
  * loses nothing. `dedupKey` is unique per webhook: enqueueing the same notification twice
  * (after a crash between deciding and recording) is a no-op, enforced by the database.
  */
-export const NOTIFICATION_STATES = ["pending", "delivered", "failed", "cancelled"] as const;
 export const notifications = pgTable(
   "notifications",
   {
@@ -343,10 +349,10 @@ export const notifications = pgTable(
     dedupKey: text("dedup_key").notNull(),
     groupKey: text("group_key").notNull(),
     /** firing | resolved, as in the Alertmanager body */
-    status: text("status").notNull(),
+    status: text("status", { enum: NOTIFICATION_STATUSES }).notNull(),
     /** the exact JSON body, so every retry sends the same bytes */
     body: text("body").notNull(),
-    state: text("state").$type<(typeof NOTIFICATION_STATES)[number]>().notNull().default("pending"),
+    state: text("state", { enum: NOTIFICATION_STATES }).notNull().default("pending"),
     attempts: integer("attempts").notNull().default(0),
     nextAttemptAt: ts("next_attempt_at").notNull().defaultNow(),
     /** set while a worker holds the row (its request in flight); null when it waits to be due */
@@ -450,3 +456,51 @@ export const brokerObservations = pgTable(
   (t) => [primaryKey({ columns: [t.broker, t.instance] })],
 );
 export type BrokerObservationRow = typeof brokerObservations.$inferSelect;
+
+/**
+ * A broker outage or restart and what it cost (lib/incidents/). Opened when the collector sees the
+ * broker go down or its uptime go back; closed once it is up and its clients have settled, when
+ * the cost and findings are computed and kept here (the events they rest on may be pruned later).
+ */
+export const brokerIncidents = pgTable(
+  "broker_incidents",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    broker: text("broker").notNull(),
+    /** restart · outage (lib/incidents/findings.ts INCIDENT_KINDS) */
+    kind: text("kind").notNull(),
+    /** connection_lost · heartbeat_stale · uptime_reset */
+    detectedBy: text("detected_by").notNull(),
+    /** the last time anything arrived from the broker before it went down */
+    lastGoodAt: ts("last_good_at").notNull(),
+    /** when it was seen down */
+    startedAt: ts("started_at").notNull(),
+    /** when it was up again; null while down */
+    upAt: ts("up_at"),
+    /** when its clients had settled and the incident was closed; null while open */
+    endedAt: ts("ended_at"),
+    downSeconds: doublePrecision("down_seconds"),
+    clientsBefore: integer("clients_before"),
+    clientsDropped: integer("clients_dropped"),
+    clientsBack1m: integer("clients_back_1m"),
+    clientsBack5m: integer("clients_back_5m"),
+    sessionsBefore: integer("sessions_before"),
+    sessionsAfter: integer("sessions_after"),
+    queuedBefore: integer("queued_before"),
+    queuedAfter: integer("queued_after"),
+    findings: jsonb("findings")
+      .$type<IncidentFindingJson[]>()
+      .notNull()
+      .default(sql`'[]'::jsonb`),
+    /** set at close: clients never back, log lines, evidence series */
+    detail: jsonb("detail").$type<IncidentDetailJson>(),
+  },
+  (t) => [
+    index("broker_incidents_broker_started").on(t.broker, t.startedAt),
+    // One open incident per broker, enforced by the database: a second "down" (another instance,
+    // a repeated status event) inserts nothing (ON CONFLICT DO NOTHING).
+    uniqueIndex("broker_incidents_one_open").on(t.broker).where(sql`ended_at is null`),
+  ],
+);
+export type BrokerIncidentRow = typeof brokerIncidents.$inferSelect;
+export type NewBrokerIncidentRow = typeof brokerIncidents.$inferInsert;

@@ -1,11 +1,12 @@
 import "server-only";
-import { and, desc, eq, sql } from "drizzle-orm";
+import { and, asc, desc, eq, notInArray, sql } from "drizzle-orm";
 import type { Db } from "./client";
-import { notifications, webhooks, type WebhookRow } from "./schema";
+import { deliveryAttempts, notifications, webhooks, type WebhookRow } from "./schema";
 
 /**
- * Webhook receivers made in the UI or the API. brokerwatch.yaml's webhooks are applied by
- * lib/notify/webhooks.ts and listed there; these queries never touch a file webhook's definition.
+ * Webhook receivers: the file's (applied by lib/notify/webhooks.ts, which encrypts their secrets
+ * first) and those made in the UI or the API, their notifications and delivery attempts. The UI
+ * queries never touch a file webhook's definition.
  */
 export type NewWebhookRow = typeof webhooks.$inferInsert;
 
@@ -121,4 +122,80 @@ export async function replaceWebhookSecrets(
         row.secretEnc === null ? sql`${webhooks.secretEnc} is null` : eq(webhooks.secretEnc, row.secretEnc),
       ),
     );
+}
+
+/**
+ * Upserts one of brokerwatch.yaml's webhooks by name (docs/contract.md §2: applied at every start,
+ * idempotently); `values` carry the secret and header values already encrypted.
+ */
+export async function upsertFileWebhook(db: Db, values: Omit<NewWebhookRow, "source"> & { source: "file" }): Promise<void> {
+  await db
+    .insert(webhooks)
+    .values(values)
+    .onConflictDoUpdate({
+      target: webhooks.name,
+      set: {
+        ...values,
+        // A 410 Gone keeps the webhook off across restarts; pointing it at a new URL is the fix.
+        disabledReason: sql`case when ${webhooks.url} = excluded.url then ${webhooks.disabledReason} else null end`,
+        updatedAt: sql`now()`,
+      },
+    });
+}
+
+/** Disables the file webhooks the file no longer lists (none is deleted: its log stays readable); their names. */
+export async function disableFileWebhooksExcept(db: Db, names: readonly string[]): Promise<string[]> {
+  const disabled = await db
+    .update(webhooks)
+    .set({ enabled: false, updatedAt: sql`now()` })
+    .where(and(eq(webhooks.source, "file"), eq(webhooks.enabled, true), notInArray(webhooks.name, [...names])))
+    .returning({ name: webhooks.name });
+  return disabled.map((row) => row.name);
+}
+
+/** A webhook as the API shows it: whether it signs, never the secret. */
+export type WebhookSummary = Omit<WebhookRow, "secretEnc"> & { signed: boolean };
+
+export async function listWebhooks(db: Db): Promise<WebhookSummary[]> {
+  const rows = await db.select().from(webhooks).orderBy(asc(webhooks.name));
+  return rows.map(({ secretEnc, ...row }) => ({ ...row, signed: secretEnc !== null }));
+}
+
+export interface DeliveryLogEntry {
+  attemptId: number;
+  attemptedAt: Date;
+  /** HTTP status; null when no answer came (connection error, timeout) */
+  statusCode: number | null;
+  error: string | null;
+  durationMs: number;
+  notificationId: number;
+  /** the `webhook-id` header, which the receiver's logs show too */
+  messageId: string;
+  groupKey: string;
+  /** firing | resolved */
+  status: string;
+  /** the notification's state now: pending | delivered | failed | cancelled */
+  state: string;
+}
+
+/** One webhook's HTTP attempts, newest first, each with what became of its notification. */
+export async function deliveryLog(db: Db, webhookId: number, limit: number): Promise<DeliveryLogEntry[]> {
+  return db
+    .select({
+      attemptId: deliveryAttempts.id,
+      attemptedAt: deliveryAttempts.attemptedAt,
+      statusCode: deliveryAttempts.statusCode,
+      error: deliveryAttempts.error,
+      durationMs: deliveryAttempts.durationMs,
+      notificationId: notifications.id,
+      messageId: notifications.messageId,
+      groupKey: notifications.groupKey,
+      status: notifications.status,
+      state: notifications.state,
+    })
+    .from(deliveryAttempts)
+    .innerJoin(notifications, eq(notifications.id, deliveryAttempts.notificationId))
+    .where(eq(deliveryAttempts.webhookId, webhookId))
+    .orderBy(desc(deliveryAttempts.attemptedAt), desc(deliveryAttempts.id))
+    .limit(limit);
 }

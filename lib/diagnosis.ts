@@ -12,14 +12,15 @@
 
 import { formatDuration } from "@/lib/duration";
 
+import type { DisconnectReason, EventType } from "@/lib/events";
+
 /** The fields of a connection event the diagnosis reads (a `ConnectionEventRow` fits as it is). */
 export interface DiagnosisEvent {
   id: number;
   ts: Date | string;
   broker: string;
-  /** connected · disconnected · connect_failed · messages_dropped */
-  type: string;
-  reason: string | null;
+  type: EventType;
+  reason: DisconnectReason | null;
   address: string | null;
   port: number | null;
   username?: string | null;

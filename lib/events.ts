@@ -1,28 +1,11 @@
 /**
- * Connection-event vocabulary of docs/contract.md §4: declared once, reused by the
- * drizzle columns, the zod schemas of the API and every dialect parser.
+ * Connection-event vocabulary of docs/contract.md §4: the lists are declared once in
+ * db/vocabulary.ts (the drizzle columns need them as values) and reused from here by the zod
+ * schemas of the API and every dialect parser; the broker-word aliases live here.
  */
-export const EVENT_TYPES = ["connected", "disconnected", "connect_failed", "messages_dropped"] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
+import { DISCONNECT_REASONS, type DisconnectReason } from "@/db/vocabulary";
 
-export const DISCONNECT_REASONS = [
-  "normal",
-  "tcp_closed",
-  "keepalive_timeout",
-  "takenover",
-  "discarded",
-  "not_authorized",
-  "protocol_error",
-  "malformed_packet",
-  "packet_too_large",
-  "kicked",
-  "max_connections",
-  "socket_error",
-  "out_of_memory",
-  "internal_error",
-  "unknown",
-] as const;
-export type DisconnectReason = (typeof DISCONNECT_REASONS)[number];
+export { DISCONNECT_REASONS, EVENT_TYPES, type DisconnectReason, type EventType } from "@/db/vocabulary";
 
 export function isDisconnectReason(value: string): value is DisconnectReason {
   return (DISCONNECT_REASONS as readonly string[]).includes(value);

@@ -114,7 +114,7 @@ async function main(): Promise<void> {
   const externalURL = env.BROKERWATCH_EXTERNAL_URL ?? `http://${hostForUrl}:${webPort}`;
 
   // Imported after the build check so a first start prints progress before loading everything.
-  const { startService, StartError } = await import("../lib/service");
+  const { startService, StartError } = await import("./service");
 
   let service: Awaited<ReturnType<typeof startService>>;
   try {

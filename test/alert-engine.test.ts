@@ -391,7 +391,7 @@ describe("rule errors and status", () => {
         "mqtt_connections_current",
         "mqtt_connections_max",
         "mqtt_queued_messages",
-        "mqtt_subscription_memory_bytes",
+        "mqtt_memory_bytes",
       ].sort(),
     );
     // The widest window any rule needs: 10 minutes for the range selector.

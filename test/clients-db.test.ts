@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildTimeline } from "@/lib/diagnosis";
+import type { EventType } from "@/lib/events";
 import { clientHistory, prefixPattern, recentDisconnects, searchClients } from "@/db/clients";
 import { insertEvents, type EventRow } from "@/db/ingest";
 import { clientIdFromPath, clientsHref, disconnectsCsvHref, parseClientsParams } from "@/components/clients/params";
@@ -12,7 +14,7 @@ import { freshDatabase, type TestDatabase } from "./helpers/db";
 const T0 = Date.parse("2026-11-20T08:00:00Z");
 const at = (minutes: number) => new Date(T0 + minutes * 60_000);
 
-function event(clientId: string | null, minutes: number, type: string, o: Partial<EventRow> = {}): EventRow {
+function event(clientId: string | null, minutes: number, type: EventType, o: Partial<EventRow> = {}): EventRow {
   return {
     ts: at(minutes),
     receivedAt: at(minutes),
@@ -152,7 +154,7 @@ describe("one client's history", () => {
     expect(h.truncated).toBe(false);
     expect(h.lastSeen).toEqual(at(1070));
     expect(
-      h.timeline.map((e) =>
+      buildTimeline(h.events).map((e) =>
         e.kind === "event"
           ? `${e.event.type} ${e.event.reason ?? ""}`.trim()
           : `${e.session.broker}:${e.session.port} ${e.session.open ? "open" : e.session.reason}`,
@@ -165,7 +167,7 @@ describe("one client's history", () => {
       "connect_failed not_authorized",
       "plant-a:2 keepalive_timeout",
     ]);
-    const orphan = h.timeline.at(-1)!;
+    const orphan = buildTimeline(h.events).at(-1)!;
     expect(orphan.kind === "session" && orphan.session.startedAt).toEqual(at(990));
   });
 
@@ -193,7 +195,7 @@ describe("one client's history", () => {
 
   it("finds nothing in an empty window but still knows when the client was last seen", async () => {
     const h = await clientHistory(t.database.db, ID, { from: at(2000) });
-    expect(h).toMatchObject({ events: [], timeline: [], breakdown: [], total: 0, lastSeen: at(1070) });
+    expect(h).toMatchObject({ events: [], breakdown: [], total: 0, lastSeen: at(1070) });
     const unknown = await clientHistory(t.database.db, "METER/ü#?%", { from: at(0) });
     expect(unknown).toMatchObject({ total: 0, lastSeen: null });
   });

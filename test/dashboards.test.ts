@@ -7,6 +7,7 @@ import {
   topDisconnectingClients,
   topDisconnectReasons,
 } from "@/db/dashboards";
+import type { DisconnectReason } from "@/lib/events";
 import { insertEvents, insertSamples, type EventRow, type SampleRow } from "@/db/ingest";
 import { rollUpSamples } from "@/db/maintenance";
 import { and, eq, lt } from "drizzle-orm";
@@ -30,7 +31,7 @@ function sample(
   return { broker, node: "", metric, labels: {}, ts: at(msAgo), value, ...extra };
 }
 
-function disconnect(broker: string, clientId: string | null, reason: string | null, msAgo: number): EventRow {
+function disconnect(broker: string, clientId: string | null, reason: DisconnectReason | null, msAgo: number): EventRow {
   return {
     ts: at(msAgo),
     receivedAt: at(msAgo),

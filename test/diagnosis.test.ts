@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import type { DisconnectReason, EventType } from "@/lib/events";
 import {
   buildTimeline,
   diagnose,
@@ -46,7 +47,7 @@ function history() {
     cleanStart: o.cleanStart ?? true,
   });
   /** one event at t seconds; `fields` override what the endpoint says */
-  const add = (type: string, t: number, o: Endpoint, fields: Partial<DiagnosisEvent> = {}) => {
+  const add = (type: EventType, t: number, o: Endpoint, fields: Partial<DiagnosisEvent> = {}) => {
     const e: DiagnosisEvent = { id: ++id, ts: at(t), type, reason: null, sessionSeconds: null, ...base(o), ...fields };
     events.push(e);
     return e;
@@ -54,15 +55,15 @@ function history() {
   const api = {
     events,
     connect: (t: number, o: Endpoint = {}) => add("connected", t, o),
-    disconnect: (t: number, reason: string, sessionSeconds: number | null, o: Endpoint = {}) =>
+    disconnect: (t: number, reason: DisconnectReason, sessionSeconds: number | null, o: Endpoint = {}) =>
       add("disconnected", t, o, { reason, sessionSeconds }),
     /** a session from t lasting `seconds`, ended for `reason` */
-    session(t: number, seconds: number, reason: string, o: Endpoint = {}) {
+    session(t: number, seconds: number, reason: DisconnectReason, o: Endpoint = {}) {
       const start = api.connect(t, o);
       const end = api.disconnect(t + seconds, reason, seconds, o);
       return { start, end };
     },
-    failed: (t: number, reason: string, o: Endpoint = {}) => add("connect_failed", t, o, { reason, keepalive: null }),
+    failed: (t: number, reason: DisconnectReason, o: Endpoint = {}) => add("connect_failed", t, o, { reason, keepalive: null }),
     dropped: (t: number, o: Endpoint = {}) => add("messages_dropped", t, o),
   };
   return api;

@@ -14,6 +14,7 @@ import { freshDatabase, type TestDatabase } from "./helpers/db";
 import { waitFor } from "./helpers/ports";
 import { startRabbitMq, type RunningRabbitMq } from "./helpers/rabbitmq";
 import { describeIf, needs } from "./helpers/require";
+import type { EventType } from "@/lib/events";
 
 /**
  * A real RabbitMQ 3.10 with its MQTT plugin, watched end to end by the scrape collector: ClientID-level
@@ -69,7 +70,7 @@ describeIf(needs({ rabbitmq: true }), "RabbitMQ watched end to end", () => {
     await test?.drop();
   }, 60_000);
 
-  async function eventsOf(clientId?: string, type?: string) {
+  async function eventsOf(clientId?: string, type?: EventType) {
     const rows = await queryEvents(test.database.db, { broker: "rabbit", limit: 100, ...(type ? { type } : {}) });
     return rows.filter((r) => clientId === undefined || r.clientId === clientId);
   }

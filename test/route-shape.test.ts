@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { PromqlError } from "@/lib/alerts/promql";
 import { MAX_BODY_BYTES, route } from "@/lib/api/route";
-import { startService, type Service } from "@/lib/service";
+import { startService, type Service } from "@/server/service";
 import * as loginRoute from "@/app/api/auth/login/route";
 import * as silencesRoute from "@/app/api/silences/route";
 import * as rulesRoute from "@/app/api/rules/route";

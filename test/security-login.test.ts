@@ -121,8 +121,8 @@ describe("cookie mutations from another site", () => {
 
 describe("data loaders refuse a caller that was never checked", () => {
   it("throws for a hand-made user object, not for a verified one", async () => {
-    const { activeAlerts } = await import("@/components/alerts/data");
-    const { overviewSnapshot } = await import("@/components/overview/snapshot");
+    const { activeAlerts } = await import("@/lib/alerts/console");
+    const { overviewSnapshot } = await import("@/lib/overview/snapshot");
     const forged = { role: "admin" as const, username: "admin" };
     await expect(activeAlerts(forged)).rejects.toBeInstanceOf(UnverifiedCallerError);
     await expect(overviewSnapshot(forged)).rejects.toBeInstanceOf(UnverifiedCallerError);

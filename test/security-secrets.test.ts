@@ -13,7 +13,7 @@ import { getBroker } from "@/db/brokers";
 import { notifications, webhooks } from "@/db/schema";
 import { decryptSecret, webhookSecretAddress } from "@/lib/crypto";
 import { enqueue } from "@/lib/notify/outbox";
-import { startService, type Service } from "@/lib/service";
+import { startService, type Service } from "@/server/service";
 import { createBroker, editBroker, storedBrokerPassword } from "@/lib/settings/brokers";
 import { sealStoredSecrets } from "@/lib/settings/secrets";
 import { sendTestNotification } from "@/lib/settings/test-webhook";

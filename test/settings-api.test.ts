@@ -14,7 +14,7 @@ import { createSession, SESSION_COOKIE } from "@/lib/auth/session";
 import { checkPassword, createUser } from "@/lib/auth/users";
 import { decryptSecret, webhookSecretAddress } from "@/lib/crypto";
 import { getRuntime } from "@/lib/runtime";
-import { startService, type Service } from "@/lib/service";
+import { startService, type Service } from "@/server/service";
 import type { ConnectionTestResult, WebhookTestResult } from "@/lib/settings/views";
 import * as brokersRoute from "@/app/api/brokers/route";
 import * as brokerRoute from "@/app/api/brokers/[name]/route";

@@ -1,6 +1,9 @@
 import { OverviewLive } from "@/components/overview/overview-live";
-import { overviewSnapshot } from "@/components/overview/snapshot";
+import { overviewSnapshot } from "@/lib/overview/snapshot";
+import { IncidentList } from "@/components/incidents/incident-list";
+import { Card } from "@/components/ui";
 import { requireUser } from "@/lib/auth/page";
+import { loadRecentIncidents } from "@/lib/incidents/pages";
 
 export const dynamic = "force-dynamic";
 export const metadata = { title: "Overview" };
@@ -8,10 +11,13 @@ export const metadata = { title: "Overview" };
 /** The first page of an incident: rendered with a snapshot, then kept live over server-sent events. */
 export default async function OverviewPage() {
   const user = await requireUser();
-  const snapshot = await overviewSnapshot(user);
+  const [snapshot, incidents] = await Promise.all([overviewSnapshot(user), loadRecentIncidents(user)]);
   return (
-    <div className="mx-auto max-w-6xl">
+    <div className="mx-auto max-w-6xl space-y-6">
       <OverviewLive initial={snapshot} />
+      <Card title="Recent incidents">
+        <IncidentList incidents={incidents} showBroker />
+      </Card>
     </div>
   );
 }

@@ -4,9 +4,9 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Card, formatNumber } from "@/components/ui";
 import { Time } from "@/components/time";
 import { formatBytes } from "@/components/overview/format";
-import type { ChartPoint } from "@/db/dashboards";
-import type { BrokerChartData } from "./load";
-import { CHART_RANGE_NAMES, CHART_RANGES, type ChartRange } from "./ranges";
+import type { ChartPoint } from "@/lib/charts/load";
+import type { BrokerChartData } from "@/lib/charts/load";
+import { CHART_RANGE_NAMES, CHART_RANGES, type ChartRange } from "@/lib/charts/ranges";
 import { TimeChart, type ChartHover, type ChartLine } from "./time-chart";
 
 /** Colours that read on white and on zinc-900 alike (Tailwind 500s). */

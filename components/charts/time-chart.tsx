@@ -3,7 +3,7 @@
 import "uplot/dist/uPlot.min.css";
 import uPlot from "uplot";
 import { useEffect, useMemo, useRef, useSyncExternalStore } from "react";
-import type { ChartGap, ChartPoint } from "@/db/dashboards";
+import type { ChartGap, ChartPoint } from "@/lib/charts/load";
 
 /** The values under the cursor, for a readout outside the canvas (null when the cursor leaves). */
 export type ChartHover = { t: number; values: (number | null | undefined)[] } | null;

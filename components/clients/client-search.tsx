@@ -1,5 +1,5 @@
 import Link from "next/link";
-import type { ClientMatch } from "@/db/clients";
+import type { ClientMatch } from "@/lib/clients";
 import { Time } from "@/components/time";
 import {
   buttonClass,

@@ -1,6 +1,6 @@
 import Link from "next/link";
 import type { ReactNode } from "react";
-import type { DisconnectPage } from "@/db/clients";
+import type { DisconnectPage } from "@/lib/clients";
 import { DISCONNECT_REASONS } from "@/lib/events";
 import { Time } from "@/components/time";
 import {

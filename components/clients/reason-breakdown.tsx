@@ -1,4 +1,4 @@
-import type { ReasonCount } from "@/db/clients";
+import type { ReasonCount } from "@/lib/clients";
 import { reasonTone } from "@/components/ui";
 
 const BAR: Record<ReturnType<typeof reasonTone>, string> = {

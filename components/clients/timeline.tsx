@@ -1,4 +1,4 @@
-import type { ConnectionEventRow } from "@/db/schema";
+import type { ConnectionEventRow } from "@/lib/clients";
 import type { Session, TimelineEntry } from "@/lib/diagnosis";
 import { Time } from "@/components/time";
 import { Badge, formatDuration, tableClass, TableHead } from "@/components/ui";

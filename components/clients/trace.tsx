@@ -1,5 +1,5 @@
 import Link from "next/link";
-import type { ClientHistory } from "@/db/clients";
+import type { ClientHistory } from "@/lib/clients";
 import type { Finding } from "@/lib/diagnosis";
 import { Time } from "@/components/time";
 import { Card, EmptyState, PageHeader, TextLink, secondaryButtonClass } from "@/components/ui";

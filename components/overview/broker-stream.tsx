@@ -1,8 +1,8 @@
 "use client";
 
 import { createContext, useContext, useState, type ReactNode } from "react";
-import { mergeEvents, type LiveEvent } from "./events";
-import type { OverviewBroker } from "./types";
+import { mergeEvents, type LiveEvent } from "@/lib/overview/events";
+import type { OverviewBroker } from "@/lib/overview/types";
 import { useEventSource, type StreamState } from "./use-event-source";
 
 interface BrokerStreamValue {

@@ -1,6 +1,6 @@
 import Link from "next/link";
 import type { ReactNode } from "react";
-import type { ClientDisconnects, ReasonCount } from "@/db/dashboards";
+import type { ClientDisconnects, ReasonCount } from "@/lib/overview/broker-detail";
 import { Time } from "@/components/time";
 import { Badge, Card, clientHref, reasonTone } from "@/components/ui";
 

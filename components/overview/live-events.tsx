@@ -15,7 +15,7 @@ import {
   type Tone,
 } from "@/components/ui";
 import { useBrokerStream } from "./broker-stream";
-import type { LiveEvent } from "./events";
+import type { LiveEvent } from "@/lib/overview/events";
 import { LiveIndicator } from "./overview-live";
 
 const TYPE_TONE: Record<string, Tone> = {

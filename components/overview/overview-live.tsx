@@ -4,7 +4,7 @@ import { useState } from "react";
 import { PageHeader } from "@/components/ui";
 import { Time } from "@/components/time";
 import { OverviewView } from "./overview-view";
-import type { OverviewSnapshot } from "./types";
+import type { OverviewSnapshot } from "@/lib/overview/types";
 import { useEventSource, type StreamState } from "./use-event-source";
 
 /**

@@ -15,7 +15,7 @@ import {
   type Tone,
 } from "@/components/ui";
 import { saturationTone, severityTone, TONE_BAR } from "./format";
-import type { FiringAlert, OverviewBroker, OverviewCluster, OverviewSnapshot } from "./types";
+import type { FiringAlert, OverviewBroker, OverviewCluster, OverviewSnapshot } from "@/lib/overview/types";
 
 /**
  * The overview, from one snapshot: rendered on the server first, then re-rendered by

@@ -2,9 +2,8 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { hash, verify } from "@node-rs/argon2";
-import { eq } from "drizzle-orm";
+import { findUser, insertUser, setPasswordHash } from "@/db/auth";
 import type { Db } from "@/db/client";
-import { users } from "@/db/schema";
 import { endUserSessions } from "./session";
 
 /**
@@ -16,25 +15,18 @@ export async function ensureAdminUser(
   db: Db,
   envPassword: string | undefined,
 ): Promise<{ generatedPassword: string | null }> {
-  const [existing] = await db
-    .select({ id: users.id, passwordHash: users.passwordHash })
-    .from(users)
-    .where(eq(users.username, "admin"))
-    .limit(1);
+  const existing = await findUser(db, "admin");
   if (existing) {
     // The variable is the source of truth while it is set: an operator rotating it expects it to
     // apply — and expects whoever signed in with the old password to be signed out.
     if (envPassword && !(await verify(existing.passwordHash, envPassword).catch(() => false))) {
-      await db.update(users).set({ passwordHash: await hash(envPassword) }).where(eq(users.id, existing.id));
+      await setPasswordHash(db, existing.id, await hash(envPassword));
       await endUserSessions(db, existing.id);
     }
     return { generatedPassword: null };
   }
   const password = envPassword ?? randomBytes(12).toString("base64url");
-  await db
-    .insert(users)
-    .values({ username: "admin", passwordHash: await hash(password), role: "admin" })
-    .onConflictDoNothing();
+  await insertUser(db, { username: "admin", passwordHash: await hash(password), role: "admin" });
   return { generatedPassword: envPassword ? null : password };
 }
 

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
-import { and, eq, gt, lt, sql } from "drizzle-orm";
+import { deleteSession, deleteUserSessions, findSessionUser, insertSession, touchSession } from "@/db/auth";
 import type { Db } from "@/db/client";
-import { sessions, users, type UserRole } from "@/db/schema";
+import type { UserRole } from "@/db/schema";
 
 /**
  * Web UI sessions. The cookie is httpOnly, SameSite=Lax, Secure behind https; it carries a random
@@ -22,36 +22,26 @@ const hash = (token: string) => createHash("sha256").update(token).digest("hex")
 export async function createSession(db: Db, userId: number): Promise<{ token: string; expiresAt: Date }> {
   const token = randomBytes(32).toString("base64url");
   const expiresAt = new Date(Date.now() + SESSION_TTL_MS);
-  await db.insert(sessions).values({ tokenHash: hash(token), userId, expiresAt });
-  // housekeeping: expired sessions are useless
-  await db.delete(sessions).where(lt(sessions.expiresAt, new Date()));
+  await insertSession(db, hash(token), userId, expiresAt);
   return { token, expiresAt };
 }
 
 export async function sessionUser(db: Db, token: string | undefined): Promise<SessionUser | null> {
   if (!token) return null;
-  const [row] = await db
-    .select({ id: users.id, username: users.username, role: users.role, lastSeenAt: sessions.lastSeenAt })
-    .from(sessions)
-    .innerJoin(users, eq(users.id, sessions.userId))
-    .where(and(eq(sessions.tokenHash, hash(token)), gt(sessions.expiresAt, new Date())))
-    .limit(1);
+  const row = await findSessionUser(db, hash(token));
   if (!row) return null;
   if (Date.now() - row.lastSeenAt.getTime() > 60_000) {
-    await db
-      .update(sessions)
-      .set({ lastSeenAt: sql`now()`, expiresAt: new Date(Date.now() + SESSION_TTL_MS) })
-      .where(eq(sessions.tokenHash, hash(token)));
+    await touchSession(db, hash(token), new Date(Date.now() + SESSION_TTL_MS));
   }
   return { id: row.id, username: row.username, role: row.role };
 }
 
 export async function endSession(db: Db, token: string | undefined): Promise<void> {
-  if (token) await db.delete(sessions).where(eq(sessions.tokenHash, hash(token)));
+  if (token) await deleteSession(db, hash(token));
 }
 
 export async function endUserSessions(db: Db, userId: number): Promise<void> {
-  await db.delete(sessions).where(eq(sessions.userId, userId));
+  await deleteUserSessions(db, userId);
 }
 
 export function sessionCookie(token: string, expiresAt: Date, secure: boolean): string {

@@ -1,14 +1,16 @@
 import { hash, verify } from "@node-rs/argon2";
-import { asc, eq } from "drizzle-orm";
+import { deleteUserRow, findUser, insertUser, setPasswordHash } from "@/db/auth";
 import type { Db } from "@/db/client";
-import { users, type UserRole, type UserRow } from "@/db/schema";
+import type { UserRole, UserRow } from "@/db/schema";
+
+export { listUsers } from "@/db/auth";
 import { endUserSessions } from "./session";
 
 /** A hash to verify against when the user doesn't exist, so timing doesn't reveal valid usernames. */
 let decoyHash: Promise<string> | null = null;
 
 export async function checkPassword(db: Db, username: string, password: string): Promise<UserRow | null> {
-  const [user] = await db.select().from(users).where(eq(users.username, username)).limit(1);
+  const user = await findUser(db, username);
   if (!user) {
     decoyHash ??= hash("decoy password that matches nobody");
     await verify(await decoyHash, password).catch(() => false);
@@ -17,32 +19,17 @@ export async function checkPassword(db: Db, username: string, password: string):
   return (await verify(user.passwordHash, password).catch(() => false)) ? user : null;
 }
 
-export async function listUsers(db: Db): Promise<Pick<UserRow, "id" | "username" | "role" | "createdAt">[]> {
-  return db
-    .select({ id: users.id, username: users.username, role: users.role, createdAt: users.createdAt })
-    .from(users)
-    .orderBy(asc(users.username));
-}
-
 export async function createUser(db: Db, username: string, password: string, role: UserRole): Promise<UserRow | null> {
-  const rows = await db
-    .insert(users)
-    .values({ username, passwordHash: await hash(password), role })
-    .onConflictDoNothing()
-    .returning();
-  return rows[0] ?? null;
+  return insertUser(db, { username, passwordHash: await hash(password), role });
 }
 
 export async function deleteUser(db: Db, id: number): Promise<boolean> {
-  const rows = await db.delete(users).where(eq(users.id, id)).returning({ id: users.id });
+  const deleted = await deleteUserRow(db, id);
   await endUserSessions(db, id);
-  return rows.length > 0;
+  return deleted;
 }
 
 export async function setUserPassword(db: Db, id: number, password: string): Promise<void> {
-  await db
-    .update(users)
-    .set({ passwordHash: await hash(password) })
-    .where(eq(users.id, id));
+  await setPasswordHash(db, id, await hash(password));
   await endUserSessions(db, id);
 }

@@ -28,7 +28,8 @@ export interface CollectedBroker {
   clientId: string;
 }
 
-export type BrokerStatus = "up" | "down" | "unknown";
+import type { BrokerStatus } from "@/db/vocabulary";
+export type { BrokerStatus };
 
 export interface StatusChange {
   broker: string;
@@ -38,6 +39,12 @@ export interface StatusChange {
   /** last time anything arrived from the broker */
   lastSeenAt: Date | null;
   why: string;
+}
+
+export interface UptimeBeat {
+  node: string;
+  uptimeSeconds: number;
+  at: Date;
 }
 
 export interface CollectorTiming {
@@ -70,6 +77,8 @@ interface Heartbeat {
 
 export class BrokerCollector extends EventEmitter<{
   status: [StatusChange];
+  /** every uptime heartbeat, before it counts towards up/down: a smaller uptime means the broker restarted */
+  heartbeat: [UptimeBeat];
   version: [string];
   detected: [DialectName];
   events: [EventRow[]];
@@ -289,7 +298,10 @@ export class BrokerCollector extends EventEmitter<{
 
   private ingest(output: DialectOutput, receivedAt: Date, taken?: Taken[], onCommitted?: () => void): void {
     const name = this.broker.name;
-    if (output.heartbeat) this.beat(output.heartbeat.node ?? "", receivedAt.getTime());
+    if (output.heartbeat) {
+      this.emit("heartbeat", { node: output.heartbeat.node ?? "", uptimeSeconds: output.heartbeat.uptimeSeconds, at: receivedAt });
+      this.beat(output.heartbeat.node ?? "", receivedAt.getTime());
+    }
     if (output.version) this.emit("version", output.version);
     if (output.nodes) {
       this.knownNodes = output.nodes;

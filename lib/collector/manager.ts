@@ -7,7 +7,14 @@ import type { EventRow, SampleRow } from "@/db/ingest";
 import type { BrokerRow } from "@/db/schema";
 import { assignWatchers } from "../cluster/assign";
 import { brokerSecretAddress, decryptSecret } from "../crypto";
-import { BrokerCollector, brokerUpSample, DEFAULT_TIMING, type CollectorTiming, type StatusChange } from "./collector";
+import {
+  BrokerCollector,
+  brokerUpSample,
+  DEFAULT_TIMING,
+  type CollectorTiming,
+  type StatusChange,
+  type UptimeBeat,
+} from "./collector";
 import { isScrapeDialect, type DialectSetting } from "./index";
 import { ScrapeCollector } from "./scrape";
 import type { IngestWriter } from "./writer";
@@ -99,7 +106,7 @@ const RATE_WINDOW_MS = 60_000;
 /** A reason keeps being reported (as 0) this long after its last disconnect, so graphs fall back to 0. */
 const RATE_MEMORY_MS = 10 * 60_000;
 
-export class CollectorManager extends EventEmitter<{ status: [StatusChange] }> {
+export class CollectorManager extends EventEmitter<{ status: [StatusChange]; heartbeat: [string, UptimeBeat] }> {
   private readonly collectors = new Map<string, Collector>();
   private brokers: BrokerRow[] = [];
   private timer: NodeJS.Timeout | null = null;
@@ -301,6 +308,9 @@ export class CollectorManager extends EventEmitter<{ status: [StatusChange] }> {
       : new BrokerCollector(collected, this.writer, timing, this.log);
     collector.sharedView = () => this.shared.has(broker.name);
     collector.on("status", (change) => void this.onStatus(change));
+    // broker incidents (lib/incidents/tracker.ts) watch uptime for restarts the connection did not show
+    if (collector instanceof BrokerCollector)
+      collector.on("heartbeat", (beat) => this.emit("heartbeat", broker.name, beat));
     collector.on("events", (events) => this.countDisconnects(broker.name, events));
     collector.on("version", (version) => void this.detection(broker.name, { version }));
     collector.on("detected", (dialect) => void this.detection(broker.name, { detectedDialect: dialect }));
@@ -309,7 +319,7 @@ export class CollectorManager extends EventEmitter<{ status: [StatusChange] }> {
     collector.start();
   }
 
-  private async detection(name: string, change: { version?: string; detectedDialect?: string }): Promise<void> {
+  private async detection(name: string, change: Parameters<typeof updateBrokerDetection>[2]): Promise<void> {
     await updateBrokerDetection(this.database.db, name, change).catch((err: Error) =>
       this.log(`brokerwatch: recording ${name}'s version/dialect failed: ${err.message}`),
     );

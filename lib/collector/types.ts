@@ -65,7 +65,8 @@ export interface DialectOutput {
   nodes?: string[];
 }
 
-export type DialectName = "mosquitto" | "emqx" | "bundled" | "hivemq" | "rabbitmq";
+import type { DialectName } from "@/db/vocabulary";
+export type { DialectName };
 
 /**
  * Pseudo-topics of the brokers read without `$SYS` (hivemq, rabbitmq): the scrape collector hands a

@@ -13,10 +13,8 @@ import type { DialectName } from "../collector/types";
  */
 
 /** `auto` lets the collector pick the dialect from what the broker publishes. */
-export const BROKER_DIALECTS = ["mosquitto", "emqx", "bundled", "hivemq", "rabbitmq", "auto"] as const satisfies readonly (
-  DialectName | "auto"
-)[];
-export type BrokerDialect = (typeof BROKER_DIALECTS)[number];
+import { BROKER_DIALECTS, type BrokerDialect } from "@/db/vocabulary";
+export { BROKER_DIALECTS, type BrokerDialect };
 
 /** The rules shipped on by default (docs/contract.md §6); a config rule with one of these names replaces it. */
 export const BUILTIN_RULE_NAMES = [

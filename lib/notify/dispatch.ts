@@ -9,11 +9,27 @@
  * enqueues what `plan` decided, then records the new group states.
  */
 import { createHash } from "node:crypto";
-import { and, eq, gt, inArray, isNull } from "drizzle-orm";
 import type { Database } from "@/db/client";
-import { alertHistory, notificationGroups, silences, webhooks, type WebhookRow } from "@/db/schema";
+import {
+  alertEpisode,
+  notifiableWebhooks,
+  notificationGroupsOf,
+  saveNotificationGroup,
+  silencesEndingAfter,
+  type NotificationGroupRow,
+} from "@/db/outbox";
+import type { WebhookRow } from "@/db/schema";
 import type { Labels } from "@/lib/alerts/promql";
-import { formatMessage, groupKeyOf, type NotificationStatus, type NotifyAlert, type WebhookMessage } from "./format";
+import { latestIncidentBefore } from "@/db/incidents";
+import {
+  formatMessage,
+  groupKeyOf,
+  INCIDENT_LINKED_ALERTS,
+  withIncidentURL,
+  type NotificationStatus,
+  type NotifyAlert,
+  type WebhookMessage,
+} from "./format";
 import { enqueue } from "./outbox";
 import { isSilenced, type Silence } from "./silences";
 
@@ -236,25 +252,36 @@ export class Dispatcher {
     this.log = opts.log ?? console.log;
   }
 
+  /**
+   * A broker-down alert links to the broker's incident: the newest one begun by the time the alert
+   * fired (the rule's `for` means the incident, opened at the status change, is there first).
+   */
+  private async linkIncidents(alerts: NotifyAlert[]): Promise<NotifyAlert[]> {
+    const db = this.database.db;
+    return Promise.all(
+      alerts.map(async (alert) => {
+        const broker = alert.labels.broker;
+        if (!broker || !INCIDENT_LINKED_ALERTS.includes(alert.labels.alertname ?? "")) return alert;
+        const id = await latestIncidentBefore(db, broker, alert.startsAt).catch(() => null);
+        return withIncidentURL(alert, this.opts.externalURL, id);
+      }),
+    );
+  }
+
   /** Returns how many notifications were enqueued. */
   async onEvaluation(snapshot: { now: Date; alerts: NotifyAlert[] }): Promise<number> {
     const db = this.database.db;
-    const hooks = await db
-      .select()
-      .from(webhooks)
-      .where(and(eq(webhooks.enabled, true), isNull(webhooks.disabledReason)));
+    const hooks = await notifiableWebhooks(db);
     if (hooks.length === 0) return 0;
-    const groupRows = await db
-      .select()
-      .from(notificationGroups)
-      .where(
-        inArray(
-          notificationGroups.webhookId,
-          hooks.map((h) => h.id),
-        ),
-      );
-    const activeSilences = await db.select().from(silences).where(gt(silences.endsAt, snapshot.now));
-    const alerts = [...snapshot.alerts, ...(await this.missedResolutions(groupRows, snapshot))];
+    const groupRows = await notificationGroupsOf(
+      db,
+      hooks.map((h) => h.id),
+    );
+    const activeSilences = await silencesEndingAfter(db, snapshot.now);
+    const alerts = await this.linkIncidents([
+      ...snapshot.alerts,
+      ...(await this.missedResolutions(groupRows, snapshot)),
+    ]);
     const decided = plan({
       now: snapshot.now,
       alerts,
@@ -290,15 +317,13 @@ export class Dispatcher {
     for (const state of decided.groupStates) {
       // The column is named for a hash, but it holds the notified set itself: "did a new alert join?"
       // needs membership, which a hash cannot answer (Alertmanager's nflog also stores the fingerprints).
-      const values = {
+      await saveNotificationGroup(db, {
+        webhookId: state.webhookId,
+        groupKey: state.groupKey,
         lastFiringHash: state.notifiedFiring === null ? null : JSON.stringify(state.notifiedFiring),
         lastNotifiedAt: state.lastNotifiedAt,
         firstSeenAt: state.firstSeenAt,
-      };
-      await db
-        .insert(notificationGroups)
-        .values({ webhookId: state.webhookId, groupKey: state.groupKey, ...values })
-        .onConflictDoUpdate({ target: [notificationGroups.webhookId, notificationGroups.groupKey], set: values });
+      });
     }
     if (enqueued > 0) this.opts.onEnqueued?.();
     return enqueued;
@@ -311,7 +336,7 @@ export class Dispatcher {
    * gets its resolved notification even across a crash.
    */
   private async missedResolutions(
-    groupRows: (typeof notificationGroups.$inferSelect)[],
+    groupRows: NotificationGroupRow[],
     snapshot: { now: Date; alerts: NotifyAlert[] },
   ): Promise<NotifyAlert[]> {
     const present = new Set(snapshot.alerts.map(alertKey));
@@ -325,11 +350,7 @@ export class Dispatcher {
       const at = key.lastIndexOf("@");
       const fingerprint = key.slice(0, at);
       const startsAt = new Date(Number(key.slice(at + 1)));
-      const [episode] = await this.database.db
-        .select()
-        .from(alertHistory)
-        .where(and(eq(alertHistory.fingerprint, fingerprint), eq(alertHistory.firedAt, startsAt)))
-        .limit(1);
+      const episode = await alertEpisode(this.database.db, fingerprint, startsAt);
       // Without its episode (past retention) there is nothing to describe the alert with.
       if (!episode) continue;
       recovered.push({

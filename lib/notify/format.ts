@@ -19,7 +19,27 @@ export interface NotifyAlert {
   generatorURL: string;
 }
 
-export type NotificationStatus = "firing" | "resolved";
+import type { NotificationStatus } from "@/db/vocabulary";
+export type { NotificationStatus };
+
+/** The alerts whose notification links to the broker's incident page (docs/contract.md §7). */
+export const INCIDENT_LINKED_ALERTS: readonly string[] = ["MQTT_Broker_Down"];
+/** The annotation that carries the link; an extra annotation keeps the Alertmanager v4 body shape. */
+export const INCIDENT_URL_ANNOTATION = "incidentURL";
+
+/** The incident page of an incident, under the UI's external URL. */
+export function incidentURL(externalURL: string, incidentId: number): string {
+  return `${externalURL.replace(/\/+$/, "")}/incidents/${incidentId}`;
+}
+
+/** The alert with its incident link added to its annotations (an alert's own `incidentURL` is kept). */
+export function withIncidentURL(alert: NotifyAlert, externalURL: string, incidentId: number | null): NotifyAlert {
+  if (incidentId === null || alert.annotations[INCIDENT_URL_ANNOTATION] !== undefined) return alert;
+  return {
+    ...alert,
+    annotations: { ...alert.annotations, [INCIDENT_URL_ANNOTATION]: incidentURL(externalURL, incidentId) },
+  };
+}
 
 export interface WebhookAlert {
   status: NotificationStatus;

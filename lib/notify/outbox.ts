@@ -5,10 +5,19 @@
  * receiver can drop the duplicates (Standard Webhooks: "often used as an idempotency key").
  */
 import { randomBytes } from "node:crypto";
-import { and, eq, exists, gt, inArray, isNull, lt, lte, notExists, notInArray, or, sql } from "drizzle-orm";
-import { alias } from "drizzle-orm/pg-core";
 import type { Database, Db } from "@/db/client";
-import { deliveryAttempts, notifications, webhooks, type WebhookRow } from "@/db/schema";
+import {
+  claimDueNotifications,
+  countPendingNotifications,
+  hasOlderPending,
+  insertNotification,
+  recordAttempt,
+  supersedeNotifications,
+  updatePendingNotification,
+  webhooksByIds,
+  type ClaimedNotification,
+} from "@/db/outbox";
+import type { WebhookRow } from "@/db/schema";
 import { decryptHeaderValues, decryptSecret, webhookSecretAddress } from "@/lib/crypto";
 import { responseSnippet } from "./response";
 import type { NotificationStatus } from "./format";
@@ -26,12 +35,7 @@ export interface OutboxEntry {
 
 /** Adds a notification to the outbox; false when one with the same dedupKey is already there. */
 export async function enqueue(db: Db, entry: OutboxEntry): Promise<boolean> {
-  const inserted = await db
-    .insert(notifications)
-    .values({ ...entry, messageId: newMessageId() })
-    .onConflictDoNothing({ target: [notifications.webhookId, notifications.dedupKey] })
-    .returning({ id: notifications.id });
-  return inserted.length > 0;
+  return insertNotification(db, { ...entry, messageId: newMessageId() });
 }
 
 /** `msg_` + 128 random bits, in the shape of the Standard Webhooks examples (`msg_2KWPBgLlAfxdpx2AI54pPJ85f4W`). */
@@ -119,14 +123,7 @@ export function parseRetryAfter(value: string | null, nowMs: number): number | n
   return Number.isNaN(at) ? null : Math.max(0, at - nowMs);
 }
 
-interface ClaimedRow {
-  id: number;
-  webhookId: number;
-  messageId: string;
-  body: string;
-  attempts: number;
-  createdAt: Date;
-}
+type ClaimedRow = ClaimedNotification;
 
 interface AttemptResult {
   statusCode: number | null;
@@ -258,12 +255,12 @@ export class DeliveryWorker {
       await Promise.all(excess.map((row) => this.release(row)));
       if (toSend.length > 0) {
         const ids = [...new Set(toSend.map((row) => row.webhookId))];
-        const hooks = await this.db.select().from(webhooks).where(inArray(webhooks.id, ids));
+        const hooks = await webhooksByIds(this.db, ids);
         const byId = new Map(hooks.map((hook) => [hook.id, hook]));
         for (const row of toSend) this.track(row, this.deliver(row, byId.get(row.webhookId)));
       }
     }
-    this.counters.pending = await this.db.$count(notifications, eq(notifications.state, "pending"));
+    this.counters.pending = await countPendingNotifications(this.db);
   }
 
   private track(row: ClaimedRow, delivery: Promise<void>): void {
@@ -288,84 +285,25 @@ export class DeliveryWorker {
    */
   private async claim(limit: number, busyWebhooks: number[]): Promise<ClaimedRow[]> {
     const now = this.now();
-    await this.supersede(now);
-    const older = alias(notifications, "older");
-    const due = this.db
-      .select({ id: notifications.id })
-      .from(notifications)
-      .where(
-        and(
-          eq(notifications.state, "pending"),
-          lte(notifications.nextAttemptAt, new Date(now)),
-          notInArray(notifications.webhookId, busyWebhooks),
-          notExists(
-            this.db
-              .select({ id: older.id })
-              .from(older)
-              .where(
-                and(
-                  eq(older.webhookId, notifications.webhookId),
-                  eq(older.groupKey, notifications.groupKey),
-                  eq(older.state, "pending"),
-                  lt(older.id, notifications.id),
-                ),
-              ),
-          ),
-        ),
-      )
-      .orderBy(notifications.nextAttemptAt, notifications.id)
-      .limit(limit)
-      .for("update", { skipLocked: true });
-    return this.db
-      .update(notifications)
-      .set({ nextAttemptAt: new Date(now + this.leaseMs), claimedAt: new Date(now) })
-      .where(inArray(notifications.id, due))
-      .returning({
-        id: notifications.id,
-        webhookId: notifications.webhookId,
-        messageId: notifications.messageId,
-        body: notifications.body,
-        attempts: notifications.attempts,
-        createdAt: notifications.createdAt,
-      });
-  }
-
-  /** See SUPERSEDE_AFTER_MS. A notification in flight (claimed, lease running) is left alone. */
-  private async supersede(now: number): Promise<void> {
-    const newer = alias(notifications, "newer");
-    await this.db
-      .update(notifications)
-      .set({ state: "cancelled", lastError: "superseded by a newer notification of its group", claimedAt: null })
-      .where(
-        and(
-          eq(notifications.state, "pending"),
-          gt(notifications.attempts, 0),
-          or(isNull(notifications.claimedAt), lt(notifications.claimedAt, new Date(now - this.leaseMs))),
-          exists(
-            this.db
-              .select({ id: newer.id })
-              .from(newer)
-              .where(
-                and(
-                  eq(newer.webhookId, notifications.webhookId),
-                  eq(newer.groupKey, notifications.groupKey),
-                  eq(newer.state, "pending"),
-                  gt(newer.id, notifications.id),
-                  lte(newer.createdAt, new Date(now - SUPERSEDE_AFTER_MS)),
-                ),
-              ),
-          ),
-        ),
-      );
+    await supersedeNotifications(this.db, {
+      claimedBefore: new Date(now - this.leaseMs),
+      newerCreatedBefore: new Date(now - SUPERSEDE_AFTER_MS),
+    });
+    return claimDueNotifications(this.db, {
+      now: new Date(now),
+      leaseUntil: new Date(now + this.leaseMs),
+      limit,
+      busyWebhooks,
+    });
   }
 
   private async deliver(row: ClaimedRow, webhook: WebhookRow | undefined): Promise<void> {
     if (!webhook || !webhook.enabled || webhook.disabledReason !== null) {
       // Switched off (or removed from the config file) since the notification was queued.
-      await this.db
-        .update(notifications)
-        .set({ state: "cancelled", lastError: "webhook disabled before delivery" })
-        .where(and(eq(notifications.id, row.id), eq(notifications.state, "pending")));
+      await updatePendingNotification(this.db, row.id, {
+        state: "cancelled",
+        lastError: "webhook disabled before delivery",
+      });
       return;
     }
     let secret: string | null = null;
@@ -449,10 +387,7 @@ export class DeliveryWorker {
 
   /** Back to due now: the next worker sends it without waiting for the lease to run out. */
   private async release(row: ClaimedRow): Promise<void> {
-    await this.db
-      .update(notifications)
-      .set({ nextAttemptAt: new Date(this.now()), claimedAt: null })
-      .where(and(eq(notifications.id, row.id), eq(notifications.state, "pending")));
+    await updatePendingNotification(this.db, row.id, { nextAttemptAt: new Date(this.now()), claimedAt: null });
   }
 
   /** Writes the attempt to the delivery log and moves the notification on, in one transaction. */
@@ -474,58 +409,17 @@ export class DeliveryWorker {
     }
 
     const goneReason = `receiver answered 410 Gone at ${new Date(now).toISOString()}`;
-    await this.db.transaction(async (tx) => {
-      if (outcome === "gone") {
-        // Standard Webhooks: 410 Gone means the endpoint is no more; stop until someone re-enables it.
-        // The webhook row is locked first so two 410s for one webhook queue up here rather than
-        // deadlock on each other's notification rows below.
-        await tx
-          .update(webhooks)
-          .set({ disabledReason: goneReason, updatedAt: sql`now()` })
-          .where(eq(webhooks.id, webhook.id));
-      }
-      await tx.insert(deliveryAttempts).values({
-        notificationId: row.id,
-        webhookId: webhook.id,
-        attemptedAt: new Date(now),
-        statusCode: result.statusCode,
-        error: result.error,
-        durationMs: result.durationMs,
-      });
-      await tx
-        .update(notifications)
-        .set({
-          state,
-          attempts: sql`${notifications.attempts} + 1`,
-          nextAttemptAt,
-          claimedAt: null,
-          lastStatusCode: result.statusCode,
-          lastError,
-          deliveredAt: state === "delivered" ? new Date(now) : null,
-        })
-        .where(and(eq(notifications.id, row.id), eq(notifications.state, "pending")));
-      if (outcome === "gone") {
-        await tx
-          .update(notifications)
-          .set({ state: "cancelled", lastError: goneReason })
-          .where(and(eq(notifications.webhookId, webhook.id), eq(notifications.state, "pending")));
-      }
-      if (state === "delivered") {
-        // The receiver answers again: what waits for a retry to it is due now, not at its backoff.
-        // Rows another request holds (claimed, lease not run out) are left alone: moving them
-        // would send them twice.
-        await tx
-          .update(notifications)
-          .set({ nextAttemptAt: new Date(now) })
-          .where(
-            and(
-              eq(notifications.webhookId, webhook.id),
-              eq(notifications.state, "pending"),
-              gt(notifications.nextAttemptAt, new Date(now)),
-              or(isNull(notifications.claimedAt), lt(notifications.claimedAt, new Date(now - this.leaseMs))),
-            ),
-          );
-      }
+    // Standard Webhooks: 410 Gone means the endpoint is no more; stop until someone re-enables it.
+    await recordAttempt(this.db, {
+      notificationId: row.id,
+      webhookId: webhook.id,
+      attemptedAt: new Date(now),
+      statusCode: result.statusCode,
+      error: result.error,
+      durationMs: result.durationMs,
+      next: { state, nextAttemptAt, lastError, deliveredAt: state === "delivered" ? new Date(now) : null },
+      goneReason: outcome === "gone" ? goneReason : null,
+      staleClaimsBefore: new Date(now - this.leaseMs),
     });
 
     if (state === "delivered") {
@@ -557,18 +451,7 @@ export class DeliveryWorker {
 
   /** Whether `row` is its webhook's oldest pending notification (the one that probes the receiver). */
   private async isOldestPending(row: ClaimedRow): Promise<boolean> {
-    const [older] = await this.db
-      .select({ id: notifications.id })
-      .from(notifications)
-      .where(
-        and(
-          eq(notifications.webhookId, row.webhookId),
-          eq(notifications.state, "pending"),
-          lt(notifications.id, row.id),
-        ),
-      )
-      .limit(1);
-    return older === undefined;
+    return !(await hasOlderPending(this.db, row.webhookId, row.id));
   }
 }
 

@@ -12,6 +12,7 @@ import { ApiError } from "@/lib/http";
 import { getRuntime } from "@/lib/runtime";
 import { mergePatch, parseInput, serviceSecret, withoutBlanks } from "./input";
 import type { BrokerSettingsView, DefinitionSource } from "./views";
+import { assertVerified, type Verified } from "@/lib/auth/verified";
 
 export function brokerView(row: BrokerRow): BrokerSettingsView {
   return {
@@ -36,7 +37,10 @@ export function brokerView(row: BrokerRow): BrokerSettingsView {
   };
 }
 
-export async function brokerSettings(db: Db): Promise<BrokerSettingsView[]> {
+/** For a caller requireUser() or authorize() checked: the settings page and the API's list. */
+export async function brokerSettings(viewer: Verified): Promise<BrokerSettingsView[]> {
+  assertVerified(viewer);
+  const db = getRuntime().database.db;
   return (await listBrokers(db, { includeDisabled: true })).map(brokerView);
 }
 

@@ -7,21 +7,12 @@
  * the server side.
  */
 import { z } from "zod";
-import type { TokenScope, UserRole } from "@/db/schema";
+// db/vocabulary.ts imports nothing (no drizzle), so the browser bundle may take the lists from it.
+import { TOKEN_SCOPES, USER_ROLES } from "@/db/vocabulary";
 import { BrokerSchema } from "@/lib/config/schema";
 
-/**
- * The roles of db/schema.ts `USER_ROLES`, spelled again because a client bundle must not pull in
- * drizzle; the two checks below fail to compile if the lists ever differ.
- */
-export const ROLE_NAMES = ["admin", "viewer"] as const satisfies readonly UserRole[];
-const _everyRoleListed: Exclude<UserRole, (typeof ROLE_NAMES)[number]> extends never ? true : never = true;
-void _everyRoleListed;
-
-/** db/schema.ts `TOKEN_SCOPES`, spelled again for the same reason. */
-export const TOKEN_SCOPE_NAMES = ["api", "ingest"] as const satisfies readonly TokenScope[];
-const _everyScopeListed: Exclude<TokenScope, (typeof TOKEN_SCOPE_NAMES)[number]> extends never ? true : never = true;
-void _everyScopeListed;
+export const ROLE_NAMES = USER_ROLES;
+export const TOKEN_SCOPE_NAMES = TOKEN_SCOPES;
 
 const role = z.enum(ROLE_NAMES, { message: `must be one of ${ROLE_NAMES.join(", ")}` });
 

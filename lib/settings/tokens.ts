@@ -6,6 +6,8 @@ import { ApiError } from "@/lib/http";
 import { parseInput } from "./input";
 import { TokenCreateSchema } from "./schemas";
 import type { TokenView } from "./views";
+import { assertVerified, type Verified } from "@/lib/auth/verified";
+import { getRuntime } from "@/lib/runtime";
 
 export function tokenView(row: ApiTokenRow): TokenView {
   return {
@@ -20,7 +22,10 @@ export function tokenView(row: ApiTokenRow): TokenView {
   };
 }
 
-export async function tokenSettings(db: Db): Promise<TokenView[]> {
+/** For a caller requireUser() or authorize() checked: the settings page and the API's list. */
+export async function tokenSettings(viewer: Verified): Promise<TokenView[]> {
+  assertVerified(viewer);
+  const db = getRuntime().database.db;
   return (await listApiTokens(db)).map(tokenView);
 }
 

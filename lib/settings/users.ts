@@ -10,12 +10,17 @@ import { ApiError } from "@/lib/http";
 import { parseInput } from "./input";
 import { UserCreateSchema, UserPatchSchema } from "./schemas";
 import type { UserView } from "./views";
+import { assertVerified, type Verified } from "@/lib/auth/verified";
+import { getRuntime } from "@/lib/runtime";
 
 export function userView(user: Pick<UserRow, "id" | "username" | "role" | "createdAt">): UserView {
   return { id: user.id, username: user.username, role: user.role, createdAt: user.createdAt.toISOString() };
 }
 
-export async function userSettings(db: Db): Promise<UserView[]> {
+/** For a caller requireUser() or authorize() checked: the settings page and the API's list. */
+export async function userSettings(viewer: Verified): Promise<UserView[]> {
+  assertVerified(viewer);
+  const db = getRuntime().database.db;
   return (await listUsers(db)).map(userView);
 }
 

@@ -17,14 +17,14 @@ import { formatDuration } from "@/lib/duration";
 import {
   decryptHeaderValues,
   decryptSecret,
-  encryptHeaderValues,
-  encryptSecret,
   webhookSecretAddress,
 } from "@/lib/crypto";
 import { ApiError } from "@/lib/http";
-import { listWebhooks, type WebhookSummary } from "@/lib/notify/webhooks";
+import { listWebhooks, webhookColumns, type WebhookSummary } from "@/lib/notify/webhooks";
 import { mergePatch, parseInput, serviceSecret, withoutBlanks } from "./input";
 import type { DefinitionSource, WebhookSettingsView } from "./views";
+import { assertVerified, type Verified } from "@/lib/auth/verified";
+import { getRuntime } from "@/lib/runtime";
 
 export function webhookView(webhook: WebhookSummary): WebhookSettingsView {
   return {
@@ -48,33 +48,17 @@ function rowView({ secretEnc, ...row }: WebhookRow): WebhookSettingsView {
   return webhookView({ ...row, signed: secretEnc !== null });
 }
 
-export async function webhookSettings(db: Db): Promise<WebhookSettingsView[]> {
+/** For a caller requireUser() or authorize() checked: the settings page and the API's list. */
+export async function webhookSettings(viewer: Verified): Promise<WebhookSettingsView[]> {
+  assertVerified(viewer);
+  const db = getRuntime().database.db;
   return (await listWebhooks(db)).map(webhookView);
-}
-
-/**
- * Columns from a validated definition; `secretEnc` only when a new secret was given. The secret
- * and the header values are encrypted bound to the URL's origin and path (lib/crypto.ts).
- */
-function columns(config: WebhookConfig, secret: string): Omit<NewWebhookRow, "name" | "source"> {
-  const address = webhookSecretAddress(config.url);
-  return {
-    url: config.url,
-    ...(config.secret !== undefined ? { secretEnc: encryptSecret(config.secret, secret, address) } : {}),
-    sendResolved: config.sendResolved,
-    enabled: config.enabled,
-    headers: encryptHeaderValues(config.headers, secret, address),
-    headersEncrypted: true,
-    groupBy: config.groupBy ?? null,
-    groupWaitSeconds: config.groupWaitSeconds ?? null,
-    repeatIntervalSeconds: config.repeatIntervalSeconds ?? null,
-  };
 }
 
 /** POST /api/webhooks: the fields of a `webhooks:` entry (durations as text: `groupWait: 30s`). */
 export async function createWebhook(db: Db, body: Record<string, unknown>): Promise<WebhookSettingsView> {
   const config = parseInput(WebhookSchema, withoutBlanks(body));
-  const row = await insertWebhook(db, { name: config.name, ...columns(config, serviceSecret()) });
+  const row = await insertWebhook(db, { name: config.name, ...webhookColumns(config, serviceSecret()) });
   if (!row) {
     const existing = await getWebhookByName(db, config.name);
     const where = existing?.source === "file" ? " in brokerwatch.yaml" : "";
@@ -152,7 +136,7 @@ export async function editWebhook(db: Db, id: number, body: Record<string, unkno
       );
     }
   }
-  const values = columns(config, serviceSecret());
+  const values = webhookColumns(config, serviceSecret());
   if (secret === null) values.secretEnc = null;
   if (headersKept) {
     // still bound to the same address: the stored ciphertexts stay as they are

@@ -1,5 +1,5 @@
 import type { ReactNode } from "react";
-import { activeAlerts, ruleViews, silences, silenceStatus } from "@/components/alerts/data";
+import { activeAlerts, ruleViews, silences, silenceStatus } from "@/lib/alerts/console";
 import { AlertTabs } from "@/components/alerts/tabs";
 import { PageHeader } from "@/components/ui";
 import { requireUser } from "@/lib/auth/page";

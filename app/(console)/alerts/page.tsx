@@ -1,6 +1,6 @@
 import Link from "next/link";
 import { AutoRefresh } from "@/components/alerts/auto-refresh";
-import { activeAlerts, hasProblem, isRefused, ruleViews, silences, silencesMuting } from "@/components/alerts/data";
+import { activeAlerts, hasProblem, isRefused, ruleViews, silences, silencesMuting } from "@/lib/alerts/console";
 import { formatValue, promDuration, severityTone } from "@/components/alerts/format";
 import { LabelChips } from "@/components/alerts/labels";
 import { SilenceButton } from "@/components/alerts/silence-form";
@@ -8,6 +8,7 @@ import { Time } from "@/components/time";
 import { Badge, EmptyState, TextLink } from "@/components/ui";
 import type { AlertView, RuleView } from "@/lib/alerts/engine";
 import { requireUser } from "@/lib/auth/page";
+import { loadLatestIncidentIds } from "@/lib/incidents/pages";
 
 export const metadata = { title: "Alerts" };
 export const dynamic = "force-dynamic";
@@ -22,6 +23,10 @@ export default async function AlertsPage() {
   const problems = rules.filter(hasProblem);
   const firing = alerts.filter((a) => a.state === "firing");
   const pending = alerts.filter((a) => a.state === "pending");
+  // An alert about a broker links to that broker's open (else last) incident.
+  const incidents = await loadLatestIncidentIds(user, [
+    ...new Set(alerts.map((a) => a.labels.broker).filter((b): b is string => !!b)),
+  ]);
 
   return (
     <>
@@ -54,6 +59,7 @@ export default async function AlertsPage() {
               silences={allSilences}
               now={now}
               admin={user.role === "admin" ? user.username : null}
+              incidents={incidents}
             />
           )}
           {pending.length > 0 && (
@@ -64,6 +70,7 @@ export default async function AlertsPage() {
               silences={allSilences}
               now={now}
               admin={user.role === "admin" ? user.username : null}
+              incidents={incidents}
             />
           )}
         </div>
@@ -80,6 +87,8 @@ function AlertList(props: {
   now: Date;
   /** the admin's username, or null for a viewer (no Silence button) */
   admin: string | null;
+  /** broker → its open or last incident */
+  incidents: Map<string, number>;
 }) {
   return (
     <section aria-label={props.title}>
@@ -94,6 +103,7 @@ function AlertList(props: {
             rule={props.ruleByName.get(alert.rule)}
             mutedBy={silencesMuting(alert.labels, props.silences, props.now)}
             admin={props.admin}
+            incidentId={alert.labels.broker ? props.incidents.get(alert.labels.broker) : undefined}
           />
         ))}
       </ul>
@@ -106,11 +116,13 @@ function AlertCard({
   rule,
   mutedBy,
   admin,
+  incidentId,
 }: {
   alert: AlertView;
   rule: RuleView | undefined;
   mutedBy: Awaited<ReturnType<typeof silences>>;
   admin: string | null;
+  incidentId?: number;
 }) {
   const firing = alert.state === "firing";
   const severity = alert.labels.severity;
@@ -147,6 +159,11 @@ function AlertCard({
             )}
           </div>
           {alert.annotations.summary && <p className="text-sm">{alert.annotations.summary}</p>}
+          {incidentId !== undefined && (
+            <p className="text-sm" data-testid="alert-incident">
+              <TextLink href={`/incidents/${incidentId}`}>The broker&apos;s incident →</TextLink>
+            </p>
+          )}
           {alert.annotations.description && (
             <p className="max-w-3xl text-xs text-zinc-500">{alert.annotations.description}</p>
           )}

@@ -1,15 +1,13 @@
-import { listBrokers } from "@/db/brokers";
+import { brokerList } from "@/lib/brokers";
 import { BrokerTable } from "@/components/broker-table";
 import { EmptyState, PageHeader } from "@/components/ui";
 import { requireUser } from "@/lib/auth/page";
-import { getRuntime } from "@/lib/runtime";
 
 export const dynamic = "force-dynamic";
 export const metadata = { title: "Brokers" };
 
 export default async function BrokersPage() {
-  await requireUser();
-  const brokers = await listBrokers(getRuntime().database.db, { includeDisabled: true });
+  const brokers = await brokerList(await requireUser());
   return (
     <div className="mx-auto max-w-6xl">
       <PageHeader

@@ -1,7 +1,6 @@
-import { listBrokers } from "@/db/brokers";
-import { recentDisconnects, searchClients } from "@/db/clients";
+import { brokerNames } from "@/lib/brokers";
+import { recentDisconnects, searchClients } from "@/lib/clients";
 import { requireUser } from "@/lib/auth/page";
-import { getRuntime } from "@/lib/runtime";
 import { PageHeader } from "@/components/ui";
 import { ClientSearch } from "@/components/clients/client-search";
 import { RecentDisconnects } from "@/components/clients/disconnects";
@@ -15,13 +14,12 @@ const PAGE_SIZE = 50;
 
 /** ClientID prefix search and the recent disconnects across brokers; every filter lives in the URL. */
 export default async function ClientsPage({ searchParams }: { searchParams: Promise<SearchParams> }) {
-  await requireUser();
+  const user = await requireUser();
   const params = parseClientsParams(await searchParams);
-  const db = getRuntime().database.db;
   const [search, page, brokers] = await Promise.all([
-    params.q ? searchClients(db, params.q) : null,
+    params.q ? searchClients(user, params.q) : null,
     recentDisconnects(
-      db,
+      user,
       {
         type: params.type,
         reason: params.reason,
@@ -30,7 +28,7 @@ export default async function ClientsPage({ searchParams }: { searchParams: Prom
       },
       { limit: PAGE_SIZE, before: params.before, after: params.after },
     ),
-    listBrokers(db, { includeDisabled: true }),
+    brokerNames(user),
   ]);
   return (
     <div className="mx-auto max-w-6xl space-y-6">
@@ -39,7 +37,7 @@ export default async function ClientsPage({ searchParams }: { searchParams: Prom
         subtitle="Find a device by its ClientID, or see which clients disconnected lately and why."
       />
       <ClientSearch params={params} result={search} />
-      <RecentDisconnects params={params} page={page} brokers={brokers.map((b) => b.name)} />
+      <RecentDisconnects params={params} page={page} brokers={brokers} />
     </div>
   );
 }

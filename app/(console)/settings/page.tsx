@@ -14,12 +14,11 @@ export const metadata = { title: "Settings" };
 export default async function SettingsPage({ searchParams }: { searchParams: Promise<{ denied?: string }> }) {
   const user = await requireUser();
   const { denied } = await searchParams;
-  const db = getRuntime().database.db;
   const [brokers, webhooks, tokens, users] = await Promise.all([
-    brokerSettings(db),
-    webhookSettings(db),
-    tokenSettings(db),
-    userSettings(db),
+    brokerSettings(user),
+    webhookSettings(user),
+    tokenSettings(user),
+    userSettings(user),
   ]);
   const rules = getRuntime().alertEngine?.ruleStates() ?? null;
   const fromFile = (items: { source: string }[]) => items.filter((i) => i.source === "file").length;

@@ -1,8 +1,6 @@
-import { listSilences, loadAlertStates } from "@/db/alerts";
-import { alertViews } from "@/lib/alerts/engine";
+import { activeAlerts, silences as listSilences } from "@/lib/alerts/console";
 import { route } from "@/lib/api/route";
 import { isSilenced } from "@/lib/notify/silences";
-import { getRuntime } from "@/lib/runtime";
 
 export const dynamic = "force-dynamic";
 
@@ -10,10 +8,9 @@ export const dynamic = "force-dynamic";
  * GET /api/alerts — pending and firing alerts, firing first. From the running engine; without one
  * (the engine is not started) from what it last saved, which is the same state it would restore.
  */
-export const GET = route({ auth: "viewer" }, async () => {
-  const { database, alertEngine } = getRuntime();
-  const alerts = alertEngine ? alertEngine.alerts() : alertViews(await loadAlertStates(database.db));
-  const silences = await listSilences(database.db);
+export const GET = route({ auth: "viewer" }, async ({ caller }) => {
+  const alerts = await activeAlerts(caller);
+  const silences = await listSilences(caller);
   const now = new Date();
   return {
     alerts: alerts.map((a) => ({

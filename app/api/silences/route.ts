@@ -1,22 +1,21 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
-import { createSilence, listSilences } from "@/db/alerts";
+import { createSilence } from "@/db/alerts";
 import type { SilenceRow } from "@/db/schema";
+import { silences as listSilences, silenceStatus } from "@/lib/alerts/console";
 import { parseWith, route } from "@/lib/api/route";
 import { silenceInputSchema } from "@/lib/notify/silences";
 import { getRuntime } from "@/lib/runtime";
 
 export const dynamic = "force-dynamic";
 
-/** Alertmanager's silence status: pending before startsAt, active until endsAt, then expired. */
 function silenceJson(silence: SilenceRow, now: Date) {
-  const status = now < silence.startsAt ? "pending" : now < silence.endsAt ? "active" : "expired";
-  return { ...silence, status };
+  return { ...silence, status: silenceStatus(silence, now) };
 }
 
 /** GET /api/silences — every silence, expired ones too, newest first. */
-export const GET = route({ auth: "viewer" }, async () => {
-  const silences = await listSilences(getRuntime().database.db);
+export const GET = route({ auth: "viewer" }, async ({ caller }) => {
+  const silences = await listSilences(caller);
   const now = new Date();
   return { silences: silences.map((s) => silenceJson(s, now)) };
 });

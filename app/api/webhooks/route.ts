@@ -11,7 +11,7 @@ export const dynamic = "force-dynamic";
  * its scheme and host (the path of a Slack-style URL is its credential).
  */
 export const GET = route({ auth: "viewer" }, async ({ caller }) => ({
-  webhooks: webhooksFor(caller, await webhookSettings(getRuntime().database.db)),
+  webhooks: webhooksFor(caller, await webhookSettings(caller)),
 }));
 
 /**

@@ -1,5 +1,5 @@
 import Link from "next/link";
-import { listAlertHistory } from "@/db/alerts";
+import { alertHistory } from "@/lib/alerts/console";
 import { AutoRefresh } from "@/components/alerts/auto-refresh";
 import { formatValue, severityTone } from "@/components/alerts/format";
 import { HistoryRangeForm } from "@/components/alerts/history-range";
@@ -8,7 +8,6 @@ import { Time } from "@/components/time";
 import { Badge, EmptyState, formatDuration, rowClass, tableClass, tdClass, thClass } from "@/components/ui";
 import { timeParam } from "@/lib/api/params";
 import { requireUser } from "@/lib/auth/page";
-import { getRuntime } from "@/lib/runtime";
 
 export const metadata = { title: "Alert history" };
 export const dynamic = "force-dynamic";
@@ -40,9 +39,9 @@ function parseRange(params: Record<string, string | string[] | undefined>) {
 }
 
 export default async function AlertHistoryPage({ searchParams }: { searchParams: SearchParams }) {
-  await requireUser();
+  const user = await requireUser();
   const range = parseRange(await searchParams);
-  const rows = await listAlertHistory(getRuntime().database.db, { from: range.from, to: range.to, limit: LIMIT });
+  const rows = await alertHistory(user, { from: range.from, to: range.to, limit: LIMIT });
   const now = Date.now();
   const presetActive = (p: string) => !range.toText && range.fromText === p;
 

@@ -1,7 +1,6 @@
 import Link from "next/link";
-import { listAlertRules } from "@/db/alerts";
 import { AutoRefresh } from "@/components/alerts/auto-refresh";
-import { hasProblem, ruleViews } from "@/components/alerts/data";
+import { hasProblem, ruleViews, uiAlertRules } from "@/lib/alerts/console";
 import { Expr } from "@/components/alerts/expr";
 import { promDuration } from "@/components/alerts/format";
 import { LabelChips } from "@/components/alerts/labels";
@@ -9,7 +8,6 @@ import { Time } from "@/components/time";
 import { Badge, buttonClass, EmptyState, rowClass, tableClass, tdClass, thClass, TextLink } from "@/components/ui";
 import type { RuleView } from "@/lib/alerts/engine";
 import { requireUser } from "@/lib/auth/page";
-import { getRuntime } from "@/lib/runtime";
 
 export const metadata = { title: "Alert rules" };
 export const dynamic = "force-dynamic";
@@ -28,7 +26,7 @@ function order(a: RuleView, b: RuleView): number {
 
 export default async function AlertRulesPage({ searchParams }: { searchParams: Promise<{ denied?: string }> }) {
   const user = await requireUser();
-  const [uiRows, { denied }] = await Promise.all([listAlertRules(getRuntime().database.db), searchParams]);
+  const [uiRows, { denied }] = await Promise.all([uiAlertRules(user), searchParams]);
   const admin = user.role === "admin";
   const idByName = new Map(uiRows.map((r) => [r.name, r.id]));
   const rules = ruleViews(user).sort(order);

@@ -1,5 +1,5 @@
 import { AutoRefresh } from "@/components/alerts/auto-refresh";
-import { activeAlerts, silences, silenceStatus, silencesMuting } from "@/components/alerts/data";
+import { activeAlerts, silences, silenceStatus, silencesMuting } from "@/lib/alerts/console";
 import { matcherText } from "@/components/alerts/format";
 import { ExpireSilenceButton } from "@/components/alerts/silence-form";
 import { Time } from "@/components/time";

@@ -1,11 +1,13 @@
 import { AutoRefresh } from "@/components/alerts/auto-refresh";
 import { Time } from "@/components/time";
 import { Badge, Card, EmptyState, rowClass, tableClass, tdClass, thClass, type Tone } from "@/components/ui";
-import { webhookOutbox, type OutboxEntryStatus } from "@/db/webhooks";
-import { deliveryLog, listWebhooks, type DeliveryLogEntry, type WebhookSummary } from "@/lib/notify/webhooks";
 import { requireUser } from "@/lib/auth/page";
-import { redactWebhookUrl, webhookUrlForViewer } from "@/lib/auth/redact";
-import { getRuntime } from "@/lib/runtime";
+import {
+  webhookDeliveryLogs,
+  type DeliveryLogEntry,
+  type OutboxEntryStatus,
+  type WebhookSummary,
+} from "@/lib/notify/deliveries";
 
 export const metadata = { title: "Webhook deliveries" };
 export const dynamic = "force-dynamic";
@@ -16,28 +18,14 @@ const ATTEMPTS_SHOWN = 50;
 const STATE_TONE: Record<string, Tone> = { delivered: "good", pending: "warn", failed: "bad", cancelled: "neutral" };
 
 export default async function WebhookDeliveriesPage() {
-  const user = await requireUser();
-  const db = getRuntime().database.db;
-  const hooks = await listWebhooks(db);
-  const logs = await Promise.all(
-    hooks.map(async (hook) => {
-      const [notifications, attempts] = await Promise.all([
-        webhookOutbox(db, hook.id, NOTIFICATIONS_SHOWN),
-        deliveryLog(db, hook.id, ATTEMPTS_SHOWN),
-      ]);
-      if (user.role === "admin") return { hook, notifications, attempts };
-      // A webhook URL is often the credential itself: viewers see where deliveries go, not the URL.
-      return {
-        hook: { ...hook, url: webhookUrlForViewer(hook.url) },
-        notifications,
-        attempts: attempts.map((a) => ({ ...a, error: a.error && redactWebhookUrl(a.error, hook.url) })),
-      };
-    }),
-  );
+  const logs = await webhookDeliveryLogs(await requireUser(), {
+    notifications: NOTIFICATIONS_SHOWN,
+    attempts: ATTEMPTS_SHOWN,
+  });
   return (
     <>
       <AutoRefresh />
-      {hooks.length === 0 ? (
+      {logs.length === 0 ? (
         <EmptyState>
           No webhooks yet. Add one under <code>webhooks:</code> in brokerwatch.yaml (or in Settings); each notification
           it is sent then appears here with its delivery attempts, retries and the receiver&apos;s answers.

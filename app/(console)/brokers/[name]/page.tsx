@@ -1,22 +1,23 @@
 import type { Metadata } from "next";
 import { notFound } from "next/navigation";
 import { Suspense } from "react";
-import { getBroker } from "@/db/brokers";
+import { findBroker } from "@/lib/brokers";
 import { BrokerCharts } from "@/components/charts/broker-charts";
 import { HeadroomPanel } from "@/components/charts/headroom-panel";
-import { DEFAULT_CHART_RANGE, isChartRange, type ChartRange } from "@/components/charts/ranges";
-import { loadBrokerDetail } from "@/components/overview/broker-detail";
+import { DEFAULT_CHART_RANGE, isChartRange, type ChartRange } from "@/lib/charts/ranges";
+import { loadBrokerDetail } from "@/lib/overview/broker-detail";
 import { BrokerLive } from "@/components/overview/broker-live";
 import { BrokerSkeleton } from "@/components/overview/broker-skeleton";
 import { BrokerStream } from "@/components/overview/broker-stream";
 import { DisconnectingClients, DisconnectReasons } from "@/components/overview/disconnect-leaders";
 import { displayUrl } from "@/components/overview/format";
 import { LiveEvents } from "@/components/overview/live-events";
-import { Badge, formatNumber, PageHeader, TextLink } from "@/components/ui";
+import { IncidentList } from "@/components/incidents/incident-list";
+import { Badge, Card, formatNumber, PageHeader, TextLink } from "@/components/ui";
 import { loadHeadroom } from "@/lib/api/brokers";
 import { requireUser } from "@/lib/auth/page";
 import type { Verified } from "@/lib/auth/verified";
-import { getRuntime } from "@/lib/runtime";
+import { loadBrokerIncidents } from "@/lib/incidents/pages";
 
 export const dynamic = "force-dynamic";
 
@@ -40,7 +41,7 @@ export default async function BrokerPage({ params, searchParams }: Props) {
   const { name } = await params;
   const { range: rangeParam } = await searchParams;
   const range = isChartRange(rangeParam) ? rangeParam : DEFAULT_CHART_RANGE;
-  const broker = await getBroker(getRuntime().database.db, name);
+  const broker = await findBroker(user, name);
   if (!broker) notFound();
   const dialect = broker.dialect === "auto" ? `auto → ${broker.detectedDialect ?? "not detected yet"}` : broker.dialect;
 
@@ -102,7 +103,11 @@ async function BrokerBody({
   range: ChartRange;
 }) {
   const name = broker.name;
-  const [detail, headroom] = await Promise.all([loadBrokerDetail(user, name, range), loadHeadroom(broker)]);
+  const [detail, headroom, incidents] = await Promise.all([
+    loadBrokerDetail(user, name, range),
+    loadHeadroom(broker),
+    loadBrokerIncidents(user, name),
+  ]);
   return (
     <BrokerStream broker={name} initialLive={detail.live} initialEvents={detail.events}>
       <BrokerLive name={name} />
@@ -110,6 +115,9 @@ async function BrokerBody({
       <BrokerCharts key={name} initial={detail.charts} />
 
       <HeadroomPanel headroom={headroom} />
+      <Card title="Incidents">
+        <IncidentList incidents={incidents} />
+      </Card>
 
       <div className="grid gap-4 lg:grid-cols-2">
         <DisconnectReasons hour={detail.reasons.hour} day={detail.reasons.day} />

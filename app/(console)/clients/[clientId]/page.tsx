@@ -1,10 +1,9 @@
 import type { Metadata } from "next";
 import { headers } from "next/headers";
 import { notFound } from "next/navigation";
-import { clientHistory } from "@/db/clients";
+import { clientHistory } from "@/lib/clients";
 import { diagnose } from "@/lib/diagnosis";
 import { requireUser } from "@/lib/auth/page";
-import { getRuntime } from "@/lib/runtime";
 import { ClientTrace } from "@/components/clients/trace";
 import { clientIdFromPath, parseWindow, rangeSeconds, type SearchParams } from "@/components/clients/params";
 
@@ -25,11 +24,11 @@ export async function generateMetadata({ params }: Props): Promise<Metadata> {
 
 /** One ClientID's sessions, reason breakdown and diagnosis over a window (24 h, 7 d or 30 d). */
 export default async function ClientTracePage({ params, searchParams }: Props) {
-  await requireUser();
+  const user = await requireUser();
   const clientId = await requestedClientId(params);
   const window = parseWindow(await searchParams);
   const now = new Date();
-  const history = await clientHistory(getRuntime().database.db, clientId, {
+  const history = await clientHistory(user, clientId, {
     from: new Date(now.getTime() - rangeSeconds(window) * 1000),
   });
   return (

@@ -1,6 +1,5 @@
 import { BrokerSettings } from "@/components/settings/broker-settings";
 import { requireUser } from "@/lib/auth/page";
-import { getRuntime } from "@/lib/runtime";
 import { brokerSettings } from "@/lib/settings/brokers";
 
 export const dynamic = "force-dynamic";
@@ -8,6 +7,6 @@ export const metadata = { title: "Brokers · Settings" };
 
 export default async function BrokerSettingsPage() {
   const user = await requireUser();
-  const brokers = await brokerSettings(getRuntime().database.db);
+  const brokers = await brokerSettings(user);
   return <BrokerSettings brokers={brokers} canEdit={user.role === "admin"} />;
 }

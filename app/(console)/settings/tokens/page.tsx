@@ -1,6 +1,5 @@
 import { TokenSettings } from "@/components/settings/token-settings";
 import { requireUser } from "@/lib/auth/page";
-import { getRuntime } from "@/lib/runtime";
 import { tokenSettings } from "@/lib/settings/tokens";
 
 export const dynamic = "force-dynamic";
@@ -8,6 +7,6 @@ export const metadata = { title: "API tokens · Settings" };
 
 export default async function TokenSettingsPage() {
   const user = await requireUser();
-  const tokens = await tokenSettings(getRuntime().database.db);
+  const tokens = await tokenSettings(user);
   return <TokenSettings tokens={tokens} canEdit={user.role === "admin"} />;
 }

@@ -1,6 +1,5 @@
 import { UserSettings } from "@/components/settings/user-settings";
 import { requireUser } from "@/lib/auth/page";
-import { getRuntime } from "@/lib/runtime";
 import { userSettings } from "@/lib/settings/users";
 
 export const dynamic = "force-dynamic";
@@ -8,6 +7,6 @@ export const metadata = { title: "Users · Settings" };
 
 export default async function UserSettingsPage() {
   const user = await requireUser();
-  const users = await userSettings(getRuntime().database.db);
+  const users = await userSettings(user);
   return <UserSettings users={users} canEdit={user.role === "admin"} currentUsername={user.username} />;
 }

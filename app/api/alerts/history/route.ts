@@ -1,9 +1,8 @@
 import { z } from "zod";
-import { listAlertHistory } from "@/db/alerts";
+import { alertHistory } from "@/lib/alerts/console";
 import { limitParam, timeParam } from "@/lib/api/params";
 import { route } from "@/lib/api/route";
 import { ApiError } from "@/lib/http";
-import { getRuntime } from "@/lib/runtime";
 
 export const dynamic = "force-dynamic";
 
@@ -21,11 +20,11 @@ function jsonValue(text: string | null): number | string | null {
  * GET /api/alerts/history?from=&to=&limit= — alerts that fired, with when they resolved: every
  * episode active at some point in [from, to] (default: the last 24 hours), newest first.
  */
-export const GET = route({ auth: "viewer", query: historySchema }, async ({ query }) => {
+export const GET = route({ auth: "viewer", query: historySchema }, async ({ caller, query }) => {
   const to = query.to ?? new Date();
   const from = query.from ?? new Date(to.getTime() - DEFAULT_RANGE_MS);
   if (from > to) throw new ApiError("bad_request", "from: must not be after to", { parameter: "from" });
-  const rows = await listAlertHistory(getRuntime().database.db, { from, to, limit: query.limit });
+  const rows = await alertHistory(caller, { from, to, limit: query.limit });
   return {
     alerts: rows.map((r) => ({
       fingerprint: r.fingerprint,

@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { getBroker } from "@/db/brokers";
-import { queryEvents } from "@/db/events";
-import { liveEvent, LIVE_EVENTS_BACKLOG } from "@/components/overview/events";
-import { subscribeOverview } from "@/components/overview/snapshot";
+import { findBroker } from "@/lib/brokers";
+import { eventBacklog } from "@/lib/overview/broker-detail";
+import { liveEvent } from "@/lib/overview/events";
+import { subscribeOverview } from "@/lib/overview/snapshot";
 import { route } from "@/lib/api/route";
 import { closeWhenRevoked } from "@/lib/auth/api";
 import { ApiError } from "@/lib/http";
@@ -21,8 +21,8 @@ const streamQuery = z.object({ broker: z.string().min(1, "name a broker").max(20
  * so the page needs one connection, not two. The stream ends when its credential stops verifying.
  */
 export const GET = route({ auth: "viewer", query: streamQuery }, async ({ caller, request, query: q }) => {
-  const { database, writer } = getRuntime();
-  if (!(await getBroker(database.db, q.broker))) throw new ApiError("not_found", `no broker named "${q.broker}"`);
+  const { writer } = getRuntime();
+  if (!(await findBroker(caller, q.broker))) throw new ApiError("not_found", `no broker named "${q.broker}"`);
   return sseResponse(request, async (channel) => {
     // Subscribe before reading the backlog: an event committed in between arrives twice (the
     // page drops duplicates) rather than not at all.
@@ -34,12 +34,12 @@ export const GET = route({ auth: "viewer", query: streamQuery }, async ({ caller
       : () => {};
     let backlog;
     try {
-      backlog = await queryEvents(database.db, { broker: q.broker, limit: LIVE_EVENTS_BACKLOG });
+      backlog = await eventBacklog(caller, q.broker);
     } catch (err) {
       unsubscribe();
       throw err;
     }
-    channel.send("backlog", backlog.map(liveEvent));
+    channel.send("backlog", backlog);
     const unwatch = subscribeOverview(caller, (snapshot) =>
       channel.send("broker", snapshot.clusters.flatMap((c) => c.brokers).find((b) => b.name === q.broker) ?? null),
     );

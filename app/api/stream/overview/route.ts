@@ -1,4 +1,4 @@
-import { subscribeOverview } from "@/components/overview/snapshot";
+import { subscribeOverview } from "@/lib/overview/snapshot";
 import { route } from "@/lib/api/route";
 import { closeWhenRevoked } from "@/lib/auth/api";
 import { sseResponse } from "@/lib/live";

@@ -1,8 +1,7 @@
 import { notFound, redirect } from "next/navigation";
-import { listAlertRules } from "@/db/alerts";
+import { uiAlertRules } from "@/lib/alerts/console";
 import { RuleEditor } from "@/components/alerts/rule-editor";
 import { requireUser } from "@/lib/auth/page";
-import { getRuntime } from "@/lib/runtime";
 
 export const metadata = { title: "Edit alert rule" };
 export const dynamic = "force-dynamic";
@@ -13,7 +12,7 @@ export default async function EditAlertRulePage({ params }: { params: Promise<{ 
   if (user.role !== "admin") redirect("/alerts/rules?denied=1");
   const { id } = await params;
   const rule = /^\d+$/.test(id)
-    ? (await listAlertRules(getRuntime().database.db)).find((r) => r.id === Number(id))
+    ? (await uiAlertRules(user)).find((r) => r.id === Number(id))
     : undefined;
   if (!rule) notFound();
   return (

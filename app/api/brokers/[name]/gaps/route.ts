@@ -1,10 +1,8 @@
 import { z } from "zod";
-import { getBroker } from "@/db/brokers";
-import { listGaps } from "@/db/gaps";
+import { brokerGaps, findBroker } from "@/lib/brokers";
 import { timeParam } from "@/lib/api/params";
 import { route, segment } from "@/lib/api/route";
 import { ApiError } from "@/lib/http";
-import { getRuntime } from "@/lib/runtime";
 
 export const dynamic = "force-dynamic";
 
@@ -13,12 +11,11 @@ const gapQuery = z.object({ from: timeParam.optional(), to: timeParam.optional()
 /** GET /api/brokers/{name}/gaps?from=&to= — intervals in which the collector could not see the broker. */
 export const GET = route(
   { auth: "viewer", params: z.object({ name: segment }), query: gapQuery },
-  async ({ params: { name }, query }) => {
-    const db = getRuntime().database.db;
-    if (!(await getBroker(db, name))) throw new ApiError("not_found", `no broker named "${name}"`);
+  async ({ caller, params: { name }, query }) => {
+    if (!(await findBroker(caller, name))) throw new ApiError("not_found", `no broker named "${name}"`);
     const to = query.to ?? new Date();
     const from = query.from ?? new Date(to.getTime() - 24 * 3600_000);
-    const gaps = await listGaps(db, name, from, to);
+    const gaps = await brokerGaps(caller, name, from, to);
     return {
       broker: name,
       gaps: gaps.map((g) => ({

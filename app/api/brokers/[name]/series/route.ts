@@ -1,11 +1,10 @@
 import { z } from "zod";
-import { getBroker } from "@/db/brokers";
-import { loadBrokerCharts } from "@/components/charts/load";
-import { CHART_METRICS, CHART_RANGE_NAMES, DEFAULT_CHART_RANGE, type ChartRange } from "@/components/charts/ranges";
+import { findBroker } from "@/lib/brokers";
+import { loadBrokerCharts } from "@/lib/charts/load";
+import { CHART_METRICS, CHART_RANGE_NAMES, DEFAULT_CHART_RANGE, type ChartRange } from "@/lib/charts/ranges";
 import { route, segment } from "@/lib/api/route";
 import { ApiError } from "@/lib/http";
 import { isMetricName, type MetricName } from "@/lib/metrics";
-import { getRuntime } from "@/lib/runtime";
 
 export const dynamic = "force-dynamic";
 
@@ -39,8 +38,7 @@ const seriesQuery = z.object({
 export const GET = route(
   { auth: "viewer", params: z.object({ name: segment }), query: seriesQuery },
   async ({ caller, params: { name }, query }) => {
-    const db = getRuntime().database.db;
-    if (!(await getBroker(db, name))) throw new ApiError("not_found", `no broker named "${name}"`);
-    return loadBrokerCharts(caller, db, name, query.range, query.metric ?? CHART_METRICS);
+    if (!(await findBroker(caller, name))) throw new ApiError("not_found", `no broker named "${name}"`);
+    return loadBrokerCharts(caller, name, query.range, query.metric ?? CHART_METRICS);
   },
 );

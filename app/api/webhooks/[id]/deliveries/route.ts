@@ -1,10 +1,8 @@
 import { z } from "zod";
-import { webhookOutbox } from "@/db/webhooks";
 import { limitParam } from "@/lib/api/params";
 import { route, segment } from "@/lib/api/route";
 import { ApiError } from "@/lib/http";
-import { deliveryLog, listWebhooks } from "@/lib/notify/webhooks";
-import { getRuntime } from "@/lib/runtime";
+import { webhookDeliveries } from "@/lib/notify/deliveries";
 
 export const dynamic = "force-dynamic";
 
@@ -17,14 +15,10 @@ const deliveriesSchema = z.object({ limit: limitParam });
  */
 export const GET = route(
   { auth: "viewer", params: z.object({ id: segment }), query: deliveriesSchema },
-  async ({ params: { id }, query: { limit } }) => {
-    const db = getRuntime().database.db;
-    const webhook = /^\d+$/.test(id) ? (await listWebhooks(db)).find((w) => w.id === Number(id)) : undefined;
-    if (!webhook) throw new ApiError("not_found", `no webhook with id "${id}"`, { parameter: "id" });
-    const [notifications, attempts] = await Promise.all([
-      webhookOutbox(db, webhook.id, limit),
-      deliveryLog(db, webhook.id, limit),
-    ]);
-    return { webhook: { id: webhook.id, name: webhook.name }, notifications, attempts };
+  async ({ caller, params: { id }, query: { limit } }) => {
+    const found = await webhookDeliveries(caller, id, limit);
+    if (!found) throw new ApiError("not_found", `no webhook with id "${id}"`, { parameter: "id" });
+    const { hook, notifications, attempts } = found;
+    return { webhook: { id: hook.id, name: hook.name }, notifications, attempts };
   },
 );

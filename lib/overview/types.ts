@@ -30,7 +30,8 @@ export interface OverviewCluster {
   brokers: OverviewBroker[];
 }
 
-export type BrokerStatus = "up" | "down" | "unknown";
+import type { BrokerStatus } from "@/db/vocabulary";
+export type { BrokerStatus };
 
 export interface OverviewBroker {
   name: string;

@@ -5,9 +5,10 @@ import {
   type ClientDisconnects,
   type ReasonCount,
 } from "@/db/dashboards";
+export type { ClientDisconnects, ReasonCount };
 import { queryEvents } from "@/db/events";
-import { loadBrokerCharts, type BrokerChartData } from "@/components/charts/load";
-import type { ChartRange } from "@/components/charts/ranges";
+import { loadBrokerCharts, type BrokerChartData } from "@/lib/charts/load";
+import type { ChartRange } from "@/lib/charts/ranges";
 import { assertVerified, type Verified } from "@/lib/auth/verified";
 import { getRuntime } from "@/lib/runtime";
 import { liveEvent, LIVE_EVENTS_BACKLOG, type LiveEvent } from "./events";
@@ -23,6 +24,13 @@ export interface BrokerDetail {
   events: LiveEvent[];
   reasons: { hour: ReasonCount[]; day: ReasonCount[] };
   clients: { hour: ClientDisconnects[]; day: ClientDisconnects[] };
+}
+
+/** One broker's newest stored connection events, as the live stream and the page open with them. */
+export async function eventBacklog(viewer: Verified, broker: string): Promise<LiveEvent[]> {
+  assertVerified(viewer);
+  const events = await queryEvents(getRuntime().database.db, { broker, limit: LIVE_EVENTS_BACKLOG });
+  return events.map(liveEvent);
 }
 
 /**
@@ -41,8 +49,8 @@ export async function loadBrokerDetail(
   const day = { broker: name, from: new Date(now - 24 * HOUR), to: new Date(now) };
   const [snapshot, charts, events, reasonsHour, reasonsDay, clientsHour, clientsDay] = await Promise.all([
     overviewSnapshot(viewer),
-    loadBrokerCharts(viewer, db, name, range, undefined, now),
-    queryEvents(db, { broker: name, limit: LIVE_EVENTS_BACKLOG }),
+    loadBrokerCharts(viewer, name, range, undefined, now),
+    eventBacklog(viewer, name),
     topDisconnectReasons(db, hour),
     topDisconnectReasons(db, day),
     topDisconnectingClients(db, hour),
@@ -51,7 +59,7 @@ export async function loadBrokerDetail(
   return {
     live: snapshot.clusters.flatMap((c) => c.brokers).find((b) => b.name === name) ?? null,
     charts,
-    events: events.map(liveEvent),
+    events,
     reasons: { hour: reasonsHour, day: reasonsDay },
     clients: { hour: clientsHour, day: clientsDay },
   };

@@ -6,21 +6,22 @@ import { DEFAULT_RETENTION, enforceRetention, rollUpSamples, type RetentionSecon
 import type { NewBrokerRow } from "@/db/schema";
 import { installationId } from "@/db/settings";
 import { startBundledBroker, type BundledBroker } from "@/broker/index";
-import { ensureAdminUser, ensureServiceSecret } from "./auth/bootstrap";
-import { Cluster } from "./cluster/cluster";
-import { CollectorManager } from "./collector/manager";
-import { DEFAULT_TIMING, type CollectorTiming } from "./collector/collector";
-import { IngestWriter } from "./collector/writer";
-import { DEFAULT_WATCHERS, loadConfigFile, resolveConfigPath, type BrokerwatchConfig } from "./config";
-import { brokerSecretAddress, encryptSecret } from "./crypto";
-import { shareCommittedEvents } from "./live";
-import { sealStoredSecrets } from "./settings/secrets";
-import { setRuntime, type Runtime } from "./runtime";
-import { AlertEngine } from "./alerts/engine";
-import { ruleProvider } from "./alerts/rules";
-import { Dispatcher } from "./notify/dispatch";
-import { DeliveryWorker } from "./notify/outbox";
-import { applyWebhookConfig } from "./notify/webhooks";
+import { ensureAdminUser, ensureServiceSecret } from "@/lib/auth/bootstrap";
+import { Cluster } from "@/lib/cluster/cluster";
+import { CollectorManager } from "@/lib/collector/manager";
+import { DEFAULT_TIMING, type CollectorTiming } from "@/lib/collector/collector";
+import { IngestWriter } from "@/lib/collector/writer";
+import { DEFAULT_WATCHERS, loadConfigFile, resolveConfigPath, type BrokerwatchConfig } from "@/lib/config";
+import { brokerSecretAddress, encryptSecret } from "@/lib/crypto";
+import { shareCommittedEvents } from "@/lib/live";
+import { sealStoredSecrets } from "@/lib/settings/secrets";
+import { setRuntime, type Runtime } from "@/lib/runtime";
+import { AlertEngine } from "@/lib/alerts/engine";
+import { ruleProvider } from "@/lib/alerts/rules";
+import { Dispatcher } from "@/lib/notify/dispatch";
+import { DeliveryWorker } from "@/lib/notify/outbox";
+import { applyWebhookConfig } from "@/lib/notify/webhooks";
+import { IncidentTracker, type IncidentTiming } from "@/lib/incidents/tracker";
 
 /**
  * The service without its web server: database, bundled broker, write queue, collectors,
@@ -53,6 +54,8 @@ export interface ServiceOptions {
   instanceName?: string;
   /** heartbeat and lease timing of the instances (tests shorten it) */
   cluster?: { ttlMs?: number; heartbeatMs?: number };
+  /** when a broker incident counts as settled and closes (lib/incidents/tracker.ts) */
+  incidents?: Partial<IncidentTiming>;
   log?: (line: string) => void;
 }
 
@@ -66,6 +69,7 @@ export interface Service {
   engine: AlertEngine;
   deliveryWorker: DeliveryWorker;
   cluster: Cluster;
+  incidents: IncidentTracker;
   setExternalURL(url: string): void;
   stop(): Promise<void>;
 }
@@ -199,6 +203,13 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     if (!cluster.isLeader) void engine.follow().catch(() => {});
   });
   await cluster.start();
+  // Incidents listen before the first collector can report a status change.
+  const incidents = new IncidentTracker(database, collectors, {
+    timing: opts.incidents,
+    flush: () => writer.flush(),
+    log,
+  });
+  incidents.start();
   await collectors.start();
   await leadership;
   if (!cluster.isLeader) await engine.follow().catch(() => {});
@@ -249,6 +260,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     engine,
     deliveryWorker,
     cluster,
+    incidents,
     setExternalURL(url: string) {
       dispatcherOptions.externalURL = url;
       engineOptions.externalURL = url;
@@ -259,6 +271,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       clearInterval(retentionTimer);
       // Reverse order: stop reading, flush what was read, then close the broker and the database.
       cluster.off("leader", onLeader);
+      await incidents.stop();
       await collectors.stop();
       await engine.stop();
       // Leave: the lease and this instance's brokers go to the others at once.

@@ -1,3 +1,5 @@
+import type { DisconnectReason, EventType } from "@/lib/events";
+
 /**
  * A connection event as the live event stream sends it: the stored row without the raw log line
  * (which can be long and is on the client's trace page), times as ISO strings.
@@ -8,8 +10,8 @@ export interface LiveEvent {
   ts: string;
   node: string | null;
   clientId: string | null;
-  type: string;
-  reason: string | null;
+  type: EventType;
+  reason: DisconnectReason | null;
   address: string | null;
   port: number | null;
   username: string | null;

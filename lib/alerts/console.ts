@@ -1,6 +1,6 @@
 import "server-only";
-import { listSilences, loadAlertStates } from "@/db/alerts";
-import type { SilenceRow } from "@/db/schema";
+import { listAlertHistory, listAlertRules, listSilences, loadAlertStates, type AlertHistoryRow } from "@/db/alerts";
+import type { AlertRuleRow, SilenceRow } from "@/db/schema";
 import { alertViews, type AlertView, type RuleView } from "@/lib/alerts/engine";
 import { assertVerified, type Verified } from "@/lib/auth/verified";
 import { isSilenced } from "@/lib/notify/silences";
@@ -48,4 +48,19 @@ export function hasProblem(rule: RuleView): boolean {
 /** Refused at load (bad expression, name clash): switched on, yet never evaluated. */
 export function isRefused(rule: RuleView): boolean {
   return rule.enabled && rule.lastEvaluatedAt === null && rule.loadErrors.length > 0;
+}
+
+/** Alerts that fired in [from, to], newest first: the history page and GET /api/alerts/history. */
+export async function alertHistory(
+  viewer: Verified,
+  q: { from: Date; to: Date; limit: number },
+): Promise<AlertHistoryRow[]> {
+  assertVerified(viewer);
+  return listAlertHistory(getRuntime().database.db, q);
+}
+
+/** The rules made in the UI or the API (the file's and the built-in ones are in ruleViews). */
+export async function uiAlertRules(viewer: Verified): Promise<AlertRuleRow[]> {
+  assertVerified(viewer);
+  return listAlertRules(getRuntime().database.db);
 }

@@ -1,7 +1,8 @@
 import "server-only";
-import type { Db } from "@/db/client";
 import { chartSeries, type ChartData } from "@/db/dashboards";
+export type { ChartGap, ChartPoint } from "@/db/dashboards";
 import { assertVerified, type Verified } from "@/lib/auth/verified";
+import { getRuntime } from "@/lib/runtime";
 import { CHART_METRICS, CHART_RANGES, type ChartRange } from "./ranges";
 
 export interface BrokerChartData extends ChartData {
@@ -15,7 +16,6 @@ export interface BrokerChartData extends ChartData {
  */
 export async function loadBrokerCharts(
   viewer: Verified,
-  db: Db,
   broker: string,
   range: ChartRange,
   metrics: readonly string[] = CHART_METRICS,
@@ -23,7 +23,7 @@ export async function loadBrokerCharts(
 ): Promise<BrokerChartData> {
   assertVerified(viewer);
   const spec = CHART_RANGES[range];
-  const data = await chartSeries(db, {
+  const data = await chartSeries(getRuntime().database.db, {
     broker,
     metrics,
     from: new Date(now - spec.ms),

@@ -6,7 +6,7 @@ import { brokerSummaries } from "@/lib/api/brokers";
 import { assertVerified, type Verified } from "@/lib/auth/verified";
 import { sharedLiveSource } from "@/lib/live";
 import { getRuntime } from "@/lib/runtime";
-import type { BrokerStatus, FiringAlert, OverviewBroker, OverviewCluster, OverviewSnapshot } from "./types";
+import type { FiringAlert, OverviewBroker, OverviewCluster, OverviewSnapshot } from "./types";
 
 /**
  * The overview's data: brokers as the collectors see them now (in memory: status, latest gauges),
@@ -34,7 +34,7 @@ async function buildOverviewSnapshot(): Promise<OverviewSnapshot> {
   const clusters = new Map<string | null, OverviewCluster>();
   for (const b of summaries) {
     const m = b.metrics;
-    const status = (["up", "down", "unknown"].includes(b.status) ? b.status : "unknown") as BrokerStatus;
+    const status = b.status;
     const broker: OverviewBroker = {
       name: b.name,
       status,
