@@ -200,23 +200,23 @@ const UNIQUE_VIOLATION = "23505";
  * COPY into a temporary table of the target's columns (emptied at every commit), then move the
  * rows over with `conflict`, all in one transaction. COPY itself has no ON CONFLICT.
  */
-async function copyThroughStaging(
+async function copyThroughStaging<Returned = never>(
   sql: Sql,
   table: string,
   columns: readonly string[],
   rows: unknown[][],
   conflict: string,
-): Promise<number> {
+): Promise<Returned[] & { count: number }> {
   const staging = `${table}_staging`;
   const list = columns.join(", ");
-  let inserted = 0;
+  let inserted = Object.assign([] as Returned[], { count: 0 });
   await sql.begin(async (tx) => {
     await tx.unsafe(
       `create temp table if not exists ${staging} on commit delete rows as select ${list} from ${table} with no data`,
     );
     await copyInto(tx as unknown as Sql, staging, columns, rows);
     const result = await tx.unsafe(`insert into ${table} (${list}) select ${list} from ${staging} ${conflict}`);
-    inserted = result.count;
+    inserted = Object.assign([...result] as Returned[], { count: result.count });
   });
   return inserted;
 }
@@ -234,28 +234,50 @@ function chunks<T>(rows: T[], size: number): T[][] {
 
 /** Returns how many rows were new (the rest were copies of rows already stored). */
 export async function insertEvents(database: Database, rows: EventRow[]): Promise<number> {
-  if (rows.length === 0) return 0;
+  return (await insertNewEvents(database, rows)).length;
+}
+
+/** Identity of a stored event, as RETURNING gives it back. */
+function storedKey(broker: string, ts: Date, key: string): string {
+  return `${broker}\n${ts.getTime()}\n${key}`;
+}
+
+/**
+ * The rows of `rows` that were new, with their keys: what the live pages announce. A copy another
+ * watcher (or an earlier delivery) stored first is left out, so a stream shows each event once.
+ */
+export async function insertNewEvents(
+  database: Database,
+  rows: EventRow[],
+): Promise<(EventRow & { eventKey: string })[]> {
+  if (rows.length === 0) return [];
   const keyed = withKeys(rows);
+  const only = (inserted: { broker: string; ts: Date; eventKey: string }[]) => {
+    const fresh = new Set(inserted.map((r) => storedKey(r.broker, new Date(r.ts), r.eventKey)));
+    // `delete`: a key a batch holds twice was inserted once
+    return keyed.filter((e) => fresh.delete(storedKey(pgText(e.broker), e.ts, e.eventKey)));
+  };
   if (database.postgres) {
     const values = keyed.map(eventValues);
     // Optimistic: a batch without copies (nearly all of them) goes straight in by COPY, which
     // refuses it whole on a duplicate key; only then does it take the slower staging path.
     try {
       await copyInto(database.postgres, "connection_events", EVENT_COLUMNS, values);
-      return values.length;
+      return keyed;
     } catch (err) {
       if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
     }
-    return copyThroughStaging(
+    const inserted = await copyThroughStaging<{ broker: string; ts: Date; event_key: string }>(
       database.postgres,
       "connection_events",
       EVENT_COLUMNS,
       values,
-      "on conflict (broker, ts, event_key) do nothing",
+      "on conflict (broker, ts, event_key) do nothing returning broker, ts, event_key",
     );
+    return only(inserted.map((r) => ({ broker: r.broker, ts: r.ts, eventKey: r.event_key })));
   }
   // 16 columns × 2000 rows stays well under Postgres' 65,535 bind parameters.
-  let inserted = 0;
+  const inserted: { broker: string; ts: Date; eventKey: string }[] = [];
   await database.db.transaction(async (tx) => {
     for (const chunk of chunks(keyed, 2000)) {
       const written = await tx
@@ -272,11 +294,11 @@ export async function insertEvents(database: Database, rows: EventRow[]): Promis
           })),
         )
         .onConflictDoNothing({ target: [connectionEvents.broker, connectionEvents.ts, connectionEvents.eventKey] })
-        .returning({ id: connectionEvents.id });
-      inserted += written.length;
+        .returning({ broker: connectionEvents.broker, ts: connectionEvents.ts, eventKey: connectionEvents.eventKey });
+      inserted.push(...written);
     }
   });
-  return inserted;
+  return only(inserted);
 }
 
 const SAMPLE_COLUMNS = ["broker", "node", "metric", "labels", "ts", "value"] as const;
@@ -286,7 +308,7 @@ export async function insertSamples(database: Database, rows: SampleRow[]): Prom
   if (rows.length === 0) return 0;
   const distinct = distinctSamples(rows);
   if (database.postgres) {
-    return copyThroughStaging(
+    const written = await copyThroughStaging(
       database.postgres,
       "metric_samples",
       SAMPLE_COLUMNS,
@@ -294,6 +316,7 @@ export async function insertSamples(database: Database, rows: SampleRow[]): Prom
       `on conflict (broker, ts, metric, node, labels) do update set value = excluded.value
        where metric_samples.value is distinct from excluded.value`,
     );
+    return written.count;
   }
   let written = 0;
   await database.db.transaction(async (tx) => {

@@ -72,12 +72,17 @@ export interface MergedChange {
   lastSeenAt: Date | null;
 }
 
+/** The broker's status as its live watchers see it together, and whether this merge changed it. */
+export interface MergedStatus extends MergedChange {
+  changed: boolean;
+}
+
 /**
  * Recomputes a broker's status from its live watchers and records it: a gap opens (from the last
  * time any watcher saw the broker) when every watcher sees it down, and closes as soon as one sees
  * it up. Serialised per broker with a transaction-scoped advisory lock, so two watchers merging
- * at once cannot both open a gap. Returns the change, or null when the status stayed (or nobody
- * has an opinion yet: every watcher is still connecting).
+ * at once cannot both open a gap. Returns the merged status, or null when nobody has an opinion
+ * yet (every watcher is still connecting).
  */
 export async function mergeBrokerStatus(
   db: Db,
@@ -85,7 +90,7 @@ export async function mergeBrokerStatus(
   ttlMs: number,
   at: Date,
   why: string,
-): Promise<MergedChange | null> {
+): Promise<MergedStatus | null> {
   return db.transaction(async (tx) => {
     const t = tx as unknown as Db;
     await t.execute(sql`select pg_advisory_xact_lock(hashtext(${`brokerwatch.broker:${broker}`}))`);
@@ -99,7 +104,7 @@ export async function mergeBrokerStatus(
     if (to === "down") await openGap(t, broker, lastSeenAt ?? at, why);
     else await closeGap(t, broker, at);
     await setBrokerStatus(t, broker, to, lastSeenAt);
-    return row.status === to ? null : { broker, from: row.status, to, lastSeenAt };
+    return { broker, from: row.status, to, lastSeenAt, changed: row.status !== to };
   });
 }
 

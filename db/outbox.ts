@@ -1,5 +1,5 @@
 import "server-only";
-import { and, eq, gt, inArray, isNull, lt, lte, notExists, notInArray, or, sql } from "drizzle-orm";
+import { and, eq, exists, gt, inArray, isNull, lt, lte, notExists, notInArray, or, sql } from "drizzle-orm";
 import { alias } from "drizzle-orm/pg-core";
 import type { Db } from "./client";
 import {
@@ -94,6 +94,42 @@ export interface ClaimedNotification {
   body: string;
   attempts: number;
   createdAt: Date;
+}
+
+/**
+ * Cancels, as superseded, each pending notification that has failed at least once, is not in
+ * flight (unclaimed, or its claim older than `claimedBefore`), and has a newer pending one of its
+ * group to the same webhook created before `newerCreatedBefore`. Its attempts stay in the log.
+ */
+export async function supersedeNotifications(
+  db: Db,
+  opts: { claimedBefore: Date; newerCreatedBefore: Date },
+): Promise<void> {
+  const newer = alias(notifications, "newer");
+  await db
+    .update(notifications)
+    .set({ state: "cancelled", lastError: "superseded by a newer notification of its group", claimedAt: null })
+    .where(
+      and(
+        eq(notifications.state, "pending"),
+        gt(notifications.attempts, 0),
+        or(isNull(notifications.claimedAt), lt(notifications.claimedAt, opts.claimedBefore)),
+        exists(
+          db
+            .select({ id: newer.id })
+            .from(newer)
+            .where(
+              and(
+                eq(newer.webhookId, notifications.webhookId),
+                eq(newer.groupKey, notifications.groupKey),
+                eq(newer.state, "pending"),
+                gt(newer.id, notifications.id),
+                lte(newer.createdAt, opts.newerCreatedBefore),
+              ),
+            ),
+        ),
+      ),
+    );
 }
 
 /**

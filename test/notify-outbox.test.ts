@@ -264,6 +264,34 @@ describe("delivery outbox", () => {
     expect((await stateOf(fire.id)).state).toBe("delivered");
   });
 
+  it("delivers a group's resolution within a minute when the receiver never answers its firing in time", async () => {
+    // the firing (first request) hangs past the timeout every time; anything else is answered at once
+    const r = await serve((n) => ({ status: 200, delayMs: n === 0 ? 60_000 : 0 }));
+    const hook = await webhook(r.url);
+    const fire = await notify(hook.id, "{}:{hung}", "firing");
+    const resolve = await notify(hook.id, "{}:{hung}", "resolved");
+    const clock = { offset: 0 };
+    const w = worker({ timeoutMs: 200, backoffBaseMs: 60_000, now: () => Date.now() + clock.offset });
+    w.start();
+    await waitFor("the firing timed out", async () => (await stateOf(fire.id)).attempts === 1);
+    await sleep(300);
+    // the resolution still waits behind it (the receiver may yet answer)…
+    expect((await stateOf(resolve.id)).state).toBe("pending");
+    expect(r.received).toHaveLength(1);
+    // …but not beyond a minute
+    clock.offset = 61_000;
+    w.wake();
+    await waitFor("the resolution delivered", async () => (await stateOf(resolve.id)).state === "delivered");
+    // the firing was not tried again: the resolution, carrying the group's state, replaced it
+    expect(r.received.map((req) => JSON.parse(req.body).status)).toEqual(["firing", "resolved"]);
+    expect(await stateOf(fire.id)).toMatchObject({
+      state: "cancelled",
+      lastError: "superseded by a newer notification of its group",
+    });
+    const log = await deliveryLog(testDb.database.db, hook.id, 10);
+    expect(log.some((a) => a.error === "no answer within 200 ms")).toBe(true);
+  });
+
   it("keeps paging a healthy receiver while another one hangs on a backlog of 70 pages", async () => {
     const slow = await serve(() => ({ status: 200, delayMs: 3000 }));
     const fast = await serve(() => ({ status: 200 }));

@@ -114,6 +114,13 @@ export class BrokerCollector extends EventEmitter<{
     { metric: MetricName; node: string; labels: Record<string, string>; value: number; ts: Date }
   >();
   readonly counters = { messages: 0, events: 0, unparsed: 0 };
+  /**
+   * Whether other instances watch this broker too. Then this collector's "down" is one view among
+   * several (a partition between this instance and the broker, say): it does not store
+   * `mqtt_broker_up` 0 itself, the manager stores it once the merged status is down. With a single
+   * watcher the 0 is stored at once, without asking the database.
+   */
+  sharedView: () => boolean = () => false;
 
   constructor(
     readonly broker: CollectedBroker,
@@ -415,16 +422,8 @@ export class BrokerCollector extends EventEmitter<{
     if (this.status === "unknown") return;
     this.lastSyntheticAt = now;
     const ts = new Date(now);
-    const rows: SampleRow[] = [
-      {
-        broker: this.broker.name,
-        node: "",
-        metric: "mqtt_broker_up",
-        labels: {},
-        ts,
-        value: this.status === "up" ? 1 : 0,
-      },
-    ];
+    const rows: SampleRow[] = [];
+    if (this.status === "up" || !this.sharedView()) rows.push(brokerUpSample(this.broker.name, this.status, ts));
     if (this.broker.maxConnections) {
       rows.push({
         broker: this.broker.name,
@@ -445,6 +444,11 @@ export class BrokerCollector extends EventEmitter<{
       });
     this.writer.enqueue({ samples: rows });
   }
+}
+
+/** The stored liveness sample: 1 while the broker is up. */
+export function brokerUpSample(broker: string, status: BrokerStatus, ts: Date): SampleRow {
+  return { broker, node: "", metric: "mqtt_broker_up", labels: {}, ts, value: status === "up" ? 1 : 0 };
 }
 
 /** A dialect's event as the write queue stores it: the same fields, plus the broker's name and its identity. */

@@ -7,7 +7,14 @@ import type { EventRow, SampleRow } from "@/db/ingest";
 import type { BrokerRow } from "@/db/schema";
 import { assignWatchers } from "../cluster/assign";
 import { brokerSecretAddress, decryptSecret } from "../crypto";
-import { BrokerCollector, DEFAULT_TIMING, type CollectorTiming, type StatusChange, type UptimeBeat } from "./collector";
+import {
+  BrokerCollector,
+  brokerUpSample,
+  DEFAULT_TIMING,
+  type CollectorTiming,
+  type StatusChange,
+  type UptimeBeat,
+} from "./collector";
 import { isScrapeDialect, type DialectSetting } from "./index";
 import { ScrapeCollector } from "./scrape";
 import type { IngestWriter } from "./writer";
@@ -45,6 +52,11 @@ export interface ManagerOptions {
    * would see the broker flap.
    */
   clientIdSuffix?: string;
+  /**
+   * The address this instance connects to for a broker's URL (default: the URL). Tests put a TCP
+   * proxy between one instance and a broker to cut only that instance's path.
+   */
+  route?: (url: string) => string;
 }
 
 export interface ClusterView {
@@ -102,6 +114,8 @@ export class CollectorManager extends EventEmitter<{ status: [StatusChange]; hea
   private readonly log: (line: string) => void;
   private readonly instance: string;
   private reloading: Promise<void> = Promise.resolve();
+  /** brokers this instance watches together with other instances (see BrokerCollector.sharedView) */
+  private shared = new Set<string>();
   private started = false;
 
   constructor(
@@ -213,9 +227,13 @@ export class CollectorManager extends EventEmitter<{ status: [StatusChange]; hea
       for (const name of shared) mine.add(name);
       return mine;
     }
+    const together = new Set<string>();
     for (const [broker, watchers] of assignWatchers(shared, cluster.live(), cluster.watchers)) {
-      if (watchers.includes(this.instance)) mine.add(broker);
+      if (!watchers.includes(this.instance)) continue;
+      mine.add(broker);
+      if (watchers.length > 1) together.add(broker);
     }
+    this.shared = together;
     return mine;
   }
 
@@ -234,8 +252,15 @@ export class CollectorManager extends EventEmitter<{ status: [StatusChange]; hea
     try {
       await recordObservation(db, { broker, instance: this.instance, status, lastSeenAt });
       const merged = await mergeBrokerStatus(db, broker, this.ttlMs, new Date(), why);
-      if (merged && this.opts.cluster)
+      if (merged?.changed && this.opts.cluster)
         this.log(`brokerwatch: broker ${broker} is ${merged.to} as its watchers see it (was ${merged.from})`);
+      // A shared watcher that sees the broker down stores the 0 only when no live watcher sees it up.
+      const collector = this.collectors.get(broker);
+      if (merged?.to === "down" && status === "down" && collector?.sharedView()) {
+        const sample = brokerUpSample(broker, "down", new Date());
+        collector.latest.set("mqtt_broker_up|", { ...sample, metric: "mqtt_broker_up" });
+        this.writer.enqueue({ samples: [sample] });
+      }
     } catch (err) {
       this.log(`brokerwatch: recording ${broker}'s status failed: ${(err as Error).message}`);
     }
@@ -266,7 +291,7 @@ export class CollectorManager extends EventEmitter<{ status: [StatusChange]; hea
       broker.source === "builtin" && broker.dialect === "bundled" ? this.opts.bundledCredentials : undefined;
     const collected = {
       name: broker.name,
-      url: broker.url,
+      url: this.opts.route?.(broker.url) ?? broker.url,
       dialect: broker.dialect as DialectSetting,
       username: bundled?.username ?? broker.username,
       password: bundled?.password ?? password,
@@ -281,6 +306,7 @@ export class CollectorManager extends EventEmitter<{ status: [StatusChange]; hea
     const collector: Collector = isScrapeDialect(broker.dialect)
       ? new ScrapeCollector({ ...collected, metricsUrl: broker.metricsUrl, amqpUrl: broker.amqpUrl }, this.writer, timing, this.log)
       : new BrokerCollector(collected, this.writer, timing, this.log);
+    collector.sharedView = () => this.shared.has(broker.name);
     collector.on("status", (change) => void this.onStatus(change));
     // broker incidents (lib/incidents/tracker.ts) watch uptime for restarts the connection did not show
     if (collector instanceof BrokerCollector)
@@ -303,8 +329,12 @@ export class CollectorManager extends EventEmitter<{ status: [StatusChange]; hea
     if (change.to === "down" || change.to === "up") {
       this.log(`brokerwatch: broker ${change.broker} is ${change.to} (${change.why})`);
     }
-    this.emit("status", change);
+    // A shared watcher's "down" is stored (as mqtt_broker_up 0) only after the merge: announce it
+    // after that, so the alert round it triggers reads the merged value.
+    const mergeFirst = change.to === "down" && this.collectors.get(change.broker)?.sharedView();
+    if (!mergeFirst) this.emit("status", change);
     await this.observe(change.broker, change.to, change.lastSeenAt, change.why);
+    if (mergeFirst) this.emit("status", change);
   }
 
   /** Events stored from shipped log lines count towards mqtt_disconnects_per_minute like collected ones. */

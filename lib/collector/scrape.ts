@@ -3,7 +3,7 @@ import amqp, { type ChannelModel, type ConsumeMessage } from "amqplib";
 import type { EventRow, SampleRow } from "@/db/ingest";
 import type { MetricName } from "../metrics";
 import type { BrokerStatus, CollectedBroker, CollectorTiming, StatusChange } from "./collector";
-import { toEventRow } from "./collector";
+import { brokerUpSample, toEventRow } from "./collector";
 import { EventOrdinals } from "./identity";
 import { createDialect } from "./index";
 import { EVENT_TOPIC_PREFIX } from "./rabbitmq";
@@ -60,6 +60,8 @@ export class ScrapeCollector extends EventEmitter<{
     { metric: MetricName; node: string; labels: Record<string, string>; value: number; ts: Date }
   >();
   readonly counters = { messages: 0, events: 0, unparsed: 0 };
+  /** as BrokerCollector.sharedView: with other watchers, a "down" is stored by the manager once merged */
+  sharedView: () => boolean = () => false;
 
   constructor(
     readonly broker: ScrapedBroker,
@@ -289,9 +291,8 @@ export class ScrapeCollector extends EventEmitter<{
     if (this.status === "unknown") return;
     this.lastSyntheticAt = now;
     const ts = new Date(now);
-    const rows: SampleRow[] = [
-      { broker: this.broker.name, node: "", metric: "mqtt_broker_up", labels: {}, ts, value: this.status === "up" ? 1 : 0 },
-    ];
+    const rows: SampleRow[] = [];
+    if (this.status === "up" || !this.sharedView()) rows.push(brokerUpSample(this.broker.name, this.status, ts));
     if (this.broker.maxConnections) {
       rows.push({ broker: this.broker.name, node: "", metric: "mqtt_connections_max", labels: {}, ts, value: this.broker.maxConnections });
     }

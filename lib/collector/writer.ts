@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import type { Database } from "@/db/client";
 import {
-  insertEvents,
+  insertNewEvents,
   insertSamples,
   insertUnparsed,
   type EventRow,
@@ -250,9 +250,11 @@ export class IngestWriter extends EventEmitter<{ full: []; drained: []; written:
     // (re-sending what was would be dropped by the unique keys anyway, but costs a write).
     let committed: "nothing" | "events" | "samples" = "nothing";
     let fresh = 0;
+    let newEvents: EventRow[] = [];
     try {
       // Events first: they are what an operator asks about; samples are refreshed every second.
-      fresh += await insertEvents(this.database, events.rows);
+      newEvents = await insertNewEvents(this.database, events.rows);
+      fresh += newEvents.length;
       committed = "events";
       fresh += await insertSamples(this.database, samples.rows);
       committed = "samples";
@@ -269,12 +271,18 @@ export class IngestWriter extends EventEmitter<{ full: []; drained: []; written:
         unparsed.rows.length;
       this.log(`brokerwatch: writing ${retrying} rows failed, will retry: ${(err as Error).message}`);
       const none = { rows: [], tickets: [] };
-      this.committed(committed === "nothing" ? none : events, committed === "samples" ? samples : none, none, started);
+      this.committed(
+        committed === "nothing" ? none : events,
+        committed === "samples" ? samples : none,
+        none,
+        started,
+        newEvents,
+      );
       return;
     }
     this.stats.duplicatesDropped +=
       events.rows.length + samples.rows.length + unparsed.rows.length - fresh;
-    this.committed(events, samples, unparsed, started);
+    this.committed(events, samples, unparsed, started, newEvents);
   }
 
   private committed(
@@ -282,6 +290,8 @@ export class IngestWriter extends EventEmitter<{ full: []; drained: []; written:
     samples: { rows: SampleRow[]; tickets: (Ticket | null)[] },
     unparsed: { rows: UnparsedRow[]; tickets: (Ticket | null)[] },
     started: number,
+    /** the events that were new: copies another watcher stored first are not announced again */
+    newEvents: EventRow[] = [],
   ): void {
     if (events.rows.length + samples.rows.length + unparsed.rows.length === 0) return;
     this.settle(events.tickets);
@@ -296,7 +306,7 @@ export class IngestWriter extends EventEmitter<{ full: []; drained: []; written:
     this.stats.unparsedWritten += unparsed.rows.length;
     const newest = events.rows.at(-1)?.receivedAt ?? samples.rows.at(-1)?.ts;
     if (newest) this.stats.lastLagMs = now - newest.getTime();
-    if (events.rows.length) this.emit("written", { events: events.rows });
+    if (newEvents.length) this.emit("written", { events: newEvents });
     if (this.full && this.queued <= this.maxQueued / 2) {
       this.full = false;
       this.log(`brokerwatch: write queue drained (${this.queued} rows waiting); resuming collectors`);

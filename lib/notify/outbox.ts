@@ -12,6 +12,7 @@ import {
   hasOlderPending,
   insertNotification,
   recordAttempt,
+  supersedeNotifications,
   updatePendingNotification,
   webhooksByIds,
   type ClaimedNotification,
@@ -61,13 +62,21 @@ export interface DeliveryWorkerOptions {
   log?: (line: string) => void;
   /** how often to look for due rows another process enqueued or a retry made due; default 1000 */
   pollMs?: number;
-  /** per-attempt HTTP timeout; default 10 s, under Standard Webhooks' 15–30 s so a hung receiver reaches its retry sooner */
+  /** per-attempt HTTP timeout; default 15 s, the low end of Standard Webhooks' 15–30 s */
   timeoutMs?: number;
   /** first retry delay before jitter; default 1 s */
   backoffBaseMs?: number;
 }
 
-const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_TIMEOUT_MS = 15_000;
+/**
+ * A notification that has failed at least once and has a newer one of its group waiting behind it
+ * longer than this is superseded (cancelled, its attempts kept in the delivery log): the newer one
+ * carries the group's whole current state, and a receiver that never answers in time must not
+ * hold a group's resolution back until the 24 h give-up. A receiver that answers within this
+ * still hears every notification, in order.
+ */
+const SUPERSEDE_AFTER_MS = 60_000;
 const DEFAULT_BACKOFF_BASE_MS = 1000;
 /** The backoff doubles up to this: a receiver back from an outage hears from us within 5 minutes. */
 const BACKOFF_CAP_MS = 5 * 60_000;
@@ -276,6 +285,10 @@ export class DeliveryWorker {
    */
   private async claim(limit: number, busyWebhooks: number[]): Promise<ClaimedRow[]> {
     const now = this.now();
+    await supersedeNotifications(this.db, {
+      claimedBefore: new Date(now - this.leaseMs),
+      newerCreatedBefore: new Date(now - SUPERSEDE_AFTER_MS),
+    });
     return claimDueNotifications(this.db, {
       now: new Date(now),
       leaseUntil: new Date(now + this.leaseMs),
