@@ -51,7 +51,15 @@ describeIf(needs({ mosquitto: true, postgres: true }), "a crash mid-storm", () =
       config,
       ["brokers:", "  - name: plant", `    url: ${mosquitto.url}`, "    dialect: mosquitto"].join("\n"),
     );
-    const env: Record<string, string> = { BROKERWATCH_CONFIG: config, BROKERWATCH_API_TOKEN: TOKEN, BUNDLED_BROKER: "off" };
+    // The restart is the same instance (as `npm start` again on the same host and port is): its
+    // collector resumes the persistent session the broker kept for it. Tests listen on PORT=0, so
+    // the default name (host:port) would change between runs and with it the session.
+    const env: Record<string, string> = {
+      BROKERWATCH_CONFIG: config,
+      BROKERWATCH_API_TOKEN: TOKEN,
+      BUNDLED_BROKER: "off",
+      BROKERWATCH_INSTANCE: "crash-test",
+    };
     if (process.env.DATABASE_URL) {
       // both runs on one database: startApp must not create (and drop) one per run
       const server = await createServerDatabase();
