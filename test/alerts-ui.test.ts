@@ -79,7 +79,7 @@ describeIf(needs({ chromium: true }), "alerts in a browser", () => {
 
   it("shows the empty state with the number of rules evaluated", async () => {
     await expect.poll(() => page.getByText("No alerts firing.").count()).toBe(1);
-    expect(await page.getByText(/brokerwatch evaluates 5 rules every second/).count()).toBe(1);
+    expect(await page.getByText(/brokerwatch evaluates 6 rules every second/).count()).toBe(1);
   });
 
   it("creates a rule in the editor, whose preview shows the current value before saving", async () => {

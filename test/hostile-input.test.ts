@@ -125,6 +125,10 @@ const ROUTES: Record<string, Partial<Record<Method, Row>>> = {
   "app/api/brokers/[name]/gaps/route.ts": {
     GET: { path: "/api/brokers/plant-a/gaps", dynamic: [2], query: { from: "1h" }, cases: DATE_OVERFLOW },
   },
+  "app/api/brokers/[name]/incidents/route.ts": {
+    GET: { path: "/api/brokers/plant-a/incidents", dynamic: [2], query: { from: "1h" }, cases: DATE_OVERFLOW },
+  },
+  "app/api/incidents/[id]/route.ts": { GET: { path: "/api/incidents/1", dynamic: [2] } },
   "app/api/brokers/[name]/series/route.ts": {
     GET: {
       path: "/api/brokers/plant-a/series",
