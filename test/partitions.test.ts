@@ -16,7 +16,7 @@ import { createServerDatabase } from "./helpers/db";
 const backends: ("pglite" | "postgres")[] = process.env.DATABASE_URL ? ["pglite", "postgres"] : ["pglite"];
 
 /** The migration that introduced partitioning: everything before it is "the previous schema". */
-const PARTITIONS_TAG = "0011_partitions";
+const PARTITIONS_TAG = "0012_partitions";
 
 async function open(backend: "pglite" | "postgres"): Promise<{ database: Database; drop(): Promise<void> }> {
   if (backend === "pglite") {
