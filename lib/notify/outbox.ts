@@ -340,6 +340,13 @@ export class DeliveryWorker {
   ): Promise<AttemptResult | null> {
     const started = performance.now();
     const timestamp = new Date(this.now());
+    // An explicit timer rather than AbortSignal.timeout: composed with AbortSignal.any on Node 20,
+    // the timeout signal did not always fire, leaving a hung receiver holding its row.
+    const timeout = new AbortController();
+    const timer = setTimeout(
+      () => timeout.abort(new DOMException(`no answer within ${this.timeoutMs} ms`, "TimeoutError")),
+      this.timeoutMs,
+    );
     try {
       const response = await this.fetch(webhook.url, {
         method: "POST",
@@ -348,7 +355,7 @@ export class DeliveryWorker {
         // Standard Webhooks counts a 3xx as a failure; following it would also send signed alerts
         // wherever the receiver points.
         redirect: "manual",
-        signal: AbortSignal.any([AbortSignal.timeout(this.timeoutMs), this.stopping.signal]),
+        signal: AbortSignal.any([timeout.signal, this.stopping.signal]),
       });
       const ok = response.status >= 200 && response.status < 300;
       const error = ok ? null : `HTTP ${response.status}${await bodySnippet(response)}`;
@@ -363,10 +370,12 @@ export class DeliveryWorker {
       if (this.stopping.signal.aborted) return null;
       return {
         statusCode: null,
-        error: describeFetchError(error as Error, this.timeoutMs),
+        error: describeFetchError(timeout.signal.aborted ? (timeout.signal.reason as Error) : (error as Error), this.timeoutMs),
         retryAfterMs: null,
         durationMs: performance.now() - started,
       };
+    } finally {
+      clearTimeout(timer);
     }
   }
 
