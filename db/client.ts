@@ -84,7 +84,8 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
     const { default: postgres } = await import("postgres");
     const { drizzle } = await import("drizzle-orm/postgres-js");
     const client = postgres(opts.url, {
-      max: opts.max ?? 10,
+      // at least two: migrateDatabase holds its lock on one connection while the migrator uses another
+      max: Math.max(2, opts.max ?? 10),
       onnotice: () => {},
       // Fail fast: a health check against a dead server must answer 503, not hang.
       connect_timeout: 5,
@@ -174,7 +175,8 @@ export async function migrateDatabase(database: Database): Promise<void> {
   if (database.kind === "postgres") {
     const { migrate } = await import("drizzle-orm/postgres-js/migrator");
     // Several instances may start at once: one migrates while the others wait on the lock, then
-    // find nothing left to do. The lock is on its own connection, released when the migration ends.
+    // find nothing left to do. The lock is on its own connection, released when the migration ends,
+    // so the pool needs at least two connections (one holds the lock, the migrator uses another).
     const lock = await database.postgres!.reserve();
     try {
       await lock`select pg_advisory_lock(hashtext('brokerwatch.migrate'))`;

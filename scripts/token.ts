@@ -146,7 +146,7 @@ async function main(): Promise<number> {
       return 1;
     }
   }
-  const database = await openDatabase({ url: env.DATABASE_URL, dataDir: env.BROKERWATCH_DATA_DIR, max: 1 });
+  const database = await openDatabase({ url: env.DATABASE_URL, dataDir: env.BROKERWATCH_DATA_DIR, max: 2 });
   try {
     await migrateDatabase(database);
     return await run(database, command);
