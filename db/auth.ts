@@ -27,7 +27,10 @@ export async function findSessionUser(
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
     .where(and(eq(sessions.tokenHash, tokenHash), gt(sessions.expiresAt, new Date())))
-    .limit(1);
+    .limit(1)
+    // every page and API request asks this: prepared, it is one round trip and no planning
+    .prepare("session_user")
+    .execute();
   return row;
 }
 

@@ -193,6 +193,16 @@ describe("one client's history", () => {
     expect(h.total).toBe(1);
   });
 
+  it("knows when the client was last seen at any broker, after the window too", async () => {
+    // the newest event (1070) is on plant-b: neither a window on plant-a nor one ending before it holds it
+    const onA = await clientHistory(t.database.db, ID, { from: at(1000), broker: "plant-a" });
+    expect(onA.events[0].ts).toEqual(at(1055));
+    expect(onA.lastSeen).toEqual(at(1070));
+    const before = await clientHistory(t.database.db, ID, { from: at(1000), to: at(1040) });
+    expect(before.events[0].ts).toEqual(at(1040));
+    expect(before.lastSeen).toEqual(at(1070));
+  });
+
   it("finds nothing in an empty window but still knows when the client was last seen", async () => {
     const h = await clientHistory(t.database.db, ID, { from: at(2000) });
     expect(h).toMatchObject({ events: [], breakdown: [], total: 0, lastSeen: at(1070) });
