@@ -6,7 +6,7 @@ import { sql } from "drizzle-orm";
 import { MIGRATIONS_FOLDER, openDatabase, queryRows, type Database } from "@/db/client";
 import { insertEvents, insertSamples, type EventRow } from "@/db/ingest";
 import { enforceRetention } from "@/db/maintenance";
-import { DAY_MS, DAYS_AHEAD, dayStart, ensurePartitions, listPartitions, partitionName } from "@/db/partitions";
+import { DAY_MS, DAYS_AHEAD, dayStart, dropBefore, ensurePartitions, listPartitions, partitionName } from "@/db/partitions";
 import { createServerDatabase } from "./helpers/db";
 
 /**
@@ -245,6 +245,29 @@ describe.each(backends)("partitioned history on %s", (backend) => {
       expect(values.map((v) => v.value)).toEqual([1, 6, 7]);
       const days = await listPartitions(database.db, "metric_samples");
       expect(days.every((p) => p.day >= dayStart(NOW - 7 * DAY_MS))).toBe(true);
+    });
+
+    it("trims a straggler that reached DEFAULT after the partitions were kept, and the edge day, nothing else", async () => {
+      // a replayed line for a day that has no partition lands in DEFAULT until the next maintenance run
+      const straggler = NOW - 200 * DAY_MS;
+      await insertEvents(database, [event(straggler, "late-replay")]);
+      expect(await rowsIn(database, "connection_events_default")).toBe(1);
+      const edge = NOW - 3.5 * DAY_MS;
+      const kept = await rowsIn(database, "connection_events");
+      const older = (
+        await queryRows<{ n: number }>(
+          database.db,
+          sql`select count(*)::int as n from connection_events where ts < ${new Date(edge).toISOString()}::timestamptz`,
+        )
+      )[0].n;
+      await dropBefore(database.db, "connection_events", new Date(edge));
+      expect(await rowsIn(database, "connection_events_default")).toBe(0);
+      expect(await rowsIn(database, "connection_events")).toBe(kept - older);
+      const [{ oldest }] = await queryRows<{ oldest: number }>(
+        database.db,
+        sql`select (extract(epoch from min(ts)) * 1000)::float8 as oldest from connection_events`,
+      );
+      expect(Number(oldest)).toBeGreaterThanOrEqual(edge);
     });
   });
 });
