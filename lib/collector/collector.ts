@@ -235,12 +235,13 @@ export class BrokerCollector extends EventEmitter<{
     // skips the PUBACK and goes on reading: the PUBACK is then sent by `acknowledge` after commit.
     client.handleMessage = (packet, callback) => callback(packet.qos > 0 ? ACK_AFTER_COMMIT : undefined);
     client.on("message", (topic, payload, packet) => this.onMessage(client, topic, payload, packet));
+    let fallingBack = false;
     client.on("error", (err: Error & { code?: unknown }) => {
       if (this.protocolVersion === 5 && !this.connected && refusesMqtt5(err)) {
         // A broker before MQTT 5 (Mosquitto < 1.6, RabbitMQ < 3.13): speak 3.1.1 from now on.
         this.protocolVersion = 4;
         this.log(`brokerwatch: collector ${this.broker.name}: the broker refuses MQTT 5; using 3.1.1`);
-        this.attempts = 0;
+        fallingBack = true;
         return;
       }
       this.noteError(err.message);
@@ -253,6 +254,8 @@ export class BrokerCollector extends EventEmitter<{
       client.on("error", () => {});
       client.end(true);
       this.client = null;
+      // A refusal of MQTT 5 is not an outage: ask again at once, in 3.1.1.
+      if (fallingBack) return this.connect();
       this.check();
       this.scheduleReconnect();
     });
