@@ -58,6 +58,8 @@ export interface CollectorTiming {
   syntheticEveryMs: number;
   /** how often the scrape collector (rabbitmq, hivemq) reads `metricsUrl`; default 10 s */
   scrapeIntervalMs?: number;
+  /** MQTT keepalive of the collector's connection; default 10 s */
+  keepaliveSeconds?: number;
 }
 
 export const DEFAULT_TIMING: CollectorTiming = {
@@ -192,6 +194,7 @@ export class BrokerCollector extends EventEmitter<{
   private connect(): void {
     if (this.stopped) return;
     this.everTried = true;
+    const keepaliveSeconds = this.timing.keepaliveSeconds ?? KEEPALIVE_SECONDS;
     const client = mqtt.connect(this.broker.url, {
       clientId: this.broker.clientId,
       clean: false,
@@ -210,10 +213,23 @@ export class BrokerCollector extends EventEmitter<{
       // Our own capped backoff with jitter (below), not mqtt.js' fixed period.
       reconnectPeriod: 0,
       connectTimeout: 5000,
-      keepalive: 10,
+      keepalive: keepaliveSeconds,
       resubscribe: false,
     });
     this.client = client;
+    // mqtt.js counts only a PINGRESP (and acks) as a sign of life, and the PINGRESP queues behind
+    // every PUBLISH the broker sent before it: under a storm, or while our socket is paused for
+    // backpressure, it arrives late and mqtt.js drops a healthy connection ("Keepalive timeout").
+    // Any packet read within the keepalive proves the connection alive; pings go on being sent.
+    let lastReadAt = Date.now();
+    client.on("packetreceive", () => {
+      lastReadAt = Date.now();
+    });
+    const keepaliveTimeout = client.onKeepaliveTimeout.bind(client);
+    client.onKeepaliveTimeout = () => {
+      if (this.paused || Date.now() - lastReadAt < keepaliveSeconds * 1000) client.reschedulePing(true);
+      else keepaliveTimeout();
+    };
     client.on("connect", (connack) => {
       this.connected = true;
       this.connectedAt = Date.now();
@@ -492,6 +508,7 @@ export function toEventRow(broker: string, e: ConnectionEvent, ordinal: number):
   return { ...e, broker, eventKey: eventKey(e, ordinal) };
 }
 
+const KEEPALIVE_SECONDS = 10;
 const SESSION_NEVER_EXPIRES = 0xffffffff;
 /** the most a 16-bit Receive Maximum allows; the write queue's own limit pauses reading before this matters */
 const RECEIVE_MAXIMUM = 65_535;
