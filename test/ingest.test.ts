@@ -247,6 +247,53 @@ describe(`ingest on ${process.env.DATABASE_URL ? "Postgres (COPY)" : "PGlite (IN
       expect(await storedEvents()).toHaveLength(0);
     });
 
+    it("refuses a row whose time the database cannot hold (before 4713 BC) with an error instead of hanging", async () => {
+      // Checked by the server, not while encoding: the refusal arrives after the data was sent.
+      const refused = insertEvents(database, [eventRow("ancient", 0, { ts: new Date(-8.64e15) })]);
+      const outcome = await Promise.race([
+        refused.then(
+          () => "written",
+          (err: Error) => `refused: ${databaseMessage(err)}`,
+        ),
+        new Promise((r) => setTimeout(() => r("still waiting after 5 s"), 5000)),
+      ]);
+      expect(outcome).toMatch(/^refused: .*out of range/);
+      expect(await storedEvents()).toHaveLength(0);
+    });
+
+    it("stores times before 2000 and after 2285 to the millisecond, and every number and flag as given", async () => {
+      const times = [
+        new Date("1969-12-31T23:59:59.999Z"),
+        new Date("1999-12-31T23:59:59.001Z"),
+        new Date("2000-01-01T00:00:00.000Z"),
+        new Date("2286-11-20T17:46:40.123Z"),
+        new Date("9999-12-31T23:59:59.998Z"),
+      ];
+      await insertEvents(
+        database,
+        times.map((ts, i) =>
+          eventRow(`time-${i}`, i, {
+            ts,
+            receivedAt: new Date(ts.getTime() + 1),
+            port: i === 0 ? 0 : 65_535,
+            keepalive: i === 0 ? 0 : 2 ** 31 - 1,
+            protocolVersion: i === 0 ? 3 : 5,
+            cleanStart: i % 2 === 0,
+            sessionSeconds: i === 0 ? 0 : i === 1 ? -1.25 : 1e-3 * (i + 1) + 86_400 * 365,
+          }),
+        ),
+      );
+      const stored = await storedEvents();
+      expect(stored.map((r) => [r.ts.toISOString(), r.receivedAt.getTime() - r.ts.getTime()])).toEqual(
+        times.map((ts) => [ts.toISOString(), 1]),
+      );
+      expect(stored.map((r) => [r.port, r.keepalive, r.protocolVersion, r.cleanStart, r.sessionSeconds])).toEqual([
+        [0, 0, 3, true, 0],
+        [65_535, 2 ** 31 - 1, 5, false, -1.25],
+        ...[2, 3, 4].map((i) => [65_535, 2 ** 31 - 1, 5, i % 2 === 0, 1e-3 * (i + 1) + 86_400 * 365]),
+      ]);
+    });
+
     it("writes nothing of a large batch when one row in it is refused, so a retry cannot duplicate", async () => {
       // 2,000 rows go in one INSERT on PGlite; the bad row is in the third chunk.
       const rows = Array.from({ length: 4500 }, (_, i) => eventRow(`batch-${i}`, i));
