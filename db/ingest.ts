@@ -1,5 +1,6 @@
 import "server-only";
 import crypto from "node:crypto";
+import { once } from "node:events";
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Sql } from "postgres";
@@ -188,8 +189,31 @@ async function copyInto(sql: Sql, table: string, columns: readonly string[], dat
     };
   });
   refused.catch(() => {});
-  const stream = await query.writable();
-  await Promise.race([pipeline(data.chunks(), stream as Writable), refused]);
+  const stream = (await query.writable()) as Writable;
+  // postgres.js destroys the writable after a COPY (or a failure) and may report an error on it
+  // once the pipeline has let go of it; an unheard 'error' event would end the process. The
+  // error still reaches us through the pipeline or `refused`.
+  stream.on("error", () => {});
+  await Promise.race([pipeline(data.chunks(), stream), refused]);
+  // Disposing of the stream sends a (harmless, ignored) CopyFail: let it go before the connection
+  // takes another query (copyReserved).
+  if (!stream.closed) await once(stream, "close");
+}
+
+/**
+ * COPY on a connection of its own for the duration. postgres.js pipelines a query onto a busy
+ * connection when the pool is exhausted: sent between COPY and the server's CopyInResponse, the
+ * server reads it as data and drops the connection ("protocol synchronization was lost"); and the
+ * CopyFail it sends when it disposes of a finished COPY's stream lands in a COPY queued right
+ * behind (issue 11, seen at 50k events/s). A reserved connection carries nothing else meanwhile.
+ */
+async function copyReserved(sql: Sql, table: string, columns: readonly string[], data: CopyData): Promise<void> {
+  const connection = await sql.reserve();
+  try {
+    await copyInto(connection, table, columns, data);
+  } finally {
+    connection.release();
+  }
 }
 
 /** Upper bound of the bytes an event's fixed-size fields take in binary COPY (length words included). */
@@ -317,7 +341,7 @@ export async function insertNewEvents(
     // Optimistic: a batch without copies (nearly all of them) goes straight in by COPY, which
     // refuses it whole on a duplicate key; only then does it take the slower staging path.
     try {
-      await copyInto(database.postgres, "connection_events", EVENT_COLUMNS, data);
+      await copyReserved(database.postgres, "connection_events", EVENT_COLUMNS, data);
       return keyed;
     } catch (err) {
       if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;

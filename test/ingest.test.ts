@@ -106,7 +106,7 @@ function failingOnce(database: Database, table: "connection_events" | "metric_sa
       },
     });
   const db = wired(database.db);
-  // postgres.js: COPY goes to a staging table inside `begin`; the move into the real table trips
+  // postgres.js: a COPY (on a reserved connection, or into a staging table inside `begin`) or the move into the real table trips
   const wiredSql = <T extends object>(handle: T): T =>
     new Proxy(handle, {
       get(target, prop) {
@@ -119,6 +119,10 @@ function failingOnce(database: Database, table: "connection_events" | "metric_sa
         }
         if (prop === "begin" && typeof value === "function") {
           return (fn: (tx: object) => Promise<unknown>) => value.call(target, (tx: object) => fn(wiredSql(tx)));
+        }
+        // a COPY straight into the table runs on a reserved connection
+        if (prop === "reserve" && typeof value === "function") {
+          return async () => wiredSql((await value.call(target)) as object);
         }
         return value;
       },
