@@ -24,7 +24,10 @@ const CHUNK_BYTES = 1 << 20;
 const PG_EPOCH_MS = 946_684_800_000;
 /** Below this many ms from the epoch, ms × 1000 is exact in a double (< 2^53): years 1715–2285. */
 const EXACT_MS = 9_000_000_000_000;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Where the dashes of a uuid's text are, and where each of its 16 bytes' two hex digits start. */
+const UUID_DASHES = [8, 13, 18, 23];
+const UUID_BYTES = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
 
 export class BinaryCopyWriter {
   private chunk = Buffer.allocUnsafe(CHUNK_BYTES);
@@ -119,25 +122,33 @@ export class BinaryCopyWriter {
     }
   }
 
-  /** uuid from its canonical text form. */
+  /** uuid from its canonical text form (8-4-4-4-12 hex digits). */
   uuid(value: string | null): void {
     if (value === null) return this.null();
-    if (!UUID.test(value)) throw new RangeError(`invalid uuid ${JSON.stringify(value.slice(0, 40))}`);
+    // Digit by digit: the regular expression and five hex slices this replaces were a tenth of the write path.
+    let valid = value.length === 36;
+    for (const dash of UUID_DASHES) valid &&= value.charCodeAt(dash) === 45;
+    if (!valid) throw new RangeError(`invalid uuid ${JSON.stringify(value.slice(0, 40))}`);
     this.at = this.chunk.writeInt32BE(16, this.at);
-    const c = this.chunk;
-    let at = this.at;
-    at += c.write(value.slice(0, 8), at, "hex");
-    at += c.write(value.slice(9, 13), at, "hex");
-    at += c.write(value.slice(14, 18), at, "hex");
-    at += c.write(value.slice(19, 23), at, "hex");
-    at += c.write(value.slice(24), at, "hex");
-    this.at = at;
+    for (const i of UUID_BYTES) {
+      const high = hexDigit(value.charCodeAt(i));
+      const low = hexDigit(value.charCodeAt(i + 1));
+      if ((high | low) < 0) throw new RangeError(`invalid uuid ${JSON.stringify(value)}`);
+      this.chunk[this.at++] = (high << 4) | low;
+    }
   }
 }
 
 /** Most bytes `text(value)` writes: its length word and 3 bytes per UTF-16 unit, the most UTF-8 needs. */
 export function textBytes(value: string | null): number {
   return value === null ? 4 : 4 + 3 * value.length;
+}
+
+/** 0–15 for a hex digit's char code, -1 otherwise. */
+function hexDigit(code: number): number {
+  if (code >= 48 && code <= 57) return code - 48;
+  const lower = code | 32;
+  return lower >= 97 && lower <= 102 ? lower - 87 : -1;
 }
 
 function integer(value: number): number {

@@ -265,6 +265,20 @@ describe(`ingest on ${process.env.DATABASE_URL ? "Postgres (COPY)" : "PGlite (IN
       expect(await storedEvents()).toHaveLength(0);
     });
 
+    it("stores an event key as given and refuses a malformed one rather than storing another", async () => {
+      const key = "0123ABCD-4567-89ef-aBcD-0123456789EF";
+      await insertEvents(database, [{ ...eventRow("keyed", 0), eventKey: key }]);
+      expect((await storedEvents()).map((r) => r.eventKey)).toEqual([key.toLowerCase()]);
+      for (const bad of ["0123abcd-4567-89ef-abcd-0123456789eg", "0123abcd04567-89ef-abcd-0123456789ef", "0123"]) {
+        const err = await insertEvents(database, [{ ...eventRow("bad-key", 1), eventKey: bad }]).then(
+          () => null,
+          (e: Error) => e,
+        );
+        expect(err, bad).not.toBeNull();
+      }
+      expect(await storedEvents()).toHaveLength(1);
+    });
+
     it("stores times before 2000 and after 2285 to the millisecond, and every number and flag as given", async () => {
       const times = [
         new Date("1969-12-31T23:59:59.999Z"),
