@@ -236,34 +236,26 @@ describe(`ingest on ${process.env.DATABASE_URL ? "Postgres (COPY)" : "PGlite (IN
       });
     });
 
-    it("refuses a row the database cannot take with an error instead of hanging the write path", async () => {
-      // An int column overflowing: Postgres answers COPY's end with an error, which postgres.js
-      // 3.4 never delivers to the stream (porsager/postgres#1173); the writer would wait forever.
-      const refused = insertEvents(database, [eventRow("overflow", 0, { port: 2 ** 40 })]);
-      const outcome = await Promise.race([
-        refused.then(
-          () => "written",
-          (err: Error) => `refused: ${databaseMessage(err)}`,
-        ),
-        new Promise((r) => setTimeout(() => r("still waiting after 5 s"), 5000)),
-      ]);
-      expect(outcome).toMatch(/^refused: .*out of range/);
-      expect(await storedEvents()).toHaveLength(0);
-    });
-
-    it("refuses a row whose time the database cannot hold (before 4713 BC) with an error instead of hanging", async () => {
-      // Checked by the server, not while encoding: the refusal arrives after the data was sent.
-      const refused = insertEvents(database, [eventRow("ancient", 0, { ts: new Date(-8.64e15) })]);
-      const outcome = await Promise.race([
-        refused.then(
-          () => "written",
-          (err: Error) => `refused: ${databaseMessage(err)}`,
-        ),
-        new Promise((r) => setTimeout(() => r("still waiting after 5 s"), 5000)),
-      ]);
-      expect(outcome).toMatch(/^refused: .*out of range/);
-      expect(await storedEvents()).toHaveLength(0);
-    });
+    // Postgres answers a COPY's end with its error, which postgres.js 3.4 never delivers to the stream
+    // (porsager/postgres#1173): without the workaround the writer would wait forever. An int out of
+    // range is caught while encoding binary COPY; a time before 4713 BC only by the server.
+    for (const [what, overrides] of [
+      ["an int column overflowing", { port: 2 ** 40 }],
+      ["a time the database cannot hold (before 4713 BC)", { ts: new Date(-8.64e15) }],
+    ] as const) {
+      it(`refuses a row with ${what} with an error instead of hanging the write path`, async () => {
+        const refused = insertEvents(database, [eventRow("refused", 0, overrides)]);
+        const outcome = await Promise.race([
+          refused.then(
+            () => "written",
+            (err: Error) => `refused: ${databaseMessage(err)}`,
+          ),
+          new Promise((r) => setTimeout(() => r("still waiting after 5 s"), 5000)),
+        ]);
+        expect(outcome).toMatch(/^refused: .*out of range/);
+        expect(await storedEvents()).toHaveLength(0);
+      });
+    }
 
     it("stores an event key as given and refuses a malformed one rather than storing another", async () => {
       const key = "0123ABCD-4567-89ef-aBcD-0123456789EF";
