@@ -34,8 +34,8 @@ function cpuMs(): number {
   return (u.user + u.system) / 1000;
 }
 
-/** utime + stime in ms of these server processes (Linux /proc; the server runs on this machine). */
-async function serverCpuMs(pids: number[]): Promise<number> {
+/** utime + stime in ms of these processes (Linux /proc: the database server must run on this machine). */
+export async function serverCpuMs(pids: number[]): Promise<number> {
   let ticks = 0;
   for (const pid of pids) {
     try {

@@ -7,6 +7,8 @@ import { insertEvents, type EventRow } from "@/db/ingest";
 import { startService } from "@/server/service";
 import { createServerDatabase } from "../test/helpers/db";
 import { startMosquitto } from "../test/helpers/mosquitto";
+import { serverCpuMs } from "./ingest-stages";
+import type { Sql } from "postgres";
 
 /**
  * ingest: connection events per second through a real broker and the collector into the database,
@@ -41,10 +43,21 @@ const TARGETS = {
 
 const GENERATOR = `
 const { parentPort, workerData } = require("node:worker_threads");
+const fs = require("node:fs");
+/** this thread's CPU time in ms (Linux), to tell the generator's share from the service's */
+function threadCpuMs() {
+  try {
+    const f = fs.readFileSync("/proc/thread-self/stat", "utf8").split(") ")[1].split(" ");
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return NaN;
+  }
+}
 const mqtt = require(workerData.mqttPath);
 const client = mqtt.connect(workerData.url, { clientId: "bench-generator", clean: true });
 client.on("connect", () => {
   const { rate, seconds, offset } = workerData;
+  const cpuStart = threadCpuMs();
   const total = rate * seconds;
   const started = Date.now();
   let sent = 0;
@@ -63,7 +76,7 @@ client.on("connect", () => {
       sent++;
     }
     if (sent < total) setTimeout(tick, 5);
-    else client.end(false, {}, () => parentPort.postMessage({ publishTimes, elapsedMs: Date.now() - started }, [publishTimes.buffer]));
+    else client.end(false, {}, () => parentPort.postMessage({ publishTimes, elapsedMs: Date.now() - started, cpuMs: threadCpuMs() - cpuStart }, [publishTimes.buffer]));
   }
   tick();
 });
@@ -112,6 +125,8 @@ export async function runIngestBenchmark(): Promise<Record<string, unknown>> {
       await new Promise((r) => setTimeout(r, 100));
     await new Promise((r) => setTimeout(r, 500));
 
+    const mosquittoPid = mosquitto.process.pid!;
+    const sql = service.database.postgres;
     const phases: Record<string, number>[] = [];
     let offset = 0;
     for (const rate of RATES) {
@@ -121,12 +136,15 @@ export async function runIngestBenchmark(): Promise<Record<string, unknown>> {
         eval: true,
         workerData: { url: mosquitto.url, rate, seconds: SECONDS, offset, qos: QOS, mqttPath: require.resolve("mqtt") },
       });
-      const { publishTimes, elapsedMs } = await new Promise<{ publishTimes: Float64Array; elapsedMs: number }>(
-        (resolve, reject) => {
-          worker.once("message", resolve);
-          worker.once("error", reject);
-        },
-      );
+      const cpuBefore = await cpuSnapshot(mosquittoPid, sql);
+      const { publishTimes, elapsedMs, cpuMs: generatorCpuMs } = await new Promise<{
+        publishTimes: Float64Array;
+        elapsedMs: number;
+        cpuMs: number;
+      }>((resolve, reject) => {
+        worker.once("message", resolve);
+        worker.once("error", reject);
+      });
       const drainDeadline = Date.now() + 60_000;
       const phaseCommitted = () => {
         let c = 0;
@@ -134,7 +152,17 @@ export async function runIngestBenchmark(): Promise<Record<string, unknown>> {
         return c;
       };
       while (phaseCommitted() < count && Date.now() < drainDeadline) await new Promise((r) => setTimeout(r, 100));
-      phases.push({ offered: rate, ...phaseFigures(publishTimes, elapsedMs, offset, committedAt, receivedAt) });
+      const cpuAfter = await cpuSnapshot(mosquittoPid, sql);
+      const figures = phaseFigures(publishTimes, elapsedMs, offset, committedAt, receivedAt);
+      const perEvent = (ms: number) => Number(((ms * 1000) / Math.max(1, figures.committed)).toFixed(1));
+      phases.push({
+        offered: rate,
+        ...figures,
+        // CPU time per committed event, by process: unlike events/s, barely moved by other load
+        cpuUsPerEventService: perEvent(cpuAfter.service - cpuBefore.service - generatorCpuMs),
+        cpuUsPerEventPostgres: perEvent(postgresCpuMs(cpuBefore, cpuAfter)),
+        cpuUsPerEventMosquitto: perEvent(cpuAfter.mosquitto - cpuBefore.mosquitto),
+      });
       offset += count;
     }
 
@@ -206,6 +234,30 @@ export async function runIngestBenchmark(): Promise<Record<string, unknown>> {
     await mosquitto.stop();
     await server?.drop();
   }
+}
+
+interface CpuSnapshot {
+  service: number;
+  mosquitto: number;
+  /** by backend pid: a connection opened during the phase counts from 0 */
+  postgres: Map<number, number>;
+}
+
+/** CPU time so far in ms: this process (service and generator), Mosquitto, each Postgres backend of the database. */
+async function cpuSnapshot(mosquittoPid: number, sql: Sql | undefined): Promise<CpuSnapshot> {
+  const own = process.cpuUsage();
+  const backends = sql
+    ? (await sql<{ pid: number }[]>`select pid from pg_stat_activity where datname = current_database()`).map((r) => r.pid)
+    : [];
+  const postgres = new Map<number, number>();
+  for (const pid of backends) postgres.set(pid, await serverCpuMs([pid]));
+  return { service: (own.user + own.system) / 1000, mosquitto: await serverCpuMs([mosquittoPid]), postgres };
+}
+
+function postgresCpuMs(before: CpuSnapshot, after: CpuSnapshot): number {
+  let ms = 0;
+  for (const [pid, cpu] of after.postgres) ms += cpu - (before.postgres.get(pid) ?? 0);
+  return ms;
 }
 
 /** Throughput and lag of one phase: events `offset` … `offset + publishTimes.length - 1`. */
