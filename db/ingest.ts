@@ -11,9 +11,11 @@ import { connectionEvents, metricSamples, unparsedRecords, type ConnectionEventR
 
 /**
  * Bulk writes of what the collector ingests. On Postgres this is COPY (the fastest path the
- * server offers) into a per-session staging table, then one `INSERT … SELECT … ON CONFLICT` into
- * the real table; on PGlite, multi-row INSERTs with the same conflict clause, in chunks that stay
- * under the bind-parameter limit.
+ * server offers): events in binary format straight into the table, and only a batch the unique
+ * index refuses (it holds a copy) again into a per-session staging table, then one `INSERT …
+ * SELECT … ON CONFLICT` into the real table; samples always through staging, in text format. On
+ * PGlite, multi-row INSERTs with the same conflict clauses, in chunks that stay under the
+ * bind-parameter limit.
  *
  * Exactly once: every row carries its identity in the broker's stream, and a unique index on it
  * drops a copy, whether a redelivery after a crash or another watcher of the same broker wrote it
