@@ -60,7 +60,7 @@ function unavailable(database: Database): Database {
       database.postgres &&
       new Proxy(database.postgres, {
         get: (target, prop) =>
-          prop === "begin"
+          prop === "begin" || prop === "reserve"
             ? refuse
             : prop === "unsafe"
               ? () => {
