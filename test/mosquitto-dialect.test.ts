@@ -1024,6 +1024,35 @@ describe("$SYS statistics quirks", () => {
     expect(count(3, "1000").map(([m]) => m)).toEqual(["mqtt_retained_messages", "mqtt_queued_messages"]);
   });
 
+  it("emits an unchanged store count again at the next update, with what brokerwatch had in flight as that update began", () => {
+    const dialect = createMosquittoDialect();
+    const logLines = (n: number): OwnInFlight => ({
+      unacknowledged: Array.from({ length: n }, () => ({ topic: "$SYS/broker/log/N", superseded: false })),
+      acknowledgedRecently: [],
+    });
+    const queued: Array<[string, number, number]> = [];
+    const feed = (second: number, topic: string, payload: string, inFlight: number) => {
+      const t = at(1800000000 + second);
+      const out = dialect.parse(`$SYS/broker/${topic}`, utf8.encode(payload), t, () => logLines(inFlight));
+      for (const s of out.samples)
+        if (s.metric.startsWith("mqtt_queued")) queued.push([s.metric, s.value, s.ts.getTime() / 1000 - 1800000000]);
+    };
+    feed(0, "uptime", "100 seconds", 0);
+    // a client published 5 messages for offline devices: its log lines are still in flight to us
+    feed(0, "store/messages/count", "52", 7);
+    feed(0, "retained messages/count", "40", 7);
+    feed(10, "uptime", "110 seconds", 0); // quiet: nothing in flight; the count did not change
+    feed(20, "uptime", "120 seconds", 0);
+    expect(queued).toEqual([
+      ["mqtt_queued_messages", 12, 0],
+      ["mqtt_queued_own_messages", 7, 0],
+      ["mqtt_queued_own_max_messages", 7, 0],
+      ["mqtt_queued_messages", 12, 10],
+      ["mqtt_queued_own_messages", 0, 10],
+      ["mqtt_queued_own_max_messages", 0, 10],
+    ]);
+  });
+
   it("keeps a malformed value of a metric topic as unparsed and never emits NaN", () => {
     const dialect = createMosquittoDialect();
     for (const [topic, payload] of [

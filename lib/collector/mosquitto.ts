@@ -122,7 +122,11 @@ class MosquittoDialect implements Dialect {
   /** when a store count arrived whose queued value is not yet emitted */
   private storeCountChangedAt: Date | null = null;
   /** what our own session had in flight when the store count arrived: the least and the most counted as queued */
-  private ownAtStoreCount: { least: number; most: number } | null = null;
+  private ownAtStoreCount: OwnCounted | null = null;
+  /** whether the update now being published republished the store count */
+  private storeCountRepublished = false;
+  /** ...and what our session had in flight when that update began (its `uptime`) */
+  private ownAtUpdate: { at: Date; own: OwnCounted } | null = null;
 
   constructor(private readonly sessions: MosquittoSessionJoiner) {}
 
@@ -166,7 +170,7 @@ class MosquittoDialect implements Dialect {
       const said = /^(\d{1,20}) seconds$/.exec(text);
       if (!said) throw new Unreadable('expected "<n> seconds"');
       const uptimeSeconds = Number(said[1]);
-      this.startUpdate(uptimeSeconds, receivedAt, sample);
+      this.startUpdate(uptimeSeconds, receivedAt, sample, own);
       sample("mqtt_broker_uptime_seconds", uptimeSeconds);
       out.heartbeat = { node: null, uptimeSeconds };
     } else if (Object.hasOwn(COUNT_GAUGES, name)) {
@@ -182,12 +186,15 @@ class MosquittoDialect implements Dialect {
     } else if (name === STORE_COUNT) {
       this.storeCount = Math.max(0, readInteger(text, true));
       this.storeCountChangedAt = receivedAt;
+      this.storeCountRepublished = true;
       this.ownAtStoreCount = own ? ownCounted(own()) : null;
     } else if (name === RETAINED_COUNT) {
       this.retainedCount = Math.max(0, readInteger(text, true));
       sample("mqtt_retained_messages", this.retainedCount);
       // sys_tree.c publishes the store count before the retained count in the same update, so both are current here
       if (this.storeCount !== null) {
+        // the store count unchanged in this update: its value now, with what was in flight as it began
+        if (!this.storeCountRepublished) this.ownAtStoreCount = this.ownAtUpdate?.own ?? null;
         this.queuedSamples(sample);
         this.storeCountChangedAt = null;
       }
@@ -200,14 +207,19 @@ class MosquittoDialect implements Dialect {
    * other topic is republished only when its value changed (sys_tree.c). So at each `uptime`:
    * a counter absent from the previous update had not moved (its rate was 0, which a gauge that
    * kept its last rate would hide), and a store count not followed by a retained count can now be
-   * turned into a queued count.
+   * turned into a queued count. And on a live connection, a store count absent from the previous
+   * update is emitted again at that update's start, with what brokerwatch had in flight then: the
+   * count changes at a busy moment (a client publishing, connecting: log lines in flight to us) and
+   * an incident wants it also from the quiet moments after, when brokerwatch's share is known exactly.
    */
   private startUpdate(
     uptimeSeconds: number,
     receivedAt: Date,
     sample: (metric: MetricName, value: number, ts?: Date) => void,
+    own?: () => OwnInFlight,
   ): void {
-    if (this.lastUptime !== null && uptimeSeconds < this.lastUptime) this.brokerRestarted();
+    const restarted = this.lastUptime !== null && uptimeSeconds < this.lastUptime;
+    if (restarted) this.brokerRestarted();
     const previousUpdateAt = this.lastUptimeAt;
     if (previousUpdateAt) {
       for (const [metric, counter] of this.rateCounters) {
@@ -220,7 +232,16 @@ class MosquittoDialect implements Dialect {
     if (this.storeCountChangedAt) {
       this.queuedSamples(sample, this.storeCountChangedAt);
       this.storeCountChangedAt = null;
+    } else if (!this.storeCountRepublished && this.storeCount !== null && this.ownAtUpdate && own && !restarted) {
+      // (only when this `uptime` came live on the same process: after a reconnect it is a retained
+      // value, and the previous update may have been cut off before its store count reached us)
+      this.ownAtStoreCount = this.ownAtUpdate.own;
+      this.queuedSamples(sample, this.ownAtUpdate.at);
     }
+    this.storeCountRepublished = false;
+    // Everything the broker published before this `uptime` was read before it (QoS 1 is delivered
+    // in order), so what is in flight now is what it held for us as it began this update.
+    this.ownAtUpdate = own ? { at: receivedAt, own: ownCounted(own()) } : null;
     this.lastUptime = uptimeSeconds;
     this.lastUptimeAt = receivedAt;
   }
@@ -269,7 +290,12 @@ class MosquittoDialect implements Dialect {
   }
 }
 
-function ownCounted(own: OwnInFlight): { least: number; most: number } {
+interface OwnCounted {
+  least: number;
+  most: number;
+}
+
+function ownCounted(own: OwnInFlight): OwnCounted {
   const least = own.unacknowledged.filter(countedAsQueued).length;
   return { least, most: least + own.acknowledgedRecently.filter(countedAsQueued).length };
 }
