@@ -232,15 +232,34 @@ export function kindFromUptime(before: Point | null, after: Point | null): Incid
 }
 
 /**
- * Where the values "after" start: the broker's retained $SYS values arrive in one burst on
- * reconnect, some just before the heartbeat that makes it up, so a moment before `upAt` (but
- * never before the broker went down: nothing arrives from it in between).
+ * Where the values "before" end and those "after" start. The broker's retained $SYS values arrive
+ * in one burst on reconnect, some just before the heartbeat that makes it up, so "after" starts a
+ * moment before `upAt` (but never before the broker went down: nothing arrives from it in between).
+ * Samples are stored to the second (db/ingest.ts), so when the old process's last values and the
+ * new one's first share a second, that second's sample may be either (the later write wins): it
+ * is neither before nor after.
  */
-function afterFrom(t: IncidentTimeline): Date {
+function beforeAndAfter(t: IncidentTimeline): { beforeUntil: Date; afterFrom: Date } {
   const upAt = t.upAt ?? t.downAt;
-  return new Date(Math.max(t.downAt.getTime() + 1, upAt.getTime() - AFTER_SLACK_MS));
+  const newFrom = Math.max(t.downAt.getTime() + 1, upAt.getTime() - AFTER_SLACK_MS);
+  const lastGoodSecond = floorSecond(t.lastGoodAt.getTime());
+  const shared = t.upAt !== null && floorSecond(newFrom) <= lastGoodSecond;
+  return {
+    beforeUntil: new Date(shared ? lastGoodSecond - 1 : t.lastGoodAt.getTime()),
+    afterFrom: new Date(shared ? lastGoodSecond + 1000 : newFrom),
+  };
 }
 const AFTER_SLACK_MS = 2000;
+const floorSecond = (ms: number) => Math.floor(ms / 1000) * 1000;
+
+function afterFrom(t: IncidentTimeline): Date {
+  return beforeAndAfter(t).afterFrom;
+}
+
+/** The last point that is surely the old process's: at or before the last good moment. */
+function lastBefore(points: Point[] | undefined, t: IncidentTimeline): Point | null {
+  return lastAtOrBefore(points, beforeAndAfter(t).beforeUntil);
+}
 /**
  * The values "after" are the lowest in this window after the restart: the reconnect burst reads
  * high for a moment (the retained values, clients still coming back). Short, so clients draining
@@ -306,8 +325,7 @@ function queuedAround(input: IncidentInput): QueuedBeforeAfter {
   const t = input.timeline;
   const ranges = clientQueued(input.series);
   const asPoints = (bound: "most" | "least") => ranges.map((r) => ({ ts: r.ts, value: r[bound] }));
-  const upTo = (at: Date) => ranges.filter((r) => r.ts.getTime() <= at.getTime());
-  const candidates = upTo(t.lastGoodAt).length ? upTo(t.lastGoodAt) : upTo(t.downAt);
+  const candidates = ranges.filter((r) => r.ts.getTime() <= beforeAndAfter(t).beforeUntil.getTime());
   const latest = candidates.at(-1) ?? null;
   // Of the last few counts, the newest that brokerwatch's own share is known exactly in
   // (nothing acknowledged just before, the window not full), else the newest with its range.
@@ -344,9 +362,9 @@ function clientsBackWithin(input: IncidentInput, withinMs: number | null): Set<s
 }
 
 export function incidentCost(input: IncidentInput, now: Date): IncidentCost {
-  const { downAt, upAt, lastGoodAt } = input.timeline;
+  const { downAt, upAt } = input.timeline;
   const s = input.series;
-  const before = (m: IncidentMetric) => lastAtOrBefore(s[m], lastGoodAt) ?? lastAtOrBefore(s[m], downAt);
+  const before = (m: IncidentMetric) => lastBefore(s[m], input.timeline);
   const after = (m: IncidentMetric) => (upAt ? settledAfter(s[m], input.timeline) : null);
   const everBack = clientsBackWithin(input, null);
   const queued = queuedAround(input);
@@ -489,9 +507,8 @@ function connectionLimit(input: IncidentInput): IncidentFinding | null {
 
 function stateLost(input: IncidentInput): IncidentFinding | null {
   if (input.timeline.kind !== "restart" || !input.timeline.upAt) return null;
-  const { lastGoodAt } = input.timeline;
   const s = input.series;
-  const beforeAt = (m: IncidentMetric) => lastAtOrBefore(s[m], lastGoodAt);
+  const beforeAt = (m: IncidentMetric) => lastBefore(s[m], input.timeline);
   const afterAt = (m: IncidentMetric) => settledAfter(s[m], input.timeline);
   const offline = (sessions: Point | null, connected: Point | null) =>
     sessions && connected ? Math.max(0, sessions.value - connected.value) : null;
