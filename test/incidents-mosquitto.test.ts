@@ -126,8 +126,18 @@ describeIf(needs({ mosquitto: true }), "broker incidents on a real Mosquitto", (
       15_000,
       200,
     );
-    // let a second $SYS update land, so the last good sample before the incident is this state
-    await new Promise((r) => setTimeout(r, 1500));
+    // let a quiet $SYS update land, so the last good sample before the incident is this state with
+    // nothing of brokerwatch's own in flight (the count changed while the publisher's log lines were)
+    const settledAt = Date.now();
+    await waitFor(
+      `${name}: a count with nothing of brokerwatch's own in flight`,
+      async () => {
+        const own = service.collectors.get(name)?.latest.get("mqtt_queued_own_max_messages|");
+        return own !== undefined && own.ts.getTime() >= settledAt - 1000 && own.value === 0;
+      },
+      10_000,
+      100,
+    );
     return { online, offline };
   }
 

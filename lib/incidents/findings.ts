@@ -327,10 +327,17 @@ function queuedAround(input: IncidentInput): QueuedBeforeAfter {
   const asPoints = (bound: "most" | "least") => ranges.map((r) => ({ ts: r.ts, value: r[bound] }));
   const candidates = ranges.filter((r) => r.ts.getTime() <= beforeAndAfter(t).beforeUntil.getTime());
   const latest = candidates.at(-1) ?? null;
-  // Of the last few counts, the newest that brokerwatch's own share is known exactly in
-  // (nothing acknowledged just before, the window not full), else the newest with its range.
+  // Of the last few counts, the newest that brokerwatch's own share is known exactly in (nothing
+  // acknowledged just before) and that agrees with the newest count's range, else the newest.
   const known = candidates
-    .filter((r) => latest && r.ts.getTime() >= latest.ts.getTime() - BEFORE_KNOWN_MS && r.most === r.least)
+    .filter(
+      (r) =>
+        latest &&
+        r.ts.getTime() >= latest.ts.getTime() - BEFORE_KNOWN_MS &&
+        r.most === r.least &&
+        r.most >= latest.least &&
+        r.most <= latest.most,
+    )
     .at(-1);
   const before = known ?? latest;
   if (!t.upAt) return { before, after: null };
