@@ -112,8 +112,16 @@ describe("the cost of an incident", () => {
     // samples are stored to the second: the restarted broker's first values (no sessions yet) land
     // in the bucket of the old process's last ones when the restart takes less than a second
     const downAt = new Date(at(DOWN).getTime() + 370);
-    const timeline = { lastGoodAt: new Date(at(DOWN).getTime() + 96), downAt, upAt: new Date(at(DOWN).getTime() + 590) };
-    const sessions = [...series(0, DOWN - 1, () => 8), { ts: at(DOWN), value: 0 }, ...series(DOWN + 1, DOWN + 60, () => 5)];
+    const timeline = {
+      lastGoodAt: new Date(at(DOWN).getTime() + 96),
+      downAt,
+      upAt: new Date(at(DOWN).getTime() + 590),
+    };
+    const sessions = [
+      ...series(0, DOWN - 1, () => 8),
+      { ts: at(DOWN), value: 0 },
+      ...series(DOWN + 1, DOWN + 60, () => 5),
+    ];
     const { cost } = analyseIncident(incident({ series: steady({ mqtt_sessions: sessions }) }, timeline), at(UP + 600));
     expect(cost).toMatchObject({ sessionsBefore: 8, sessionsAfter: 5 });
   });

@@ -149,6 +149,17 @@ describe("incident tracker", () => {
     await t.database.db.delete(brokerIncidents);
   });
 
+  it("records one restart noticed as a lost connection when the new process's uptime was read before the merged down", async () => {
+    manager.emit("heartbeat", "plant-a", { node: "", uptimeSeconds: 7000, at: at(3000) });
+    manager.emit("heartbeat", "plant-a", { node: "", uptimeSeconds: 1, at: at(3004) });
+    manager.emit("merged", change("down", 3002, "connection lost: read ECONNRESET"));
+    await tracker.idle();
+    const open = await listOpenIncidents(t.database.db);
+    expect(open).toHaveLength(1);
+    expect(open[0]).toMatchObject({ kind: "restart", detectedBy: "connection_lost", lastGoodAt: at(3000) });
+    await t.database.db.delete(brokerIncidents);
+  });
+
   it("does not open an incident while the merged status stays up, and records one outage once per merged change", async () => {
     // one watcher's own "down" is not a merged change: the manager emits nothing, nothing opens
     await tracker.idle();

@@ -7,7 +7,7 @@ import { GET as getBrokerIncidents } from "@/app/api/brokers/[name]/incidents/ro
 import { GET as getIncident } from "@/app/api/incidents/[id]/route";
 import { startService, type Service } from "@/server/service";
 import { createServerDatabase } from "./helpers/db";
-import { startMosquitto, type RunningMosquitto } from "./helpers/mosquitto";
+import { SYS_AND_LOG_CONFIG, startMosquitto, type RunningMosquitto } from "./helpers/mosquitto";
 import { waitFor } from "./helpers/ports";
 import { describeIf, needs } from "./helpers/require";
 
@@ -20,15 +20,7 @@ import { describeIf, needs } from "./helpers/require";
  */
 const TOKEN = "test-token-incidents";
 
-const SYS_CONFIG = [
-  "allow_anonymous true",
-  "sys_interval 1",
-  "log_dest topic",
-  "log_type all",
-  "connection_messages true",
-  "log_timestamp true",
-];
-
+const SYS_CONFIG = SYS_AND_LOG_CONFIG;
 type Json = Record<string, unknown>;
 interface ApiIncident {
   id: number;
@@ -44,7 +36,14 @@ interface ApiIncident {
   queuedBefore: number | null;
   queuedAfter: number | null;
   downSeconds: number;
-  findings: { code: string; severity: string; title: string; detail: string; evidence: { summary: string }[]; fix: string }[];
+  findings: {
+    code: string;
+    severity: string;
+    title: string;
+    detail: string;
+    evidence: { summary: string }[];
+    fix: string;
+  }[];
 }
 
 function connect(url: string, clientId: string, reconnectPeriod = 300, clean = false): Promise<MqttClient> {
@@ -159,7 +158,7 @@ describeIf(needs({ mosquitto: true }), "broker incidents on a real Mosquitto", (
   beforeAll(async () => {
     process.env.BROKERWATCH_API_TOKEN = TOKEN;
     [lossy, durable] = await Promise.all([
-      startMosquitto(SYS_CONFIG),
+      startMosquitto([...SYS_CONFIG]),
       startMosquitto([...SYS_CONFIG, "persistence true", "persistence_location ${dir}/", "autosave_interval 3600"]),
     ]);
     // mosquitto drops to its own user: let it write its store into the run's directory

@@ -1,23 +1,18 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { upsertBroker } from "@/db/brokers";
-import { heartbeatInstance, registerInstance } from "@/db/instances";
 import { brokerIncidents } from "@/db/schema";
-import { CollectorManager } from "@/lib/collector/manager";
-import { IngestWriter } from "@/lib/collector/writer";
 import { IncidentTracker } from "@/lib/incidents/tracker";
 import { freshDatabase, type TestDatabase } from "./helpers/db";
-import { startMosquitto, type RunningMosquitto } from "./helpers/mosquitto";
+import { SYS_AND_LOG_CONFIG, startMosquitto, type RunningMosquitto } from "./helpers/mosquitto";
 import { waitFor } from "./helpers/ports";
 import { describeIf, needs } from "./helpers/require";
-import { startTcpProxy, type TcpProxy } from "./helpers/tcp-proxy";
+import { startWatchers, stopWatchers, type Watcher } from "./helpers/watchers";
 
 /**
  * Broker incidents with two instances watching one real Mosquitto on one database: each instance
- * has its own writer, collector manager, incident tracker and TCP proxy to the broker (as in
- * shared-watchers.test.ts), so a test can cut one instance's path only. An incident is about the
+ * has its own writer, collector manager, incident tracker and TCP proxy to the broker
+ * (helpers/watchers.ts), so a test can cut one instance's path only. An incident is about the
  * broker, not about one watcher's connection: opened on the status merged over the watchers, once.
  */
-const quiet = () => {};
 const BROKER = "plant-watched-twice";
 const INSTANCES = ["inst-a", "inst-b"] as const;
 
@@ -25,55 +20,27 @@ describeIf(needs({ mosquitto: true, postgres: true }), "broker incidents watched
   let t: TestDatabase;
   let mosquitto: RunningMosquitto;
   const logged: string[] = [];
-  let watchers: {
-    name: string;
-    proxy: TcpProxy;
-    writer: IngestWriter;
-    manager: CollectorManager;
-    tracker: IncidentTracker;
-  }[] = [];
+  let watchers: Watcher[] = [];
+  let trackers: IncidentTracker[] = [];
 
   const incidents = () => t.database.db.select().from(brokerIncidents);
 
   beforeAll(async () => {
-    mosquitto = await startMosquitto([
-      "allow_anonymous true",
-      "sys_interval 1",
-      "log_dest topic",
-      "log_type all",
-      "connection_messages true",
-      "log_timestamp true",
-    ]);
+    mosquitto = await startMosquitto([...SYS_AND_LOG_CONFIG]);
     t = await freshDatabase("postgres");
-    const db = t.database.db;
-    await upsertBroker(db, { name: BROKER, url: mosquitto.url, dialect: "mosquitto", source: "file" });
-    for (const name of INSTANCES) {
-      await registerInstance(db, name, null);
-      await heartbeatInstance(db, name, [BROKER]);
-    }
-    for (const name of INSTANCES) {
-      const proxy = await startTcpProxy(mosquitto.port);
-      const writer = new IngestWriter(t.database, { flushIntervalMs: 20, log: quiet });
-      writer.start();
-      const manager = new CollectorManager(t.database, writer, {
-        secret: "incidents-shared-secret",
-        installationId: "shared",
-        instance: name,
-        clientIdSuffix: `-${name}`,
-        cluster: { live: () => [...INSTANCES], watchers: 2, ttlMs: 120_000 },
-        route: () => proxy.url,
-        rollupEveryMs: 300,
-        timing: { minStaleMs: 3000, backoffBaseMs: 200, backoffCapMs: 500, checkIntervalMs: 100, syntheticEveryMs: 1000 },
-        log: quiet,
-      });
-      const tracker = new IncidentTracker(t.database, manager, {
-        timing: { minSettleMs: 2000, quietMs: 1000, maxSettleMs: 10_000, tickMs: 300 },
-        flush: () => writer.flush(),
-        log: (line) => logged.push(`${name}: ${line}`),
-      });
-      watchers.push({ name, proxy, writer, manager, tracker });
-    }
-    for (const w of watchers) w.tracker.start();
+    watchers = await startWatchers(t, mosquitto, BROKER, INSTANCES, {
+      ttlMs: 120_000,
+      timing: { minStaleMs: 3000, backoffBaseMs: 200, backoffCapMs: 500, checkIntervalMs: 100, syntheticEveryMs: 1000 },
+    });
+    trackers = watchers.map(
+      (w) =>
+        new IncidentTracker(t.database, w.manager, {
+          timing: { minSettleMs: 2000, quietMs: 1000, maxSettleMs: 10_000, tickMs: 300 },
+          flush: () => w.writer.flush(),
+          log: (line) => logged.push(`${w.name}: ${line}`),
+        }),
+    );
+    for (const tracker of trackers) tracker.start();
     await Promise.all(watchers.map((w) => w.manager.start()));
     await waitFor(
       "both watchers see the broker up",
@@ -83,13 +50,8 @@ describeIf(needs({ mosquitto: true, postgres: true }), "broker incidents watched
   }, 60_000);
 
   afterAll(async () => {
-    for (const w of watchers) {
-      await w.tracker.stop();
-      await w.manager.stop();
-      await w.writer.stop();
-      await w.proxy.close();
-    }
-    watchers = [];
+    for (const tracker of trackers) await tracker.stop();
+    await stopWatchers(watchers);
     await mosquitto?.stop();
     await t?.drop();
   });
@@ -101,13 +63,13 @@ describeIf(needs({ mosquitto: true, postgres: true }), "broker incidents watched
     // several of both instances' periodic observations and merges, and tracker rounds
     await new Promise((r) => setTimeout(r, 3000));
     expect(b.manager.get(BROKER)?.status).toBe("up");
-    await Promise.all(watchers.map((w) => w.tracker.idle()));
+    await Promise.all(trackers.map((tracker) => tracker.idle()));
     expect(await incidents()).toEqual([]);
 
     a.proxy.resume();
     await waitFor("instance a sees the broker again", () => a.manager.get(BROKER)?.status === "up", 10_000);
     await new Promise((r) => setTimeout(r, 1500));
-    await Promise.all(watchers.map((w) => w.tracker.idle()));
+    await Promise.all(trackers.map((tracker) => tracker.idle()));
     expect(await incidents()).toEqual([]);
   }, 30_000);
 
@@ -115,19 +77,22 @@ describeIf(needs({ mosquitto: true, postgres: true }), "broker incidents watched
     const exited = new Promise((resolve) => mosquitto.process.once("exit", resolve));
     mosquitto.signal("SIGKILL");
     await exited;
-    await waitFor("both watchers see it down", () => watchers.every((w) => w.manager.get(BROKER)?.status === "down"), 10_000);
+    await waitFor(
+      "both watchers see it down",
+      () => watchers.every((w) => w.manager.get(BROKER)?.status === "down"),
+      10_000,
+    );
     await waitFor("the incident opened", async () => (await incidents()).length > 0, 5000, 100);
     await mosquitto.restart();
-    await waitFor("both watchers see it up", () => watchers.every((w) => w.manager.get(BROKER)?.status === "up"), 15_000);
     await waitFor(
-      "the incident closed",
-      async () => (await incidents()).every((i) => i.endedAt !== null),
-      30_000,
-      200,
+      "both watchers see it up",
+      () => watchers.every((w) => w.manager.get(BROKER)?.status === "up"),
+      15_000,
     );
+    await waitFor("the incident closed", async () => (await incidents()).every((i) => i.endedAt !== null), 30_000, 200);
     // both watchers saw the uptime go back; give the second's heartbeat and the trackers time
     await new Promise((r) => setTimeout(r, 2000));
-    await Promise.all(watchers.map((w) => w.tracker.idle()));
+    await Promise.all(trackers.map((tracker) => tracker.idle()));
     const rows = await incidents();
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ broker: BROKER, kind: "restart", detectedBy: "connection_lost" });

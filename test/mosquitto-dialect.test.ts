@@ -1,7 +1,14 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { createMosquittoDialect, readMosquittoLogPayload } from "../lib/collector/mosquitto";
-import type { ConnectionEvent, Dialect, DialectOutput, MetricSample, OwnInFlight, OwnMessage } from "../lib/collector/types";
+import type {
+  ConnectionEvent,
+  Dialect,
+  DialectOutput,
+  MetricSample,
+  OwnInFlight,
+  OwnMessage,
+} from "../lib/collector/types";
 import { DISCONNECT_REASONS, EVENT_TYPES } from "../lib/events";
 import type { MetricName } from "../lib/metrics";
 

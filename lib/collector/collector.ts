@@ -329,7 +329,7 @@ export class BrokerCollector extends EventEmitter<{
     let output: DialectOutput;
     try {
       // What was in flight before this message, for the dialect that asks. Not for a retained value
-      // sent because we subscribed (MQTT 3.1.1 §3.3.1.3): it was published before whatever we read
+      // sent because we subscribed (RETAIN 1: MQTT 3.1.1 and 5, §3.3.1.3): it was published before whatever we read
       // since we connected, so what we have in flight says nothing about what the broker held then.
       const own = packet.retain ? undefined : () => this.own.snapshot(receivedAt.getTime());
       output = this.dialect.parse(topic, payload, receivedAt, own);

@@ -120,6 +120,14 @@ export class IncidentTracker {
         startedAt: change.at,
       });
       if (opened) this.log(`brokerwatch: incident ${row.id} opened: ${change.broker} is down (${change.why})`);
+      else if (row.detectedBy === "uptime_reset" && row.upAt) {
+        // The new process's first heartbeat was read before the merged "down" was recorded (a quick
+        // restart while the database was busy): one restart, noticed first as the lost connection.
+        await updateIncident(this.db, row.id, {
+          detectedBy: detectedByOf(change.why),
+          lastGoodAt: earliest(row.lastGoodAt, change.lastSeenAt ?? change.at),
+        });
+      }
     } else if (change.to === "up") {
       const open = await openIncidentOf(this.db, change.broker);
       if (open && !open.upAt) {
@@ -209,3 +217,4 @@ export class IncidentTracker {
 }
 
 const round = (n: number | null) => (n === null ? null : Math.round(n));
+const earliest = (a: Date, b: Date) => (a.getTime() <= b.getTime() ? a : b);
