@@ -4,6 +4,7 @@ import { eventKey, type EventRow, type SampleRow } from "@/db/ingest";
 import type { MetricName } from "../metrics";
 import { EventOrdinals, type Taken } from "./identity";
 import { createDialect, type DialectSetting } from "./index";
+import { OwnMessages } from "./own-inflight";
 import type { ConnectionEvent, Dialect, DialectName, DialectOutput } from "./types";
 import type { IngestWriter } from "./writer";
 
@@ -105,6 +106,8 @@ export class BrokerCollector extends EventEmitter<{
   private readonly ordinals = new EventOrdinals();
   /** messages of the current connection not yet acknowledged, by arrival: the ordinals they took */
   private unacked = new Map<number, Taken[]>();
+  /** what the broker may still hold for our session (its store count counts it: own-inflight.ts) */
+  private readonly own = new OwnMessages();
   private messageSeq = 0;
   /**
    * MQTT 5 where the broker speaks it: its Receive Maximum lets the broker send as many QoS 1
@@ -285,14 +288,16 @@ export class BrokerCollector extends EventEmitter<{
   private forgetUnacknowledged(): void {
     const pending = [...this.unacked.values()];
     this.unacked = new Map();
+    this.own.forget();
     for (let i = pending.length - 1; i >= 0; i--) this.ordinals.giveBack(pending[i]);
   }
 
   /** PUBACK once the message's rows are committed, on the connection that delivered it. */
-  private acknowledge(client: MqttClient, seq: number, messageId: number | undefined): void {
+  private acknowledge(client: MqttClient, seq: number, messageId: number | undefined, ownKey: number | null): void {
     // A PUBACK on a later connection could acknowledge a different message reusing the id.
     if (this.client !== client || !this.unacked.delete(seq) || messageId === undefined) return;
     (client as unknown as MqttInternals)._sendPacket({ cmd: "puback", messageId });
+    if (ownKey !== null) this.own.acknowledged(ownKey, Date.now());
   }
 
   private scheduleReconnect(): void {
@@ -321,22 +326,29 @@ export class BrokerCollector extends EventEmitter<{
     this.counters.messages++;
     let taken: Taken[] | undefined;
     let onCommitted: (() => void) | undefined;
+    // set once the message is registered below, before its rows are queued (which may acknowledge it)
+    let ownKey: number | null = null;
     if (packet.qos > 0) {
       const seq = this.messageSeq++;
       taken = [];
       this.unacked.set(seq, taken);
       // only the id: the packet (and its payload) is not kept alive while the rows wait
       const messageId = packet.messageId;
-      onCommitted = () => this.acknowledge(client, seq, messageId);
+      onCommitted = () => this.acknowledge(client, seq, messageId, ownKey);
     }
     if (this.prefix && !fullTopic.startsWith(this.prefix)) {
+      ownKey = this.own.received(fullTopic, packet.qos > 0);
       this.writer.enqueue({}, onCommitted);
       return;
     }
     const topic = this.prefix ? fullTopic.slice(this.prefix.length) : fullTopic;
     let output: DialectOutput;
     try {
-      output = this.dialect.parse(topic, payload, receivedAt);
+      // What was in flight before this message, for the dialect that asks. Not for a retained value
+      // sent because we subscribed (RETAIN 1: MQTT 3.1.1 and 5, §3.3.1.3): it was published before whatever we read
+      // since we connected, so what we have in flight says nothing about what the broker held then.
+      const own = packet.retain ? undefined : () => this.own.snapshot(receivedAt.getTime());
+      output = this.dialect.parse(topic, payload, receivedAt, own);
     } catch (err) {
       // Dialects promise not to throw; if one does anyway, keep the message rather than lose it.
       output = {
@@ -345,6 +357,7 @@ export class BrokerCollector extends EventEmitter<{
         unparsed: [{ receivedAt, topic, raw: payload.toString("utf8"), error: `parser crashed: ${String(err)}` }],
       };
     }
+    ownKey = this.own.received(topic, packet.qos > 0);
     this.ingest(output, receivedAt, taken, onCommitted);
   }
 
