@@ -254,7 +254,11 @@ export async function shareCommittedEvents(
 ): Promise<() => Promise<void>> {
   const sql = database.postgres;
   if (!sql) return async () => {};
+  // Every instance hears its own notifications too: at tens of thousands of events a second,
+  // parsing them only to drop them was a sizeable share of the ingest path's CPU.
+  const own = `{"from":${JSON.stringify(instance)},`;
   const subscription = await sql.listen(EVENTS_CHANNEL, (payload) => {
+    if (payload.startsWith(own)) return;
     let message: EventsMessage;
     try {
       message = JSON.parse(payload) as EventsMessage;

@@ -7,7 +7,7 @@ import { connectionEvents, metricSamples } from "@/db/schema";
 import { BrokerCollector, DEFAULT_TIMING, type CollectedBroker } from "@/lib/collector/collector";
 import { IngestWriter } from "@/lib/collector/writer";
 import { freshDatabase, type TestDatabase } from "./helpers/db";
-import { startMosquitto, type RunningMosquitto } from "./helpers/mosquitto";
+import { SYS_AND_LOG_CONFIG, startMosquitto, type RunningMosquitto } from "./helpers/mosquitto";
 import { waitFor } from "./helpers/ports";
 import { describeIf, needs } from "./helpers/require";
 
@@ -60,7 +60,7 @@ function unavailable(database: Database): Database {
       database.postgres &&
       new Proxy(database.postgres, {
         get: (target, prop) =>
-          prop === "begin"
+          prop === "begin" || prop === "reserve"
             ? refuse
             : prop === "unsafe"
               ? () => {
@@ -192,12 +192,7 @@ describe(`exactly-once storage on ${process.env.DATABASE_URL ? "Postgres" : "PGl
 });
 
 const LOG_CONFIG = [
-  "allow_anonymous true",
-  "sys_interval 1",
-  "log_dest topic",
-  "log_type all",
-  "connection_messages true",
-  "log_timestamp true",
+  ...SYS_AND_LOG_CONFIG,
   // the monitor must be able to hold a whole storm while it is not acknowledging
   "max_queued_messages 100000",
 ];

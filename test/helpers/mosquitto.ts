@@ -20,6 +20,16 @@ export interface RunningMosquitto {
   restart(): Promise<void>;
 }
 
+/** What a monitored Mosquitto needs to publish: `$SYS` every second and its log, connections included. */
+export const SYS_AND_LOG_CONFIG: readonly string[] = [
+  "allow_anonymous true",
+  "sys_interval 1",
+  "log_dest topic",
+  "log_type all",
+  "connection_messages true",
+  "log_timestamp true",
+];
+
 /**
  * A real Debian `mosquitto` on a free port. `config` lines are appended after the listener
  * line; files (password, ACL) are written into the run's temp dir and may be referenced as
