@@ -1,11 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  DEFAULT_MAX_SAMPLES,
-  evaluate,
-  MAX_RANGE_SECONDS,
-  parseExpr,
-  type Series,
-} from "@/lib/alerts/promql";
+import { DEFAULT_MAX_SAMPLES, evaluate, MAX_RANGE_SECONDS, parseExpr, type Series } from "@/lib/alerts/promql";
 import { ruleCreateSchema, ruleProblem } from "@/lib/alerts/preview";
 import { MAX_PRINTF_PRECISION, renderTemplate, validateTemplate } from "@/lib/alerts/template";
 import { refusal } from "./helpers/promql";

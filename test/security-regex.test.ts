@@ -1,12 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  compileLabelRegex,
-  evaluate,
-  MAX_REGEX_LENGTH,
-  parseExpr,
-  RegexError,
-  type Series,
-} from "@/lib/alerts/promql";
+import { compileLabelRegex, evaluate, MAX_REGEX_LENGTH, parseExpr, RegexError, type Series } from "@/lib/alerts/promql";
 import { isSilenced, silenceInputSchema } from "@/lib/notify/silences";
 import { refusal } from "./helpers/promql";
 
