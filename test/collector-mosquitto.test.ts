@@ -1,11 +1,10 @@
-import { execFileSync } from "node:child_process";
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { mkdtemp, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import mqtt from "mqtt";
 import { startApp, type RunningApp } from "./helpers/app";
-import { startMosquitto, type RunningMosquitto } from "./helpers/mosquitto";
+import { passwordFile, PASSWORD_SYS_AND_LOG, startMosquitto, type RunningMosquitto } from "./helpers/mosquitto";
 import { waitFor } from "./helpers/ports";
 import { rawConnect, rawSession } from "./helpers/raw-mqtt";
 import { describeIf, needs } from "./helpers/require";
@@ -19,25 +18,6 @@ import { startTcpProxy, type TcpProxy } from "./helpers/tcp-proxy";
 const TOKEN = "test-token-collector";
 
 type ApiEvent = { type: string; reason: string | null; clientId: string | null } & Record<string, unknown>;
-
-async function passwordFile(users: Record<string, string>): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), "bw-pw-"));
-  const file = path.join(dir, "pw.txt");
-  await writeFile(file, "");
-  for (const [user, password] of Object.entries(users)) execFileSync("mosquitto_passwd", ["-b", file, user, password]);
-  return readFile(file, "utf8");
-}
-
-const LOG_CONFIG = [
-  "allow_anonymous false",
-  "password_file ${dir}/pw.txt",
-  "sys_interval 1",
-  "log_dest topic",
-  "log_dest stdout",
-  "log_type all",
-  "connection_messages true",
-  "log_timestamp true",
-];
 
 describeIf(needs({ mosquitto: true }), "collector on a real Mosquitto", () => {
   let plantA: RunningMosquitto;
@@ -64,9 +44,9 @@ describeIf(needs({ mosquitto: true }), "collector on a real Mosquitto", () => {
   beforeAll(async () => {
     const pw = await passwordFile({ monitor: "mon-pw", device: "dev-pw" });
     [plantA, plantB] = await Promise.all([
-      startMosquitto(LOG_CONFIG, { "pw.txt": pw }),
+      startMosquitto(PASSWORD_SYS_AND_LOG, { "pw.txt": pw }),
       // a small queue so a slow subscriber overflows it quickly
-      startMosquitto([...LOG_CONFIG, "max_queued_messages 5", "max_inflight_messages 2"], { "pw.txt": pw }),
+      startMosquitto([...PASSWORD_SYS_AND_LOG, "max_queued_messages 5", "max_inflight_messages 2"], { "pw.txt": pw }),
     ]);
     proxy = await startTcpProxy(plantA.port);
     const dir = await mkdtemp(path.join(os.tmpdir(), "bw-config-"));

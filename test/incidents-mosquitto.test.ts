@@ -5,9 +5,9 @@ import mqtt, { type MqttClient } from "mqtt";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { GET as getBrokerIncidents } from "@/app/api/brokers/[name]/incidents/route";
 import { GET as getIncident } from "@/app/api/incidents/[id]/route";
-import { startService, type Service } from "@/server/service";
-import { createServerDatabase } from "./helpers/db";
-import { startMosquitto, type RunningMosquitto } from "./helpers/mosquitto";
+import type { Service } from "@/server/service";
+import { startTestService } from "./helpers/service";
+import { startMosquitto, SYS_AND_LOG, type RunningMosquitto } from "./helpers/mosquitto";
 import { waitFor } from "./helpers/ports";
 import { describeIf, needs } from "./helpers/require";
 
@@ -20,14 +20,7 @@ import { describeIf, needs } from "./helpers/require";
  */
 const TOKEN = "test-token-incidents";
 
-const SYS_CONFIG = [
-  "allow_anonymous true",
-  "sys_interval 1",
-  "log_dest topic",
-  "log_type all",
-  "connection_messages true",
-  "log_timestamp true",
-];
+const SYS_CONFIG = ["allow_anonymous true", ...SYS_AND_LOG];
 
 type Json = Record<string, unknown>;
 interface ApiIncident {
@@ -162,14 +155,7 @@ describeIf(needs({ mosquitto: true }), "broker incidents on a real Mosquitto", (
         "    dialect: mosquitto",
       ].join("\n"),
     );
-    let databaseUrl: string | undefined;
-    if (process.env.DATABASE_URL) {
-      const server = await createServerDatabase();
-      databaseUrl = server.url;
-      dropDatabase = server.drop;
-    }
-    service = await startService({
-      databaseUrl,
+    ({ service, dropDatabase } = await startTestService({
       dataDir,
       configPath,
       env: {},
@@ -178,7 +164,7 @@ describeIf(needs({ mosquitto: true }), "broker incidents on a real Mosquitto", (
       timing: { backoffBaseMs: 200, backoffCapMs: 1000 },
       incidents: { minSettleMs: 4000, quietMs: 2500, maxSettleMs: 30_000, tickMs: 500 },
       log: () => {},
-    });
+    }));
     await waitFor(
       "both brokers up",
       async () => service.collectors.list().every((c) => c.status === "up"),

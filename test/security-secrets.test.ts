@@ -13,13 +13,13 @@ import { getBroker } from "@/db/brokers";
 import { notifications, webhooks } from "@/db/schema";
 import { decryptSecret, webhookSecretAddress } from "@/lib/crypto";
 import { enqueue } from "@/lib/notify/outbox";
-import { startService, type Service } from "@/server/service";
+import type { Service } from "@/server/service";
 import { createBroker, editBroker, storedBrokerPassword } from "@/lib/settings/brokers";
 import { sealStoredSecrets } from "@/lib/settings/secrets";
 import { sendTestNotification } from "@/lib/settings/test-webhook";
 import { createWebhook, editWebhook, webhookTarget } from "@/lib/settings/webhooks";
 import * as brokerTestRoute from "@/app/api/brokers/test/route";
-import { createServerDatabase } from "./helpers/db";
+import { startTestService } from "./helpers/service";
 
 /**
  * A stored secret is sent only to the address it was saved for: pointing a broker or a webhook
@@ -112,14 +112,7 @@ let previousToken: string | undefined;
 beforeAll(async () => {
   previousToken = process.env.BROKERWATCH_API_TOKEN;
   process.env.BROKERWATCH_API_TOKEN = BOOTSTRAP;
-  let databaseUrl: string | undefined;
-  if (process.env.DATABASE_URL) {
-    const server = await createServerDatabase();
-    databaseUrl = server.url;
-    dropDatabase = server.drop;
-  }
-  service = await startService({
-    databaseUrl,
+  ({ service, dropDatabase } = await startTestService({
     dataDir: await mkdtemp(path.join(os.tmpdir(), "bw-secrets-")),
     configPath: null,
     env: {},
@@ -127,7 +120,7 @@ beforeAll(async () => {
     secret: SERVICE_KEY,
     bundled: null,
     log: () => {},
-  });
+  }));
 });
 
 afterAll(async () => {

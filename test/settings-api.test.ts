@@ -1,7 +1,6 @@
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import http from "node:http";
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { mkdtemp, writeFile } from "node:fs/promises";
 import net, { type AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -14,7 +13,7 @@ import { createSession, SESSION_COOKIE } from "@/lib/auth/session";
 import { checkPassword, createUser } from "@/lib/auth/users";
 import { decryptSecret, webhookSecretAddress } from "@/lib/crypto";
 import { getRuntime } from "@/lib/runtime";
-import { startService, type Service } from "@/server/service";
+import type { Service } from "@/server/service";
 import type { ConnectionTestResult, WebhookTestResult } from "@/lib/settings/views";
 import * as brokersRoute from "@/app/api/brokers/route";
 import * as brokerRoute from "@/app/api/brokers/[name]/route";
@@ -26,8 +25,8 @@ import * as tokensRoute from "@/app/api/tokens/route";
 import * as tokenRoute from "@/app/api/tokens/[id]/route";
 import * as usersRoute from "@/app/api/users/route";
 import * as userRoute from "@/app/api/users/[id]/route";
-import { createServerDatabase } from "./helpers/db";
-import { startMosquitto, type RunningMosquitto } from "./helpers/mosquitto";
+import { startTestService } from "./helpers/service";
+import { passwordFile, startMosquitto, type RunningMosquitto } from "./helpers/mosquitto";
 import { freePort } from "./helpers/ports";
 import { describeIf, needs } from "./helpers/require";
 
@@ -75,14 +74,6 @@ async function sessionFor(service: Service, username: string, password: string, 
   const user = (await createUser(service.database.db, username, password, role))!;
   const { token } = await createSession(service.database.db, user.id);
   return { id: user.id, cookie: `${SESSION_COOKIE}=${token}` };
-}
-
-async function passwordFile(users: Record<string, string>): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), "bw-pw-"));
-  const file = path.join(dir, "pw.txt");
-  await writeFile(file, "");
-  for (const [user, password] of Object.entries(users)) execFileSync("mosquitto_passwd", ["-b", file, user, password]);
-  return readFile(file, "utf8");
 }
 
 interface Received {
@@ -139,14 +130,7 @@ beforeAll(async () => {
       "",
     ].join("\n"),
   );
-  let databaseUrl: string | undefined;
-  if (process.env.DATABASE_URL) {
-    const server = await createServerDatabase();
-    databaseUrl = server.url;
-    dropDatabase = server.drop;
-  }
-  service = await startService({
-    databaseUrl,
+  ({ service, dropDatabase } = await startTestService({
     dataDir,
     configPath,
     env: {},
@@ -154,7 +138,7 @@ beforeAll(async () => {
     secret: "settings-test-service-key",
     bundled: { port: 0, host: "127.0.0.1", sysIntervalSeconds: 1 },
     log: () => {},
-  });
+  }));
   adminSession = await sessionFor(service, "alice", "alice-password-1", "admin");
   viewerSession = await sessionFor(service, "victor", "victor-password-1", "viewer");
   const created = await call(tokensRoute.POST(request("POST", "/api/tokens", admin, { name: "viewer-script" })));

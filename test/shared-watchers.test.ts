@@ -11,7 +11,7 @@ import { loadRules } from "@/lib/alerts/rules";
 import { CollectorManager } from "@/lib/collector/manager";
 import { IngestWriter } from "@/lib/collector/writer";
 import { freshDatabase, type TestDatabase } from "./helpers/db";
-import { startMosquitto, type RunningMosquitto } from "./helpers/mosquitto";
+import { startMosquitto, SYS_AND_LOG, type RunningMosquitto } from "./helpers/mosquitto";
 import { waitFor } from "./helpers/ports";
 import { describeIf, needs } from "./helpers/require";
 import { startTcpProxy, type TcpProxy } from "./helpers/tcp-proxy";
@@ -32,14 +32,7 @@ describeIf(needs({ mosquitto: true }), "one broker watched by two instances", ()
   let watchers: { name: string; proxy: TcpProxy; writer: IngestWriter; manager: CollectorManager }[] = [];
 
   beforeAll(async () => {
-    mosquitto = await startMosquitto([
-      "allow_anonymous true",
-      "sys_interval 1",
-      "log_dest topic",
-      "log_type all",
-      "connection_messages true",
-      "log_timestamp true",
-    ]);
+    mosquitto = await startMosquitto(["allow_anonymous true", ...SYS_AND_LOG]);
   });
   afterAll(async () => {
     await mosquitto?.stop();
