@@ -7,7 +7,8 @@ import { connectionEvents, metricSamples } from "@/db/schema";
 import { BrokerCollector, DEFAULT_TIMING, type CollectedBroker } from "@/lib/collector/collector";
 import { IngestWriter } from "@/lib/collector/writer";
 import { freshDatabase, type TestDatabase } from "./helpers/db";
-import { startMosquitto, type RunningMosquitto } from "./helpers/mosquitto";
+import { eventRow } from "./helpers/fixtures";
+import { startMosquitto, SYS_AND_LOG, type RunningMosquitto } from "./helpers/mosquitto";
 import { waitFor } from "./helpers/ports";
 import { describeIf, needs } from "./helpers/require";
 
@@ -21,24 +22,15 @@ const quiet = () => {};
 const TS = new Date("2026-03-01T10:00:07.000Z");
 
 function disconnected(clientId: string, overrides: Partial<EventRow> = {}): EventRow {
-  return {
+  return eventRow({
     ts: TS,
     receivedAt: new Date(),
-    broker: "plant-a",
-    node: null,
     clientId,
     type: "disconnected",
     reason: "normal",
-    address: null,
-    port: null,
-    username: null,
-    protocolVersion: null,
-    cleanStart: null,
-    keepalive: null,
-    sessionSeconds: null,
     raw: `1772359207: Client ${clientId} disconnected.`,
     ...overrides,
-  };
+  });
 }
 
 async function storedEvents(database: Database, broker: string) {
@@ -193,11 +185,7 @@ describe(`exactly-once storage on ${process.env.DATABASE_URL ? "Postgres" : "PGl
 
 const LOG_CONFIG = [
   "allow_anonymous true",
-  "sys_interval 1",
-  "log_dest topic",
-  "log_type all",
-  "connection_messages true",
-  "log_timestamp true",
+  ...SYS_AND_LOG,
   // the monitor must be able to hold a whole storm while it is not acknowledging
   "max_queued_messages 100000",
 ];

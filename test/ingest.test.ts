@@ -7,6 +7,7 @@ import { insertEvents, insertSamples, insertUnparsed, type EventRow, type Sample
 import { connectionEvents, metricSamples, unparsedRecords } from "@/db/schema";
 import { IngestWriter } from "@/lib/collector/writer";
 import { freshDatabase, type TestDatabase } from "./helpers/db";
+import { eventRow as blankEventRow } from "./helpers/fixtures";
 import { waitFor } from "./helpers/ports";
 
 /**
@@ -205,31 +206,22 @@ describe(`ingest on ${process.env.DATABASE_URL ? "Postgres (COPY)" : "PGlite (IN
     });
 
     it("stores nulls as null and a ClientID the broker logged as <unknown> as null", async () => {
-      await insertEvents(database, [
-        eventRow(null, 0, {
-          address: null,
-          port: null,
-          username: null,
-          protocolVersion: null,
-          cleanStart: null,
-          keepalive: null,
-          sessionSeconds: null,
-          reason: null,
-          type: "connect_failed",
-        }),
-      ]);
+      const blank = blankEventRow({ ts: BASE_TS, type: "connect_failed", raw: "refused <unknown>" });
+      await insertEvents(database, [blank]);
       const [row] = await storedEvents();
-      expect(row).toMatchObject({
-        clientId: null,
-        address: null,
-        port: null,
-        username: null,
-        protocolVersion: null,
-        cleanStart: null,
-        keepalive: null,
-        sessionSeconds: null,
-        reason: null,
-      });
+      expect(row).toMatchObject(blank);
+      const unknown = [
+        "clientId",
+        "address",
+        "port",
+        "username",
+        "protocolVersion",
+        "cleanStart",
+        "keepalive",
+        "sessionSeconds",
+        "reason",
+      ] as const;
+      expect(unknown.filter((field) => row[field] !== null)).toEqual([]);
     });
 
     it("refuses a row the database cannot take with an error instead of hanging the write path", async () => {

@@ -2,6 +2,8 @@ import { readFileSync } from "node:fs";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import type { EventRow } from "@/db/ingest";
+import { blankEvent } from "@/lib/collector/types";
 
 /** One captured $SYS message: the topic and its payload as text. */
 export type SysLine = { topic: string; payload: string };
@@ -23,4 +25,13 @@ export async function writeConfigFile(lines: string[]): Promise<string> {
   const file = path.join(dir, "brokerwatch.yaml");
   await writeFile(file, lines.join("\n") + "\n");
   return file;
+}
+
+/**
+ * A connection event as the writer stores it, of broker `plant-a` and received when it happened
+ * unless `fields` say otherwise; every field not given is null (blankEvent).
+ */
+export function eventRow(fields: Pick<EventRow, "ts" | "type" | "raw"> & Partial<EventRow>): EventRow {
+  const { ts, type, raw } = fields;
+  return { broker: "plant-a", ...blankEvent({ ts, receivedAt: ts, type, raw }), ...fields };
 }
