@@ -16,6 +16,18 @@ export function readSysLines(fixture: string): SysLine[] {
     .map((line) => JSON.parse(line) as SysLine);
 }
 
+/** `mosquitto_sub -v` output (`topic payload`) from test/fixtures/; the one topic with a space is matched by name. */
+export function readMosquittoSubLines(fixture: string): SysLine[] {
+  return readFileSync(path.join(import.meta.dirname, "..", "fixtures", fixture), "utf8")
+    .split("\n")
+    .filter((line) => line !== "" && !line.startsWith("#"))
+    .map((line) => {
+      const split = /^(\$SYS\/broker\/retained messages\/count|\S+) (.*)$/.exec(line);
+      if (!split) throw new Error(`fixture line without a payload: ${line}`);
+      return { topic: split[1], payload: split[2] };
+    });
+}
+
 /** EMQX 5 payloads in their documented shape (test/fixtures/emqx-5/README.md). */
 export const EMQX_SYS_LINES = readSysLines("emqx-5/sys-topics.jsonl");
 
