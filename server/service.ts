@@ -14,6 +14,7 @@ import { IngestWriter } from "@/lib/collector/writer";
 import { DEFAULT_WATCHERS, loadConfigFile, resolveConfigPath, type BrokerwatchConfig } from "@/lib/config";
 import { brokerSecretAddress, encryptSecret } from "@/lib/crypto";
 import { shareCommittedEvents } from "@/lib/live";
+import { definitionColumns } from "@/lib/settings/brokers";
 import { sealStoredSecrets } from "@/lib/settings/secrets";
 import { setRuntime, type Runtime } from "@/lib/runtime";
 import { AlertEngine } from "@/lib/alerts/engine";
@@ -290,19 +291,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
 function brokerRow(b: BrokerwatchConfig["brokers"][number], secret: string): NewBrokerRow {
   return {
     name: b.name,
-    url: b.url,
-    dialect: b.dialect,
-    // `auto` keeps what was detected last time until the collector says otherwise
-    ...(b.dialect === "auto" ? {} : { detectedDialect: b.dialect }),
-    username: b.username ?? null,
+    ...definitionColumns(b),
     passwordEnc: b.password ? encryptSecret(b.password, secret, brokerSecretAddress(b.url)) : null,
-    cluster: b.cluster ?? null,
-    maxConnections: b.maxConnections ?? null,
-    expectedNodes: b.expectedNodes ?? null,
-    sysTopicPrefix: b.sysTopicPrefix ?? null,
-    clientId: b.clientId ?? null,
-    metricsUrl: b.metricsUrl ?? null,
-    amqpUrl: b.amqpUrl ?? null,
-    enabled: b.enabled,
   };
 }
