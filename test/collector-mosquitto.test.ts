@@ -1,9 +1,7 @@
-import { mkdtemp, writeFile } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import mqtt from "mqtt";
 import { startApp, type RunningApp } from "./helpers/app";
+import { writeConfigFile } from "./helpers/fixtures";
 import { passwordFile, PASSWORD_SYS_AND_LOG, startMosquitto, type RunningMosquitto } from "./helpers/mosquitto";
 import { waitFor } from "./helpers/ports";
 import { rawConnect, rawSession } from "./helpers/raw-mqtt";
@@ -49,25 +47,20 @@ describeIf(needs({ mosquitto: true }), "collector on a real Mosquitto", () => {
       startMosquitto([...PASSWORD_SYS_AND_LOG, "max_queued_messages 5", "max_inflight_messages 2"], { "pw.txt": pw }),
     ]);
     proxy = await startTcpProxy(plantA.port);
-    const dir = await mkdtemp(path.join(os.tmpdir(), "bw-config-"));
-    const config = path.join(dir, "brokerwatch.yaml");
-    await writeFile(
-      config,
-      [
-        "brokers:",
-        "  - name: plant-a",
-        "    url: ${PLANT_A_URL}",
-        "    dialect: mosquitto",
-        "    username: monitor",
-        "    password: ${MONITOR_PASSWORD}",
-        "    maxConnections: 50",
-        "  - name: plant-b",
-        `    url: ${plantB.url}`,
-        "    dialect: auto",
-        "    username: monitor",
-        "    password: ${MONITOR_PASSWORD}",
-      ].join("\n"),
-    );
+    const config = await writeConfigFile([
+      "brokers:",
+      "  - name: plant-a",
+      "    url: ${PLANT_A_URL}",
+      "    dialect: mosquitto",
+      "    username: monitor",
+      "    password: ${MONITOR_PASSWORD}",
+      "    maxConnections: 50",
+      "  - name: plant-b",
+      `    url: ${plantB.url}`,
+      "    dialect: auto",
+      "    username: monitor",
+      "    password: ${MONITOR_PASSWORD}",
+    ]);
     app = await startApp({
       env: {
         BROKERWATCH_CONFIG: config,

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import net, { type AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -25,6 +25,7 @@ import * as tokenRoute from "@/app/api/tokens/[id]/route";
 import * as usersRoute from "@/app/api/users/route";
 import * as userRoute from "@/app/api/users/[id]/route";
 import { startTestService } from "./helpers/service";
+import { writeConfigFile } from "./helpers/fixtures";
 import { startWebhookReceiver } from "./helpers/webhook-receiver";
 import { passwordFile, startMosquitto, type RunningMosquitto } from "./helpers/mosquitto";
 import { freePort } from "./helpers/ports";
@@ -87,22 +88,17 @@ beforeAll(async () => {
   previousToken = process.env.BROKERWATCH_API_TOKEN;
   process.env.BROKERWATCH_API_TOKEN = BOOTSTRAP;
   const dataDir = await mkdtemp(path.join(os.tmpdir(), "bw-settings-"));
-  const configPath = path.join(dataDir, "brokerwatch.yaml");
-  await writeFile(
-    configPath,
-    [
-      "brokers:",
-      "  - name: plant-file",
-      "    url: mqtt://127.0.0.1:1",
-      "    dialect: mosquitto",
-      "    username: monitor",
-      `    password: ${FILE_BROKER_PASSWORD}`,
-      "webhooks:",
-      "  - name: file-hook",
-      "    url: http://127.0.0.1:1/hook",
-      "",
-    ].join("\n"),
-  );
+  const configPath = await writeConfigFile([
+    "brokers:",
+    "  - name: plant-file",
+    "    url: mqtt://127.0.0.1:1",
+    "    dialect: mosquitto",
+    "    username: monitor",
+    `    password: ${FILE_BROKER_PASSWORD}`,
+    "webhooks:",
+    "  - name: file-hook",
+    "    url: http://127.0.0.1:1/hook",
+  ]);
   ({ service, dropDatabase } = await startTestService({
     dataDir,
     configPath,
