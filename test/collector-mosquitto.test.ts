@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import mqtt from "mqtt";
-import { startApp, type RunningApp } from "./helpers/app";
+import { appJson, startApp, type RunningApp } from "./helpers/app";
 import { writeConfigFile } from "./helpers/fixtures";
 import { passwordFile, PASSWORD_SYS_AND_LOG, startMosquitto, type RunningMosquitto } from "./helpers/mosquitto";
 import { waitFor } from "./helpers/ports";
@@ -23,11 +23,7 @@ describeIf(needs({ mosquitto: true }), "collector on a real Mosquitto", () => {
   let proxy: TcpProxy;
   let app: RunningApp;
 
-  async function api<T>(pathAndQuery: string): Promise<T> {
-    const res = await fetch(`${app.url}${pathAndQuery}`, { headers: { authorization: `Bearer ${TOKEN}` } });
-    if (!res.ok) throw new Error(`${pathAndQuery}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  }
+  const api = <T>(pathAndQuery: string) => appJson<T>(app, TOKEN, pathAndQuery);
 
   function clientEvents(clientId: string, broker = "plant-a"): Promise<ApiEvent[]> {
     return api<{ events: ApiEvent[] }>(`/api/clients/${encodeURIComponent(clientId)}/events?broker=${broker}`).then(

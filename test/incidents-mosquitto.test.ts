@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
@@ -6,6 +6,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { GET as getBrokerIncidents } from "@/app/api/brokers/[name]/incidents/route";
 import { GET as getIncident } from "@/app/api/incidents/[id]/route";
 import type { Service } from "@/server/service";
+import { writeConfigFile } from "./helpers/fixtures";
 import { startTestService } from "./helpers/service";
 import { startMosquitto, SYS_AND_LOG, type RunningMosquitto } from "./helpers/mosquitto";
 import { waitFor } from "./helpers/ports";
@@ -142,19 +143,15 @@ describeIf(needs({ mosquitto: true }), "broker incidents on a real Mosquitto", (
     // mosquitto drops to its own user: let it write its store into the run's directory
     await chmod(durable.dir, 0o777);
     dataDir = await mkdtemp(path.join(os.tmpdir(), "bw-incidents-"));
-    const configPath = path.join(dataDir, "brokerwatch.yaml");
-    await writeFile(
-      configPath,
-      [
-        "brokers:",
-        "  - name: lossy",
-        `    url: ${lossy.url}`,
-        "    dialect: mosquitto",
-        "  - name: durable",
-        `    url: ${durable.url}`,
-        "    dialect: mosquitto",
-      ].join("\n"),
-    );
+    const configPath = await writeConfigFile([
+      "brokers:",
+      "  - name: lossy",
+      `    url: ${lossy.url}`,
+      "    dialect: mosquitto",
+      "  - name: durable",
+      `    url: ${durable.url}`,
+      "    dialect: mosquitto",
+    ]);
     ({ service, dropDatabase } = await startTestService({
       dataDir,
       configPath,
