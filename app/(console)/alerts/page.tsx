@@ -51,27 +51,25 @@ export default async function AlertsPage() {
         </EmptyState>
       ) : (
         <div className="space-y-8">
-          {firing.length > 0 && (
-            <AlertList
-              title="Firing"
-              alerts={firing}
-              ruleByName={ruleByName}
-              silences={allSilences}
-              now={now}
-              admin={user.role === "admin" ? user.username : null}
-              incidents={incidents}
-            />
-          )}
-          {pending.length > 0 && (
-            <AlertList
-              title="Pending"
-              alerts={pending}
-              ruleByName={ruleByName}
-              silences={allSilences}
-              now={now}
-              admin={user.role === "admin" ? user.username : null}
-              incidents={incidents}
-            />
+          {(
+            [
+              ["Firing", firing],
+              ["Pending", pending],
+            ] as const
+          ).map(
+            ([title, listed]) =>
+              listed.length > 0 && (
+                <AlertList
+                  key={title}
+                  title={title}
+                  alerts={listed}
+                  ruleByName={ruleByName}
+                  silences={allSilences}
+                  now={now}
+                  admin={user.role === "admin" ? user.username : null}
+                  incidents={incidents}
+                />
+              ),
           )}
         </div>
       )}
