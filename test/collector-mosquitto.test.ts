@@ -14,6 +14,8 @@ import { startTcpProxy, type TcpProxy } from "./helpers/tcp-proxy";
  * asserted through the HTTP API as an operator would ask for it.
  */
 const TOKEN = "test-token-collector";
+/** the device user of both brokers' password files */
+const DEVICE = { username: "device", password: "dev-pw" };
 
 type ApiEvent = { type: string; reason: string | null; clientId: string | null } & Record<string, unknown>;
 
@@ -98,13 +100,7 @@ describeIf(needs({ mosquitto: true }), "collector on a real Mosquitto", () => {
   });
 
   it("records a clean disconnect of an MQTT 3.1.1 client with its session's address, username and duration", async () => {
-    const client = mqtt.connect(plantA.url, {
-      clientId: "meter-311",
-      username: "device",
-      password: "dev-pw",
-      keepalive: 30,
-    });
-    await new Promise<void>((resolve, reject) => client.once("connect", () => resolve()).once("error", reject));
+    const client = await mqtt.connectAsync(plantA.url, { clientId: "meter-311", ...DEVICE, keepalive: 30 });
     await new Promise((r) => setTimeout(r, 300));
     await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
     const ev = await eventually("meter-311", (es) => es.find((e) => e.type === "disconnected"));
@@ -123,13 +119,7 @@ describeIf(needs({ mosquitto: true }), "collector on a real Mosquitto", () => {
   });
 
   it("records an MQTT 5 client's protocol version", async () => {
-    const client = mqtt.connect(plantA.url, {
-      clientId: "meter-v5",
-      username: "device",
-      password: "dev-pw",
-      protocolVersion: 5,
-    });
-    await new Promise<void>((resolve, reject) => client.once("connect", () => resolve()).once("error", reject));
+    const client = await mqtt.connectAsync(plantA.url, { clientId: "meter-v5", ...DEVICE, protocolVersion: 5 });
     await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
     const ev = await eventually("meter-v5", (es) => es.find((e) => e.type === "disconnected"));
     expect(ev).toMatchObject({ reason: "normal", protocolVersion: 5 });
