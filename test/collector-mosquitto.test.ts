@@ -126,7 +126,7 @@ describeIf(needs({ mosquitto: true }), "collector on a real Mosquitto", () => {
   });
 
   it("records a device that drops its socket as tcp_closed", async () => {
-    const c = await rawSession(plantA.port, { clientId: "vanishing", username: "device", password: "dev-pw" });
+    const c = await rawSession(plantA.port, { clientId: "vanishing", ...DEVICE });
     c.destroy();
     const ev = await eventually("vanishing", (es) => es.find((e) => e.type === "disconnected"));
     expect(ev.reason).toBe("tcp_closed");
@@ -135,8 +135,7 @@ describeIf(needs({ mosquitto: true }), "collector on a real Mosquitto", () => {
   it("records a device that stops pinging as keepalive_timeout", async () => {
     const c = await rawSession(plantA.port, {
       clientId: "sleepy",
-      username: "device",
-      password: "dev-pw",
+      ...DEVICE,
       keepalive: 1,
     });
     const ev = await eventually("sleepy", (es) => es.find((e) => e.type === "disconnected"));
@@ -148,14 +147,12 @@ describeIf(needs({ mosquitto: true }), "collector on a real Mosquitto", () => {
     const first = await rawSession(plantA.port, {
       clientId: "twin-0",
       clean: false,
-      username: "device",
-      password: "dev-pw",
+      ...DEVICE,
     });
     const second = await rawSession(plantA.port, {
       clientId: "twin-0",
       clean: false,
-      username: "device",
-      password: "dev-pw",
+      ...DEVICE,
     });
     const ev = await eventually("twin-0", (es) => es.find((e) => e.type === "disconnected"));
     // the old session's disconnect, with the old session's port
@@ -169,8 +166,8 @@ describeIf(needs({ mosquitto: true }), "collector on a real Mosquitto", () => {
   });
 
   it("records a discard when the same ClientID reconnects with clean start 1", async () => {
-    const first = await rawSession(plantA.port, { clientId: "twin-1", username: "device", password: "dev-pw" });
-    const second = await rawSession(plantA.port, { clientId: "twin-1", username: "device", password: "dev-pw" });
+    const first = await rawSession(plantA.port, { clientId: "twin-1", ...DEVICE });
+    const second = await rawSession(plantA.port, { clientId: "twin-1", ...DEVICE });
     const ev = await eventually("twin-1", (es) => es.find((e) => e.type === "disconnected"));
     expect(ev).toMatchObject({ reason: "discarded", port: first.localPort });
     first.destroy();
@@ -217,11 +214,11 @@ describeIf(needs({ mosquitto: true }), "collector on a real Mosquitto", () => {
   });
 
   it("records messages dropped for a subscriber too slow to keep up", async () => {
-    const slow = await rawSession(plantB.port, { clientId: "slow-consumer", username: "device", password: "dev-pw" });
+    const slow = await rawSession(plantB.port, { clientId: "slow-consumer", ...DEVICE });
     slow.send({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "telemetry/#", qos: 1 }] });
     await slow.waitFor("suback");
     // never PUBACK: 2 in flight, 5 queued, then Mosquitto drops
-    const pub = await rawSession(plantB.port, { clientId: "firehose", username: "device", password: "dev-pw" });
+    const pub = await rawSession(plantB.port, { clientId: "firehose", ...DEVICE });
     for (let i = 1; i <= 30; i++) {
       pub.send({ cmd: "publish", topic: "telemetry/x", payload: Buffer.from(`m${i}`), qos: 1, messageId: i });
     }
@@ -243,7 +240,7 @@ describeIf(needs({ mosquitto: true }), "collector on a real Mosquitto", () => {
       100,
     );
     // While the collector can't see the broker, a device comes and goes.
-    const c = await rawSession(plantA.port, { clientId: "while-away", username: "device", password: "dev-pw" });
+    const c = await rawSession(plantA.port, { clientId: "while-away", ...DEVICE });
     c.send({ cmd: "disconnect" });
     await c.closed;
     await brokerDown;
