@@ -75,98 +75,15 @@ interface Heartbeat {
   intervalMs: number | null;
 }
 
-/** What either kind of collector (MQTT, or scraped) tells the manager. */
-export interface CollectorEvents {
+export class BrokerCollector extends EventEmitter<{
   status: [StatusChange];
-  /** every uptime heartbeat, before it counts towards up/down: a smaller uptime means the broker restarted (MQTT only) */
+  /** every uptime heartbeat, before it counts towards up/down: a smaller uptime means the broker restarted */
   heartbeat: [UptimeBeat];
   version: [string];
   detected: [DialectName];
   events: [EventRow[]];
   nodes: [string[]];
-}
-
-/** A collector's latest value per metric and node (and labels), for the API and /metrics. */
-export type LatestValues = Map<
-  string,
-  { metric: MetricName; node: string; labels: Record<string, string>; value: number; ts: Date }
->;
-
-/**
- * What the MQTT and the scrape collector share: the broker's status as this instance sees it, the
- * latest values and counters the API shows, and the samples the broker doesn't report itself.
- */
-export abstract class CollectorView extends EventEmitter<CollectorEvents> {
-  status: BrokerStatus = "unknown";
-  lastSeenAt: Date | null = null;
-  readonly latest: LatestValues = new Map();
-  readonly counters = { messages: 0, events: 0, unparsed: 0 };
-  /**
-   * Whether other instances watch this broker too. Then this collector's "down" is one view among
-   * several (a partition between this instance and the broker, say): it does not store
-   * `mqtt_broker_up` 0 itself, the manager stores it once the merged status is down. With a single
-   * watcher the 0 is stored at once, without asking the database.
-   */
-  sharedView: () => boolean = () => false;
-  private lastSyntheticAt = 0;
-
-  protected constructor(
-    readonly broker: CollectedBroker,
-    protected readonly writer: IngestWriter,
-    protected readonly timing: CollectorTiming,
-  ) {
-    super();
-  }
-
-  /** Moves to `next` (announcing the change), or rewrites the synthetic samples when they are due. */
-  protected settle(next: BrokerStatus, why: string, now: number): void {
-    if (next !== this.status) {
-      const change: StatusChange = {
-        broker: this.broker.name,
-        from: this.status,
-        to: next,
-        at: new Date(now),
-        lastSeenAt: this.lastSeenAt,
-        why,
-      };
-      this.status = next;
-      this.writeSynthetic(now);
-      this.emit("status", change);
-    } else if (now - this.lastSyntheticAt >= this.timing.syntheticEveryMs) {
-      this.writeSynthetic(now);
-    }
-  }
-
-  /** Samples the broker doesn't report itself: our view of its liveness, and its configured capacity. */
-  private writeSynthetic(now: number): void {
-    if (this.status === "unknown") return;
-    this.lastSyntheticAt = now;
-    const ts = new Date(now);
-    const rows: SampleRow[] = [];
-    if (this.status === "up" || !this.sharedView()) rows.push(brokerUpSample(this.broker.name, this.status, ts));
-    if (this.broker.maxConnections) {
-      rows.push({
-        broker: this.broker.name,
-        node: "",
-        metric: "mqtt_connections_max",
-        labels: {},
-        ts,
-        value: this.broker.maxConnections,
-      });
-    }
-    for (const row of rows)
-      this.latest.set(`${row.metric}|`, {
-        metric: row.metric as MetricName,
-        node: "",
-        labels: {},
-        value: row.value,
-        ts,
-      });
-    this.writer.enqueue({ samples: rows });
-  }
-}
-
-export class BrokerCollector extends CollectorView {
+}> {
   private client: MqttClient | null = null;
   private readonly dialect: Dialect & { detected?: DialectName | null };
   private connected = false;
@@ -178,6 +95,7 @@ export class BrokerCollector extends CollectorView {
   private stopped = false;
   private paused = false;
   private readonly heartbeats = new Map<string, Heartbeat>();
+  private lastSyntheticAt = 0;
   private lastTickAt = 0;
   private lastError: string | null = null;
   private detectedReported: DialectName | null = null;
@@ -197,14 +115,29 @@ export class BrokerCollector extends CollectorView {
   private protocolVersion: 4 | 5;
   /** cluster members the broker listed (EMQX `$SYS/brokers`) */
   knownNodes: string[] = [];
+  status: BrokerStatus = "unknown";
+  lastSeenAt: Date | null = null;
+  /** latest value per metric and node, for the API and /metrics */
+  readonly latest = new Map<
+    string,
+    { metric: MetricName; node: string; labels: Record<string, string>; value: number; ts: Date }
+  >();
+  readonly counters = { messages: 0, events: 0, unparsed: 0 };
+  /**
+   * Whether other instances watch this broker too. Then this collector's "down" is one view among
+   * several (a partition between this instance and the broker, say): it does not store
+   * `mqtt_broker_up` 0 itself, the manager stores it once the merged status is down. With a single
+   * watcher the 0 is stored at once, without asking the database.
+   */
+  sharedView: () => boolean = () => false;
 
   constructor(
-    broker: CollectedBroker,
-    writer: IngestWriter,
-    timing: CollectorTiming = DEFAULT_TIMING,
+    readonly broker: CollectedBroker,
+    private readonly writer: IngestWriter,
+    private readonly timing: CollectorTiming = DEFAULT_TIMING,
     private readonly log: (line: string) => void = console.log,
   ) {
-    super(broker, writer, timing);
+    super();
     this.dialect = createDialect(broker.dialect);
     this.prefix = broker.sysTopicPrefix ?? "";
     this.protocolVersion = broker.dialect === "bundled" ? 4 : 5;
@@ -503,7 +436,49 @@ export class BrokerCollector extends CollectorView {
             : "heartbeat stale: the broker is connected but not publishing (hung?)";
       }
     }
-    this.settle(next, why, now);
+    if (next !== this.status) {
+      const change: StatusChange = {
+        broker: this.broker.name,
+        from: this.status,
+        to: next,
+        at: new Date(now),
+        lastSeenAt: this.lastSeenAt,
+        why,
+      };
+      this.status = next;
+      this.writeSynthetic(now);
+      this.emit("status", change);
+    } else if (now - this.lastSyntheticAt >= this.timing.syntheticEveryMs) {
+      this.writeSynthetic(now);
+    }
+  }
+
+  /** Samples the broker doesn't report itself: our view of its liveness, and its configured capacity. */
+  private writeSynthetic(now: number): void {
+    if (this.status === "unknown") return;
+    this.lastSyntheticAt = now;
+    const ts = new Date(now);
+    const rows: SampleRow[] = [];
+    if (this.status === "up" || !this.sharedView()) rows.push(brokerUpSample(this.broker.name, this.status, ts));
+    if (this.broker.maxConnections) {
+      rows.push({
+        broker: this.broker.name,
+        node: "",
+        metric: "mqtt_connections_max",
+        labels: {},
+        ts,
+        value: this.broker.maxConnections,
+      });
+    }
+    for (const row of rows)
+      this.latest.set(`${row.metric}|`, {
+        metric: row.metric as MetricName,
+        node: "",
+        labels: {},
+        value: row.value,
+        ts,
+      });
+    this.writer.enqueue({ samples: rows });
   }
 }
 

@@ -1,7 +1,9 @@
+import { EventEmitter } from "node:events";
 import amqp, { type ChannelModel, type ConsumeMessage } from "amqplib";
-import type { SampleRow } from "@/db/ingest";
-import type { BrokerStatus, CollectedBroker, CollectorTiming } from "./collector";
-import { CollectorView, toEventRow } from "./collector";
+import type { EventRow, SampleRow } from "@/db/ingest";
+import type { MetricName } from "../metrics";
+import type { BrokerStatus, CollectedBroker, CollectorTiming, StatusChange } from "./collector";
+import { brokerUpSample, toEventRow } from "./collector";
 import { EventOrdinals } from "./identity";
 import { createDialect } from "./index";
 import { EVENT_TOPIC_PREFIX } from "./rabbitmq";
@@ -28,7 +30,13 @@ const SCRAPE_TIMEOUT_MS = 5_000;
 /** A larger answer is refused: no broker's exposition of its own counters comes near it. */
 const MAX_SCRAPE_BYTES = 16 * 1024 * 1024;
 
-export class ScrapeCollector extends CollectorView {
+export class ScrapeCollector extends EventEmitter<{
+  status: [StatusChange];
+  version: [string];
+  detected: [DialectName];
+  events: [EventRow[]];
+  nodes: [string[]];
+}> {
   private readonly dialect: Dialect;
   /** ordinals of identical lines, so another watcher's copy of an event lands on the same identity */
   private readonly ordinals = new EventOrdinals();
@@ -43,16 +51,25 @@ export class ScrapeCollector extends CollectorView {
   private stopped = false;
   private paused = false;
   private lastError: string | null = null;
+  private lastSyntheticAt = 0;
   readonly knownNodes: string[] = [];
-  declare readonly broker: ScrapedBroker;
+  status: BrokerStatus = "unknown";
+  lastSeenAt: Date | null = null;
+  readonly latest = new Map<
+    string,
+    { metric: MetricName; node: string; labels: Record<string, string>; value: number; ts: Date }
+  >();
+  readonly counters = { messages: 0, events: 0, unparsed: 0 };
+  /** as BrokerCollector.sharedView: with other watchers, a "down" is stored by the manager once merged */
+  sharedView: () => boolean = () => false;
 
   constructor(
-    broker: ScrapedBroker,
-    writer: IngestWriter,
-    timing: CollectorTiming & { scrapeIntervalMs?: number },
+    readonly broker: ScrapedBroker,
+    private readonly writer: IngestWriter,
+    private readonly timing: CollectorTiming & { scrapeIntervalMs?: number },
     private readonly log: (line: string) => void = console.log,
   ) {
-    super(broker, writer, timing);
+    super();
     this.dialect = createDialect(broker.dialect);
   }
 
@@ -259,7 +276,28 @@ export class ScrapeCollector extends CollectorView {
       next = anySource ? "down" : "unknown";
       why = this.lastError ?? (amqpUp ? "scrape stale" : "AMQP connection lost");
     }
-    this.settle(next, why, now);
+    if (next !== this.status) {
+      const change: StatusChange = { broker: this.broker.name, from: this.status, to: next, at: new Date(now), lastSeenAt: this.lastSeenAt, why };
+      this.status = next;
+      this.writeSynthetic(now);
+      this.emit("status", change);
+    } else if (now - this.lastSyntheticAt >= this.timing.syntheticEveryMs) {
+      this.writeSynthetic(now);
+    }
+  }
+
+  /** The same synthetic samples as the MQTT collector's: liveness and the configured capacity. */
+  private writeSynthetic(now: number): void {
+    if (this.status === "unknown") return;
+    this.lastSyntheticAt = now;
+    const ts = new Date(now);
+    const rows: SampleRow[] = [];
+    if (this.status === "up" || !this.sharedView()) rows.push(brokerUpSample(this.broker.name, this.status, ts));
+    if (this.broker.maxConnections) {
+      rows.push({ broker: this.broker.name, node: "", metric: "mqtt_connections_max", labels: {}, ts, value: this.broker.maxConnections });
+    }
+    for (const row of rows) this.latest.set(`${row.metric}|`, { metric: row.metric as MetricName, node: "", labels: {}, value: row.value, ts });
+    this.writer.enqueue({ samples: rows });
   }
 }
 
