@@ -68,11 +68,16 @@ const CROWDED = {
   annotations: { summary: "{{ $labels.broker }} has {{ $value }} clients" },
 };
 
+/** The error of a create the API refuses with `status` (the status asserted). */
+async function refusal(status: number, body: unknown) {
+  const res = await create(body);
+  expect(res.status).toBe(status);
+  return (await res.json()).error;
+}
+
 describe("POST /api/rules", () => {
   it("refuses an expression that does not parse, pointing at the position", async () => {
-    const res = await create({ ...CROWDED, expr: 'mqtt_connections_current{broker="a"} >=' });
-    expect(res.status).toBe(400);
-    expect((await res.json()).error).toMatchObject({
+    expect(await refusal(400, { ...CROWDED, expr: 'mqtt_connections_current{broker="a"} >=' })).toMatchObject({
       code: "bad_request",
       parameter: "expr",
       position: 39,
@@ -86,16 +91,12 @@ describe("POST /api/rules", () => {
   });
 
   it("refuses the name of a built-in rule and of a file rule with 409, saying where it comes from", async () => {
-    const builtin = await create({ ...CROWDED, name: "MQTT_Broker_Down" });
-    expect(builtin.status).toBe(409);
-    expect((await builtin.json()).error).toMatchObject({
+    expect(await refusal(409, { ...CROWDED, name: "MQTT_Broker_Down" })).toMatchObject({
       code: "conflict",
       parameter: "name",
       message: expect.stringContaining("built-in"),
     });
-    const file = await create({ ...CROWDED, name: "Plant_Queue" });
-    expect(file.status).toBe(409);
-    expect((await file.json()).error.message).toContain("brokerwatch.yaml");
+    expect((await refusal(409, { ...CROWDED, name: "Plant_Queue" })).message).toContain("brokerwatch.yaml");
   });
 
   it("names the bad key: rule name, duration, label name, template", async () => {
