@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import os from "node:os";
+import { threadId } from "node:worker_threads";
 import { applyFileBrokers, upsertBroker } from "@/db/brokers";
 import { migrateDatabase, openDatabase, type Database } from "@/db/client";
 import { DEFAULT_RETENTION, enforceRetention, rollUpSamples, type RetentionSeconds } from "@/db/maintenance";
@@ -66,6 +67,8 @@ export interface Service {
   collectors: CollectorManager;
   config: BrokerwatchConfig | null;
   generatedAdminPassword: string | null;
+  /** the service key (BROKERWATCH_SECRET or the data directory's secret.key) */
+  secret: string;
   engine: AlertEngine;
   deliveryWorker: DeliveryWorker;
   cluster: Cluster;
@@ -247,6 +250,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     deliveryWorker,
     secret,
     cluster,
+    ingest: { mode: "inline", threadId },
   };
   setRuntime(runtime);
 
@@ -257,6 +261,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     collectors,
     config,
     generatedAdminPassword: generatedPassword,
+    secret,
     engine,
     deliveryWorker,
     cluster,
