@@ -104,6 +104,15 @@ export class BrokerCollector extends EventEmitter<{
   /** messages of the current connection not yet acknowledged, by arrival: the ordinals they took */
   private unacked = new Map<number, Taken[]>();
   private messageSeq = 0;
+  /**
+   * MQTT 5 where the broker speaks it: its Receive Maximum lets the broker send as many QoS 1
+   * messages unacknowledged as we allow, whatever its `max_inflight_messages` (Mosquitto's 20
+   * applies to 3.1.1 clients). Acknowledging after commit then costs no throughput, and a connect
+   * storm stays in flight to us instead of overflowing the broker's `max_queued_messages` queue
+   * (docs/brokers.md, README "Reliability and broker-side limits"). 3.1.1 for the bundled broker
+   * (Aedes) and for a broker that refuses 5.
+   */
+  private protocolVersion: 4 | 5;
   /** cluster members the broker listed (EMQX `$SYS/brokers`) */
   knownNodes: string[] = [];
   status: BrokerStatus = "unknown";
@@ -131,6 +140,12 @@ export class BrokerCollector extends EventEmitter<{
     super();
     this.dialect = createDialect(broker.dialect);
     this.prefix = broker.sysTopicPrefix ?? "";
+    this.protocolVersion = broker.dialect === "bundled" ? 4 : 5;
+  }
+
+  /** the MQTT protocol level of the current (or next) connection: 5, or 4 for 3.1.1 */
+  get mqttProtocol(): 4 | 5 {
+    return this.protocolVersion;
   }
 
   /** nodes whose heartbeat is fresh (an EMQX connection sees every node of its cluster) */
@@ -180,7 +195,16 @@ export class BrokerCollector extends EventEmitter<{
     const client = mqtt.connect(this.broker.url, {
       clientId: this.broker.clientId,
       clean: false,
-      protocolVersion: 4,
+      protocolVersion: this.protocolVersion,
+      ...(this.protocolVersion === 5
+        ? {
+            properties: {
+              // the session outlives a disconnect as a 3.1.1 clean-session-0 one does
+              sessionExpiryInterval: SESSION_NEVER_EXPIRES,
+              receiveMaximum: RECEIVE_MAXIMUM,
+            },
+          }
+        : {}),
       username: this.broker.username ?? undefined,
       password: this.broker.password ?? undefined,
       // Our own capped backoff with jitter (below), not mqtt.js' fixed period.
@@ -211,7 +235,17 @@ export class BrokerCollector extends EventEmitter<{
     // skips the PUBACK and goes on reading: the PUBACK is then sent by `acknowledge` after commit.
     client.handleMessage = (packet, callback) => callback(packet.qos > 0 ? ACK_AFTER_COMMIT : undefined);
     client.on("message", (topic, payload, packet) => this.onMessage(client, topic, payload, packet));
-    client.on("error", (err) => this.noteError(err.message));
+    let fallingBack = false;
+    client.on("error", (err: Error & { code?: unknown }) => {
+      if (this.protocolVersion === 5 && !this.connected && refusesMqtt5(err)) {
+        // A broker before MQTT 5 (Mosquitto < 1.6, RabbitMQ < 3.13): speak 3.1.1 from now on.
+        this.protocolVersion = 4;
+        this.log(`brokerwatch: collector ${this.broker.name}: the broker refuses MQTT 5; using 3.1.1`);
+        fallingBack = true;
+        return;
+      }
+      this.noteError(err.message);
+    });
     client.on("close", () => {
       if (this.client !== client) return;
       this.connected = false;
@@ -220,6 +254,8 @@ export class BrokerCollector extends EventEmitter<{
       client.on("error", () => {});
       client.end(true);
       this.client = null;
+      // A refusal of MQTT 5 is not an outage: ask again at once, in 3.1.1.
+      if (fallingBack) return this.connect();
       this.check();
       this.scheduleReconnect();
     });
@@ -454,6 +490,15 @@ export function brokerUpSample(broker: string, status: BrokerStatus, ts: Date): 
 /** A dialect's event as the write queue stores it: the same fields, plus the broker's name and its identity. */
 export function toEventRow(broker: string, e: ConnectionEvent, ordinal: number): EventRow {
   return { ...e, broker, eventKey: eventKey(e, ordinal) };
+}
+
+const SESSION_NEVER_EXPIRES = 0xffffffff;
+/** the most a 16-bit Receive Maximum allows; the write queue's own limit pauses reading before this matters */
+const RECEIVE_MAXIMUM = 65_535;
+
+/** A CONNACK refusing protocol level 5: 3.1.1's "unacceptable protocol version" (1) or 5's 0x84. */
+export function refusesMqtt5(err: { code?: unknown; message?: string }): boolean {
+  return err.code === 1 || err.code === 0x84 || /unsupported protocol version|unacceptable protocol version/i.test(err.message ?? "");
 }
 
 /** Passed to mqtt.js' handleMessage callback: no PUBACK now, `acknowledge` sends it after commit. */
