@@ -27,7 +27,7 @@ const SECONDS = Number(process.env.BENCH_INGEST_SECONDS ?? 10);
 const QOS = Number(process.env.BENCH_INGEST_QOS ?? 0) === 1 ? 1 : 0;
 const TARGETS = { eventsPerSecond: 20_000, lagP99Ms: 1000, ratioToCopy: 0.5 };
 
-const GENERATOR = `
+export const GENERATOR = `
 const { parentPort, workerData } = require("node:worker_threads");
 const mqtt = require(workerData.mqttPath);
 const client = mqtt.connect(workerData.url, { clientId: "bench-generator", clean: true });
@@ -57,7 +57,7 @@ client.on("connect", () => {
 });
 `;
 
-function percentile(sorted: Float64Array, p: number): number {
+export function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
