@@ -41,16 +41,20 @@ function stateOf(service: Service): IngestState {
 }
 
 async function main(): Promise<void> {
-  let service: Service;
+  let service: Service | undefined;
+  const sendState = () => {
+    if (service) post({ kind: "state", state: stateOf(service) });
+  };
   try {
-    service = await startService(workerData as ServiceOptions);
+    service = await startService({ ...(workerData as ServiceOptions), onAlertRound: sendState });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const expected = err instanceof StartError || err instanceof ConfigError;
     post({ kind: "start-failed", message: expected ? e.message : (e.stack ?? String(e)), code: e.code, expected });
     return;
   }
-  const sendState = () => post({ kind: "state", state: stateOf(service) });
+  // A status change shows on the web side at once, not up to STATE_EVERY_MS later.
+  service.collectors.on("status", sendState);
   post({
     kind: "started",
     started: {

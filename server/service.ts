@@ -58,6 +58,11 @@ export interface ServiceOptions {
   /** when a broker incident counts as settled and closes (lib/incidents/tracker.ts) */
   incidents?: Partial<IncidentTiming>;
   log?: (line: string) => void;
+  /**
+   * Called after each alert round is saved, before its notifications are dispatched: the ingest
+   * thread sends the web side its state then, so no page shows less than a webhook already said.
+   */
+  onAlertRound?: () => void;
 }
 
 export interface Service {
@@ -186,7 +191,10 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const engineOptions = {
     intervalMs: opts.evaluationIntervalMs,
     rules: ruleProvider(db, config?.rules ?? []),
-    onRound: (snapshot: Parameters<Dispatcher["onEvaluation"]>[0]) => dispatcher.onEvaluation(snapshot),
+    onRound: (snapshot: Parameters<Dispatcher["onEvaluation"]>[0]) => {
+      opts.onAlertRound?.();
+      return dispatcher.onEvaluation(snapshot);
+    },
     externalURL: opts.externalURL ?? "",
     log,
   };
