@@ -34,6 +34,12 @@ const nextConfig: NextConfig = {
   // so a first start is faster.
   typescript: { ignoreBuildErrors: true },
   poweredByHeader: false,
+  experimental: {
+    // Next loads every page's and route's server modules at start by default: ~110 MB of heap
+    // for this app before the first request (idle RSS 250 MB → 140 MB). A route's modules load
+    // on its first request instead (tens of ms, once).
+    preloadEntriesOnStart: false,
+  },
   async headers() {
     return [{ source: "/:path*", headers: SECURITY_HEADERS }];
   },
