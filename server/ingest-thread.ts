@@ -14,7 +14,8 @@ import {
   type Runtime,
   type WriterView,
 } from "@/lib/runtime";
-import { startService, StartError, type ServiceOptions } from "./service";
+import type { ServiceOptions } from "./service";
+import { StartError } from "./start-error";
 
 /**
  * Ingest off the web thread. With `npm start` on Postgres, the service's ingest side — bundled
@@ -81,6 +82,8 @@ export interface Ingest {
  */
 export async function startIngest(opts: ServiceOptions, mode: IngestPlacement["mode"]): Promise<Ingest> {
   if (mode === "inline") {
+    // Loaded only here: in worker mode the web thread never loads the broker, collectors or engine.
+    const { startService } = await import("./service");
     const service = await startService(opts);
     return {
       mode,

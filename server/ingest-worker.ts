@@ -2,8 +2,8 @@ import { parentPort, threadId, workerData } from "node:worker_threads";
 import { ConfigError } from "@/lib/config";
 import { onCommittedEvents } from "@/lib/live";
 import type { FromWorker, IngestState, ToWorker } from "./ingest-thread";
-import { startService, StartError, type Service, type ServiceOptions } from "./service";
 import { STATE_EVERY_MS } from "./ingest-thread";
+import { startService, StartError, type Service, type ServiceOptions } from "./service";
 
 /**
  * The ingest worker thread of `npm start` (server/ingest-thread.ts): runs the service's ingest

@@ -122,7 +122,7 @@ async function main(): Promise<void> {
 
   // Imported after the build check so a first start prints progress before loading everything.
   const { startIngest } = await import("./ingest-thread");
-  const { StartError } = await import("./service");
+  const { StartError } = await import("./start-error");
 
   let service: Awaited<ReturnType<typeof startIngest>>;
   try {

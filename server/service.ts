@@ -23,6 +23,7 @@ import { Dispatcher } from "@/lib/notify/dispatch";
 import { DeliveryWorker } from "@/lib/notify/outbox";
 import { applyWebhookConfig } from "@/lib/notify/webhooks";
 import { IncidentTracker, type IncidentTiming } from "@/lib/incidents/tracker";
+import { StartError } from "./start-error";
 
 /**
  * The service without its web server: database, bundled broker, write queue, collectors,
@@ -85,7 +86,7 @@ export interface Service {
 const ROLLUP_EVERY_MS = 60_000;
 const RETENTION_EVERY_MS = 60 * 60_000;
 
-export class StartError extends Error {}
+export { StartError };
 
 export async function startService(opts: ServiceOptions): Promise<Service> {
   const log = opts.log ?? ((line: string) => console.log(line));
