@@ -21,11 +21,53 @@ import {
  * Returns the open incident, new or existing.
  */
 export async function openIncident(db: Db, row: NewBrokerIncidentRow): Promise<BrokerIncidentRow> {
+  return (await openIncidentOnce(db, row)).row;
+}
+
+/** openIncident, saying whether this call opened it (so one instance logs it). */
+export async function openIncidentOnce(
+  db: Db,
+  row: NewBrokerIncidentRow,
+): Promise<{ row: BrokerIncidentRow; opened: boolean }> {
   const [inserted] = await db.insert(brokerIncidents).values(row).onConflictDoNothing().returning();
-  if (inserted) return inserted;
+  if (inserted) return { row: inserted, opened: true };
   const open = await openIncidentOf(db, row.broker);
   if (!open) throw new Error(`no open incident for ${row.broker} after a conflicting insert`);
-  return open;
+  return { row: open, opened: false };
+}
+
+/** Close an open incident with its numbers; false when another instance closed it first. */
+export async function closeIncident(
+  db: Db,
+  id: number,
+  patch: Partial<Omit<NewBrokerIncidentRow, "id" | "broker">> & { endedAt: Date },
+): Promise<boolean> {
+  const closed = await db
+    .update(brokerIncidents)
+    .set(patch)
+    .where(and(eq(brokerIncidents.id, id), isNull(brokerIncidents.endedAt)))
+    .returning({ id: brokerIncidents.id });
+  return closed.length > 0;
+}
+
+/**
+ * The broker's newest incident that began, or was up again, at or after `since`: a watcher that saw
+ * the broker's uptime go back since its last heartbeat at `since` (the old process was alive then,
+ * so the new one started later) finds there the restart another watcher already recorded.
+ */
+export async function incidentSince(db: Db, broker: string, since: Date): Promise<BrokerIncidentRow | null> {
+  const [row] = await db
+    .select()
+    .from(brokerIncidents)
+    .where(
+      and(
+        eq(brokerIncidents.broker, broker),
+        or(gte(brokerIncidents.startedAt, since), gte(brokerIncidents.upAt, since)),
+      ),
+    )
+    .orderBy(desc(brokerIncidents.startedAt), desc(brokerIncidents.id))
+    .limit(1);
+  return row ?? null;
 }
 
 export async function openIncidentOf(db: Db, broker: string): Promise<BrokerIncidentRow | null> {

@@ -1,17 +1,21 @@
 import "server-only";
-import { createHash } from "node:crypto";
+import crypto from "node:crypto";
+import { once } from "node:events";
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Sql } from "postgres";
 import type { Database } from "./client";
+import { BinaryCopyWriter, textBytes } from "./copy-binary";
 import { sql } from "drizzle-orm";
 import { connectionEvents, metricSamples, unparsedRecords, type ConnectionEventRow } from "./schema";
 
 /**
  * Bulk writes of what the collector ingests. On Postgres this is COPY (the fastest path the
- * server offers) into a per-session staging table, then one `INSERT … SELECT … ON CONFLICT` into
- * the real table; on PGlite, multi-row INSERTs with the same conflict clause, in chunks that stay
- * under the bind-parameter limit.
+ * server offers): events in binary format straight into the table, and only a batch the unique
+ * index refuses (it holds a copy) again into a per-session staging table, then one `INSERT …
+ * SELECT … ON CONFLICT` into the real table; samples always through staging, in text format. On
+ * PGlite, multi-row INSERTs with the same conflict clauses, in chunks that stay under the
+ * bind-parameter limit.
  *
  * Exactly once: every row carries its identity in the broker's stream, and a unique index on it
  * drops a copy, whether a redelivery after a crash or another watcher of the same broker wrote it
@@ -74,11 +78,18 @@ const EVENT_COLUMNS = [
  * replaced), so a key computed here equals one computed in SQL from the stored row.
  */
 export function eventKey(e: { type: string; node: string | null; raw: string }, ordinal: number): string {
-  const hex = createHash("md5")
-    .update(`${pgText(e.type)}\n${pgText(e.node ?? "")}\n${ordinal}\n${pgText(e.raw)}`)
-    .digest("hex");
+  const hex = md5Hex(`${pgText(e.type)}\n${pgText(e.node ?? "")}\n${ordinal}\n${pgText(e.raw)}`);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
+
+/**
+ * md5 in hex. `crypto.hash` (Node 20.12+) hashes in one call, about three times cheaper than a
+ * Hash object per event; engines allows older 20.x, which keeps the Hash object.
+ */
+const md5Hex: (text: string) => string =
+  typeof crypto.hash === "function"
+    ? (text) => crypto.hash("md5", text, "hex")
+    : (text) => crypto.createHash("md5").update(text).digest("hex");
 
 /** Keys for rows that came without one: identical rows with the same ts in this batch count 0, 1, 2, … */
 function withKeys(rows: EventRow[]): (EventRow & { eventKey: string })[] {
@@ -145,8 +156,29 @@ function copyLines(rows: unknown[][]): string {
   return out;
 }
 
-async function copyInto(sql: Sql, table: string, columns: readonly string[], rows: unknown[][]): Promise<void> {
-  const query = sql.unsafe(`copy ${table} (${columns.join(", ")}) from stdin`);
+/**
+ * What one COPY sends: its format, and the data as chunks (strings of text-format lines, or
+ * Buffers of binary rows), produced as they are sent. A function, so a retry can produce it again.
+ */
+interface CopyData {
+  format: "text" | "binary";
+  chunks: () => Iterable<string | Buffer>;
+}
+
+/** Text-format COPY of `rows`, in slices so one huge batch doesn't build one huge string. */
+function textCopyData(rows: unknown[][]): CopyData {
+  const SLICE = 2000;
+  return {
+    format: "text",
+    *chunks() {
+      for (let i = 0; i < rows.length; i += SLICE) yield copyLines(rows.slice(i, i + SLICE));
+    },
+  };
+}
+
+async function copyInto(sql: Sql, table: string, columns: readonly string[], data: CopyData): Promise<void> {
+  const format = data.format === "binary" ? " with (format binary)" : "";
+  const query = sql.unsafe(`copy ${table} (${columns.join(", ")}) from stdin${format}`);
   // postgres.js 3.4 never settles the writable when the server rejects the data after CopyDone
   // (porsager/postgres#1173): the error only reaches the query's own reject, which is a no-op by
   // then. Without this, one refused row would hang the write queue forever.
@@ -159,39 +191,88 @@ async function copyInto(sql: Sql, table: string, columns: readonly string[], row
     };
   });
   refused.catch(() => {});
-  const stream = await query.writable();
-  // Write in slices so one huge batch doesn't build one huge string.
-  const SLICE = 2000;
-  await Promise.race([
-    pipeline(
-      (async function* () {
-        for (let i = 0; i < rows.length; i += SLICE) yield copyLines(rows.slice(i, i + SLICE));
-      })(),
-      stream as Writable,
-    ),
-    refused,
-  ]);
+  const stream = (await query.writable()) as Writable;
+  // postgres.js destroys the writable after a COPY (or a failure) and may report an error on it
+  // once the pipeline has let go of it; an unheard 'error' event would end the process. The
+  // error still reaches us through the pipeline or `refused`.
+  stream.on("error", () => {});
+  await Promise.race([pipeline(data.chunks(), stream), refused]);
+  // Disposing of the stream sends a (harmless, ignored) CopyFail: let it go before the connection
+  // takes another query (copyReserved).
+  if (!stream.closed) await once(stream, "close");
 }
 
-function eventValues(e: EventRow): unknown[] {
-  return [
-    e.ts,
-    e.receivedAt,
-    e.broker,
-    e.node,
-    e.clientId,
-    e.type,
-    e.reason,
-    e.address,
-    e.port,
-    e.username,
-    e.protocolVersion,
-    e.cleanStart,
-    e.keepalive,
-    e.sessionSeconds,
-    e.raw,
-    e.eventKey,
-  ];
+/**
+ * COPY on a connection of its own for the duration. postgres.js pipelines a query onto a busy
+ * connection when the pool is exhausted: sent between COPY and the server's CopyInResponse, the
+ * server reads it as data and drops the connection ("protocol synchronization was lost"); and the
+ * CopyFail it sends when it disposes of a finished COPY's stream lands in a COPY queued right
+ * behind (issue 11, seen at 50k events/s). A reserved connection carries nothing else meanwhile.
+ */
+async function copyReserved(sql: Sql, table: string, columns: readonly string[], data: CopyData): Promise<void> {
+  const connection = await sql.reserve();
+  try {
+    await copyInto(connection, table, columns, data);
+  } finally {
+    connection.release();
+  }
+}
+
+/** Upper bound of the bytes an event's fixed-size fields take in binary COPY (length words included). */
+const EVENT_FIXED_BYTES = 2 * 12 + 8 + 6 + 5 + 8 + 12 + 20;
+
+/**
+ * Events in binary COPY format, in EVENT_COLUMNS order. Encoded as they are sent, a buffer of about
+ * 1 MB at a time; this was the largest cost of the write path in text format (README, "Benchmarks").
+ */
+function eventCopyData(rows: (EventRow & { eventKey: string })[]): CopyData {
+  return {
+    format: "binary",
+    *chunks() {
+      const out = new BinaryCopyWriter();
+      for (const e of rows) {
+        const broker = pgText(e.broker);
+        const node = pgTextOrNull(e.node);
+        const clientId = pgTextOrNull(e.clientId);
+        const type = pgText(e.type);
+        const reason = pgTextOrNull(e.reason);
+        const address = pgTextOrNull(e.address);
+        const username = pgTextOrNull(e.username);
+        const raw = pgText(e.raw);
+        out.row(
+          EVENT_COLUMNS.length,
+          EVENT_FIXED_BYTES +
+            textBytes(broker) +
+            textBytes(node) +
+            textBytes(clientId) +
+            textBytes(type) +
+            textBytes(reason) +
+            textBytes(address) +
+            textBytes(username) +
+            textBytes(raw),
+        );
+        out.timestamptz(e.ts);
+        out.timestamptz(e.receivedAt);
+        out.text(broker);
+        out.text(node);
+        out.text(clientId);
+        out.text(type);
+        out.text(reason);
+        out.text(address);
+        out.int4(e.port);
+        out.text(username);
+        out.int2(e.protocolVersion);
+        out.bool(e.cleanStart);
+        out.int4(e.keepalive);
+        out.float8(e.sessionSeconds);
+        out.text(raw);
+        out.uuid(e.eventKey);
+        const full = out.takeFull();
+        if (full.length) yield* full;
+      }
+      yield* out.finish();
+    },
+  };
 }
 
 const UNIQUE_VIOLATION = "23505";
@@ -204,7 +285,7 @@ async function copyThroughStaging<Returned = never>(
   sql: Sql,
   table: string,
   columns: readonly string[],
-  rows: unknown[][],
+  data: CopyData,
   conflict: string,
 ): Promise<Returned[] & { count: number }> {
   const staging = `${table}_staging`;
@@ -214,7 +295,7 @@ async function copyThroughStaging<Returned = never>(
     await tx.unsafe(
       `create temp table if not exists ${staging} on commit delete rows as select ${list} from ${table} with no data`,
     );
-    await copyInto(tx as unknown as Sql, staging, columns, rows);
+    await copyInto(tx as unknown as Sql, staging, columns, data);
     const result = await tx.unsafe(`insert into ${table} (${list}) select ${list} from ${staging} ${conflict}`);
     inserted = Object.assign([...result] as Returned[], { count: result.count });
   });
@@ -258,11 +339,11 @@ export async function insertNewEvents(
     return keyed.filter((e) => fresh.delete(storedKey(pgText(e.broker), e.ts, e.eventKey)));
   };
   if (database.postgres) {
-    const values = keyed.map(eventValues);
+    const data = eventCopyData(keyed);
     // Optimistic: a batch without copies (nearly all of them) goes straight in by COPY, which
     // refuses it whole on a duplicate key; only then does it take the slower staging path.
     try {
-      await copyInto(database.postgres, "connection_events", EVENT_COLUMNS, values);
+      await copyReserved(database.postgres, "connection_events", EVENT_COLUMNS, data);
       return keyed;
     } catch (err) {
       if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
@@ -271,7 +352,7 @@ export async function insertNewEvents(
       database.postgres,
       "connection_events",
       EVENT_COLUMNS,
-      values,
+      data,
       "on conflict (broker, ts, event_key) do nothing returning broker, ts, event_key",
     );
     return only(inserted.map((r) => ({ broker: r.broker, ts: r.ts, eventKey: r.event_key })));
@@ -312,7 +393,7 @@ export async function insertSamples(database: Database, rows: SampleRow[]): Prom
       database.postgres,
       "metric_samples",
       SAMPLE_COLUMNS,
-      distinct.map((s) => [s.broker, s.node, s.metric, s.labels, s.ts, s.value]),
+      textCopyData(distinct.map((s) => [s.broker, s.node, s.metric, s.labels, s.ts, s.value])),
       `on conflict (broker, ts, metric, node, labels) do update set value = excluded.value
        where metric_samples.value is distinct from excluded.value`,
     );

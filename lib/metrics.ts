@@ -11,6 +11,8 @@ export const METRIC_NAMES = [
   "mqtt_subscriptions",
   "mqtt_retained_messages",
   "mqtt_queued_messages",
+  "mqtt_queued_own_messages",
+  "mqtt_queued_own_max_messages",
   "mqtt_messages_received_per_second",
   "mqtt_messages_sent_per_second",
   "mqtt_bytes_received_per_second",
@@ -35,6 +37,10 @@ export const METRIC_HELP: Record<MetricName, string> = {
   mqtt_subscriptions: "Subscriptions",
   mqtt_retained_messages: "Retained messages",
   mqtt_queued_messages: "Messages stored or queued awaiting delivery",
+  mqtt_queued_own_messages:
+    "Of mqtt_queued_messages (Mosquitto), the least that was brokerwatch's own: log lines it had received and not yet acknowledged",
+  mqtt_queued_own_max_messages:
+    "Of mqtt_queued_messages (Mosquitto), the most that can have been brokerwatch's own: plus its PUBACKs still on their way, or all of it when the broker may have queued more for it",
   mqtt_messages_received_per_second: "Messages received per second",
   mqtt_messages_sent_per_second: "Messages sent per second",
   mqtt_bytes_received_per_second: "Bytes received per second",

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import os from "node:os";
+import { threadId } from "node:worker_threads";
 import { applyFileBrokers, upsertBroker } from "@/db/brokers";
 import { migrateDatabase, openDatabase, type Database } from "@/db/client";
 import { DEFAULT_RETENTION, enforceRetention, rollUpSamples, type RetentionSeconds } from "@/db/maintenance";
@@ -23,6 +24,7 @@ import { Dispatcher } from "@/lib/notify/dispatch";
 import { DeliveryWorker } from "@/lib/notify/outbox";
 import { applyWebhookConfig } from "@/lib/notify/webhooks";
 import { IncidentTracker, type IncidentTiming } from "@/lib/incidents/tracker";
+import { StartError } from "./start-error";
 
 /**
  * The service without its web server: database, bundled broker, write queue, collectors,
@@ -58,6 +60,11 @@ export interface ServiceOptions {
   /** when a broker incident counts as settled and closes (lib/incidents/tracker.ts) */
   incidents?: Partial<IncidentTiming>;
   log?: (line: string) => void;
+  /**
+   * Called after each alert round is saved, before its notifications are dispatched: the ingest
+   * thread sends the web side its state then, so no page shows less than a webhook already said.
+   */
+  onAlertRound?: () => void;
 }
 
 export interface Service {
@@ -67,6 +74,8 @@ export interface Service {
   collectors: CollectorManager;
   config: BrokerwatchConfig | null;
   generatedAdminPassword: string | null;
+  /** the service key (BROKERWATCH_SECRET or the data directory's secret.key) */
+  secret: string;
   engine: AlertEngine;
   deliveryWorker: DeliveryWorker;
   cluster: Cluster;
@@ -78,7 +87,7 @@ export interface Service {
 const ROLLUP_EVERY_MS = 60_000;
 const RETENTION_EVERY_MS = 60 * 60_000;
 
-export class StartError extends Error {}
+export { StartError };
 
 export async function startService(opts: ServiceOptions): Promise<Service> {
   const log = opts.log ?? ((line: string) => console.log(line));
@@ -184,7 +193,10 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const engineOptions = {
     intervalMs: opts.evaluationIntervalMs,
     rules: ruleProvider(db, config?.rules ?? []),
-    onRound: (snapshot: Parameters<Dispatcher["onEvaluation"]>[0]) => dispatcher.onEvaluation(snapshot),
+    onRound: (snapshot: Parameters<Dispatcher["onEvaluation"]>[0]) => {
+      opts.onAlertRound?.();
+      return dispatcher.onEvaluation(snapshot);
+    },
     externalURL: opts.externalURL ?? "",
     log,
   };
@@ -248,6 +260,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     deliveryWorker,
     secret,
     cluster,
+    ingest: { mode: "inline", threadId },
   };
   setRuntime(runtime);
 
@@ -258,6 +271,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     collectors,
     config,
     generatedAdminPassword: generatedPassword,
+    secret,
     engine,
     deliveryWorker,
     cluster,

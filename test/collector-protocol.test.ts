@@ -1,5 +1,6 @@
 import net from "node:net";
 import { Aedes } from "aedes";
+import mqttPacket from "mqtt-packet";
 import { afterEach, describe, expect, it } from "vitest";
 import { BrokerCollector, DEFAULT_TIMING, refusesMqtt5 } from "@/lib/collector/collector";
 import type { IngestWriter } from "@/lib/collector/writer";
@@ -60,4 +61,66 @@ describe("the collector's MQTT protocol level", () => {
     });
     expect(collector.mqttProtocol).toBe(4);
   });
+
+  /**
+   * A broker that answers CONNECT and SUBSCRIBE but never PINGREQ, as one whose PINGRESP waits
+   * behind a backlog of PUBLISHes; it publishes every 200 ms while `publishing` is true.
+   */
+  async function pinglessBroker() {
+    const state = { connects: 0, pings: 0, publishing: true };
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on("close", () => sockets.delete(socket));
+      socket.on("error", () => {});
+      const parser = mqttPacket.parser({ protocolVersion: 5 });
+      let version: 4 | 5 = 5;
+      let timer: NodeJS.Timeout | null = null;
+      const send = (packet: Record<string, unknown>) =>
+        socket.write(mqttPacket.generate(packet as unknown as mqttPacket.Packet, { protocolVersion: version }));
+      parser.on("packet", (packet) => {
+        if (packet.cmd === "connect") {
+          state.connects++;
+          version = packet.protocolVersion === 5 ? 5 : 4;
+          send({ cmd: "connack", sessionPresent: false, reasonCode: 0, returnCode: 0 });
+        } else if (packet.cmd === "subscribe") {
+          send({ cmd: "suback", messageId: packet.messageId, granted: packet.subscriptions.map(() => 0) });
+          timer = setInterval(() => {
+            if (state.publishing) send({ cmd: "publish", topic: "$SYS/broker/uptime", payload: "5 seconds", qos: 0 });
+          }, 200);
+        } else if (packet.cmd === "pingreq") {
+          state.pings++; // never answered
+        }
+      });
+      socket.on("data", (chunk) => parser.parse(chunk));
+      socket.on("close", () => timer && clearInterval(timer));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    cleanups.push(async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    return { state, url: `mqtt://127.0.0.1:${(server.address() as net.AddressInfo).port}` };
+  }
+
+  it("keeps a connection that delivers packets but whose PINGRESP is late, and drops one that has gone quiet", async () => {
+    const broker = await pinglessBroker();
+    const writer = { enqueue: () => {}, on: () => {} } as unknown as IngestWriter;
+    const collector = new BrokerCollector(
+      { name: "late-pong", url: broker.url, dialect: "mosquitto", clientId: "bw-keepalive" },
+      writer,
+      { ...DEFAULT_TIMING, keepaliveSeconds: 1, backoffBaseMs: 50 },
+      () => {},
+    );
+    cleanups.push(() => collector.stop());
+    collector.start();
+    await waitFor("connected", () => broker.state.connects === 1, 10_000);
+    // 4 keepalives without a PINGRESP: pings keep going out, the connection stays
+    await new Promise((r) => setTimeout(r, 4_000));
+    expect(broker.state.pings).toBeGreaterThanOrEqual(2);
+    expect(broker.state.connects).toBe(1);
+    // nothing read for more than a keepalive: now it is a dead connection, and the collector reconnects
+    broker.state.publishing = false;
+    await waitFor("reconnected after the keepalive timeout", () => broker.state.connects >= 2, 10_000);
+  }, 30_000);
 });

@@ -10,12 +10,16 @@ const RECEIVED = new Date("2026-01-01T00:00:00Z");
 
 type Message = SysLine;
 
-/** The metric names a fresh dialect emits for a captured stream, replayed one second apart. */
+/** What the collector passes on a live connection: nothing of ours in flight. */
+const NOTHING_IN_FLIGHT = () => ({ unacknowledged: [], acknowledgedRecently: [] });
+
+/** The metric names a fresh dialect emits for a captured stream, replayed one second apart as a live connection reads it. */
 function emittedMetrics(dialect: DialectName, messages: Message[]): Set<string> {
   const parser = createDialect(dialect);
   const names = new Set<string>();
   messages.forEach((message, i) => {
-    const out = parser.parse(message.topic, utf8.encode(message.payload), new Date(RECEIVED.getTime() + i * 1000));
+    const at = new Date(RECEIVED.getTime() + i * 1000);
+    const out = parser.parse(message.topic, utf8.encode(message.payload), at, NOTHING_IN_FLIGHT);
     for (const sample of out.samples) names.add(sample.metric);
   });
   return names;

@@ -8,7 +8,7 @@ import { BrokerCollector, DEFAULT_TIMING, type CollectedBroker } from "@/lib/col
 import { IngestWriter } from "@/lib/collector/writer";
 import { freshDatabase, type TestDatabase } from "./helpers/db";
 import { eventRow } from "./helpers/fixtures";
-import { startMosquitto, SYS_AND_LOG, type RunningMosquitto } from "./helpers/mosquitto";
+import { SYS_AND_LOG_CONFIG, startMosquitto, type RunningMosquitto } from "./helpers/mosquitto";
 import { waitFor } from "./helpers/ports";
 import { describeIf, needs } from "./helpers/require";
 
@@ -52,7 +52,7 @@ function unavailable(database: Database): Database {
       database.postgres &&
       new Proxy(database.postgres, {
         get: (target, prop) =>
-          prop === "begin"
+          prop === "begin" || prop === "reserve"
             ? refuse
             : prop === "unsafe"
               ? () => {
@@ -184,8 +184,7 @@ describe(`exactly-once storage on ${process.env.DATABASE_URL ? "Postgres" : "PGl
 });
 
 const LOG_CONFIG = [
-  "allow_anonymous true",
-  ...SYS_AND_LOG,
+  ...SYS_AND_LOG_CONFIG,
   // the monitor must be able to hold a whole storm while it is not acknowledging
   "max_queued_messages 100000",
 ];

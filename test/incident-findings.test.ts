@@ -108,6 +108,24 @@ describe("the cost of an incident", () => {
     expect(kindFromUptime(null, { ts: at(UP), value: 3 })).toBeNull();
   });
 
+  it("reads a sample stored in the second the broker went down and came back as neither before nor after", () => {
+    // samples are stored to the second: the restarted broker's first values (no sessions yet) land
+    // in the bucket of the old process's last ones when the restart takes less than a second
+    const downAt = new Date(at(DOWN).getTime() + 370);
+    const timeline = {
+      lastGoodAt: new Date(at(DOWN).getTime() + 96),
+      downAt,
+      upAt: new Date(at(DOWN).getTime() + 590),
+    };
+    const sessions = [
+      ...series(0, DOWN - 1, () => 8),
+      { ts: at(DOWN), value: 0 },
+      ...series(DOWN + 1, DOWN + 60, () => 5),
+    ];
+    const { cost } = analyseIncident(incident({ series: steady({ mqtt_sessions: sessions }) }, timeline), at(UP + 600));
+    expect(cost).toMatchObject({ sessionsBefore: 8, sessionsAfter: 5 });
+  });
+
   it("reads how the collector noticed from its status reason", () => {
     expect(detectedByOf("connection lost: read ECONNRESET")).toBe("connection_lost");
     expect(detectedByOf("heartbeat stale: the broker is connected but not publishing (hung?)")).toBe("heartbeat_stale");
@@ -128,6 +146,12 @@ describe("findings", () => {
       "memory 20.0 MiB",
       "memory 189.8 MiB, the last sample before it went down",
     ]);
+  });
+
+  it("does not call a small broker's few KiB of growth memory exhaustion, however many times its size", () => {
+    const kibs = series(0, DOWN - 2, (s) => 40 * 1024 + s * 70);
+    expect(kibs.at(-1)!.value).toBeGreaterThan(2.5 * kibs[0].value);
+    expect(codes(incident({ series: steady({ mqtt_memory_bytes: kibs }) }))).not.toContain("memory_exhaustion");
   });
 
   it("does not call memory that rose and fell back a crash cause, nor a climb before a mere outage", () => {
@@ -201,6 +225,99 @@ describe("findings", () => {
       }),
     });
     expect(codes(input)).toEqual(["autosave_too_rare"]);
+  });
+
+  describe("Mosquitto's store count also holds the log lines in flight to brokerwatch itself", () => {
+    /**
+     * Recorded the way the collector stores a Mosquitto broker: `mqtt_queued_messages` is store −
+     * retained, and beside each count the least and the most of it that were log lines brokerwatch
+     * had received and not yet acknowledged (it acknowledges after commit: an MQTT 5 session with a
+     * large Receive Maximum has hundreds in flight while the log is busy).
+     */
+    function withOwn(points: { s: number; stored: number; own: number; ownMax: number }[]): IncidentSeries {
+      return {
+        mqtt_queued_messages: points.map((p) => ({ ts: at(p.s), value: p.stored })),
+        mqtt_queued_own_messages: points.map((p) => ({ ts: at(p.s), value: p.own })),
+        mqtt_queued_own_max_messages: points.map((p) => ({ ts: at(p.s), value: p.ownMax })),
+      };
+    }
+    /** 5 messages queued for offline devices throughout; brokerwatch's own lines come and go */
+    const devices = 5;
+
+    it("finds nothing after a graceful restart with persistence although hundreds of log lines were in flight before and few after", () => {
+      const series = steady(
+        withOwn([
+          { s: DOWN - 12, stored: devices + 12, own: 12, ownMax: 15 },
+          // a burst of connects logged just before the restart: 340 lines not yet committed
+          { s: DOWN - 2, stored: devices + 340, own: 340, ownMax: 410 },
+          // back: the restored store, and the startup lines redelivered to our restored session
+          { s: UP, stored: devices + 9, own: 9, ownMax: 9 },
+          { s: UP + 1, stored: devices + 2, own: 2, ownMax: 30 },
+          { s: UP + 10, stored: devices, own: 0, ownMax: 0 },
+        ]),
+      );
+      const { cost, findings } = analyseIncident(incident({ series }), at(UP + 600));
+      expect(findings.map((f) => f.code)).toEqual([]);
+      expect(cost).toMatchObject({ queuedBefore: devices, queuedAfter: devices });
+      // read raw, the same counts look like 340 messages lost and 5 kept: "autosave too rare"
+      const raw = steady({ mqtt_queued_messages: series.mqtt_queued_messages });
+      expect(codes(incident({ series: raw }))).toEqual(["autosave_too_rare"]);
+    });
+
+    it("finds nothing when the count before was read while PUBACKs were on their way (the broker counted before reading them)", () => {
+      // 200 acknowledged in the moment before the count arrived: between 100 and 300 were ours
+      const series = steady(
+        withOwn([
+          { s: DOWN - 2, stored: devices + 260, own: 100, ownMax: 300 },
+          { s: UP, stored: devices + 3, own: 3, ownMax: 3 },
+        ]),
+      );
+      expect(codes(incident({ series }))).toEqual([]);
+    });
+
+    it("finds nothing when the window was full and the broker may have held more for us than we had seen", () => {
+      // MQTT 3.1.1: 20 in flight (Mosquitto's default window), more queued behind the count
+      const series = steady(
+        withOwn([
+          { s: DOWN - 2, stored: devices + 150, own: 20, ownMax: devices + 150 },
+          { s: UP, stored: devices, own: 0, ownMax: 0 },
+        ]),
+      );
+      expect(codes(incident({ series }))).toEqual([]);
+    });
+
+    it("still finds persistence off after a SIGKILL without persistence, with hundreds in flight on both sides", () => {
+      const recorded = steady({
+        mqtt_sessions: [...series(0, DOWN - 2, () => 8), ...series(UP, UP + 60, () => 5)],
+        ...withOwn([
+          { s: DOWN - 2, stored: devices + 300, own: 300, ownMax: 300 },
+          // the new session: the reconnecting fleet's lines in flight, none of the devices' messages
+          { s: UP, stored: 250, own: 240, ownMax: 400 },
+          { s: UP + 1, stored: 120, own: 120, ownMax: 180 },
+        ]),
+      });
+      const { cost, findings } = analyseIncident(incident({ series: recorded }), at(UP + 600));
+      expect(cost).toMatchObject({ queuedBefore: devices, queuedAfter: 0 });
+      expect(findings.map((f) => f.code)).toEqual(["persistence_off"]);
+      expect(findings[0].detail).toMatch(/lost 5 queued message\(s\) and 3 offline persistent session\(s\)/);
+      expect(findings[0].evidence.map((e) => e.summary)).toContain(
+        "5 queued messages before (the broker counted 305: 300 were log lines in flight to brokerwatch itself)",
+      );
+    });
+
+    it("still finds autosave too rare when part of the clients' queue was lost, beyond what can have been ours", () => {
+      const series = steady(
+        withOwn([
+          { s: DOWN - 2, stored: 400 + 30, own: 30, ownMax: 50 },
+          { s: UP, stored: 150 + 60, own: 60, ownMax: 90 },
+        ]),
+      );
+      const { cost, findings } = analyseIncident(incident({ series }), at(UP + 600));
+      expect(cost).toMatchObject({ queuedBefore: 400, queuedAfter: 150 });
+      expect(findings.map((f) => f.code)).toEqual(["autosave_too_rare"]);
+      // certain: at least 380 before (430 − 50), at most 150 after
+      expect(findings[0].detail).toMatch(/lost 230 queued message\(s\)/);
+    });
   });
 
   it("finds a reconnect storm when the fleet reconnects in the same second", () => {

@@ -18,7 +18,7 @@ import { freshDatabase, type TestDatabase } from "./helpers/db";
 const T0 = Date.parse("2026-11-20T08:00:00Z");
 const at = (s: number) => new Date(T0 + s * 1000);
 
-class FakeManager extends EventEmitter<{ status: [StatusChange]; heartbeat: [string, UptimeBeat] }> {
+class FakeManager extends EventEmitter<{ merged: [StatusChange]; heartbeat: [string, UptimeBeat] }> {
   get(name: string) {
     return { broker: { name, clientId: `brokerwatch-test-${name}` } };
   }
@@ -56,10 +56,10 @@ describe("incident tracker", () => {
 
   it("opens one incident when a broker goes down, however often it is told, and records when it is up", async () => {
     manager.emit("heartbeat", "plant-a", { node: "", uptimeSeconds: 5000, at: at(-2) });
-    manager.emit("status", change("down", 0, "connection lost: read ECONNRESET"));
-    manager.emit("status", change("down", 0, "connection lost: read ECONNRESET"));
+    manager.emit("merged", change("down", 0, "connection lost: read ECONNRESET"));
+    manager.emit("merged", change("down", 0, "connection lost: read ECONNRESET"));
     manager.emit("heartbeat", "plant-a", { node: "", uptimeSeconds: 1, at: at(20) });
-    manager.emit("status", change("up", 20, "heartbeat fresh"));
+    manager.emit("merged", change("up", 20, "heartbeat fresh"));
     await tracker.idle();
     const open = await listOpenIncidents(t.database.db);
     expect(open).toHaveLength(1);
@@ -131,6 +131,43 @@ describe("incident tracker", () => {
       startedAt: at(1000),
       upAt: at(1007),
     });
+  });
+
+  it("records a restart once although several watchers see the uptime go back, some long after", async () => {
+    const db = t.database.db;
+    const [open] = await listOpenIncidents(db);
+    clock = T0 + 1100_000;
+    await tracker.closeSettled();
+    expect((await getIncident(db, open.id))?.endedAt).not.toBeNull();
+    // another watcher of the same broker (same tracker state per broker and node: a second node key
+    // stands for it) last heard the old process at 1005 and sees the new one only now
+    manager.emit("heartbeat", "plant-a", { node: "other-watcher", uptimeSeconds: 905, at: at(1005) });
+    manager.emit("heartbeat", "plant-a", { node: "other-watcher", uptimeSeconds: 80, at: at(1087) });
+    await tracker.idle();
+    expect(await listOpenIncidents(db)).toEqual([]);
+    expect(await db.select().from(brokerIncidents)).toHaveLength(2);
+    await t.database.db.delete(brokerIncidents);
+  });
+
+  it("records one restart noticed as a lost connection when the new process's uptime was read before the merged down", async () => {
+    manager.emit("heartbeat", "plant-a", { node: "", uptimeSeconds: 7000, at: at(3000) });
+    manager.emit("heartbeat", "plant-a", { node: "", uptimeSeconds: 1, at: at(3004) });
+    manager.emit("merged", change("down", 3002, "connection lost: read ECONNRESET"));
+    await tracker.idle();
+    const open = await listOpenIncidents(t.database.db);
+    expect(open).toHaveLength(1);
+    expect(open[0]).toMatchObject({ kind: "restart", detectedBy: "connection_lost", lastGoodAt: at(3000) });
+    await t.database.db.delete(brokerIncidents);
+  });
+
+  it("does not open an incident while the merged status stays up, and records one outage once per merged change", async () => {
+    // one watcher's own "down" is not a merged change: the manager emits nothing, nothing opens
+    await tracker.idle();
+    expect(await listOpenIncidents(t.database.db)).toEqual([]);
+    manager.emit("merged", change("down", 2000, "connection lost"));
+    manager.emit("merged", change("down", 2000, "connection lost"));
+    await tracker.idle();
+    expect(await listOpenIncidents(t.database.db)).toHaveLength(1);
     await t.database.db.delete(brokerIncidents);
   });
 });

@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { createMosquittoDialect, readMosquittoLogPayload } from "../lib/collector/mosquitto";
-import type { ConnectionEvent, Dialect, DialectOutput, MetricSample } from "../lib/collector/types";
+import type {
+  ConnectionEvent,
+  Dialect,
+  DialectOutput,
+  MetricSample,
+  OwnInFlight,
+  OwnMessage,
+} from "../lib/collector/types";
 import { DISCONNECT_REASONS, EVENT_TYPES } from "../lib/events";
 import type { MetricName } from "../lib/metrics";
 import { readMosquittoSubLines, type SysLine } from "./helpers/fixtures";
@@ -967,6 +974,76 @@ describe("$SYS statistics quirks", () => {
     collect(sys(dialect, "retained messages/count", "400", at(1800000010)));
     collect(sys(dialect, "retained messages/count", "9000", at(1800000020)));
     expect(queued).toEqual([5000, 5000, 0]);
+  });
+
+  it("records beside each queued count the least and the most of it that were messages in flight to brokerwatch itself", () => {
+    const dialect = createMosquittoDialect();
+    const seen = (o: DialectOutput) => o.samples.map((s) => [s.metric, s.value, s.ts.getTime() / 1000 - 1800000000]);
+    const count = (second: number, stored: string, own?: OwnInFlight) => {
+      const t = at(1800000000 + second);
+      dialect.parse("$SYS/broker/store/messages/count", utf8.encode(stored), t, own && (() => own));
+      return seen(sys(dialect, "retained messages/count", "40", t));
+    };
+    const times = (n: number, message: OwnMessage) => Array.from({ length: n }, () => message);
+    const logLine = { topic: "$SYS/broker/log/N", superseded: false };
+    const current = { topic: "$SYS/broker/clients/connected", superseded: false };
+    const replaced = { topic: "$SYS/broker/clients/connected", superseded: true };
+    sys(dialect, "uptime", "1 seconds", at(1800000000));
+    // hundreds of log lines received and not yet committed, and this update's $SYS values (still
+    // the retained ones: counted as retained, not queued) and one the update replaced (queued now)
+    const inFlight: OwnInFlight = {
+      unacknowledged: [...times(300, logLine), ...times(30, current), replaced],
+      // acknowledged just before: the broker may have counted before it read those PUBACKs
+      acknowledgedRecently: [...times(120, logLine), ...times(25, current)],
+    };
+    expect(count(0, "1000", inFlight)).toEqual([
+      ["mqtt_retained_messages", 40, 0],
+      ["mqtt_queued_messages", 960, 0],
+      ["mqtt_queued_own_messages", 301, 0],
+      ["mqtt_queued_own_max_messages", 421, 0],
+    ]);
+    // only current $SYS values in flight: none of the queued count is ours
+    expect(count(1, "45", { unacknowledged: times(38, current), acknowledgedRecently: [] }).slice(1)).toEqual([
+      ["mqtt_queued_messages", 5, 1],
+      ["mqtt_queued_own_messages", 0, 1],
+      ["mqtt_queued_own_max_messages", 0, 1],
+    ]);
+    // never more of it ours than the count
+    expect(count(2, "50", inFlight).slice(2)).toEqual([
+      ["mqtt_queued_own_messages", 10, 2],
+      ["mqtt_queued_own_max_messages", 10, 2],
+    ]);
+    // a count read without a live connection (a replay) says nothing about our own
+    expect(count(3, "1000").map(([m]) => m)).toEqual(["mqtt_retained_messages", "mqtt_queued_messages"]);
+  });
+
+  it("emits an unchanged store count again at the next update, with what brokerwatch had in flight as that update began", () => {
+    const dialect = createMosquittoDialect();
+    const logLines = (n: number): OwnInFlight => ({
+      unacknowledged: Array.from({ length: n }, () => ({ topic: "$SYS/broker/log/N", superseded: false })),
+      acknowledgedRecently: [],
+    });
+    const queued: Array<[string, number, number]> = [];
+    const feed = (second: number, topic: string, payload: string, inFlight: number) => {
+      const t = at(1800000000 + second);
+      const out = dialect.parse(`$SYS/broker/${topic}`, utf8.encode(payload), t, () => logLines(inFlight));
+      for (const s of out.samples)
+        if (s.metric.startsWith("mqtt_queued")) queued.push([s.metric, s.value, s.ts.getTime() / 1000 - 1800000000]);
+    };
+    feed(0, "uptime", "100 seconds", 0);
+    // a client published 5 messages for offline devices: its log lines are still in flight to us
+    feed(0, "store/messages/count", "52", 7);
+    feed(0, "retained messages/count", "40", 7);
+    feed(10, "uptime", "110 seconds", 0); // quiet: nothing in flight; the count did not change
+    feed(20, "uptime", "120 seconds", 0);
+    expect(queued).toEqual([
+      ["mqtt_queued_messages", 12, 0],
+      ["mqtt_queued_own_messages", 7, 0],
+      ["mqtt_queued_own_max_messages", 7, 0],
+      ["mqtt_queued_messages", 12, 10],
+      ["mqtt_queued_own_messages", 0, 10],
+      ["mqtt_queued_own_max_messages", 0, 10],
+    ]);
   });
 
   it("keeps a malformed value of a metric topic as unparsed and never emits NaN", () => {

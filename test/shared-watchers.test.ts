@@ -1,25 +1,20 @@
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from "vitest";
 import { and, eq } from "drizzle-orm";
 import mqtt from "mqtt";
-import { upsertBroker } from "@/db/brokers";
 import type { EventRow } from "@/db/ingest";
-import { heartbeatInstance, registerInstance } from "@/db/instances";
 import { metricSamples } from "@/db/schema";
 import { BUILTIN_RULES } from "@/lib/alerts/builtin";
 import { AlertEngine } from "@/lib/alerts/engine";
 import { loadRules } from "@/lib/alerts/rules";
-import { CollectorManager } from "@/lib/collector/manager";
-import { IngestWriter } from "@/lib/collector/writer";
 import { freshDatabase, type TestDatabase } from "./helpers/db";
-import { startMosquitto, SYS_AND_LOG, type RunningMosquitto } from "./helpers/mosquitto";
+import { SYS_AND_LOG_CONFIG, startMosquitto, type RunningMosquitto } from "./helpers/mosquitto";
 import { waitFor } from "./helpers/ports";
 import { describeIf, needs } from "./helpers/require";
-import { startTcpProxy, type TcpProxy } from "./helpers/tcp-proxy";
+import { startWatchers, stopWatchers, type Watcher } from "./helpers/watchers";
 
 /**
- * Two instances watching one broker, in one process on one database: each has its own writer,
- * collector manager and TCP proxy to the broker, so a test can cut one instance's path only
- * (a network partition between that instance and the broker).
+ * Two instances watching one broker, in one process on one database (helpers/watchers.ts): a
+ * test can cut one instance's path to the broker only.
  */
 const quiet = () => {};
 const BROKER = "plant-shared";
@@ -29,10 +24,10 @@ const TTL_MS = 120_000;
 describeIf(needs({ mosquitto: true }), "one broker watched by two instances", () => {
   let t: TestDatabase;
   let mosquitto: RunningMosquitto;
-  let watchers: { name: string; proxy: TcpProxy; writer: IngestWriter; manager: CollectorManager }[] = [];
+  let watchers: Watcher[] = [];
 
   beforeAll(async () => {
-    mosquitto = await startMosquitto(["allow_anonymous true", ...SYS_AND_LOG]);
+    mosquitto = await startMosquitto([...SYS_AND_LOG_CONFIG]);
   });
   afterAll(async () => {
     await mosquitto?.stop();
@@ -40,38 +35,13 @@ describeIf(needs({ mosquitto: true }), "one broker watched by two instances", ()
 
   beforeEach(async () => {
     t = await freshDatabase();
-    const db = t.database.db;
-    await upsertBroker(db, { name: BROKER, url: mosquitto.url, dialect: "mosquitto", source: "file" });
-    for (const name of INSTANCES) {
-      await registerInstance(db, name, null);
-      await heartbeatInstance(db, name, [BROKER]);
-    }
-    for (const name of INSTANCES) {
-      const proxy = await startTcpProxy(mosquitto.port);
-      const writer = new IngestWriter(t.database, { flushIntervalMs: 20, log: quiet });
-      writer.start();
-      const manager = new CollectorManager(t.database, writer, {
-        secret: "shared-watchers-secret",
-        installationId: "shared",
-        instance: name,
-        clientIdSuffix: `-${name}`,
-        cluster: { live: () => [...INSTANCES], watchers: 2, ttlMs: TTL_MS },
-        route: () => proxy.url,
-        rollupEveryMs: 300,
-        log: quiet,
-      });
-      watchers.push({ name, proxy, writer, manager });
-    }
+    watchers = await startWatchers(t, mosquitto, BROKER, INSTANCES, { ttlMs: TTL_MS });
     await Promise.all(watchers.map((w) => w.manager.start()));
     await waitFor("both watchers see the broker up", () => watchers.every((w) => w.manager.get(BROKER)?.status === "up"));
   });
 
   afterEach(async () => {
-    for (const w of watchers) {
-      await w.manager.stop();
-      await w.writer.stop();
-      await w.proxy.close();
-    }
+    await stopWatchers(watchers);
     watchers = [];
     await t.drop();
   });

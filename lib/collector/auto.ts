@@ -72,14 +72,14 @@ export function createAutoDialect(): Dialect & { readonly detected: DialectName 
       return chosen?.name ?? null;
     },
     subscriptions: ["$SYS/#"],
-    parse(topic, payload, receivedAt) {
+    parse(topic, payload, receivedAt, own) {
       try {
         if (AEDES_CORE_TOPIC.test(topic)) return emptyOutput();
         if (!chosen) {
           const found = evidence(topic, payload);
           if (found) chosen = choose(found);
         }
-        return (chosen ?? undecided).parse(topic, payload, receivedAt);
+        return (chosen ?? undecided).parse(topic, payload, receivedAt, own);
       } catch (err) {
         return unparsedOutput(topic, payload, receivedAt, `parser error: ${String(err)}`);
       }

@@ -11,6 +11,7 @@ import {
   BrokerCollector,
   brokerUpSample,
   DEFAULT_TIMING,
+  type BrokerStatus,
   type CollectorTiming,
   type StatusChange,
   type UptimeBeat,
@@ -106,7 +107,17 @@ const RATE_WINDOW_MS = 60_000;
 /** A reason keeps being reported (as 0) this long after its last disconnect, so graphs fall back to 0. */
 const RATE_MEMORY_MS = 10 * 60_000;
 
-export class CollectorManager extends EventEmitter<{ status: [StatusChange]; heartbeat: [string, UptimeBeat] }> {
+export class CollectorManager extends EventEmitter<{
+  /** this instance's collector saw the broker go up or down */
+  status: [StatusChange];
+  /**
+   * The broker's status merged over every live watcher changed (brokers.status): down only when
+   * no watcher sees it up. Emitted by the one instance whose view made the change, so once per
+   * change across instances (mergeBrokerStatus runs under a per-broker lock).
+   */
+  merged: [StatusChange];
+  heartbeat: [string, UptimeBeat];
+}> {
   private readonly collectors = new Map<string, Collector>();
   private brokers: BrokerRow[] = [];
   private timer: NodeJS.Timeout | null = null;
@@ -254,6 +265,15 @@ export class CollectorManager extends EventEmitter<{ status: [StatusChange]; hea
       const merged = await mergeBrokerStatus(db, broker, this.ttlMs, new Date(), why);
       if (merged?.changed && this.opts.cluster)
         this.log(`brokerwatch: broker ${broker} is ${merged.to} as its watchers see it (was ${merged.from})`);
+      if (merged?.changed)
+        this.emit("merged", {
+          broker,
+          from: merged.from as BrokerStatus,
+          to: merged.to,
+          at: new Date(),
+          lastSeenAt: merged.lastSeenAt,
+          why,
+        });
       // A shared watcher that sees the broker down stores the 0 only when no live watcher sees it up.
       const collector = this.collectors.get(broker);
       if (merged?.to === "down" && status === "down" && collector?.sharedView()) {

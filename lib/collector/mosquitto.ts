@@ -2,7 +2,7 @@ import type { MetricName } from "../metrics";
 import { lineFormatOf, readMosquittoLogPayload, type MosquittoLineFormat } from "./mosquitto-log";
 import { MosquittoSessionJoiner } from "./mosquitto-sessions";
 import { CounterRates } from "./rates";
-import { emptyOutput, type Dialect, type DialectOutput } from "./types";
+import { emptyOutput, type Dialect, type DialectOutput, type OwnInFlight, type OwnMessage } from "./types";
 
 export {
   readMosquittoLogPayload,
@@ -78,7 +78,18 @@ export const MOSQUITTO_METRICS: readonly MetricName[] = [
   "mqtt_broker_uptime_seconds",
   "mqtt_retained_messages",
   "mqtt_queued_messages",
+  "mqtt_queued_own_messages",
+  "mqtt_queued_own_max_messages",
 ];
+
+/**
+ * Of what the broker holds for brokerwatch's session, what its store count counts as queued: log
+ * lines (never retained), and a `$SYS` value a newer one replaced (every other `$SYS/broker/` topic
+ * is retained: the current value is counted as retained).
+ */
+function countedAsQueued(m: OwnMessage): boolean {
+  return m.topic.startsWith(LOG_TOPICS) || m.superseded;
+}
 
 /** A value of a topic we use that is not what its printf format writes. */
 class Unreadable extends Error {}
@@ -110,10 +121,16 @@ class MosquittoDialect implements Dialect {
   private retainedCount: number | null = null;
   /** when a store count arrived whose queued value is not yet emitted */
   private storeCountChangedAt: Date | null = null;
+  /** what our own session had in flight when the store count arrived: the least and the most counted as queued */
+  private ownAtStoreCount: OwnCounted | null = null;
+  /** whether the update now being published republished the store count */
+  private storeCountRepublished = false;
+  /** ...and what our session had in flight when that update began (its `uptime`) */
+  private ownAtUpdate: { at: Date; own: OwnCounted } | null = null;
 
   constructor(private readonly sessions: MosquittoSessionJoiner) {}
 
-  parse(topic: string, payload: Uint8Array, receivedAt: Date): DialectOutput {
+  parse(topic: string, payload: Uint8Array, receivedAt: Date, own?: () => OwnInFlight): DialectOutput {
     let raw = "";
     const out = emptyOutput();
     try {
@@ -122,7 +139,7 @@ class MosquittoDialect implements Dialect {
         this.readLog(topic, raw, receivedAt, out);
       } else {
         this.sessions.otherMessage(out);
-        if (topic.startsWith(SYS_BROKER)) this.readStatistic(topic.slice(SYS_BROKER.length), raw, receivedAt, out);
+        if (topic.startsWith(SYS_BROKER)) this.readStatistic(topic.slice(SYS_BROKER.length), raw, receivedAt, out, own);
       }
       return out;
     } catch (err) {
@@ -134,7 +151,13 @@ class MosquittoDialect implements Dialect {
 
   // ----- $SYS statistics -------------------------------------------------------------------
 
-  private readStatistic(name: string, text: string, receivedAt: Date, out: DialectOutput): void {
+  private readStatistic(
+    name: string,
+    text: string,
+    receivedAt: Date,
+    out: DialectOutput,
+    own?: () => OwnInFlight,
+  ): void {
     const sample = (metric: MetricName, value: number, ts = receivedAt) => {
       out.samples.push({ metric, node: null, value, ts });
     };
@@ -147,7 +170,7 @@ class MosquittoDialect implements Dialect {
       const said = /^(\d{1,20}) seconds$/.exec(text);
       if (!said) throw new Unreadable('expected "<n> seconds"');
       const uptimeSeconds = Number(said[1]);
-      this.startUpdate(uptimeSeconds, receivedAt, sample);
+      this.startUpdate(uptimeSeconds, receivedAt, sample, own);
       sample("mqtt_broker_uptime_seconds", uptimeSeconds);
       out.heartbeat = { node: null, uptimeSeconds };
     } else if (Object.hasOwn(COUNT_GAUGES, name)) {
@@ -163,12 +186,16 @@ class MosquittoDialect implements Dialect {
     } else if (name === STORE_COUNT) {
       this.storeCount = Math.max(0, readInteger(text, true));
       this.storeCountChangedAt = receivedAt;
+      this.storeCountRepublished = true;
+      this.ownAtStoreCount = own ? ownCounted(own()) : null;
     } else if (name === RETAINED_COUNT) {
       this.retainedCount = Math.max(0, readInteger(text, true));
       sample("mqtt_retained_messages", this.retainedCount);
       // sys_tree.c publishes the store count before the retained count in the same update, so both are current here
       if (this.storeCount !== null) {
-        sample("mqtt_queued_messages", this.queuedMessages());
+        // the store count unchanged in this update: its value now, with what was in flight as it began
+        if (!this.storeCountRepublished) this.ownAtStoreCount = this.ownAtUpdate?.own ?? null;
+        this.queuedSamples(sample);
         this.storeCountChangedAt = null;
       }
     }
@@ -180,14 +207,19 @@ class MosquittoDialect implements Dialect {
    * other topic is republished only when its value changed (sys_tree.c). So at each `uptime`:
    * a counter absent from the previous update had not moved (its rate was 0, which a gauge that
    * kept its last rate would hide), and a store count not followed by a retained count can now be
-   * turned into a queued count.
+   * turned into a queued count. And on a live connection, a store count absent from the previous
+   * update is emitted again at that update's start, with what brokerwatch had in flight then: the
+   * count changes at a busy moment (a client publishing, connecting: log lines in flight to us) and
+   * an incident wants it also from the quiet moments after, when brokerwatch's share is known exactly.
    */
   private startUpdate(
     uptimeSeconds: number,
     receivedAt: Date,
     sample: (metric: MetricName, value: number, ts?: Date) => void,
+    own?: () => OwnInFlight,
   ): void {
-    if (this.lastUptime !== null && uptimeSeconds < this.lastUptime) this.brokerRestarted();
+    const restarted = this.lastUptime !== null && uptimeSeconds < this.lastUptime;
+    if (restarted) this.brokerRestarted();
     const previousUpdateAt = this.lastUptimeAt;
     if (previousUpdateAt) {
       for (const [metric, counter] of this.rateCounters) {
@@ -198,15 +230,39 @@ class MosquittoDialect implements Dialect {
     }
     for (const counter of this.rateCounters.values()) counter.republished = false;
     if (this.storeCountChangedAt) {
-      sample("mqtt_queued_messages", this.queuedMessages(), this.storeCountChangedAt);
+      this.queuedSamples(sample, this.storeCountChangedAt);
       this.storeCountChangedAt = null;
+    } else if (!this.storeCountRepublished && this.storeCount !== null && this.ownAtUpdate && own && !restarted) {
+      // (only when this `uptime` came live on the same process: after a reconnect it is a retained
+      // value, and the previous update may have been cut off before its store count reached us)
+      this.ownAtStoreCount = this.ownAtUpdate.own;
+      this.queuedSamples(sample, this.ownAtUpdate.at);
     }
+    this.storeCountRepublished = false;
+    // Everything the broker published before this `uptime` was read before it (QoS 1 is delivered
+    // in order), so what is in flight now is what it held for us as it began this update.
+    this.ownAtUpdate = own ? { at: receivedAt, own: ownCounted(own()) } : null;
     this.lastUptime = uptimeSeconds;
     this.lastUptimeAt = receivedAt;
   }
 
   private queuedMessages(): number {
     return Math.max(0, (this.storeCount ?? 0) - (this.retainedCount ?? 0));
+  }
+
+  /**
+   * The queued count, and beside it (same timestamp) the least and the most of it that were messages
+   * in flight to brokerwatch's own session (types.ts OwnInFlight): an incident compares the count
+   * before and after a restart and must not read brokerwatch's own traffic as the clients' queues
+   * (lib/incidents/findings.ts). None of it is ours beyond the count.
+   */
+  private queuedSamples(sample: (metric: MetricName, value: number, ts?: Date) => void, ts?: Date): void {
+    const queued = this.queuedMessages();
+    sample("mqtt_queued_messages", queued, ts);
+    const own = this.ownAtStoreCount;
+    if (!own) return;
+    sample("mqtt_queued_own_messages", Math.min(queued, own.least), ts);
+    sample("mqtt_queued_own_max_messages", Math.min(queued, own.most), ts);
   }
 
   /** Uptime went back, or the log said `starting`: sockets and counters of the old process are gone. */
@@ -232,6 +288,16 @@ class MosquittoDialect implements Dialect {
       if (record.line.starting) this.brokerRestarted();
     }
   }
+}
+
+interface OwnCounted {
+  least: number;
+  most: number;
+}
+
+function ownCounted(own: OwnInFlight): OwnCounted {
+  const least = own.unacknowledged.filter(countedAsQueued).length;
+  return { least, most: least + own.acknowledgedRecently.filter(countedAsQueued).length };
 }
 
 /** `%d` (signed) or `%lu`/`%llu` (unsigned) as sys_tree.c prints them; anything else is unreadable, never NaN. */

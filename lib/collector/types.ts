@@ -80,8 +80,36 @@ export interface Dialect {
   readonly name: DialectName;
   /** MQTT topic filters the collector subscribes to for this dialect */
   readonly subscriptions: string[];
-  /** Parse one message. Must never throw: anything it cannot read goes to `unparsed`. */
-  parse(topic: string, payload: Uint8Array, receivedAt: Date): DialectOutput;
+  /**
+   * Parse one message. Must never throw: anything it cannot read goes to `unparsed`. `own` is what
+   * the collector's own session had in flight when the message was read (absent outside a live
+   * MQTT connection: a fixture replay, a scrape, shipped log lines).
+   */
+  parse(topic: string, payload: Uint8Array, receivedAt: Date, own?: () => OwnInFlight): DialectOutput;
+}
+
+/**
+ * What brokerwatch's own session had in flight from the broker when a message was read. Mosquitto
+ * counts the messages it holds for brokerwatch in its store count like any client's queued message
+ * (docs/brokers.md §1): its log lines, and a `$SYS` value once a newer one replaced it as the
+ * retained value; brokerwatch acknowledges them only once committed, so the dialect needs this to
+ * tell the clients' queues from its own. QoS 1 delivery is in order, so everything the broker had
+ * sent us when it counted was read before the count: what it held for us then is at least what is
+ * `unacknowledged` and at most that plus what was `acknowledgedRecently` (a PUBACK the broker read
+ * after it counted).
+ */
+export interface OwnInFlight {
+  /** QoS 1/2 messages of this connection read before this one and not yet acknowledged */
+  unacknowledged: readonly OwnMessage[];
+  /** ...acknowledged in the last OWN_ACK_RACE_MS (lib/collector/own-inflight.ts) */
+  acknowledgedRecently: readonly OwnMessage[];
+}
+
+export interface OwnMessage {
+  /** without the bridge prefix */
+  topic: string;
+  /** a later message on the same topic was read since (a retained value replaced) */
+  superseded: boolean;
 }
 
 export function emptyOutput(): DialectOutput {

@@ -29,6 +29,8 @@ export const INCIDENT_METRICS = [
   "mqtt_connections_max",
   "mqtt_sessions",
   "mqtt_queued_messages",
+  "mqtt_queued_own_messages",
+  "mqtt_queued_own_max_messages",
   "mqtt_messages_received_per_second",
   "mqtt_messages_sent_per_second",
   "mqtt_broker_uptime_seconds",
@@ -47,6 +49,11 @@ export const EVIDENCE_AFTER_MS = 5 * 60_000;
 export const MEMORY_GROWTH_FACTOR = 1.5;
 /** ...and the last sample before the crash must be at least this share of the window's peak: still climbing, not recovered. */
 export const MEMORY_NEAR_PEAK = 0.9;
+/**
+ * ...and by at least this much: a broker using 40 KiB that takes a burst of connections doubles its
+ * memory without being anywhere near a limit (seen before a graceful restart in the Mosquitto test).
+ */
+export const MEMORY_MIN_GROWTH_BYTES = 16 * 1024 ** 2;
 /** Memory samples needed to speak of a trend. */
 export const MEMORY_MIN_SAMPLES = 3;
 /**
@@ -225,20 +232,38 @@ export function kindFromUptime(before: Point | null, after: Point | null): Incid
 }
 
 /**
- * Where the values "after" start: the broker's retained $SYS values arrive in one burst on
- * reconnect, some just before the heartbeat that makes it up, so a moment before `upAt` (but
- * never before the broker went down: nothing arrives from it in between).
+ * Where the values "before" end and those "after" start. The broker's retained $SYS values arrive
+ * in one burst on reconnect, some just before the heartbeat that makes it up, so "after" starts a
+ * moment before `upAt` (but never before the broker went down: nothing arrives from it in between).
+ * Samples are stored to the second (db/ingest.ts), so when the old process's last values and the
+ * new one's first share a second, that second's sample may be either (the later write wins): it
+ * is neither before nor after.
  */
-function afterFrom(t: IncidentTimeline): Date {
+function beforeAndAfter(t: IncidentTimeline): { beforeUntil: Date; afterFrom: Date } {
   const upAt = t.upAt ?? t.downAt;
-  return new Date(Math.max(t.downAt.getTime() + 1, upAt.getTime() - AFTER_SLACK_MS));
+  const newFrom = Math.max(t.downAt.getTime() + 1, upAt.getTime() - AFTER_SLACK_MS);
+  const lastGoodSecond = floorSecond(t.lastGoodAt.getTime());
+  const shared = t.upAt !== null && floorSecond(newFrom) <= lastGoodSecond;
+  return {
+    beforeUntil: new Date(shared ? lastGoodSecond - 1 : t.lastGoodAt.getTime()),
+    afterFrom: new Date(shared ? lastGoodSecond + 1000 : newFrom),
+  };
 }
 const AFTER_SLACK_MS = 2000;
+const floorSecond = (ms: number) => Math.floor(ms / 1000) * 1000;
+
+function afterFrom(t: IncidentTimeline): Date {
+  return beforeAndAfter(t).afterFrom;
+}
+
+/** The last point that is surely the old process's: at or before the last good moment. */
+function lastBefore(points: Point[] | undefined, t: IncidentTimeline): Point | null {
+  return lastAtOrBefore(points, beforeAndAfter(t).beforeUntil);
+}
 /**
- * The values "after" are the lowest in this window after the restart: Mosquitto's store count also
- * holds the $SYS and log messages in flight to brokerwatch's own QoS 1 session, which come in
- * bursts (a reconnecting fleet logs a line per client), so a single sample can read high. Short,
- * so clients draining restored queues on their return do not read as a loss.
+ * The values "after" are the lowest in this window after the restart: the reconnect burst reads
+ * high for a moment (the retained values, clients still coming back). Short, so clients draining
+ * restored queues on their return do not read as a loss.
  */
 export const AFTER_WINDOW_MS = 3000;
 
@@ -251,6 +276,78 @@ function settledAfter(points: Point[] | undefined, t: IncidentTimeline): Point |
     if (!low || p.value < low.value) low = p;
   }
   return low ?? firstAtOrAfter(points, afterFrom(t));
+}
+
+/**
+ * The messages queued for the clients, as a range. Mosquitto's store count also holds the log lines
+ * in flight to brokerwatch's own session (QoS 1, acknowledged only once committed: hundreds at a
+ * time when the log is busy), and they come and go with every commit, so the raw count before and
+ * after a restart differs by whatever brokerwatch had in flight at each. The collector records
+ * beside each count how much of it can have been its own, at least and at most
+ * (lib/collector/types.ts OwnInFlight): `most` is the count less the least that was ours, `least`
+ * the count less the most. A count without that record (another broker, or recorded before it
+ * existed) is taken as it is.
+ */
+export interface QueuedRange {
+  ts: Date;
+  /** the broker's count (store − retained) */
+  stored: number;
+  most: number;
+  least: number;
+}
+
+export function clientQueued(s: IncidentSeries): QueuedRange[] {
+  const byTs = (points: Point[] | undefined) => new Map((points ?? []).map((p) => [p.ts.getTime(), p.value]));
+  const ownLeast = byTs(s.mqtt_queued_own_messages);
+  const ownMost = byTs(s.mqtt_queued_own_max_messages);
+  return (s.mqtt_queued_messages ?? []).map((p) => {
+    const low = ownLeast.get(p.ts.getTime()) ?? 0;
+    const high = Math.max(low, ownMost.get(p.ts.getTime()) ?? low);
+    return { ts: p.ts, stored: p.value, most: Math.max(0, p.value - low), least: Math.max(0, p.value - high) };
+  });
+}
+
+/**
+ * How far back from the last count before the incident an exactly known count is preferred: three
+ * `$SYS` updates at Mosquitto's default sys_interval (10 s). A burst of log lines just before a
+ * restart leaves the last count with a wide range; the clients' queues rarely change in seconds.
+ */
+export const BEFORE_KNOWN_MS = 30_000;
+
+/** What was queued for the clients before and after the incident, each as a range (null: no count). */
+interface QueuedBeforeAfter {
+  before: QueuedRange | null;
+  /** the lowest of each bound in the window after (settledAfter) */
+  after: QueuedRange | null;
+}
+
+function queuedAround(input: IncidentInput): QueuedBeforeAfter {
+  const t = input.timeline;
+  const ranges = clientQueued(input.series);
+  const asPoints = (bound: "most" | "least") => ranges.map((r) => ({ ts: r.ts, value: r[bound] }));
+  const candidates = ranges.filter((r) => r.ts.getTime() <= beforeAndAfter(t).beforeUntil.getTime());
+  const latest = candidates.at(-1) ?? null;
+  // Of the last few counts, the newest that brokerwatch's own share is known exactly in (nothing
+  // acknowledged just before) and that agrees with the newest count's range, else the newest.
+  const known = candidates
+    .filter(
+      (r) =>
+        latest &&
+        r.ts.getTime() >= latest.ts.getTime() - BEFORE_KNOWN_MS &&
+        r.most === r.least &&
+        r.most >= latest.least &&
+        r.most <= latest.most,
+    )
+    .at(-1);
+  const before = known ?? latest;
+  if (!t.upAt) return { before, after: null };
+  const most = settledAfter(asPoints("most"), t);
+  const least = settledAfter(asPoints("least"), t);
+  const after =
+    most && least
+      ? { ts: most.ts, stored: ranges.find((r) => r.ts === most.ts)!.stored, most: most.value, least: least.value }
+      : null;
+  return { before, after };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -272,11 +369,12 @@ function clientsBackWithin(input: IncidentInput, withinMs: number | null): Set<s
 }
 
 export function incidentCost(input: IncidentInput, now: Date): IncidentCost {
-  const { downAt, upAt, lastGoodAt } = input.timeline;
+  const { downAt, upAt } = input.timeline;
   const s = input.series;
-  const before = (m: IncidentMetric) => lastAtOrBefore(s[m], lastGoodAt) ?? lastAtOrBefore(s[m], downAt);
+  const before = (m: IncidentMetric) => lastBefore(s[m], input.timeline);
   const after = (m: IncidentMetric) => (upAt ? settledAfter(s[m], input.timeline) : null);
   const everBack = clientsBackWithin(input, null);
+  const queued = queuedAround(input);
   const connectionsBefore = before("mqtt_connections_current");
   return {
     downSeconds: Math.max(0, ((upAt ?? now).getTime() - downAt.getTime()) / 1000),
@@ -287,8 +385,8 @@ export function incidentCost(input: IncidentInput, now: Date): IncidentCost {
     clientsNeverBack: input.connectedAtDown.filter((id) => !everBack.has(id)).sort(),
     sessionsBefore: before("mqtt_sessions")?.value ?? null,
     sessionsAfter: after("mqtt_sessions")?.value ?? null,
-    queuedBefore: before("mqtt_queued_messages")?.value ?? null,
-    queuedAfter: after("mqtt_queued_messages")?.value ?? null,
+    queuedBefore: queued.before?.most ?? null,
+    queuedAfter: queued.after?.most ?? null,
   };
 }
 
@@ -316,7 +414,10 @@ function memoryExhaustion(input: IncidentInput): IncidentFinding | null {
     const last = memory[memory.length - 1];
     const peak = Math.max(...memory.map((p) => p.value));
     climbing =
-      first.value > 0 && last.value >= MEMORY_GROWTH_FACTOR * first.value && last.value >= MEMORY_NEAR_PEAK * peak;
+      first.value > 0 &&
+      last.value >= MEMORY_GROWTH_FACTOR * first.value &&
+      last.value - first.value >= MEMORY_MIN_GROWTH_BYTES &&
+      last.value >= MEMORY_NEAR_PEAK * peak;
     if (climbing) {
       evidence.push({ ts: iso(first.ts), summary: `memory ${bytes(first.value)}` });
       evidence.push({ ts: iso(last.ts), summary: `memory ${bytes(last.value)}, the last sample before it went down` });
@@ -332,7 +433,7 @@ function memoryExhaustion(input: IncidentInput): IncidentFinding | null {
     title: "The broker ran out of memory",
     detail: oom.length
       ? "The broker logged that it was out of memory before it stopped."
-      : `Memory climbed to ${MEMORY_GROWTH_FACTOR}× or more over the ${EVIDENCE_BEFORE_MS / 60_000} minutes before the crash and was still at its peak: the process was most likely killed for its memory (OOM killer or a container limit).`,
+      : `Memory climbed to ${MEMORY_GROWTH_FACTOR}× or more (by at least ${bytes(MEMORY_MIN_GROWTH_BYTES)}) over the ${EVIDENCE_BEFORE_MS / 60_000} minutes before the crash and was still at its peak: the process was most likely killed for its memory (OOM killer or a container limit).`,
     fix: "Find what grows: messages queued for offline persistent clients (limit with max_queued_messages / max_queued_bytes), retained messages, large payloads (message_size_limit). Set memory_limit so Mosquitto refuses new messages instead of being killed, and give it headroom under the container or cgroup limit.",
     evidence: newest(evidence.sort((a, b) => a.ts.localeCompare(b.ts))),
   };
@@ -411,29 +512,27 @@ function connectionLimit(input: IncidentInput): IncidentFinding | null {
   };
 }
 
-function stateLost(input: IncidentInput, cost: IncidentCost): IncidentFinding | null {
+function stateLost(input: IncidentInput): IncidentFinding | null {
   if (input.timeline.kind !== "restart" || !input.timeline.upAt) return null;
-  const { lastGoodAt, upAt } = input.timeline;
   const s = input.series;
-  const beforeAt = (m: IncidentMetric) => lastAtOrBefore(s[m], lastGoodAt);
+  const beforeAt = (m: IncidentMetric) => lastBefore(s[m], input.timeline);
   const afterAt = (m: IncidentMetric) => settledAfter(s[m], input.timeline);
   const offline = (sessions: Point | null, connected: Point | null) =>
     sessions && connected ? Math.max(0, sessions.value - connected.value) : null;
   const offlineBefore = offline(beforeAt("mqtt_sessions"), beforeAt("mqtt_connections_current"));
   const offlineAfter = offline(afterAt("mqtt_sessions"), afterAt("mqtt_connections_current"));
-  const { queuedBefore, queuedAfter } = cost;
-  const queuedLost = queuedBefore !== null && queuedAfter !== null ? Math.max(0, queuedBefore - queuedAfter) : 0;
+  // Lost for certain: even the least the clients can have had before is more than the most they
+  // had after. What brokerwatch itself had in flight is never counted as lost (clientQueued).
+  const { before: qb, after: qa } = queuedAround(input);
+  const queuedLost = qb && qa ? Math.max(0, qb.least - qa.most) : 0;
   const sessionsLost = offlineBefore !== null && offlineAfter !== null ? Math.max(0, offlineBefore - offlineAfter) : 0;
   if (queuedLost === 0 && sessionsLost === 0) return null;
   const everything =
-    (queuedBefore === null || queuedLost === 0 || queuedAfter === 0) &&
-    (offlineBefore === null || sessionsLost === 0 || offlineAfter === 0);
+    (queuedLost === 0 || qa?.least === 0) && (offlineBefore === null || sessionsLost === 0 || offlineAfter === 0);
   const evidence: IncidentEvidence[] = [];
-  const b = beforeAt("mqtt_queued_messages");
-  const a = afterAt("mqtt_queued_messages");
-  if (queuedLost > 0 && b && a) {
-    evidence.push({ ts: iso(b.ts), summary: `${b.value} queued messages before` });
-    evidence.push({ ts: iso(a.ts), summary: `${a.value} queued messages after the restart` });
+  if (queuedLost > 0 && qb && qa) {
+    evidence.push({ ts: iso(qb.ts), summary: `${qb.most} queued messages before${ownNote(qb)}` });
+    evidence.push({ ts: iso(qa.ts), summary: `${qa.most} queued messages after the restart${ownNote(qa)}` });
   }
   const sb = beforeAt("mqtt_sessions");
   const sa = afterAt("mqtt_sessions");
@@ -472,6 +571,12 @@ function stateLost(input: IncidentInput, cost: IncidentCost): IncidentFinding | 
     fix: "Save more often: lower `autosave_interval` (seconds), or set `autosave_on_changes true` so the store is written after that many changes.",
     evidence,
   };
+}
+
+/** Says how much of the broker's count was brokerwatch's own, when some was. */
+function ownNote(r: QueuedRange): string {
+  if (r.stored === r.most) return "";
+  return ` (the broker counted ${r.stored}: ${r.stored - r.most} were log lines in flight to brokerwatch itself)`;
 }
 
 function reconnectStorm(input: IncidentInput, cost: IncidentCost): IncidentFinding | null {
@@ -527,7 +632,7 @@ export function analyseIncident(input: IncidentInput, now: Date): IncidentAnalys
     memoryExhaustion(input),
     socketLimit(input),
     connectionLimit(input),
-    stateLost(input, cost),
+    stateLost(input),
     reconnectStorm(input, cost),
     crashLoop(input),
   ].filter((f): f is IncidentFinding => f !== null);

@@ -1,5 +1,13 @@
 import type { Database } from "@/db/client";
-import { lastConnectSince, listOpenIncidents, openIncident, openIncidentOf, updateIncident } from "@/db/incidents";
+import {
+  closeIncident,
+  incidentSince,
+  lastConnectSince,
+  listOpenIncidents,
+  openIncidentOf,
+  openIncidentOnce,
+  updateIncident,
+} from "@/db/incidents";
 import type { BrokerIncidentRow } from "@/db/schema";
 import type { StatusChange, UptimeBeat } from "../collector/collector";
 import type { CollectorManager } from "../collector/manager";
@@ -9,12 +17,18 @@ import { loadIncident } from "./load";
 /**
  * Opens and closes broker incidents from what the collector manager reports (I/O edge; the
  * analysis is pure, in findings.ts):
- * - a broker going down opens one (`connection_lost` / `heartbeat_stale`); up again records `upAt`;
+ * - the broker's merged status going down opens one (`connection_lost` / `heartbeat_stale`); up
+ *   again records `upAt`. Merged over every live watcher (manager `merged`): with several instances
+ *   one watcher losing its connection is a partition of that instance, not an outage, and the one
+ *   instance whose view changed the merged status is the one that records it;
  * - an uptime smaller than the last one marks the open incident a restart, or opens one
- *   (`uptime_reset`) when the connection never showed it (a bridge, or a restart between two reads);
+ *   (`uptime_reset`) when the connection never showed it (a bridge, or a restart between two reads),
+ *   unless an incident since this watcher's last heartbeat already records it (another watcher saw
+ *   it first, or this one was cut off while it happened);
  * - the closing job closes an incident once the broker is up and its clients have settled (no
  *   reconnect for `quietMs`, at least `minSettleMs` and at most `maxSettleMs` after up) and stores
- *   the cost and findings.
+ *   the cost and findings. Every instance runs it; the first to close an incident closes it.
+ * The database keeps one open incident per broker (`broker_incidents_one_open`), whoever inserts.
  */
 export interface IncidentTiming {
   /** an incident stays open at least this long after up, so late reconnects are counted */
@@ -66,14 +80,14 @@ export class IncidentTracker {
   }
 
   start(): void {
-    this.manager.on("status", this.onStatus);
+    this.manager.on("merged", this.onStatus);
     this.manager.on("heartbeat", this.onHeartbeat);
     this.timer = setInterval(() => void this.closeSettled(), this.timing.tickMs);
     this.timer.unref();
   }
 
   async stop(): Promise<void> {
-    this.manager.off("status", this.onStatus);
+    this.manager.off("merged", this.onStatus);
     this.manager.off("heartbeat", this.onHeartbeat);
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
@@ -98,14 +112,22 @@ export class IncidentTracker {
 
   private async statusChanged(change: StatusChange): Promise<void> {
     if (change.to === "down" && change.from === "up") {
-      const row = await openIncident(this.db, {
+      const { row, opened } = await openIncidentOnce(this.db, {
         broker: change.broker,
         kind: "outage",
         detectedBy: detectedByOf(change.why),
         lastGoodAt: change.lastSeenAt ?? change.at,
         startedAt: change.at,
       });
-      this.log(`brokerwatch: incident ${row.id} opened: ${change.broker} is down (${change.why})`);
+      if (opened) this.log(`brokerwatch: incident ${row.id} opened: ${change.broker} is down (${change.why})`);
+      else if (row.detectedBy === "uptime_reset" && row.upAt) {
+        // The new process's first heartbeat was read before the merged "down" was recorded (a quick
+        // restart while the database was busy): one restart, noticed first as the lost connection.
+        await updateIncident(this.db, row.id, {
+          detectedBy: detectedByOf(change.why),
+          lastGoodAt: earliest(row.lastGoodAt, change.lastSeenAt ?? change.at),
+        });
+      }
     } else if (change.to === "up") {
       const open = await openIncidentOf(this.db, change.broker);
       if (open && !open.upAt) {
@@ -127,9 +149,10 @@ export class IncidentTracker {
       if (open.kind !== "restart") await updateIncident(this.db, open.id, { kind: "restart" });
       return;
     }
+    if (await incidentSince(this.db, broker, previous.at)) return;
     // The connection never dropped (or came back before a status check): the uptime says when it started.
     const startedAgain = new Date(Math.max(previous.at.getTime(), beat.at.getTime() - beat.uptimeSeconds * 1000));
-    const row = await openIncident(this.db, {
+    const { row, opened } = await openIncidentOnce(this.db, {
       broker,
       kind: "restart",
       detectedBy: "uptime_reset",
@@ -138,7 +161,7 @@ export class IncidentTracker {
       upAt: startedAgain,
       downSeconds: (startedAgain.getTime() - previous.at.getTime()) / 1000,
     });
-    this.log(`brokerwatch: incident ${row.id} opened: ${broker} restarted (uptime went back)`);
+    if (opened) this.log(`brokerwatch: incident ${row.id} opened: ${broker} restarted (uptime went back)`);
   }
 
   /** The closing job: one run at a time. */
@@ -171,7 +194,7 @@ export class IncidentTracker {
     const own = this.manager.get(row.broker)?.broker.clientId ?? null;
     const { input, analysis, detail } = await loadIncident(this.db, row, now, own);
     const { cost, findings } = analysis;
-    await updateIncident(this.db, row.id, {
+    const closed = await closeIncident(this.db, row.id, {
       kind: input.timeline.kind,
       endedAt: now,
       downSeconds: cost.downSeconds,
@@ -186,6 +209,7 @@ export class IncidentTracker {
       findings,
       detail,
     });
+    if (!closed) return;
     this.log(
       `brokerwatch: incident ${row.id} of ${row.broker} closed: ${findings.map((f) => f.code).join(", ") || "no findings"}`,
     );
@@ -193,3 +217,4 @@ export class IncidentTracker {
 }
 
 const round = (n: number | null) => (n === null ? null : Math.round(n));
+const earliest = (a: Date, b: Date) => (a.getTime() <= b.getTime() ? a : b);

@@ -49,6 +49,9 @@ export interface RunningMosquitto {
   restart(): Promise<void>;
 }
 
+/** What a monitored Mosquitto needs to publish: `$SYS` every second and its log, connections included (anonymous). */
+export const SYS_AND_LOG_CONFIG: readonly string[] = ["allow_anonymous true", ...SYS_AND_LOG];
+
 /**
  * A real Debian `mosquitto` on a free port. `config` lines are appended after the listener
  * line; files (password, ACL) are written into the run's temp dir and may be referenced as
