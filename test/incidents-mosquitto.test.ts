@@ -166,14 +166,14 @@ describeIf(needs({ mosquitto: true }), "broker incidents on a real Mosquitto", (
     // mosquitto drops to its own user: let it write its store into the run's directory
     await chmod(durable.dir, 0o777);
     dataDir = await mkdtemp(path.join(os.tmpdir(), "bw-incidents-"));
+    const brokers = { lossy, durable };
     const configPath = await writeConfigFile([
       "brokers:",
-      "  - name: lossy",
-      `    url: ${lossy.url}`,
-      "    dialect: mosquitto",
-      "  - name: durable",
-      `    url: ${durable.url}`,
-      "    dialect: mosquitto",
+      ...Object.entries(brokers).flatMap(([name, b]) => [
+        `  - name: ${name}`,
+        `    url: ${b.url}`,
+        "    dialect: mosquitto",
+      ]),
     ]);
     ({ service, dropDatabase } = await startTestService({
       dataDir,
