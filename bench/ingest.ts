@@ -41,7 +41,7 @@ const TARGETS = {
   issue11: { offered: 50_000, eventsPerSecond: 50_000, ratioToCopy: 0.5, lagP99MsAt25k: 1000 },
 };
 
-const GENERATOR = `
+export const GENERATOR = `
 const { parentPort, workerData } = require("node:worker_threads");
 const fs = require("node:fs");
 /** this thread's CPU time in ms (Linux), to tell the generator's share from the service's */
@@ -82,7 +82,7 @@ client.on("connect", () => {
 });
 `;
 
-function percentile(sorted: Float64Array, p: number): number {
+export function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }

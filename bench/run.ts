@@ -4,6 +4,7 @@
  */
 const BENCHMARKS: Record<string, () => Promise<Record<string, unknown>>> = {
   ingest: async () => (await import("./ingest")).runIngestBenchmark(),
+  "ingest-web": async () => (await import("./ingest-web")).runIngestWebBenchmark(),
   "alert-latency": async () => (await import("./alert-latency")).runAlertLatencyBenchmark(),
   dashboard: async () => (await import("./dashboard")).runDashboardBenchmark(),
   ha: async () => (await import("./ha")).runHaBenchmark(),
@@ -11,7 +12,7 @@ const BENCHMARKS: Record<string, () => Promise<Record<string, unknown>>> = {
   "ingest-stages": async () => (await import("./ingest-stages")).runIngestStagesBenchmark(),
 };
 /** Benchmarks that need a Postgres server run by default only when DATABASE_URL names one. */
-const NEEDS_POSTGRES = new Set(["ha", "history", "ingest-stages"]);
+const NEEDS_POSTGRES = new Set(["ha", "history", "ingest-stages", "ingest-web"]);
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));

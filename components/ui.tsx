@@ -123,6 +123,35 @@ export function TableHead({
   );
 }
 
+/** A table on a bordered card that scrolls sideways where the screen is too narrow for it. */
+export function CardTable({
+  columns,
+  className,
+  testId,
+  bodyClassName,
+  children,
+}: {
+  columns: readonly Column[];
+  /** more classes for the table: a min-w-[…] makes narrow screens scroll instead of squashing it */
+  className?: string;
+  testId?: string;
+  bodyClassName?: string;
+  /** the rows */
+  children: ReactNode;
+}) {
+  return (
+    <div className="relative overflow-x-auto rounded-lg border border-zinc-200 bg-white dark:border-zinc-800 dark:bg-zinc-900">
+      <table className={className ? `${tableClass} ${className}` : tableClass} data-testid={testId}>
+        <TableHead columns={columns} />
+        <tbody className={bodyClassName}>{children}</tbody>
+      </table>
+    </div>
+  );
+}
+
+/** The last column of a table whose rows end in buttons: named for screen readers only. */
+export const ACTIONS_COLUMN: Column = { label: <span className="sr-only">Actions</span>, className: "text-right" };
+
 export const buttonClass =
   "inline-flex items-center gap-1 rounded-md bg-sky-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-sky-700 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-sky-500 disabled:opacity-50";
 export const secondaryButtonClass =

@@ -1,5 +1,5 @@
 import "server-only";
-import { and, eq, exists, gt, inArray, isNull, lt, lte, notExists, notInArray, or, sql } from "drizzle-orm";
+import { and, eq, exists, gt, inArray, isNull, lt, lte, notExists, notInArray, or, sql, type SQL } from "drizzle-orm";
 import { alias } from "drizzle-orm/pg-core";
 import type { Db } from "./client";
 import {
@@ -96,6 +96,24 @@ export interface ClaimedNotification {
   createdAt: Date;
 }
 
+/** Another notification of the outer row's group to the same webhook, in a correlated subquery. */
+const groupmate = alias(notifications, "groupmate");
+
+/** The pending groupmates of the outer notifications row that also meet `conditions`. */
+function pendingOfGroup(db: Db, ...conditions: SQL[]) {
+  return db
+    .select({ id: groupmate.id })
+    .from(groupmate)
+    .where(
+      and(
+        eq(groupmate.webhookId, notifications.webhookId),
+        eq(groupmate.groupKey, notifications.groupKey),
+        eq(groupmate.state, "pending"),
+        ...conditions,
+      ),
+    );
+}
+
 /**
  * Cancels, as superseded, each pending notification that has failed at least once, is not in
  * flight (unclaimed, or its claim older than `claimedBefore`), and has a newer pending one of its
@@ -105,7 +123,6 @@ export async function supersedeNotifications(
   db: Db,
   opts: { claimedBefore: Date; newerCreatedBefore: Date },
 ): Promise<void> {
-  const newer = alias(notifications, "newer");
   await db
     .update(notifications)
     .set({ state: "cancelled", lastError: "superseded by a newer notification of its group", claimedAt: null })
@@ -115,18 +132,7 @@ export async function supersedeNotifications(
         gt(notifications.attempts, 0),
         or(isNull(notifications.claimedAt), lt(notifications.claimedAt, opts.claimedBefore)),
         exists(
-          db
-            .select({ id: newer.id })
-            .from(newer)
-            .where(
-              and(
-                eq(newer.webhookId, notifications.webhookId),
-                eq(newer.groupKey, notifications.groupKey),
-                eq(newer.state, "pending"),
-                gt(newer.id, notifications.id),
-                lte(newer.createdAt, opts.newerCreatedBefore),
-              ),
-            ),
+          pendingOfGroup(db, gt(groupmate.id, notifications.id), lte(groupmate.createdAt, opts.newerCreatedBefore)),
         ),
       ),
     );
@@ -142,7 +148,6 @@ export async function claimDueNotifications(
   db: Db,
   q: { now: Date; leaseUntil: Date; limit: number; busyWebhooks: readonly number[] },
 ): Promise<ClaimedNotification[]> {
-  const older = alias(notifications, "older");
   const due = db
     .select({ id: notifications.id })
     .from(notifications)
@@ -151,19 +156,7 @@ export async function claimDueNotifications(
         eq(notifications.state, "pending"),
         lte(notifications.nextAttemptAt, q.now),
         notInArray(notifications.webhookId, [...q.busyWebhooks]),
-        notExists(
-          db
-            .select({ id: older.id })
-            .from(older)
-            .where(
-              and(
-                eq(older.webhookId, notifications.webhookId),
-                eq(older.groupKey, notifications.groupKey),
-                eq(older.state, "pending"),
-                lt(older.id, notifications.id),
-              ),
-            ),
-        ),
+        notExists(pendingOfGroup(db, lt(groupmate.id, notifications.id))),
       ),
     )
     .orderBy(notifications.nextAttemptAt, notifications.id)

@@ -71,13 +71,9 @@ export const brokers = pgTable("brokers", {
 export type BrokerRow = typeof brokers.$inferSelect;
 export type NewBrokerRow = typeof brokers.$inferInsert;
 
-/**
- * Metric samples at the resolution received (docs/contract.md §3). Partitioned by day on `ts`, like
- * connection_events (docs/architecture.md §6).
- */
-export const metricSamples = pgTable(
-  "metric_samples",
-  {
+/** The key of a metric series, in metric_samples and metric_rollups alike (new builders per table). */
+function seriesColumns() {
+  return {
     broker: text("broker").notNull(),
     /** cluster node; '' for a single broker so the index stays simple */
     node: text("node").notNull().default(""),
@@ -86,6 +82,17 @@ export const metricSamples = pgTable(
       .$type<Record<string, string>>()
       .notNull()
       .default(sql`'{}'::jsonb`),
+  };
+}
+
+/**
+ * Metric samples at the resolution received (docs/contract.md §3). Partitioned by day on `ts`, like
+ * connection_events (docs/architecture.md §6).
+ */
+export const metricSamples = pgTable(
+  "metric_samples",
+  {
+    ...seriesColumns(),
     ts: ts("ts").notNull(),
     value: doublePrecision("value").notNull(),
   },
@@ -209,13 +216,7 @@ export type CollectorGapRow = typeof collectorGaps.$inferSelect;
 export const metricRollups = pgTable(
   "metric_rollups",
   {
-    broker: text("broker").notNull(),
-    node: text("node").notNull().default(""),
-    metric: text("metric").notNull(),
-    labels: jsonb("labels")
-      .$type<Record<string, string>>()
-      .notNull()
-      .default(sql`'{}'::jsonb`),
+    ...seriesColumns(),
     /** start of the minute */
     bucket: ts("bucket").notNull(),
     min: doublePrecision("min").notNull(),

@@ -62,25 +62,19 @@ export function decryptSecret(stored: string, secret: string, address: string): 
   }
 }
 
-/** Custom header values, each encrypted like a secret (the names stay readable: the UI lists them). */
-export function encryptHeaderValues(
-  headers: Record<string, string>,
-  secret: string,
-  address: string,
-): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(headers).map(([name, value]) => [name, encryptSecret(value, secret, address)]),
-  );
+type HeaderValues = Record<string, string>;
+
+function mapHeaderValues(headers: HeaderValues, convert: (value: string) => string): HeaderValues {
+  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, convert(value)]));
 }
 
-export function decryptHeaderValues(
-  headers: Record<string, string>,
-  secret: string,
-  address: string,
-): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(headers).map(([name, value]) => [name, decryptSecret(value, secret, address)]),
-  );
+/** Custom header values, each encrypted like a secret (the names stay readable: the UI lists them). */
+export function encryptHeaderValues(headers: HeaderValues, secret: string, address: string): HeaderValues {
+  return mapHeaderValues(headers, (value) => encryptSecret(value, secret, address));
+}
+
+export function decryptHeaderValues(headers: HeaderValues, secret: string, address: string): HeaderValues {
+  return mapHeaderValues(headers, (value) => decryptSecret(value, secret, address));
 }
 
 const DEFAULT_PORTS: Record<string, string> = {

@@ -2,6 +2,7 @@ import { EventEmitter } from "node:events";
 import type { Database } from "@/db/client";
 import type { EventRow } from "@/db/ingest";
 import type { IngestWriter } from "./collector/writer";
+import type { WriterView } from "./runtime";
 
 /**
  * Server-sent events for the live pages, so every stream behaves the same way: `text/event-stream`
@@ -190,15 +191,18 @@ export function liveSource<T>(
  * shareCommittedEvents. One listener on each source fans out to every stream (an EventEmitter
  * warns past ten listeners, and there may be more tabs).
  */
-const fanOuts = new WeakMap<IngestWriter, Set<(events: EventRow[]) => void>>();
+interface FanOut {
+  listeners: Set<(events: EventRow[]) => void>;
+  detach: () => void;
+}
+const fanOuts = new WeakMap<WriterView, FanOut>();
 
-export function onCommittedEvents(writer: IngestWriter, listener: (events: EventRow[]) => void): () => void {
-  let listeners = fanOuts.get(writer);
-  if (!listeners) {
-    const set = new Set<(events: EventRow[]) => void>();
-    fanOuts.set(writer, set);
+export function onCommittedEvents(writer: WriterView, listener: (events: EventRow[]) => void): () => void {
+  let fan = fanOuts.get(writer);
+  if (!fan) {
+    const listeners = new Set<(events: EventRow[]) => void>();
     const fanOut = (events: EventRow[]) => {
-      for (const l of set) {
+      for (const l of listeners) {
         try {
           l(events);
         } catch (err) {
@@ -206,12 +210,26 @@ export function onCommittedEvents(writer: IngestWriter, listener: (events: Event
         }
       }
     };
-    writer.on("written", ({ events }) => fanOut(events));
+    const onWritten = ({ events }: { events: EventRow[] }) => fanOut(events);
+    writer.on("written", onWritten);
     remoteEvents().on("events", fanOut);
-    listeners = set;
+    const detach = () => {
+      writer.off("written", onWritten);
+      remoteEvents().off("events", fanOut);
+    };
+    fanOuts.set(writer, (fan = { listeners, detach }));
   }
-  listeners.add(listener);
-  return () => listeners.delete(listener);
+  const own = fan;
+  own.listeners.add(listener);
+  return () => {
+    own.listeners.delete(listener);
+    // The last stream gone: stop listening, so a writer in a worker thread (server/ingest-thread.ts)
+    // stops sending its batches over while nobody watches them.
+    if (own.listeners.size === 0 && fanOuts.get(writer) === own) {
+      fanOuts.delete(writer);
+      own.detach();
+    }
+  };
 }
 
 /**

@@ -112,6 +112,21 @@ const envSchema = z.object({
       }
       return v;
     }),
+  /**
+   * Where the collectors, dialect parsing and the writer run: "worker" (a worker thread, so page
+   * renders and ingest never wait on each other; needs DATABASE_URL) or "inline" (the web server's
+   * thread, as before). Default: worker on Postgres, inline on PGlite.
+   */
+  BROKERWATCH_INGEST: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const value = (v ?? "").toLowerCase();
+      if (value === "") return undefined;
+      if (value === "worker" || value === "inline") return value;
+      ctx.addIssue({ code: "custom", message: `BROKERWATCH_INGEST must be "worker" or "inline" (got "${v}")` });
+      return z.NEVER;
+    }),
   BROKERWATCH_API_TOKEN: z.string().optional(),
   BROKERWATCH_ADMIN_PASSWORD: z.string().optional(),
   BROKERWATCH_SECRET: z.string().optional(),

@@ -8,7 +8,7 @@ import { OWNER_ONLY_UMASK, secureDataDir, tightenedMessage } from "./data-dir";
 
 /**
  * `npm start`: one process runs the web app, the bundled broker, the collector and the alert
- * engine. Order matters: free ports are checked before anything slow, migrations run before
+ * engine; on Postgres the ingest side runs in a worker thread (server/ingest-thread.ts). Order matters: free ports are checked before anything slow, migrations run before
  * anything reads the database, and shutdown runs in reverse.
  */
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -113,35 +113,46 @@ async function main(): Promise<void> {
   const hostForUrl = env.HOSTNAME.includes(":") ? `[${env.HOSTNAME}]` : env.HOSTNAME;
   const externalURL = env.BROKERWATCH_EXTERNAL_URL ?? `http://${hostForUrl}:${webPort}`;
 
-  // Imported after the build check so a first start prints progress before loading everything.
-  const { startService, StartError } = await import("./service");
+  // Ingest (bundled broker, collectors, writer, alerts) in a worker thread on Postgres, so page
+  // renders and ingest never wait on each other; inline on PGlite, which one thread owns.
+  const ingestMode = env.BROKERWATCH_INGEST ?? (env.DATABASE_URL ? "worker" : "inline");
+  if (ingestMode === "worker" && !env.DATABASE_URL) {
+    fail("BROKERWATCH_INGEST=worker needs DATABASE_URL: the embedded database (PGlite) lives in one thread");
+  }
 
-  let service: Awaited<ReturnType<typeof startService>>;
+  // Imported after the build check so a first start prints progress before loading everything.
+  const { startIngest } = await import("./ingest-thread");
+  const { StartError } = await import("./start-error");
+
+  let service: Awaited<ReturnType<typeof startIngest>>;
   try {
-    service = await startService({
-      databaseUrl: env.DATABASE_URL,
-      dataDir: env.BROKERWATCH_DATA_DIR,
-      adminPassword: env.BROKERWATCH_ADMIN_PASSWORD,
-      secret: env.BROKERWATCH_SECRET,
-      instanceName: env.BROKERWATCH_INSTANCE ?? `${hostForUrl}:${webPort}`,
-      externalURL,
-      bundled: env.BUNDLED_BROKER
-        ? {
-            port: env.MQTT_PORT,
-            host: env.HOSTNAME,
-            sysIntervalSeconds: env.BUNDLED_SYS_INTERVAL,
-            users: env.BUNDLED_BROKER_USERS,
-            maxPacketBytes: env.BUNDLED_MAX_PACKET_SIZE,
-          }
-        : null,
-    });
+    service = await startIngest(
+      {
+        databaseUrl: env.DATABASE_URL,
+        dataDir: env.BROKERWATCH_DATA_DIR,
+        adminPassword: env.BROKERWATCH_ADMIN_PASSWORD,
+        secret: env.BROKERWATCH_SECRET,
+        instanceName: env.BROKERWATCH_INSTANCE ?? `${hostForUrl}:${webPort}`,
+        externalURL,
+        bundled: env.BUNDLED_BROKER
+          ? {
+              port: env.MQTT_PORT,
+              host: env.HOSTNAME,
+              sysIntervalSeconds: env.BUNDLED_SYS_INTERVAL,
+              users: env.BUNDLED_BROKER_USERS,
+              maxPacketBytes: env.BUNDLED_MAX_PACKET_SIZE,
+            }
+          : null,
+      },
+      ingestMode,
+    );
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.code === "EADDRINUSE") fail(portTakenMessage(env.MQTT_PORT, env.HOSTNAME, "MQTT_PORT"));
     if (err instanceof ConfigError || err instanceof StartError) fail(e.message);
     fail(e.stack ?? String(e));
   }
-  const { database, broker } = service;
+  const { database, bundledBrokerUrl } = service;
   // PGlite's file system layer (emscripten NODEFS) sets each file's mode itself (0666), past the
   // umask: tighten what initdb and the migrations wrote. Files it adds later stay unreadable to
   // others through the 0700 data directory, and are tightened at the next start.
@@ -188,7 +199,7 @@ async function main(): Promise<void> {
   const lines = [
     "brokerwatch ready",
     `  UI:       http://${hostForUrl}:${webPort}`,
-    `  broker:   ${broker ? broker.url : "off (BUNDLED_BROKER=off)"}`,
+    `  broker:   ${bundledBrokerUrl ?? "off (BUNDLED_BROKER=off)"}`,
     `  database: ${database.kind === "postgres" ? "postgres (DATABASE_URL)" : `embedded PGlite in ${env.BROKERWATCH_DATA_DIR}`}`,
   ];
   if (generatedPassword) {

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import os from "node:os";
+import { threadId } from "node:worker_threads";
 import { applyFileBrokers, upsertBroker } from "@/db/brokers";
 import { migrateDatabase, openDatabase, type Database } from "@/db/client";
 import { DEFAULT_RETENTION, enforceRetention, rollUpSamples, type RetentionSeconds } from "@/db/maintenance";
@@ -14,6 +15,7 @@ import { IngestWriter } from "@/lib/collector/writer";
 import { DEFAULT_WATCHERS, loadConfigFile, resolveConfigPath, type BrokerwatchConfig } from "@/lib/config";
 import { brokerSecretAddress, encryptSecret } from "@/lib/crypto";
 import { shareCommittedEvents } from "@/lib/live";
+import { definitionColumns } from "@/lib/settings/brokers";
 import { sealStoredSecrets } from "@/lib/settings/secrets";
 import { setRuntime, type Runtime } from "@/lib/runtime";
 import { AlertEngine } from "@/lib/alerts/engine";
@@ -22,6 +24,7 @@ import { Dispatcher } from "@/lib/notify/dispatch";
 import { DeliveryWorker } from "@/lib/notify/outbox";
 import { applyWebhookConfig } from "@/lib/notify/webhooks";
 import { IncidentTracker, type IncidentTiming } from "@/lib/incidents/tracker";
+import { StartError } from "./start-error";
 
 /**
  * The service without its web server: database, bundled broker, write queue, collectors,
@@ -57,6 +60,11 @@ export interface ServiceOptions {
   /** when a broker incident counts as settled and closes (lib/incidents/tracker.ts) */
   incidents?: Partial<IncidentTiming>;
   log?: (line: string) => void;
+  /**
+   * Called after each alert round is saved, before its notifications are dispatched: the ingest
+   * thread sends the web side its state then, so no page shows less than a webhook already said.
+   */
+  onAlertRound?: () => void;
 }
 
 export interface Service {
@@ -66,6 +74,8 @@ export interface Service {
   collectors: CollectorManager;
   config: BrokerwatchConfig | null;
   generatedAdminPassword: string | null;
+  /** the service key (BROKERWATCH_SECRET or the data directory's secret.key) */
+  secret: string;
   engine: AlertEngine;
   deliveryWorker: DeliveryWorker;
   cluster: Cluster;
@@ -77,7 +87,7 @@ export interface Service {
 const ROLLUP_EVERY_MS = 60_000;
 const RETENTION_EVERY_MS = 60 * 60_000;
 
-export class StartError extends Error {}
+export { StartError };
 
 export async function startService(opts: ServiceOptions): Promise<Service> {
   const log = opts.log ?? ((line: string) => console.log(line));
@@ -183,7 +193,10 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const engineOptions = {
     intervalMs: opts.evaluationIntervalMs,
     rules: ruleProvider(db, config?.rules ?? []),
-    onRound: (snapshot: Parameters<Dispatcher["onEvaluation"]>[0]) => dispatcher.onEvaluation(snapshot),
+    onRound: (snapshot: Parameters<Dispatcher["onEvaluation"]>[0]) => {
+      opts.onAlertRound?.();
+      return dispatcher.onEvaluation(snapshot);
+    },
     externalURL: opts.externalURL ?? "",
     log,
   };
@@ -247,6 +260,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     deliveryWorker,
     secret,
     cluster,
+    ingest: { mode: "inline", threadId },
   };
   setRuntime(runtime);
 
@@ -257,6 +271,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     collectors,
     config,
     generatedAdminPassword: generatedPassword,
+    secret,
     engine,
     deliveryWorker,
     cluster,
@@ -290,19 +305,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
 function brokerRow(b: BrokerwatchConfig["brokers"][number], secret: string): NewBrokerRow {
   return {
     name: b.name,
-    url: b.url,
-    dialect: b.dialect,
-    // `auto` keeps what was detected last time until the collector says otherwise
-    ...(b.dialect === "auto" ? {} : { detectedDialect: b.dialect }),
-    username: b.username ?? null,
+    ...definitionColumns(b),
     passwordEnc: b.password ? encryptSecret(b.password, secret, brokerSecretAddress(b.url)) : null,
-    cluster: b.cluster ?? null,
-    maxConnections: b.maxConnections ?? null,
-    expectedNodes: b.expectedNodes ?? null,
-    sysTopicPrefix: b.sysTopicPrefix ?? null,
-    clientId: b.clientId ?? null,
-    metricsUrl: b.metricsUrl ?? null,
-    amqpUrl: b.amqpUrl ?? null,
-    enabled: b.enabled,
   };
 }

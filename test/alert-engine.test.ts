@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import {
   createAlertRule,
   deleteAlertRule,
@@ -8,12 +8,12 @@ import {
   updateAlertRule,
 } from "@/db/alerts";
 import { fetchSeries } from "@/db/metrics";
-import { alertHistory, alertRules, alertStates, metricSamples, ruleStatus } from "@/db/schema";
+import { metricSamples } from "@/db/schema";
 import { BUILTIN_RULES } from "@/lib/alerts/builtin";
 import { AlertEngine, type RoundSnapshot } from "@/lib/alerts/engine";
 import { loadRules, ruleProvider, type LoadedRules } from "@/lib/alerts/rules";
 import { RuleSchema } from "@/lib/config/schema";
-import { freshDatabase, type TestDatabase } from "./helpers/db";
+import { alertTestDatabase } from "./helpers/alert-db";
 
 // Counted, to show that a round reads each metric once however many rules use it.
 vi.mock("@/db/metrics", async (importOriginal) => {
@@ -24,22 +24,8 @@ vi.mock("@/db/metrics", async (importOriginal) => {
 const S = 1000;
 const T0 = Date.parse("2026-11-23T08:00:00Z");
 
-let t: TestDatabase;
-const engines: AlertEngine[] = [];
-
-beforeAll(async () => {
-  t = await freshDatabase();
-});
-afterAll(async () => {
-  await t?.drop();
-});
-beforeEach(async () => {
-  const db = t.database.db;
-  for (const table of [alertStates, alertHistory, ruleStatus, metricSamples, alertRules]) await db.delete(table);
-});
-afterEach(async () => {
-  await Promise.all(engines.splice(0).map((e) => e.stop()));
-});
+const t = alertTestDatabase();
+const { engines } = t;
 
 const builtinsOnly = async (): Promise<LoadedRules> =>
   loadRules({ builtins: BUILTIN_RULES, fileRules: [], dbRules: [] });

@@ -1,30 +1,16 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { listRuleStatus } from "@/db/alerts";
-import { alertHistory, alertRules, alertStates, metricSamples, ruleStatus, type AlertRuleRow } from "@/db/schema";
+import { metricSamples, type AlertRuleRow } from "@/db/schema";
 import { AlertEngine } from "@/lib/alerts/engine";
 import type { Expr, Selector } from "@/lib/alerts/promql";
 import { loadRules, type LoadedRules } from "@/lib/alerts/rules";
-import { freshDatabase, type TestDatabase } from "./helpers/db";
+import { alertTestDatabase } from "./helpers/alert-db";
 
 const S = 1000;
 const T0 = Date.parse("2026-11-23T08:00:00Z");
 
-let t: TestDatabase;
-const engines: AlertEngine[] = [];
-
-beforeAll(async () => {
-  t = await freshDatabase();
-});
-afterAll(async () => {
-  await t?.drop();
-});
-beforeEach(async () => {
-  const db = t.database.db;
-  for (const table of [alertStates, alertHistory, ruleStatus, metricSamples, alertRules]) await db.delete(table);
-});
-afterEach(async () => {
-  await Promise.all(engines.splice(0).map((e) => e.stop()));
-});
+const t = alertTestDatabase();
+const { engines } = t;
 
 function uiRule(id: number, name: string, expr: string): AlertRuleRow {
   const at = new Date(T0);

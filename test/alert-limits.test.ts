@@ -1,26 +1,10 @@
 import { describe, expect, it } from "vitest";
-import {
-  DEFAULT_MAX_SAMPLES,
-  evaluate,
-  MAX_RANGE_SECONDS,
-  parseExpr,
-  PromqlError,
-  type Series,
-} from "@/lib/alerts/promql";
+import { DEFAULT_MAX_SAMPLES, evaluate, MAX_RANGE_SECONDS, parseExpr, type Series } from "@/lib/alerts/promql";
 import { ruleCreateSchema, ruleProblem } from "@/lib/alerts/preview";
 import { MAX_PRINTF_PRECISION, renderTemplate, validateTemplate } from "@/lib/alerts/template";
+import { refusal } from "./helpers/promql";
 
 const T = 1_700_000_000_000;
-
-function refusal(expr: string): PromqlError {
-  try {
-    parseExpr(expr);
-  } catch (e) {
-    if (e instanceof PromqlError) return e;
-    throw e;
-  }
-  throw new Error(`${expr} was accepted`);
-}
 
 describe("ranges in rule expressions are bounded", () => {
   it("refuses [1e15] (which once made every rule's query fail) with a user-facing error and its position", () => {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { GET as getAlerts } from "@/app/api/alerts/route";
 import { GET as getHistory } from "@/app/api/alerts/history/route";
 import { GET as getRules } from "@/app/api/rules/route";
@@ -8,32 +8,23 @@ import { metricSamples } from "@/db/schema";
 import { BUILTIN_RULES } from "@/lib/alerts/builtin";
 import { AlertEngine } from "@/lib/alerts/engine";
 import { loadRules } from "@/lib/alerts/rules";
-import { createApiToken } from "@/lib/auth/tokens";
-import { setRuntime, type Runtime } from "@/lib/runtime";
-import { freshDatabase, type TestDatabase } from "./helpers/db";
+import { setRuntime } from "@/lib/runtime";
+import { apiRequest, engineRuntime } from "./helpers/route-api";
 
 const ADMIN = "test-admin-token-for-api-alerts";
 const S = 1000;
 
-let t: TestDatabase;
-let engine: AlertEngine;
-let runtime: Runtime;
-let viewer: string;
-const previousToken = process.env.BROKERWATCH_API_TOKEN;
-
 /** Handlers run against the wall clock (silences, default ranges), so the data is recent. */
 const T0 = Date.now() - 60 * S;
 
-beforeAll(async () => {
-  process.env.BROKERWATCH_API_TOKEN = ADMIN;
-  t = await freshDatabase();
+const fixture = engineRuntime(ADMIN, async (database) => {
   for (let at = T0; at <= T0 + 40 * S; at += 5 * S) {
-    await t.database.db
+    await database.db
       .insert(metricSamples)
       .values({ broker: "plant-a", node: "", metric: "mqtt_broker_up", labels: {}, ts: new Date(at), value: 0 });
   }
   let clock = T0;
-  engine = new AlertEngine(t.database, {
+  const engine = new AlertEngine(database, {
     intervalMs: 3600 * S,
     rules: async () => loadRules({ builtins: BUILTIN_RULES, fileRules: [], dbRules: [] }),
     now: () => clock,
@@ -43,22 +34,9 @@ beforeAll(async () => {
   clock = T0 + 30 * S;
   engine.evaluateNow("test");
   await engine.idle();
-  runtime = { database: t.database, startedAt: new Date(), bundledBrokerUrl: null, alertEngine: engine };
-  setRuntime(runtime);
-  viewer = (await createApiToken(t.database.db, "viewer", "viewer")).token;
+  return engine;
 });
-afterAll(async () => {
-  await engine?.stop();
-  setRuntime(undefined);
-  await t?.drop();
-  process.env.BROKERWATCH_API_TOKEN = previousToken;
-});
-
-const request = (path: string, token: string | null, init: RequestInit = {}) =>
-  new Request(`http://brokerwatch.test${path}`, {
-    ...init,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), "content-type": "application/json" },
-  });
+const request = apiRequest;
 
 const postJson = (body: unknown, token: string | null = ADMIN) =>
   postSilence(request("/api/silences", token, { method: "POST", body: JSON.stringify(body) }));
@@ -73,7 +51,7 @@ describe("GET /api/alerts", () => {
   });
 
   it("lists the firing broker-down alert with the contract's fields", async () => {
-    const res = await getAlerts(request("/api/alerts", viewer));
+    const res = await getAlerts(request("/api/alerts", fixture.viewer));
     expect(res.status).toBe(200);
     const { alerts } = await res.json();
     expect(alerts).toEqual([
@@ -92,19 +70,19 @@ describe("GET /api/alerts", () => {
   });
 
   it("answers from the saved alert state when the engine is not running", async () => {
-    setRuntime({ ...runtime, alertEngine: undefined });
+    setRuntime({ ...fixture.runtime, alertEngine: undefined });
     try {
-      const { alerts } = await (await getAlerts(request("/api/alerts", viewer))).json();
+      const { alerts } = await (await getAlerts(request("/api/alerts", fixture.viewer))).json();
       expect(alerts.map((a: { alertname: string; state: string }) => [a.alertname, a.state])).toEqual([
         ["MQTT_Broker_Down", "firing"],
       ]);
     } finally {
-      setRuntime(runtime);
+      setRuntime(fixture.runtime);
     }
   });
 
   it("refuses an unknown parameter, naming it", async () => {
-    const res = await getAlerts(request("/api/alerts?state=firing", viewer));
+    const res = await getAlerts(request("/api/alerts?state=firing", fixture.viewer));
     expect(res.status).toBe(400);
     expect((await res.json()).error).toMatchObject({ code: "bad_request", parameter: "state" });
   });
@@ -112,7 +90,7 @@ describe("GET /api/alerts", () => {
 
 describe("GET /api/alerts/history", () => {
   it("shows the alert that fired in the last 24 hours by default", async () => {
-    const { alerts } = await (await getHistory(request("/api/alerts/history", viewer))).json();
+    const { alerts } = await (await getHistory(request("/api/alerts/history", fixture.viewer))).json();
     expect(alerts).toEqual([
       expect.objectContaining({
         alertname: "MQTT_Broker_Down",
@@ -126,18 +104,18 @@ describe("GET /api/alerts/history", () => {
 
   it("a range that ended before the alert fired is empty", async () => {
     const to = new Date(T0 - 3600 * S).toISOString();
-    const { alerts } = await (await getHistory(request(`/api/alerts/history?from=7d&to=${to}`, viewer))).json();
+    const { alerts } = await (await getHistory(request(`/api/alerts/history?from=7d&to=${to}`, fixture.viewer))).json();
     expect(alerts).toEqual([]);
   });
 
   it("a bad `from` is a 400 naming it", async () => {
-    const res = await getHistory(request("/api/alerts/history?from=yesterday", viewer));
+    const res = await getHistory(request("/api/alerts/history?from=yesterday", fixture.viewer));
     expect(res.status).toBe(400);
     expect((await res.json()).error).toMatchObject({ code: "bad_request", parameter: "from" });
   });
 
   it("`from` after `to` is a 400 naming `from`", async () => {
-    const res = await getHistory(request("/api/alerts/history?from=1h&to=2h", viewer));
+    const res = await getHistory(request("/api/alerts/history?from=1h&to=2h", fixture.viewer));
     expect(res.status).toBe(400);
     expect((await res.json()).error).toMatchObject({ parameter: "from" });
   });
@@ -145,7 +123,7 @@ describe("GET /api/alerts/history", () => {
 
 describe("GET /api/rules", () => {
   it("lists the built-in rules with their state and last evaluation", async () => {
-    const { rules } = await (await getRules(request("/api/rules", viewer))).json();
+    const { rules } = await (await getRules(request("/api/rules", fixture.viewer))).json();
     expect(rules).toHaveLength(6);
     expect(rules.find((r: { name: string }) => r.name === "MQTT_Broker_Down")).toMatchObject({
       source: "builtin",
@@ -163,12 +141,12 @@ describe("GET /api/rules", () => {
   });
 
   it("is 503 when the alert engine is not running", async () => {
-    setRuntime({ ...runtime, alertEngine: undefined });
+    setRuntime({ ...fixture.runtime, alertEngine: undefined });
     try {
-      const res = await getRules(request("/api/rules", viewer));
+      const res = await getRules(request("/api/rules", fixture.viewer));
       expect(res.status).toBe(503);
     } finally {
-      setRuntime(runtime);
+      setRuntime(fixture.runtime);
     }
   });
 });
@@ -177,28 +155,21 @@ describe("silences", () => {
   const plantA = [{ name: "broker", value: "plant-a", isRegex: false, isEqual: true }];
 
   it("only an admin may create one", async () => {
-    const res = await postJson({ matchers: plantA, duration: "2h", createdBy: "ops" }, viewer);
+    const res = await postJson({ matchers: plantA, duration: "2h", createdBy: "ops" }, fixture.viewer);
     expect(res.status).toBe(403);
   });
 
-  it("refuses a silence that would mute every alert", async () => {
+  it.each([
+    ["refuses a silence that would mute every alert", { name: "alertname", value: ".*" }, "matchers"],
+    ["names the bad field of a matcher", { name: "broker", value: "plant-(" }, "matchers[0].value"],
+  ])("%s", async (_, matcher, parameter) => {
     const res = await postJson({
-      matchers: [{ name: "alertname", value: ".*", isRegex: true, isEqual: true }],
+      matchers: [{ ...matcher, isRegex: true, isEqual: true }],
       duration: "2h",
       createdBy: "ops",
     });
     expect(res.status).toBe(400);
-    expect((await res.json()).error).toMatchObject({ code: "bad_request", parameter: "matchers" });
-  });
-
-  it("names the bad field of a matcher", async () => {
-    const res = await postJson({
-      matchers: [{ name: "broker", value: "plant-(", isRegex: true, isEqual: true }],
-      duration: "2h",
-      createdBy: "ops",
-    });
-    expect(res.status).toBe(400);
-    expect((await res.json()).error.parameter).toBe("matchers[0].value");
+    expect((await res.json()).error).toMatchObject({ code: "bad_request", parameter });
   });
 
   it("refuses a body that is not JSON", async () => {
@@ -213,14 +184,18 @@ describe("silences", () => {
     expect(silence).toMatchObject({ matchers: plantA, createdBy: "ops", comment: "maintenance", status: "active" });
     expect(Date.parse(silence.endsAt) - Date.parse(silence.startsAt)).toBe(2 * 3600 * S);
 
-    const { alerts } = await (await getAlerts(request("/api/alerts", viewer))).json();
+    const { alerts } = await (await getAlerts(request("/api/alerts", fixture.viewer))).json();
     expect(alerts[0].silencedBy).toEqual([silence.id]);
-    const { silences } = await (await getSilences(request("/api/silences", viewer))).json();
+    const { silences } = await (await getSilences(request("/api/silences", fixture.viewer))).json();
     expect(silences.map((s: { id: string }) => s.id)).toContain(silence.id);
 
     expect(
-      (await deleteSilence(request(`/api/silences/${silence.id}`, viewer, { method: "DELETE" }), idParams(silence.id)))
-        .status,
+      (
+        await deleteSilence(
+          request(`/api/silences/${silence.id}`, fixture.viewer, { method: "DELETE" }),
+          idParams(silence.id),
+        )
+      ).status,
     ).toBe(403);
     const expired = await deleteSilence(
       request(`/api/silences/${silence.id}`, ADMIN, { method: "DELETE" }),
@@ -228,7 +203,7 @@ describe("silences", () => {
     );
     expect(expired.status).toBe(200);
     expect(await expired.json()).toMatchObject({ id: silence.id, status: "expired" });
-    const after = await (await getAlerts(request("/api/alerts", viewer))).json();
+    const after = await (await getAlerts(request("/api/alerts", fixture.viewer))).json();
     expect(after.alerts[0].silencedBy).toEqual([]);
   });
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import mqtt from "mqtt";
 import type { eventJson } from "../lib/api/events";
-import { startApp, type RunningApp } from "./helpers/app";
+import { appJson, startApp, type RunningApp } from "./helpers/app";
 import { waitFor } from "./helpers/ports";
 import { rawConnect, rawSession, connectPacket, type RawClient } from "./helpers/raw-mqtt";
 
@@ -21,11 +21,7 @@ describe("bundled broker end to end", () => {
   let app: RunningApp;
   let mqttPort: number;
 
-  async function api<T>(pathAndQuery: string): Promise<T> {
-    const res = await fetch(`${app.url}${pathAndQuery}`, { headers: { authorization: `Bearer ${TOKEN}` } });
-    if (!res.ok) throw new Error(`${pathAndQuery}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  }
+  const api = <T>(pathAndQuery: string) => appJson<T>(app, TOKEN, pathAndQuery);
 
   async function clientEvents(clientId: string): Promise<ApiEvent[]> {
     const body = await api<{ events: ApiEvent[] }>(

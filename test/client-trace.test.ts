@@ -1,7 +1,5 @@
-import { execFileSync } from "node:child_process";
-import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import net from "node:net";
-import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import mqttPacket from "mqtt-packet";
@@ -9,7 +7,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { ROOT, startApp, type RunningApp } from "./helpers/app";
 import { writeConfigFile } from "./helpers/fixtures";
 import { launchChromium, signIn, screenshotPath } from "./helpers/browser";
-import { startMosquitto, type RunningMosquitto } from "./helpers/mosquitto";
+import { passwordFile, PASSWORD_SYS_AND_LOG, startMosquitto, type RunningMosquitto } from "./helpers/mosquitto";
 import { waitFor } from "./helpers/ports";
 import { describeIf, needs } from "./helpers/require";
 
@@ -32,25 +30,6 @@ type ApiEvent = {
   port: number | null;
   keepalive: number | null;
 };
-
-const LOG_CONFIG = [
-  "allow_anonymous false",
-  "password_file ${dir}/pw.txt",
-  "sys_interval 1",
-  "log_dest topic",
-  "log_dest stdout",
-  "log_type all",
-  "connection_messages true",
-  "log_timestamp true",
-];
-
-async function passwordFile(users: Record<string, string>): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), "bw-pw-"));
-  const file = path.join(dir, "pw.txt");
-  await writeFile(file, "");
-  for (const [user, password] of Object.entries(users)) execFileSync("mosquitto_passwd", ["-b", file, user, password]);
-  return readFile(file, "utf8");
-}
 
 interface Device {
   localPort: number;
@@ -113,7 +92,7 @@ describeIf(needs({ chromium: true, mosquitto: true }), "client trace in a browse
   }
 
   beforeAll(async () => {
-    broker = await startMosquitto(LOG_CONFIG, {
+    broker = await startMosquitto(PASSWORD_SYS_AND_LOG, {
       "pw.txt": await passwordFile({ monitor: "mon-pw", device: "dev-pw" }),
     });
     const config = await writeConfigFile([

@@ -292,25 +292,16 @@ describe("URLs of the Clients pages", () => {
   });
 
   it("writes the filters into the URL and reads them back, ignoring values it does not know", () => {
-    const before = { ts: new Date("2026-11-20T08:00:00.123Z"), id: 42 };
-    const href = clientsHref({
+    const filters = {
       q: "a%&b",
       type: "connect_failed",
       reason: "not_authorized",
       broker: "plant a",
       range: "7d",
-      before,
-    });
-    const query = Object.fromEntries(new URL(href, "http://x").searchParams);
-    expect(parseClientsParams(query)).toEqual({
-      q: "a%&b",
-      type: "connect_failed",
-      reason: "not_authorized",
-      broker: "plant a",
-      range: "7d",
-      before,
-      after: undefined,
-    });
+      before: { ts: new Date("2026-11-20T08:00:00.123Z"), id: 42 },
+    } as const;
+    const query = Object.fromEntries(new URL(clientsHref(filters), "http://x").searchParams);
+    expect(parseClientsParams(query)).toEqual({ ...filters, after: undefined });
     expect(parseClientsParams({ type: "nonsense", reason: "DROP", range: "1y", before: "garbage" })).toMatchObject({
       type: "disconnected",
       reason: undefined,

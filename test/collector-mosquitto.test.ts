@@ -1,11 +1,8 @@
-import { execFileSync } from "node:child_process";
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import mqtt from "mqtt";
-import { startApp, type RunningApp } from "./helpers/app";
-import { startMosquitto, type RunningMosquitto } from "./helpers/mosquitto";
+import { appJson, startApp, type RunningApp } from "./helpers/app";
+import { writeConfigFile } from "./helpers/fixtures";
+import { passwordFile, PASSWORD_SYS_AND_LOG, startMosquitto, type RunningMosquitto } from "./helpers/mosquitto";
 import { waitFor } from "./helpers/ports";
 import { rawConnect, rawSession } from "./helpers/raw-mqtt";
 import { describeIf, needs } from "./helpers/require";
@@ -17,27 +14,10 @@ import { startTcpProxy, type TcpProxy } from "./helpers/tcp-proxy";
  * asserted through the HTTP API as an operator would ask for it.
  */
 const TOKEN = "test-token-collector";
+/** the device user of both brokers' password files */
+const DEVICE = { username: "device", password: "dev-pw" };
 
 type ApiEvent = { type: string; reason: string | null; clientId: string | null } & Record<string, unknown>;
-
-async function passwordFile(users: Record<string, string>): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), "bw-pw-"));
-  const file = path.join(dir, "pw.txt");
-  await writeFile(file, "");
-  for (const [user, password] of Object.entries(users)) execFileSync("mosquitto_passwd", ["-b", file, user, password]);
-  return readFile(file, "utf8");
-}
-
-const LOG_CONFIG = [
-  "allow_anonymous false",
-  "password_file ${dir}/pw.txt",
-  "sys_interval 1",
-  "log_dest topic",
-  "log_dest stdout",
-  "log_type all",
-  "connection_messages true",
-  "log_timestamp true",
-];
 
 describeIf(needs({ mosquitto: true }), "collector on a real Mosquitto", () => {
   let plantA: RunningMosquitto;
@@ -45,11 +25,7 @@ describeIf(needs({ mosquitto: true }), "collector on a real Mosquitto", () => {
   let proxy: TcpProxy;
   let app: RunningApp;
 
-  async function api<T>(pathAndQuery: string): Promise<T> {
-    const res = await fetch(`${app.url}${pathAndQuery}`, { headers: { authorization: `Bearer ${TOKEN}` } });
-    if (!res.ok) throw new Error(`${pathAndQuery}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  }
+  const api = <T>(pathAndQuery: string) => appJson<T>(app, TOKEN, pathAndQuery);
 
   function clientEvents(clientId: string, broker = "plant-a"): Promise<ApiEvent[]> {
     return api<{ events: ApiEvent[] }>(`/api/clients/${encodeURIComponent(clientId)}/events?broker=${broker}`).then(
@@ -64,30 +40,25 @@ describeIf(needs({ mosquitto: true }), "collector on a real Mosquitto", () => {
   beforeAll(async () => {
     const pw = await passwordFile({ monitor: "mon-pw", device: "dev-pw" });
     [plantA, plantB] = await Promise.all([
-      startMosquitto(LOG_CONFIG, { "pw.txt": pw }),
+      startMosquitto(PASSWORD_SYS_AND_LOG, { "pw.txt": pw }),
       // a small queue so a slow subscriber overflows it quickly
-      startMosquitto([...LOG_CONFIG, "max_queued_messages 5", "max_inflight_messages 2"], { "pw.txt": pw }),
+      startMosquitto([...PASSWORD_SYS_AND_LOG, "max_queued_messages 5", "max_inflight_messages 2"], { "pw.txt": pw }),
     ]);
     proxy = await startTcpProxy(plantA.port);
-    const dir = await mkdtemp(path.join(os.tmpdir(), "bw-config-"));
-    const config = path.join(dir, "brokerwatch.yaml");
-    await writeFile(
-      config,
-      [
-        "brokers:",
-        "  - name: plant-a",
-        "    url: ${PLANT_A_URL}",
-        "    dialect: mosquitto",
-        "    username: monitor",
-        "    password: ${MONITOR_PASSWORD}",
-        "    maxConnections: 50",
-        "  - name: plant-b",
-        `    url: ${plantB.url}`,
-        "    dialect: auto",
-        "    username: monitor",
-        "    password: ${MONITOR_PASSWORD}",
-      ].join("\n"),
-    );
+    const config = await writeConfigFile([
+      "brokers:",
+      "  - name: plant-a",
+      "    url: ${PLANT_A_URL}",
+      "    dialect: mosquitto",
+      "    username: monitor",
+      "    password: ${MONITOR_PASSWORD}",
+      "    maxConnections: 50",
+      "  - name: plant-b",
+      `    url: ${plantB.url}`,
+      "    dialect: auto",
+      "    username: monitor",
+      "    password: ${MONITOR_PASSWORD}",
+    ]);
     app = await startApp({
       env: {
         BROKERWATCH_CONFIG: config,
@@ -129,13 +100,7 @@ describeIf(needs({ mosquitto: true }), "collector on a real Mosquitto", () => {
   });
 
   it("records a clean disconnect of an MQTT 3.1.1 client with its session's address, username and duration", async () => {
-    const client = mqtt.connect(plantA.url, {
-      clientId: "meter-311",
-      username: "device",
-      password: "dev-pw",
-      keepalive: 30,
-    });
-    await new Promise<void>((resolve, reject) => client.once("connect", () => resolve()).once("error", reject));
+    const client = await mqtt.connectAsync(plantA.url, { clientId: "meter-311", ...DEVICE, keepalive: 30 });
     await new Promise((r) => setTimeout(r, 300));
     await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
     const ev = await eventually("meter-311", (es) => es.find((e) => e.type === "disconnected"));
@@ -154,20 +119,14 @@ describeIf(needs({ mosquitto: true }), "collector on a real Mosquitto", () => {
   });
 
   it("records an MQTT 5 client's protocol version", async () => {
-    const client = mqtt.connect(plantA.url, {
-      clientId: "meter-v5",
-      username: "device",
-      password: "dev-pw",
-      protocolVersion: 5,
-    });
-    await new Promise<void>((resolve, reject) => client.once("connect", () => resolve()).once("error", reject));
+    const client = await mqtt.connectAsync(plantA.url, { clientId: "meter-v5", ...DEVICE, protocolVersion: 5 });
     await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
     const ev = await eventually("meter-v5", (es) => es.find((e) => e.type === "disconnected"));
     expect(ev).toMatchObject({ reason: "normal", protocolVersion: 5 });
   });
 
   it("records a device that drops its socket as tcp_closed", async () => {
-    const c = await rawSession(plantA.port, { clientId: "vanishing", username: "device", password: "dev-pw" });
+    const c = await rawSession(plantA.port, { clientId: "vanishing", ...DEVICE });
     c.destroy();
     const ev = await eventually("vanishing", (es) => es.find((e) => e.type === "disconnected"));
     expect(ev.reason).toBe("tcp_closed");
@@ -176,8 +135,7 @@ describeIf(needs({ mosquitto: true }), "collector on a real Mosquitto", () => {
   it("records a device that stops pinging as keepalive_timeout", async () => {
     const c = await rawSession(plantA.port, {
       clientId: "sleepy",
-      username: "device",
-      password: "dev-pw",
+      ...DEVICE,
       keepalive: 1,
     });
     const ev = await eventually("sleepy", (es) => es.find((e) => e.type === "disconnected"));
@@ -189,14 +147,12 @@ describeIf(needs({ mosquitto: true }), "collector on a real Mosquitto", () => {
     const first = await rawSession(plantA.port, {
       clientId: "twin-0",
       clean: false,
-      username: "device",
-      password: "dev-pw",
+      ...DEVICE,
     });
     const second = await rawSession(plantA.port, {
       clientId: "twin-0",
       clean: false,
-      username: "device",
-      password: "dev-pw",
+      ...DEVICE,
     });
     const ev = await eventually("twin-0", (es) => es.find((e) => e.type === "disconnected"));
     // the old session's disconnect, with the old session's port
@@ -210,8 +166,8 @@ describeIf(needs({ mosquitto: true }), "collector on a real Mosquitto", () => {
   });
 
   it("records a discard when the same ClientID reconnects with clean start 1", async () => {
-    const first = await rawSession(plantA.port, { clientId: "twin-1", username: "device", password: "dev-pw" });
-    const second = await rawSession(plantA.port, { clientId: "twin-1", username: "device", password: "dev-pw" });
+    const first = await rawSession(plantA.port, { clientId: "twin-1", ...DEVICE });
+    const second = await rawSession(plantA.port, { clientId: "twin-1", ...DEVICE });
     const ev = await eventually("twin-1", (es) => es.find((e) => e.type === "disconnected"));
     expect(ev).toMatchObject({ reason: "discarded", port: first.localPort });
     first.destroy();
@@ -258,11 +214,11 @@ describeIf(needs({ mosquitto: true }), "collector on a real Mosquitto", () => {
   });
 
   it("records messages dropped for a subscriber too slow to keep up", async () => {
-    const slow = await rawSession(plantB.port, { clientId: "slow-consumer", username: "device", password: "dev-pw" });
+    const slow = await rawSession(plantB.port, { clientId: "slow-consumer", ...DEVICE });
     slow.send({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "telemetry/#", qos: 1 }] });
     await slow.waitFor("suback");
     // never PUBACK: 2 in flight, 5 queued, then Mosquitto drops
-    const pub = await rawSession(plantB.port, { clientId: "firehose", username: "device", password: "dev-pw" });
+    const pub = await rawSession(plantB.port, { clientId: "firehose", ...DEVICE });
     for (let i = 1; i <= 30; i++) {
       pub.send({ cmd: "publish", topic: "telemetry/x", payload: Buffer.from(`m${i}`), qos: 1, messageId: i });
     }
@@ -284,7 +240,7 @@ describeIf(needs({ mosquitto: true }), "collector on a real Mosquitto", () => {
       100,
     );
     // While the collector can't see the broker, a device comes and goes.
-    const c = await rawSession(plantA.port, { clientId: "while-away", username: "device", password: "dev-pw" });
+    const c = await rawSession(plantA.port, { clientId: "while-away", ...DEVICE });
     c.send({ cmd: "disconnect" });
     await c.closed;
     await brokerDown;

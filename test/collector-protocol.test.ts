@@ -4,6 +4,7 @@ import mqttPacket from "mqtt-packet";
 import { afterEach, describe, expect, it } from "vitest";
 import { BrokerCollector, DEFAULT_TIMING, refusesMqtt5 } from "@/lib/collector/collector";
 import type { IngestWriter } from "@/lib/collector/writer";
+import { quietCollector } from "./helpers/collector";
 import { waitFor } from "./helpers/ports";
 
 /**
@@ -52,13 +53,12 @@ describe("the collector's MQTT protocol level", () => {
   });
 
   it("speaks 3.1.1 to the bundled broker from the start", () => {
-    const writer = { enqueue: () => {}, on: () => {} } as unknown as IngestWriter;
-    const collector = new BrokerCollector(
-      { name: "bundled", url: "mqtt://127.0.0.1:9", dialect: "bundled", clientId: "bw" },
-      writer,
-      DEFAULT_TIMING,
-      () => {},
-    );
+    const collector = quietCollector({
+      name: "bundled",
+      url: "mqtt://127.0.0.1:9",
+      dialect: "bundled",
+      clientId: "bw",
+    });
     expect(collector.mqttProtocol).toBe(4);
   });
 

@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { BrokerCollector, DEFAULT_TIMING } from "@/lib/collector/collector";
-import type { IngestWriter } from "@/lib/collector/writer";
+import { quietCollector } from "./helpers/collector";
 
 /**
  * A stall of brokerwatch's own process (GC, a saturated host) must not page "broker down": the
@@ -10,13 +9,7 @@ describe("heartbeat staleness", () => {
   afterEach(() => vi.useRealTimers());
 
   function collector() {
-    const writer = { enqueue: () => {}, on: () => {} } as unknown as IngestWriter;
-    const c = new BrokerCollector(
-      { name: "plant-a", url: "mqtt://127.0.0.1:9", dialect: "mosquitto", clientId: "t" },
-      writer,
-      DEFAULT_TIMING,
-      () => {},
-    );
+    const c = quietCollector({ name: "plant-a", url: "mqtt://127.0.0.1:9", dialect: "mosquitto", clientId: "t" });
     const internals = c as unknown as {
       connected: boolean;
       connectedAt: number;

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import mqtt from "mqtt";
-import { startApp, type RunningApp, type StartAppOptions } from "./helpers/app";
+import { appJson, startApp, type RunningApp, type StartAppOptions } from "./helpers/app";
 import { createServerDatabase } from "./helpers/db";
 import { startMosquitto, type RunningMosquitto } from "./helpers/mosquitto";
 import { waitFor } from "./helpers/ports";
@@ -77,11 +77,7 @@ describeIf(needs({ mosquitto: true, postgres: true }), "a crash mid-storm", () =
     await dropDatabase?.();
   });
 
-  async function api<T>(pathAndQuery: string): Promise<T> {
-    const res = await fetch(`${app!.url}${pathAndQuery}`, { headers: { authorization: `Bearer ${TOKEN}` } });
-    if (!res.ok) throw new Error(`${pathAndQuery}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  }
+  const api = <T>(pathAndQuery: string) => appJson<T>(app!, TOKEN, pathAndQuery);
 
   async function brokerUp(): Promise<boolean> {
     const { brokers } = await api<{ brokers: { name: string; status: string }[] }>("/api/brokers");

@@ -1,40 +1,14 @@
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { BUILTIN_RULES } from "../lib/alerts/builtin";
 import { parseExpr } from "../lib/alerts/promql";
 import { COLLECTOR_METRICS, DIALECT_METRICS, createDialect } from "../lib/collector";
 import type { DialectName } from "../lib/collector/types";
+import { readMosquittoSubLines, readSysLines, type SysLine } from "./helpers/fixtures";
 
 const utf8 = new TextEncoder();
 const RECEIVED = new Date("2026-01-01T00:00:00Z");
 
-interface Message {
-  topic: string;
-  payload: string;
-}
-
-function fixtureText(path: string): string {
-  return readFileSync(new URL(`./fixtures/${path}`, import.meta.url), "utf8");
-}
-
-/** `mosquitto_sub -v` output: `topic payload`; the one topic with a space is matched by name. */
-function mosquittoFixture(path: string): Message[] {
-  return fixtureText(path)
-    .split("\n")
-    .filter((line) => line !== "" && !line.startsWith("#"))
-    .map((line) => {
-      const split = /^(\$SYS\/broker\/retained messages\/count|\S+) (.*)$/.exec(line);
-      if (!split) throw new Error(`fixture line without a payload: ${line}`);
-      return { topic: split[1], payload: split[2] };
-    });
-}
-
-function jsonlFixture(path: string): Message[] {
-  return fixtureText(path)
-    .split("\n")
-    .filter((line) => line.trim() !== "")
-    .map((line) => JSON.parse(line) as Message);
-}
+type Message = SysLine;
 
 /** What the collector passes on a live connection: nothing of ours in flight. */
 const NOTHING_IN_FLIGHT = () => ({ unacknowledged: [], acknowledgedRecently: [] });
@@ -64,12 +38,12 @@ describe("metrics the dialects declare", () => {
   });
 
   it("the Mosquitto 2.0.11 capture emits exactly the metrics the Mosquitto dialect declares", () => {
-    const emitted = emittedMetrics("mosquitto", mosquittoFixture("mosquitto-2.0.11/sys-and-log-anonymous.txt"));
+    const emitted = emittedMetrics("mosquitto", readMosquittoSubLines("mosquitto-2.0.11/sys-and-log-anonymous.txt"));
     expect([...emitted].sort()).toEqual([...DIALECT_METRICS.mosquitto].sort());
   });
 
   it("the EMQX 5 capture emits only metrics the EMQX dialect declares", () => {
-    const emitted = emittedMetrics("emqx", jsonlFixture("emqx-5/sys-topics.jsonl"));
+    const emitted = emittedMetrics("emqx", readSysLines("emqx-5/sys-topics.jsonl"));
     expect(emitted.size).toBeGreaterThan(0);
     for (const name of emitted) expect(DIALECT_METRICS.emqx).toContain(name);
   });

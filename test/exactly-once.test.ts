@@ -7,6 +7,7 @@ import { connectionEvents, metricSamples } from "@/db/schema";
 import { BrokerCollector, DEFAULT_TIMING, type CollectedBroker } from "@/lib/collector/collector";
 import { IngestWriter } from "@/lib/collector/writer";
 import { freshDatabase, type TestDatabase } from "./helpers/db";
+import { eventRow } from "./helpers/fixtures";
 import { SYS_AND_LOG_CONFIG, startMosquitto, type RunningMosquitto } from "./helpers/mosquitto";
 import { waitFor } from "./helpers/ports";
 import { describeIf, needs } from "./helpers/require";
@@ -21,24 +22,15 @@ const quiet = () => {};
 const TS = new Date("2026-03-01T10:00:07.000Z");
 
 function disconnected(clientId: string, overrides: Partial<EventRow> = {}): EventRow {
-  return {
+  return eventRow({
     ts: TS,
     receivedAt: new Date(),
-    broker: "plant-a",
-    node: null,
     clientId,
     type: "disconnected",
     reason: "normal",
-    address: null,
-    port: null,
-    username: null,
-    protocolVersion: null,
-    cleanStart: null,
-    keepalive: null,
-    sessionSeconds: null,
     raw: `1772359207: Client ${clientId} disconnected.`,
     ...overrides,
-  };
+  });
 }
 
 async function storedEvents(database: Database, broker: string) {

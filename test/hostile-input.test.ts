@@ -166,6 +166,8 @@ const ROUTES: Record<string, Partial<Record<Method, Row>>> = {
       ],
     },
   },
+  // a test hook: 404 here (no BROKERWATCH_TEST_HOOKS), 400 for a bad ms
+  "app/api/debug/block/route.ts": { POST: { path: "/api/debug/block", query: { ms: "1" } } },
   "app/api/health/route.ts": { GET: { path: "/api/health", public: true } },
   "app/api/instances/route.ts": { GET: { path: "/api/instances" } },
   "app/api/rules/route.ts": {

@@ -1,13 +1,14 @@
-import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { GET as getBrokerIncidents } from "@/app/api/brokers/[name]/incidents/route";
 import { GET as getIncident } from "@/app/api/incidents/[id]/route";
-import { startService, type Service } from "@/server/service";
-import { createServerDatabase } from "./helpers/db";
-import { SYS_AND_LOG_CONFIG, startMosquitto, type RunningMosquitto } from "./helpers/mosquitto";
+import type { Service } from "@/server/service";
+import { writeConfigFile } from "./helpers/fixtures";
+import { startTestService } from "./helpers/service";
+import { startMosquitto, SYS_AND_LOG_CONFIG, type RunningMosquitto } from "./helpers/mosquitto";
 import { waitFor } from "./helpers/ports";
 import { describeIf, needs } from "./helpers/require";
 
@@ -21,6 +22,7 @@ import { describeIf, needs } from "./helpers/require";
 const TOKEN = "test-token-incidents";
 
 const SYS_CONFIG = SYS_AND_LOG_CONFIG;
+
 type Json = Record<string, unknown>;
 interface ApiIncident {
   id: number;
@@ -164,27 +166,16 @@ describeIf(needs({ mosquitto: true }), "broker incidents on a real Mosquitto", (
     // mosquitto drops to its own user: let it write its store into the run's directory
     await chmod(durable.dir, 0o777);
     dataDir = await mkdtemp(path.join(os.tmpdir(), "bw-incidents-"));
-    const configPath = path.join(dataDir, "brokerwatch.yaml");
-    await writeFile(
-      configPath,
-      [
-        "brokers:",
-        "  - name: lossy",
-        `    url: ${lossy.url}`,
+    const brokers = { lossy, durable };
+    const configPath = await writeConfigFile([
+      "brokers:",
+      ...Object.entries(brokers).flatMap(([name, b]) => [
+        `  - name: ${name}`,
+        `    url: ${b.url}`,
         "    dialect: mosquitto",
-        "  - name: durable",
-        `    url: ${durable.url}`,
-        "    dialect: mosquitto",
-      ].join("\n"),
-    );
-    let databaseUrl: string | undefined;
-    if (process.env.DATABASE_URL) {
-      const server = await createServerDatabase();
-      databaseUrl = server.url;
-      dropDatabase = server.drop;
-    }
-    service = await startService({
-      databaseUrl,
+      ]),
+    ]);
+    ({ service, dropDatabase } = await startTestService({
       dataDir,
       configPath,
       env: {},
@@ -193,7 +184,7 @@ describeIf(needs({ mosquitto: true }), "broker incidents on a real Mosquitto", (
       timing: { backoffBaseMs: 200, backoffCapMs: 1000 },
       incidents: { minSettleMs: 4000, quietMs: 2500, maxSettleMs: 30_000, tickMs: 500 },
       log: () => {},
-    });
+    }));
     await waitFor(
       "both brokers up",
       async () => service.collectors.list().every((c) => c.status === "up"),

@@ -14,6 +14,7 @@ import {
 } from "@/db/schema";
 import { setSetting } from "@/db/settings";
 import { freshDatabase, type TestDatabase } from "./helpers/db";
+import { eventRow } from "./helpers/fixtures";
 
 /**
  * The jobs that keep the database small enough to stay fast: one-minute rollups of raw
@@ -37,23 +38,17 @@ function sample(at: number, value: number, overrides: Partial<SampleRow> = {}): 
 }
 
 function event(at: number, clientId: string): EventRow {
-  return {
+  return eventRow({
     ts: new Date(at),
-    receivedAt: new Date(at),
-    broker: "plant-a",
-    node: null,
     clientId,
     type: "disconnected",
     reason: "normal",
-    address: null,
-    port: null,
-    username: null,
     protocolVersion: 4,
     cleanStart: true,
     keepalive: 60,
     sessionSeconds: 1,
     raw: "{}",
-  };
+  });
 }
 
 describe(`maintenance on ${process.env.DATABASE_URL ? "Postgres" : "PGlite"}`, () => {

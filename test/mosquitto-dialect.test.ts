@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { createMosquittoDialect, readMosquittoLogPayload } from "../lib/collector/mosquitto";
 import type {
@@ -11,28 +10,15 @@ import type {
 } from "../lib/collector/types";
 import { DISCONNECT_REASONS, EVENT_TYPES } from "../lib/events";
 import type { MetricName } from "../lib/metrics";
+import { readMosquittoSubLines, type SysLine } from "./helpers/fixtures";
 
 const utf8 = new TextEncoder();
 const LOG = "$SYS/broker/log/N";
 /** a fixed receive time for lines whose broker time comes from their prefix */
 const RECEIVED = new Date("2026-01-01T00:00:00Z");
 
-interface Message {
-  topic: string;
-  payload: string;
-}
-
-/** `mosquitto_sub -v` output: `topic payload`; the one topic with a space is matched by name. */
-function fixture(path: string): Message[] {
-  return readFileSync(new URL(`./fixtures/${path}`, import.meta.url), "utf8")
-    .split("\n")
-    .filter((line) => line !== "" && !line.startsWith("#"))
-    .map((line) => {
-      const split = /^(\$SYS\/broker\/retained messages\/count|\S+) (.*)$/.exec(line);
-      if (!split) throw new Error(`fixture line without a payload: ${line}`);
-      return { topic: split[1], payload: split[2] };
-    });
-}
+type Message = SysLine;
+const fixture = readMosquittoSubLines;
 
 function merge(into: DialectOutput, out: DialectOutput): DialectOutput {
   into.samples.push(...out.samples);

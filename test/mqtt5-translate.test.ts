@@ -559,11 +559,7 @@ describe("translateMqtt5 — passthrough", () => {
   });
 
   it("gives up sniffing after 1 MiB without a complete first packet", async () => {
-    const b = await startBroker();
-    const socket = net.connect(b.port, "127.0.0.1");
-    cleanups.push(async () => void socket.destroy());
-    socket.on("error", () => {});
-    await once(socket, "connect");
+    const { b, socket } = await plainSocket();
     // A level-5 CONNECT announcing 2 MiB, of which 1.25 MiB arrive.
     const head = Buffer.from([0x10, 0x80, 0x80, 0x80, 0x01, 0x00, 0x04, ...Buffer.from("MQTT"), 0x05]);
     socket.write(Buffer.concat([head, Buffer.alloc(1.25 * 1024 * 1024)]));
@@ -576,11 +572,7 @@ describe("translateMqtt5 — passthrough", () => {
   });
 
   it("hands a partial first packet and the FIN to Aedes", async () => {
-    const b = await startBroker();
-    const socket = net.connect(b.port, "127.0.0.1");
-    cleanups.push(async () => void socket.destroy());
-    socket.on("error", () => {});
-    await once(socket, "connect");
+    const { b, socket } = await plainSocket();
     socket.end(Buffer.from([0x10, 0x20, 0x00]));
     await once(socket, "close");
     const stream = b.connections[0].stream;

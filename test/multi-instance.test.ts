@@ -1,10 +1,8 @@
-import { mkdtemp, writeFile } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import mqtt from "mqtt";
 import postgres from "postgres";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { startApp, type RunningApp } from "./helpers/app";
+import { writeConfigFile } from "./helpers/fixtures";
 import { createServerDatabase } from "./helpers/db";
 import { startMosquitto, type RunningMosquitto } from "./helpers/mosquitto";
 import { waitFor } from "./helpers/ports";
@@ -69,25 +67,20 @@ describeIf(needs({ mosquitto: true, postgres: true }), "several instances on one
     receiver = await startWebhookReceiver({ secret: newWebhookSecret() });
     for (const name of BROKERS)
       mosquittos.set(name, await startMosquitto(["allow_anonymous true", "sys_interval 1", "log_dest topic"]));
-    const dir = await mkdtemp(path.join(os.tmpdir(), "bw-multi-"));
-    const config = path.join(dir, "brokerwatch.yaml");
-    await writeFile(
-      config,
-      [
-        "watchers: 2",
-        "brokers:",
-        ...BROKERS.flatMap((b) => [`  - name: ${b}`, `    url: ${mosquittos.get(b)!.url}`, "    dialect: mosquitto"]),
-        "rules:",
-        "  - alert: MQTT_Broker_Down",
-        "    expr: mqtt_broker_up == 0",
-        "    for: 0s",
-        "webhooks:",
-        "  - name: oncall",
-        "    url: ${RECEIVER_URL}",
-        "    secret: ${WEBHOOK_SECRET}",
-        "    sendResolved: true",
-      ].join("\n"),
-    );
+    const config = await writeConfigFile([
+      "watchers: 2",
+      "brokers:",
+      ...BROKERS.flatMap((b) => [`  - name: ${b}`, `    url: ${mosquittos.get(b)!.url}`, "    dialect: mosquitto"]),
+      "rules:",
+      "  - alert: MQTT_Broker_Down",
+      "    expr: mqtt_broker_up == 0",
+      "    for: 0s",
+      "webhooks:",
+      "  - name: oncall",
+      "    url: ${RECEIVER_URL}",
+      "    secret: ${WEBHOOK_SECRET}",
+      "    sendResolved: true",
+    ]);
     db = await createServerDatabase();
     sql = postgres(db.url, { max: 1, onnotice: () => {} });
     const env = (name: string) => ({

@@ -1,27 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
 import { notificationGroups, notifications, webhooks } from "@/db/schema";
 import { fingerprint } from "@/lib/alerts/state";
 import { Dispatcher, plan, type GroupState, type PlanInput, type PlanWebhook } from "@/lib/notify/dispatch";
 import type { NotifyAlert, WebhookMessage } from "@/lib/notify/format";
 import type { Silence } from "@/lib/notify/silences";
-import { freshDatabase, type TestDatabase } from "./helpers/db";
+import { firingAlert, oncallDatabase } from "./helpers/notify";
 
 const T0 = Date.parse("2026-05-01T10:00:00Z");
 const at = (seconds: number) => new Date(T0 + seconds * 1000);
 
-function firing(broker: string, startedSecondsAfterT0 = 0, alertname = "MQTT_Broker_Down"): NotifyAlert {
-  const labels = { alertname, broker, severity: "critical" };
-  return {
-    fingerprint: fingerprint(labels),
-    labels,
-    annotations: { summary: `${broker} is down` },
-    state: "firing",
-    startsAt: at(startedSecondsAfterT0),
-    endsAt: null,
-    generatorURL: "http://brokerwatch.local/alerts",
-  };
-}
+const firing = (broker: string, startedSecondsAfterT0 = 0, alertname = "MQTT_Broker_Down"): NotifyAlert =>
+  firingAlert(broker, at(startedSecondsAfterT0), alertname);
 const resolved = (alert: NotifyAlert, seconds: number): NotifyAlert => ({
   ...alert,
   state: "resolved",
@@ -177,17 +167,7 @@ describe("notification planning", () => {
 });
 
 describe("Dispatcher with the database", () => {
-  let testDb: TestDatabase;
-  let webhookId: number;
-  beforeAll(async () => {
-    testDb = await freshDatabase();
-    const [row] = await testDb.database.db
-      .insert(webhooks)
-      .values({ name: "ops-oncall", url: "http://127.0.0.1:9/hook" })
-      .returning();
-    webhookId = row.id;
-  });
-  afterAll(() => testDb?.drop());
+  const testDb = oncallDatabase();
 
   it("does not page twice after a crash between enqueueing and recording the group state", async () => {
     const { db } = testDb.database;
@@ -217,7 +197,7 @@ describe("Dispatcher with the database", () => {
       }),
     ).toBe(0);
 
-    const rows = await db.select().from(notifications).where(eq(notifications.webhookId, webhookId));
+    const rows = await db.select().from(notifications).where(eq(notifications.webhookId, testDb.webhookId));
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({
       status: "firing",
@@ -240,7 +220,10 @@ describe("Dispatcher with the database", () => {
 
   it("sends nothing to a webhook a receiver disabled with 410 Gone", async () => {
     const { db } = testDb.database;
-    await db.update(webhooks).set({ disabledReason: "receiver answered 410 Gone" }).where(eq(webhooks.id, webhookId));
+    await db
+      .update(webhooks)
+      .set({ disabledReason: "receiver answered 410 Gone" })
+      .where(eq(webhooks.id, testDb.webhookId));
     const dispatcher = new Dispatcher(testDb.database, { externalURL: "http://bw", log: () => {} });
     expect(await dispatcher.onEvaluation({ now: at(100), alerts: [firing("plant-z", 100)] })).toBe(0);
   });

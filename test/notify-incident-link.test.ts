@@ -1,10 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { notifications, webhooks } from "@/db/schema";
+import { describe, expect, it } from "vitest";
+import { notifications } from "@/db/schema";
 import { openIncident } from "@/db/incidents";
-import { fingerprint } from "@/lib/alerts/state";
 import { Dispatcher } from "@/lib/notify/dispatch";
-import { withIncidentURL, type NotifyAlert, type WebhookMessage } from "@/lib/notify/format";
-import { freshDatabase, type TestDatabase } from "./helpers/db";
+import { withIncidentURL, type WebhookMessage } from "@/lib/notify/format";
+import { firingAlert, oncallDatabase } from "./helpers/notify";
 
 /**
  * A broker-down page carries a link to the broker's incident page as an `incidentURL` annotation:
@@ -14,26 +13,11 @@ import { freshDatabase, type TestDatabase } from "./helpers/db";
 const T0 = Date.parse("2026-05-01T10:00:00Z");
 const at = (seconds: number) => new Date(T0 + seconds * 1000);
 
-function firing(broker: string, alertname = "MQTT_Broker_Down", startsAt = at(30)): NotifyAlert {
-  const labels = { alertname, broker, severity: "critical" };
-  return {
-    fingerprint: fingerprint(labels),
-    labels,
-    annotations: { summary: `${broker} is down` },
-    state: "firing",
-    startsAt,
-    endsAt: null,
-    generatorURL: "http://bw/alerts",
-  };
-}
+const firing = (broker: string, alertname = "MQTT_Broker_Down", startsAt = at(30)) =>
+  firingAlert(broker, startsAt, alertname);
 
 describe("incident link in notifications", () => {
-  let t: TestDatabase;
-  beforeAll(async () => {
-    t = await freshDatabase();
-    await t.database.db.insert(webhooks).values({ name: "ops-oncall", url: "http://127.0.0.1:9/hook" });
-  });
-  afterAll(() => t?.drop());
+  const t = oncallDatabase();
 
   it("adds the incident page of the broker to MQTT_Broker_Down, and nothing to other alerts or brokers without one", async () => {
     const incident = await openIncident(t.database.db, {

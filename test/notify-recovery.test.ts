@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
-import { alertHistory, notifications, webhooks } from "@/db/schema";
+import { alertHistory, notifications } from "@/db/schema";
 import { Dispatcher } from "@/lib/notify/dispatch";
 import type { NotifyAlert } from "@/lib/notify/format";
-import { freshDatabase, type TestDatabase } from "./helpers/db";
+import { oncallDatabase } from "./helpers/notify";
 
 /**
  * The engine saves a round, then hands it to the dispatcher. If brokerwatch dies in between, a
@@ -11,12 +11,7 @@ import { freshDatabase, type TestDatabase } from "./helpers/db";
  * dispatcher notices a paged alert that is no longer active and sends its resolution itself.
  */
 describe("a resolution lost to a crash", () => {
-  let t: TestDatabase;
-  beforeAll(async () => {
-    t = await freshDatabase();
-    await t.database.db.insert(webhooks).values({ name: "ops-oncall", url: "http://127.0.0.1:9/hook" });
-  });
-  afterAll(() => t?.drop());
+  const t = oncallDatabase();
 
   const firedAt = new Date("2026-11-23T10:00:00Z");
   const labels = { alertname: "MQTT_Broker_Down", broker: "plant-a", severity: "critical" };

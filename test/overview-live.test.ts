@@ -336,5 +336,11 @@ describe("the live-stream helpers", () => {
     writer.emit("written", { events: [{ broker: "plant-b" } as EventRow] });
     expect(seen).toEqual([["plant-a"], ["plant-a", "plant-b"]]);
     stops[1]();
+    // the last stream gone, nothing listens: a writer in the ingest thread stops sending batches over
+    expect((writer as unknown as EventEmitter).listenerCount("written")).toBe(0);
+    const again = onCommittedEvents(writer, (events) => seen[0].push(...events.map((e) => e.broker)));
+    writer.emit("written", { events: [{ broker: "plant-c" } as EventRow] });
+    expect(seen[0]).toEqual(["plant-a", "plant-c"]);
+    again();
   });
 });

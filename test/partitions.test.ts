@@ -8,6 +8,7 @@ import { insertEvents, insertSamples, type EventRow } from "@/db/ingest";
 import { enforceRetention } from "@/db/maintenance";
 import { DAY_MS, DAYS_AHEAD, dayStart, dropBefore, ensurePartitions, listPartitions, partitionName } from "@/db/partitions";
 import { createServerDatabase } from "./helpers/db";
+import { eventRow } from "./helpers/fixtures";
 
 /**
  * A fleet writes millions of events a day: history lives in one partition per UTC day, retention
@@ -59,23 +60,17 @@ async function migrationsBefore(tag: string): Promise<string> {
 }
 
 function event(at: number, clientId: string, raw = `${clientId} at ${at}`): EventRow {
-  return {
+  return eventRow({
     ts: new Date(at),
-    receivedAt: new Date(at),
-    broker: "plant-a",
-    node: null,
     clientId,
     type: "connected",
-    reason: null,
     address: "10.0.0.7",
     port: 51234,
-    username: null,
     protocolVersion: 5,
     cleanStart: true,
     keepalive: 60,
-    sessionSeconds: null,
     raw,
-  };
+  });
 }
 
 async function rowsIn(database: Database, table: string): Promise<number> {

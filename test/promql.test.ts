@@ -9,6 +9,7 @@ import {
   type Sample,
   type Series,
 } from "../lib/alerts/promql";
+import { refusal } from "./helpers/promql";
 
 // Expected values below are worked out by hand from Prometheus' semantics (promql/engine.go,
 // promql/functions.go); the arithmetic is spelled out next to each non-obvious one.
@@ -43,16 +44,6 @@ function scalar(expr: string): number {
   const r = run(expr, []);
   if (r.kind !== "scalar") throw new Error(`expected a scalar, got ${JSON.stringify(r)}`);
   return r.value;
-}
-
-function refusal(expr: string): PromqlError {
-  try {
-    parseExpr(expr);
-  } catch (e) {
-    if (e instanceof PromqlError) return e;
-    throw e;
-  }
-  throw new Error(`${expr} was accepted`);
 }
 
 describe("refusing what the subset does not implement, with the position", () => {

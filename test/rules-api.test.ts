@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { GET as getRules, POST as postRule } from "@/app/api/rules/route";
 import { DELETE as deleteRule, PATCH as patchRule } from "@/app/api/rules/[id]/route";
 import { POST as postPreview } from "@/app/api/rules/preview/route";
@@ -7,21 +7,12 @@ import { listAlertRules } from "@/db/alerts";
 import { deliveryAttempts, metricSamples, notifications, webhooks } from "@/db/schema";
 import { AlertEngine } from "@/lib/alerts/engine";
 import { ruleProvider } from "@/lib/alerts/rules";
-import { createApiToken } from "@/lib/auth/tokens";
-import { setRuntime } from "@/lib/runtime";
-import { freshDatabase, type TestDatabase } from "./helpers/db";
+import { apiRequest, engineRuntime } from "./helpers/route-api";
 
 const ADMIN = "test-admin-token-for-rules-api";
 const S = 1000;
 
-let t: TestDatabase;
-let engine: AlertEngine;
-let viewer: string;
-const previousToken = process.env.BROKERWATCH_API_TOKEN;
-
-beforeAll(async () => {
-  process.env.BROKERWATCH_API_TOKEN = ADMIN;
-  t = await freshDatabase();
+const fixture = engineRuntime(ADMIN, async (database) => {
   // plant-a holds 3 connections, plant-b 1, for the last half minute (handlers use the wall clock).
   const now = Date.now();
   for (let at = now - 30 * S; at <= now - S; at += 5 * S) {
@@ -29,15 +20,15 @@ beforeAll(async () => {
       ["plant-a", 3],
       ["plant-b", 1],
     ] as const) {
-      await t.database.db.insert(metricSamples).values([
+      await database.db.insert(metricSamples).values([
         { broker, node: "", metric: "mqtt_connections_current", labels: {}, ts: new Date(at), value },
         { broker, node: "", metric: "mqtt_broker_up", labels: {}, ts: new Date(at), value: 1 },
       ]);
     }
   }
-  engine = new AlertEngine(t.database, {
+  const engine = new AlertEngine(database, {
     intervalMs: 3600 * S,
-    rules: ruleProvider(t.database.db, [
+    rules: ruleProvider(database.db, [
       {
         name: "Plant_Queue",
         expr: "mqtt_queued_messages > 10",
@@ -51,34 +42,22 @@ beforeAll(async () => {
     log: () => {},
   });
   await engine.start();
-  setRuntime({ database: t.database, startedAt: new Date(), bundledBrokerUrl: null, alertEngine: engine });
-  viewer = (await createApiToken(t.database.db, "viewer", "viewer")).token;
+  return engine;
 });
-afterAll(async () => {
-  await engine?.stop();
-  setRuntime(undefined);
-  await t?.drop();
-  process.env.BROKERWATCH_API_TOKEN = previousToken;
-});
-
-const request = (path: string, token: string | null, init: RequestInit = {}) =>
-  new Request(`http://brokerwatch.test${path}`, {
-    ...init,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), "content-type": "application/json" },
-  });
+const request = apiRequest;
 const create = (body: unknown, token: string | null = ADMIN) =>
   postRule(request("/api/rules", token, { method: "POST", body: JSON.stringify(body) }));
 const patch = (id: string | number, body: unknown, token: string | null = ADMIN) =>
   patchRule(request(`/api/rules/${id}`, token, { method: "PATCH", body: JSON.stringify(body) }), params(String(id)));
 const remove = (id: string | number, token: string | null = ADMIN) =>
   deleteRule(request(`/api/rules/${id}`, token, { method: "DELETE" }), params(String(id)));
-const preview = (expr: string, token: string | null = viewer) =>
+const preview = (expr: string, token: string | null = fixture.viewer) =>
   postPreview(request("/api/rules/preview", token, { method: "POST", body: JSON.stringify({ expr }) }));
 const params = (id: string) => ({ params: Promise.resolve({ id }) });
 
 async function rules(): Promise<{ name: string; source: string; enabled: boolean; state: string }[]> {
-  await engine.idle();
-  return (await (await getRules(request("/api/rules", viewer))).json()).rules;
+  await fixture.engine.idle();
+  return (await (await getRules(request("/api/rules", fixture.viewer))).json()).rules;
 }
 
 const CROWDED = {
@@ -89,11 +68,16 @@ const CROWDED = {
   annotations: { summary: "{{ $labels.broker }} has {{ $value }} clients" },
 };
 
+/** The error of a create the API refuses with `status` (the status asserted). */
+async function refusal(status: number, body: unknown) {
+  const res = await create(body);
+  expect(res.status).toBe(status);
+  return (await res.json()).error;
+}
+
 describe("POST /api/rules", () => {
   it("refuses an expression that does not parse, pointing at the position", async () => {
-    const res = await create({ ...CROWDED, expr: 'mqtt_connections_current{broker="a"} >=' });
-    expect(res.status).toBe(400);
-    expect((await res.json()).error).toMatchObject({
+    expect(await refusal(400, { ...CROWDED, expr: 'mqtt_connections_current{broker="a"} >=' })).toMatchObject({
       code: "bad_request",
       parameter: "expr",
       position: 39,
@@ -107,16 +91,12 @@ describe("POST /api/rules", () => {
   });
 
   it("refuses the name of a built-in rule and of a file rule with 409, saying where it comes from", async () => {
-    const builtin = await create({ ...CROWDED, name: "MQTT_Broker_Down" });
-    expect(builtin.status).toBe(409);
-    expect((await builtin.json()).error).toMatchObject({
+    expect(await refusal(409, { ...CROWDED, name: "MQTT_Broker_Down" })).toMatchObject({
       code: "conflict",
       parameter: "name",
       message: expect.stringContaining("built-in"),
     });
-    const file = await create({ ...CROWDED, name: "Plant_Queue" });
-    expect(file.status).toBe(409);
-    expect((await file.json()).error.message).toContain("brokerwatch.yaml");
+    expect((await refusal(409, { ...CROWDED, name: "Plant_Queue" })).message).toContain("brokerwatch.yaml");
   });
 
   it("names the bad key: rule name, duration, label name, template", async () => {
@@ -134,8 +114,8 @@ describe("POST /api/rules", () => {
     }
   });
 
-  it("refuses a viewer with 403 and a request without credentials with 401", async () => {
-    expect((await create(CROWDED, viewer)).status).toBe(403);
+  it("refuses a fixture.viewer with 403 and a request without credentials with 401", async () => {
+    expect((await create(CROWDED, fixture.viewer)).status).toBe(403);
     expect((await create(CROWDED, null)).status).toBe(401);
     expect((await rules()).some((r) => r.name === CROWDED.name)).toBe(false);
   });
@@ -156,7 +136,7 @@ describe("POST /api/rules", () => {
       enabled: true,
       state: "firing",
     });
-    expect(engine.alerts().map((a) => [a.alertname, a.labels.broker, a.annotations.summary])).toEqual([
+    expect(fixture.engine.alerts().map((a) => [a.alertname, a.labels.broker, a.annotations.summary])).toEqual([
       ["Plant_Crowded", "plant-a", "plant-a has 3 clients"],
     ]);
   });
@@ -169,7 +149,7 @@ describe("POST /api/rules", () => {
 
 describe("PATCH and DELETE /api/rules/{id}", () => {
   async function crowdedId(): Promise<number> {
-    const row = (await listAlertRules(t.database.db)).find((r) => r.name === "Plant_Crowded");
+    const row = (await listAlertRules(fixture.database.db)).find((r) => r.name === "Plant_Crowded");
     return row!.id;
   }
 
@@ -179,10 +159,10 @@ describe("PATCH and DELETE /api/rules/{id}", () => {
     expect(off.status).toBe(200);
     expect(await off.json()).toMatchObject({ id, enabled: false, expr: CROWDED.expr });
     expect((await rules()).find((r) => r.name === "Plant_Crowded")).toMatchObject({ enabled: false });
-    expect(engine.alerts()).toEqual([]);
+    expect(fixture.engine.alerts()).toEqual([]);
     expect((await patch(id, { enabled: true })).status).toBe(200);
-    await engine.idle();
-    expect(engine.alerts()).toHaveLength(1);
+    await fixture.engine.idle();
+    expect(fixture.engine.alerts()).toHaveLength(1);
   });
 
   it("edits the threshold; a bad expression in the edit is a 400 with the position and changes nothing", async () => {
@@ -192,9 +172,9 @@ describe("PATCH and DELETE /api/rules/{id}", () => {
     expect((await bad.json()).error).toMatchObject({ parameter: "expr", position: 27 });
     const good = await patch(id, { expr: "mqtt_connections_current >= 1", for: "2m" });
     expect(await good.json()).toMatchObject({ expr: "mqtt_connections_current >= 1", forSeconds: 120 });
-    await engine.idle();
+    await fixture.engine.idle();
     // plant-a's alert already fired and keeps firing (as in Prometheus); plant-b's is new and waits out the 2m
-    expect(engine.alerts().map((a) => [a.labels.broker, a.state])).toEqual([
+    expect(fixture.engine.alerts().map((a) => [a.labels.broker, a.state])).toEqual([
       ["plant-a", "firing"],
       ["plant-b", "pending"],
     ]);
@@ -214,12 +194,12 @@ describe("PATCH and DELETE /api/rules/{id}", () => {
     }
   });
 
-  it("an unknown id is a 404; a viewer is refused with 403", async () => {
+  it("an unknown id is a 404; a fixture.viewer is refused with 403", async () => {
     expect((await patch(987654, { enabled: false })).status).toBe(404);
     expect((await remove(987654)).status).toBe(404);
     const id = await crowdedId();
-    expect((await patch(id, { enabled: false }, viewer)).status).toBe(403);
-    expect((await remove(id, viewer)).status).toBe(403);
+    expect((await patch(id, { enabled: false }, fixture.viewer)).status).toBe(403);
+    expect((await remove(id, fixture.viewer)).status).toBe(403);
   });
 
   it("refuses unknown keys in a patch", async () => {
@@ -233,7 +213,7 @@ describe("PATCH and DELETE /api/rules/{id}", () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ id, name: "Plant_Crowded", deleted: true });
     expect((await rules()).some((r) => r.name === "Plant_Crowded")).toBe(false);
-    expect(engine.alerts()).toEqual([]);
+    expect(fixture.engine.alerts()).toEqual([]);
     expect((await remove(id)).status).toBe(404);
   });
 });
@@ -286,7 +266,7 @@ describe("POST /api/rules/preview", () => {
 
 describe("GET /api/webhooks/{id}/deliveries", () => {
   it("lists notifications with their retry status and the HTTP attempts", async () => {
-    const db = t.database.db;
+    const db = fixture.database.db;
     const [hook] = await db
       .insert(webhooks)
       .values({ name: "ops-oncall", url: "https://hooks.example.com/x", source: "ui" })
@@ -311,7 +291,10 @@ describe("GET /api/webhooks/{id}/deliveries", () => {
       { notificationId: row.id, webhookId: hook.id, statusCode: null, error: "connect ECONNREFUSED", durationMs: 3 },
       { notificationId: row.id, webhookId: hook.id, statusCode: 503, error: "Service Unavailable", durationMs: 12 },
     ]);
-    const res = await getDeliveries(request(`/api/webhooks/${hook.id}/deliveries`, viewer), params(String(hook.id)));
+    const res = await getDeliveries(
+      request(`/api/webhooks/${hook.id}/deliveries`, fixture.viewer),
+      params(String(hook.id)),
+    );
     expect(res.status).toBe(200);
     const body = await res.json();
     expect(body.webhook).toEqual({ id: hook.id, name: "ops-oncall" });
@@ -330,7 +313,7 @@ describe("GET /api/webhooks/{id}/deliveries", () => {
   });
 
   it("an unknown webhook is a 404", async () => {
-    const res = await getDeliveries(request("/api/webhooks/999/deliveries", viewer), params("999"));
+    const res = await getDeliveries(request("/api/webhooks/999/deliveries", fixture.viewer), params("999"));
     expect(res.status).toBe(404);
   });
 });

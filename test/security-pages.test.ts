@@ -1,6 +1,6 @@
 import mqtt from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApp, type RunningApp } from "./helpers/app";
+import { appFetch, startApp, type RunningApp } from "./helpers/app";
 import { waitFor } from "./helpers/ports";
 
 /**
@@ -43,11 +43,7 @@ describe("console pages without a session", () => {
   let client: mqtt.MqttClient;
   let clientAddress: string;
 
-  const api = (path: string, init: RequestInit = {}) =>
-    fetch(`${app.url}${path}`, {
-      ...init,
-      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json", ...init.headers },
-    });
+  const api = (path: string, init: RequestInit = {}) => appFetch(app, TOKEN, path, init);
 
   beforeAll(async () => {
     app = await startApp({ env: { BROKERWATCH_API_TOKEN: TOKEN } });

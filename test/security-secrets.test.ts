@@ -1,6 +1,5 @@
 import { createCipheriv, createHash, randomBytes } from "node:crypto";
 import { mkdtemp } from "node:fs/promises";
-import http from "node:http";
 import net, { type AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -13,13 +12,14 @@ import { getBroker } from "@/db/brokers";
 import { notifications, webhooks } from "@/db/schema";
 import { decryptSecret, webhookSecretAddress } from "@/lib/crypto";
 import { enqueue } from "@/lib/notify/outbox";
-import { startService, type Service } from "@/server/service";
+import type { Service } from "@/server/service";
 import { createBroker, editBroker, storedBrokerPassword } from "@/lib/settings/brokers";
 import { sealStoredSecrets } from "@/lib/settings/secrets";
 import { sendTestNotification } from "@/lib/settings/test-webhook";
 import { createWebhook, editWebhook, webhookTarget } from "@/lib/settings/webhooks";
 import * as brokerTestRoute from "@/app/api/brokers/test/route";
-import { createServerDatabase } from "./helpers/db";
+import { startTestService } from "./helpers/service";
+import { startWebhookReceiver, type WebhookReceiver } from "./helpers/webhook-receiver";
 
 /**
  * A stored secret is sent only to the address it was saved for: pointing a broker or a webhook
@@ -64,27 +64,6 @@ async function startRecordingBroker() {
   };
 }
 
-/** A webhook receiver that records headers and bodies and answers 200. */
-async function startReceiver() {
-  const received: { headers: Record<string, string>; body: string }[] = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers[k] = v;
-      received.push({ headers, body: Buffer.concat(chunks).toString("utf8") });
-      res.end("ok");
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
-    received,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
-
 /** What an earlier version stored: `v1.` AES-256-GCM without associated data. */
 function legacyEncrypt(plain: string, key: string): string {
   const iv = randomBytes(12);
@@ -112,14 +91,7 @@ let previousToken: string | undefined;
 beforeAll(async () => {
   previousToken = process.env.BROKERWATCH_API_TOKEN;
   process.env.BROKERWATCH_API_TOKEN = BOOTSTRAP;
-  let databaseUrl: string | undefined;
-  if (process.env.DATABASE_URL) {
-    const server = await createServerDatabase();
-    databaseUrl = server.url;
-    dropDatabase = server.drop;
-  }
-  service = await startService({
-    databaseUrl,
+  ({ service, dropDatabase } = await startTestService({
     dataDir: await mkdtemp(path.join(os.tmpdir(), "bw-secrets-")),
     configPath: null,
     env: {},
@@ -127,7 +99,7 @@ beforeAll(async () => {
     secret: SERVICE_KEY,
     bundled: null,
     log: () => {},
-  });
+  }));
 });
 
 afterAll(async () => {
@@ -218,11 +190,14 @@ describe("a stored webhook secret and custom header values", () => {
   const oldSecret = `whsec_${randomBytes(32).toString("base64")}`;
   const newSecret = `whsec_${randomBytes(32).toString("base64")}`;
   let id: number;
-  let first: Awaited<ReturnType<typeof startReceiver>>;
-  let second: Awaited<ReturnType<typeof startReceiver>>;
+  let first: WebhookReceiver;
+  let second: WebhookReceiver;
 
   beforeAll(async () => {
-    [first, second] = await Promise.all([startReceiver(), startReceiver()]);
+    [first, second] = await Promise.all([
+      startWebhookReceiver({ path: "/hook" }),
+      startWebhookReceiver({ path: "/hook" }),
+    ]);
     const created = await createWebhook(service.database.db, {
       name: "oncall",
       url: first.url,
@@ -275,9 +250,9 @@ describe("a stored webhook secret and custom header values", () => {
       externalURL: "http://brokerwatch.test",
     });
     expect(result).toMatchObject({ delivered: true, signed: true });
-    expect(first.received).toEqual([]);
-    expect(second.received).toHaveLength(1);
-    const [got] = second.received;
+    expect(first.requests).toEqual([]);
+    expect(second.requests).toHaveLength(1);
+    const [got] = second.requests;
     expect(got.headers.authorization).toBe("Bearer new-receiver-credential");
     expect(JSON.stringify(got)).not.toContain("old-receiver-credential");
     expect(() => new Webhook(newSecret).verify(got.body, got.headers)).not.toThrow();
@@ -291,7 +266,7 @@ describe("a stored webhook secret and custom header values", () => {
       code: "conflict",
       message: expect.stringMatching(/saved for another address/),
     });
-    expect(first.received).toEqual([]);
+    expect(first.requests).toEqual([]);
   });
 
   it("delivers alerts through the outbox with the decrypted headers, and nothing to a URL moved in the database", async () => {
@@ -306,7 +281,7 @@ describe("a stored webhook secret and custom header values", () => {
     await enqueue(db, { webhookId: paged.id, dedupKey: "k1", groupKey: "g", status: "firing", body });
     await enqueue(db, { webhookId: id, dedupKey: "k1", groupKey: "g", status: "firing", body });
     await expect
-      .poll(() => second.received.find((r) => r.headers["x-token"] === "paged-token"), { timeout: 10_000 })
+      .poll(() => second.requests.find((r) => r.headers["x-token"] === "paged-token"), { timeout: 10_000 })
       .toBeDefined();
     // "oncall" was pointed at the first receiver behind the API's back: its secrets do not decrypt there
     await expect
@@ -316,7 +291,7 @@ describe("a stored webhook secret and custom header values", () => {
         { timeout: 10_000 },
       )
       .toMatch(/saved for another address/);
-    expect(first.received).toEqual([]);
+    expect(first.requests).toEqual([]);
   });
 
   it("seals what an earlier version stored: clear header values and an unbound secret", async () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApp, type RunningApp } from "./helpers/app";
+import { appFetch, startApp, type RunningApp } from "./helpers/app";
 import { launchChromium, signIn } from "./helpers/browser";
 import { needs } from "./helpers/require";
 import { loginCookie } from "./helpers/session";
@@ -49,11 +49,7 @@ describe("sessions, tokens and viewers", () => {
   let app: RunningApp;
   let viewerId: number;
 
-  const api = (path: string, init: RequestInit = {}) =>
-    fetch(`${app.url}${path}`, {
-      ...init,
-      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json", ...init.headers },
-    });
+  const api = (path: string, init: RequestInit = {}) => appFetch(app, TOKEN, path, init);
 
   beforeAll(async () => {
     app = await startApp({

@@ -1,7 +1,5 @@
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import http from "node:http";
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import net, { type AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -14,7 +12,7 @@ import { createSession, SESSION_COOKIE } from "@/lib/auth/session";
 import { checkPassword, createUser } from "@/lib/auth/users";
 import { decryptSecret, webhookSecretAddress } from "@/lib/crypto";
 import { getRuntime } from "@/lib/runtime";
-import { startService, type Service } from "@/server/service";
+import type { Service } from "@/server/service";
 import type { ConnectionTestResult, WebhookTestResult } from "@/lib/settings/views";
 import * as brokersRoute from "@/app/api/brokers/route";
 import * as brokerRoute from "@/app/api/brokers/[name]/route";
@@ -26,8 +24,10 @@ import * as tokensRoute from "@/app/api/tokens/route";
 import * as tokenRoute from "@/app/api/tokens/[id]/route";
 import * as usersRoute from "@/app/api/users/route";
 import * as userRoute from "@/app/api/users/[id]/route";
-import { createServerDatabase } from "./helpers/db";
-import { startMosquitto, type RunningMosquitto } from "./helpers/mosquitto";
+import { startTestService } from "./helpers/service";
+import { writeConfigFile } from "./helpers/fixtures";
+import { startWebhookReceiver } from "./helpers/webhook-receiver";
+import { passwordFile, startMosquitto, type RunningMosquitto } from "./helpers/mosquitto";
 import { freePort } from "./helpers/ports";
 import { describeIf, needs } from "./helpers/require";
 
@@ -77,41 +77,6 @@ async function sessionFor(service: Service, username: string, password: string, 
   return { id: user.id, cookie: `${SESSION_COOKIE}=${token}` };
 }
 
-async function passwordFile(users: Record<string, string>): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), "bw-pw-"));
-  const file = path.join(dir, "pw.txt");
-  await writeFile(file, "");
-  for (const [user, password] of Object.entries(users)) execFileSync("mosquitto_passwd", ["-b", file, user, password]);
-  return readFile(file, "utf8");
-}
-
-interface Received {
-  headers: Record<string, string>;
-  body: string;
-}
-
-/** A receiver as an operator runs one: node:http, answering `status`. */
-async function startReceiver(status = 200) {
-  const received: Received[] = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers[k] = v;
-      received.push({ headers, body: Buffer.concat(chunks).toString("utf8") });
-      res.writeHead(status, { "content-type": "text/plain" });
-      res.end(status === 200 ? "ok" : "receiver says no");
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
-    received,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
-
 let service: Service;
 let dropDatabase: (() => Promise<void>) | null = null;
 let previousToken: string | undefined;
@@ -123,30 +88,18 @@ beforeAll(async () => {
   previousToken = process.env.BROKERWATCH_API_TOKEN;
   process.env.BROKERWATCH_API_TOKEN = BOOTSTRAP;
   const dataDir = await mkdtemp(path.join(os.tmpdir(), "bw-settings-"));
-  const configPath = path.join(dataDir, "brokerwatch.yaml");
-  await writeFile(
-    configPath,
-    [
-      "brokers:",
-      "  - name: plant-file",
-      "    url: mqtt://127.0.0.1:1",
-      "    dialect: mosquitto",
-      "    username: monitor",
-      `    password: ${FILE_BROKER_PASSWORD}`,
-      "webhooks:",
-      "  - name: file-hook",
-      "    url: http://127.0.0.1:1/hook",
-      "",
-    ].join("\n"),
-  );
-  let databaseUrl: string | undefined;
-  if (process.env.DATABASE_URL) {
-    const server = await createServerDatabase();
-    databaseUrl = server.url;
-    dropDatabase = server.drop;
-  }
-  service = await startService({
-    databaseUrl,
+  const configPath = await writeConfigFile([
+    "brokers:",
+    "  - name: plant-file",
+    "    url: mqtt://127.0.0.1:1",
+    "    dialect: mosquitto",
+    "    username: monitor",
+    `    password: ${FILE_BROKER_PASSWORD}`,
+    "webhooks:",
+    "  - name: file-hook",
+    "    url: http://127.0.0.1:1/hook",
+  ]);
+  ({ service, dropDatabase } = await startTestService({
     dataDir,
     configPath,
     env: {},
@@ -154,7 +107,7 @@ beforeAll(async () => {
     secret: "settings-test-service-key",
     bundled: { port: 0, host: "127.0.0.1", sysIntervalSeconds: 1 },
     log: () => {},
-  });
+  }));
   adminSession = await sessionFor(service, "alice", "alice-password-1", "admin");
   viewerSession = await sessionFor(service, "victor", "victor-password-1", "viewer");
   const created = await call(tokensRoute.POST(request("POST", "/api/tokens", admin, { name: "viewer-script" })));
@@ -493,30 +446,33 @@ describe("webhooks", () => {
     expect(duration.body.error.parameter).toBe("repeatInterval");
   });
 
+  /** Points the webhook at `url` and sends it a test notification through the API. */
+  async function testNotificationTo(url: string) {
+    await call(
+      webhookRoute.PATCH(
+        // a new address needs the secret and header values again
+        request("PATCH", `/api/webhooks/${id}`, admin, {
+          url,
+          secret,
+          headers: { Authorization: "Bearer receiver-credential" },
+        }),
+        params({ id: String(id) }),
+      ),
+    );
+    return call(webhookTestRoute.POST(request("POST", `/api/webhooks/${id}/test`, admin), params({ id: String(id) })));
+  }
+
   it("sends a signed Alertmanager v4 test notification straight to the receiver", async () => {
-    const receiver = await startReceiver();
+    const receiver = await startWebhookReceiver({ secret });
     try {
-      await call(
-        webhookRoute.PATCH(
-          // a new address needs the secret and header values again
-          request("PATCH", `/api/webhooks/${id}`, admin, {
-            url: receiver.url,
-            secret,
-            headers: { Authorization: "Bearer receiver-credential" },
-          }),
-          params({ id: String(id) }),
-        ),
-      );
-      const res = await call(
-        webhookTestRoute.POST(request("POST", `/api/webhooks/${id}/test`, admin), params({ id: String(id) })),
-      );
+      const res = await testNotificationTo(receiver.url);
       expect(res.status).toBe(200);
       const result = res.body.result as WebhookTestResult;
       expect(result).toMatchObject({ delivered: true, statusCode: 200, error: null, signed: true });
       expect(result.durationMs).toBeGreaterThanOrEqual(0);
 
-      expect(receiver.received).toHaveLength(1);
-      const [got] = receiver.received;
+      expect(receiver.requests).toHaveLength(1);
+      const [got] = receiver.requests;
       // The receiver's check, with the reference library and the secret it was given.
       const message = new Webhook(secret).verify(got.body, got.headers) as Json;
       expect(got.headers["webhook-id"]).toBe(result.messageId);
@@ -538,40 +494,19 @@ describe("webhooks", () => {
   });
 
   it("shows what a failing receiver answered, and a receiver that is not there", async () => {
-    const receiver = await startReceiver(500);
+    const receiver = await startWebhookReceiver({ secret });
+    receiver.failNext(1, 500);
     try {
-      await call(
-        webhookRoute.PATCH(
-          // a new address needs the secret and header values again
-          request("PATCH", `/api/webhooks/${id}`, admin, {
-            url: receiver.url,
-            secret,
-            headers: { Authorization: "Bearer receiver-credential" },
-          }),
-          params({ id: String(id) }),
-        ),
-      );
-      const res = await call(
-        webhookTestRoute.POST(request("POST", `/api/webhooks/${id}/test`, admin), params({ id: String(id) })),
-      );
-      expect(res.body.result).toMatchObject({ delivered: false, statusCode: 500, error: "HTTP 500: receiver says no" });
+      const res = await testNotificationTo(receiver.url);
+      expect(res.body.result).toMatchObject({
+        delivered: false,
+        statusCode: 500,
+        error: "HTTP 500: receiver unavailable (test)",
+      });
     } finally {
       await receiver.close();
     }
-    const port = await freePort();
-    await call(
-      webhookRoute.PATCH(
-        request("PATCH", `/api/webhooks/${id}`, admin, {
-          url: `http://127.0.0.1:${port}/hook`,
-          secret,
-          headers: { Authorization: "Bearer receiver-credential" },
-        }),
-        params({ id: String(id) }),
-      ),
-    );
-    const gone = await call(
-      webhookTestRoute.POST(request("POST", `/api/webhooks/${id}/test`, admin), params({ id: String(id) })),
-    );
+    const gone = await testNotificationTo(`http://127.0.0.1:${await freePort()}/hook`);
     expect(gone.body.result).toMatchObject({ delivered: false, statusCode: null });
     expect(gone.body.result.error).toMatch(/connection refused/);
   });

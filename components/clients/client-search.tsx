@@ -1,17 +1,7 @@
-import Link from "next/link";
 import type { ClientMatch } from "@/lib/clients";
 import { Time } from "@/components/time";
-import {
-  buttonClass,
-  Card,
-  clientHref,
-  EmptyState,
-  inputClass,
-  rowClass,
-  tableClass,
-  TableHead,
-} from "@/components/ui";
-import { ClientIdText, ReasonBadge, cellClass } from "./format";
+import { buttonClass, Card, EmptyState, inputClass, rowClass, tableClass, TableHead } from "@/components/ui";
+import { ClientLink, ReasonBadge, cellClass } from "./format";
 import type { ClientsParams } from "./params";
 
 /** The ClientID prefix search: a plain GET form, so a search is a URL that can be shared. */
@@ -72,12 +62,7 @@ function SearchResults({ q, result }: { q: string; result: { clients: ClientMatc
           {result.clients.map((c) => (
             <tr key={c.clientId} className={rowClass}>
               <td className={cellClass}>
-                <Link
-                  href={clientHref(c.clientId)}
-                  className="text-sky-700 underline-offset-2 hover:underline focus-visible:outline-2 focus-visible:outline-sky-500 dark:text-sky-400"
-                >
-                  <ClientIdText clientId={c.clientId} />
-                </Link>
+                <ClientLink clientId={c.clientId} />
               </td>
               <td className={`${cellClass} whitespace-nowrap`}>
                 <Time value={c.lastSeen} />

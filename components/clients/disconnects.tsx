@@ -6,7 +6,6 @@ import { Time } from "@/components/time";
 import {
   buttonClass,
   Card,
-  clientHref,
   EmptyState,
   inputClass,
   rowClass,
@@ -14,7 +13,7 @@ import {
   tableClass,
   TableHead,
 } from "@/components/ui";
-import { ClientIdText, ReasonBadge, cellClass, endpointLabel, sessionLength } from "./format";
+import { ClientLink, ReasonBadge, cellClass, endpointLabel, sessionLength } from "./format";
 import { RANGES, clientsHref, disconnectsCsvHref, type ClientsParams } from "./params";
 
 const RANGE_LABELS: Record<(typeof RANGES)[number], string> = {
@@ -110,16 +109,7 @@ export function RecentDisconnects({
                     <Time value={e.ts} />
                   </td>
                   <td className={`${cellClass} max-w-80`}>
-                    {e.clientId === null ? (
-                      <ClientIdText clientId={null} />
-                    ) : (
-                      <Link
-                        href={clientHref(e.clientId)}
-                        className="text-sky-700 underline-offset-2 hover:underline dark:text-sky-400"
-                      >
-                        <ClientIdText clientId={e.clientId} />
-                      </Link>
-                    )}
+                    <ClientLink clientId={e.clientId} />
                   </td>
                   <td className={cellClass}>
                     <ReasonBadge reason={e.reason} />

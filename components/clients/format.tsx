@@ -1,4 +1,4 @@
-import { Badge, formatDuration, reasonTone } from "@/components/ui";
+import { Badge, clientHref, formatDuration, reasonTone, TextLink } from "@/components/ui";
 
 /** Small pieces the Clients pages share. */
 
@@ -38,4 +38,14 @@ export function ReasonBadge({ reason }: { reason: string | null }) {
 export function ClientIdText({ clientId }: { clientId: string | null }) {
   if (clientId === null) return <span className="text-zinc-400 italic">&lt;unknown&gt;</span>;
   return <span className="font-mono break-all whitespace-pre-wrap">{clientId}</span>;
+}
+
+/** A ClientID that links to its connection history; the unknown ClientID as text, with nothing to link to. */
+export function ClientLink({ clientId }: { clientId: string | null }) {
+  if (clientId === null) return <ClientIdText clientId={null} />;
+  return (
+    <TextLink href={clientHref(clientId)}>
+      <ClientIdText clientId={clientId} />
+    </TextLink>
+  );
 }

@@ -1,5 +1,5 @@
 import { Time } from "@/components/time";
-import { Badge, EmptyState, tableClass, tdClass, thClass } from "@/components/ui";
+import { Badge, CardTable, EmptyState, tdClass } from "@/components/ui";
 import type { InstanceView } from "@/lib/cluster/instances";
 import { SectionHeader } from "./parts";
 
@@ -14,58 +14,45 @@ export function InstanceList({ instances }: { instances: InstanceView[] }) {
       {instances.length === 0 ? (
         <EmptyState>No instance has registered yet.</EmptyState>
       ) : (
-        <div className="relative overflow-x-auto rounded-lg border border-zinc-200 bg-white dark:border-zinc-800 dark:bg-zinc-900">
-          <table className={`${tableClass} min-w-[40rem]`}>
-            <thead className="border-b border-zinc-200 dark:border-zinc-800">
-              <tr>
-                <th className={thClass}>Instance</th>
-                <th className={thClass}>Status</th>
-                <th className={thClass}>Last seen</th>
-                <th className={thClass}>Started</th>
-                <th className={thClass}>Watches</th>
-              </tr>
-            </thead>
-            <tbody className="divide-y divide-zinc-100 dark:divide-zinc-800">
-              {instances.map((i) => (
-                <tr key={i.name} data-instance={i.name}>
-                  <td className={`${tdClass} font-medium`}>
-                    {i.url ? (
-                      <a className="text-sky-700 hover:underline dark:text-sky-300" href={i.url}>
-                        {i.name}
-                      </a>
-                    ) : (
-                      i.name
-                    )}
-                    {i.self && <span className="ml-2 text-xs text-zinc-500">(this one)</span>}
-                  </td>
-                  <td className={`${tdClass} whitespace-nowrap`}>
-                    <span className="inline-flex gap-1">
-                      {i.up ? (
-                        <Badge tone="good">up</Badge>
-                      ) : (
-                        <Badge tone="bad">{i.stoppedAt ? "stopped" : "down"}</Badge>
-                      )}
-                      {i.leader && (
-                        <Badge tone="info" title="evaluates the alert rules">
-                          leader
-                        </Badge>
-                      )}
-                    </span>
-                  </td>
-                  <td className={`${tdClass} whitespace-nowrap`}>
-                    <Time value={i.lastSeenAt} relative />
-                  </td>
-                  <td className={`${tdClass} whitespace-nowrap`}>
-                    <Time value={i.startedAt} />
-                  </td>
-                  <td className={tdClass}>
-                    {i.watching.length ? i.watching.join(", ") : <span className="text-zinc-400">nothing</span>}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <CardTable
+          columns={["Instance", "Status", "Last seen", "Started", "Watches"]}
+          className="min-w-[40rem]"
+          bodyClassName="divide-y divide-zinc-100 dark:divide-zinc-800"
+        >
+          {instances.map((i) => (
+            <tr key={i.name} data-instance={i.name}>
+              <td className={`${tdClass} font-medium`}>
+                {i.url ? (
+                  <a className="text-sky-700 hover:underline dark:text-sky-300" href={i.url}>
+                    {i.name}
+                  </a>
+                ) : (
+                  i.name
+                )}
+                {i.self && <span className="ml-2 text-xs text-zinc-500">(this one)</span>}
+              </td>
+              <td className={`${tdClass} whitespace-nowrap`}>
+                <span className="inline-flex gap-1">
+                  {i.up ? <Badge tone="good">up</Badge> : <Badge tone="bad">{i.stoppedAt ? "stopped" : "down"}</Badge>}
+                  {i.leader && (
+                    <Badge tone="info" title="evaluates the alert rules">
+                      leader
+                    </Badge>
+                  )}
+                </span>
+              </td>
+              <td className={`${tdClass} whitespace-nowrap`}>
+                <Time value={i.lastSeenAt} relative />
+              </td>
+              <td className={`${tdClass} whitespace-nowrap`}>
+                <Time value={i.startedAt} />
+              </td>
+              <td className={tdClass}>
+                {i.watching.length ? i.watching.join(", ") : <span className="text-zinc-400">nothing</span>}
+              </td>
+            </tr>
+          ))}
+        </CardTable>
       )}
     </section>
   );

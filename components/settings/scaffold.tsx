@@ -13,7 +13,7 @@ import {
   type UseFormReturn,
 } from "react-hook-form";
 import { z } from "zod";
-import { buttonClass, EmptyState, inputClass, secondaryButtonClass, tableClass, TableHead } from "@/components/ui";
+import { ACTIONS_COLUMN, buttonClass, CardTable, EmptyState, inputClass, secondaryButtonClass } from "@/components/ui";
 import { ApiFailure, failureMessage } from "./api";
 import { Field, Notice, ReadOnlyNote, SectionHeader, selectClass, Spinner, StatusNotice } from "./parts";
 
@@ -140,14 +140,9 @@ export function SettingsTable({
 }) {
   if (rowCount === 0 && empty !== undefined) return <EmptyState>{empty}</EmptyState>;
   return (
-    <div className="relative overflow-x-auto rounded-lg border border-zinc-200 bg-white dark:border-zinc-800 dark:bg-zinc-900">
-      <table className={`${tableClass} ${minWidth}`}>
-        <TableHead
-          columns={[...columns, { label: <span className="sr-only">Actions</span>, className: "text-right" }]}
-        />
-        <tbody>{children}</tbody>
-      </table>
-    </div>
+    <CardTable columns={[...columns, ACTIONS_COLUMN]} className={minWidth}>
+      {children}
+    </CardTable>
   );
 }
 

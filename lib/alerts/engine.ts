@@ -271,20 +271,21 @@ export class AlertEngine {
     // outbox's unique dedup key keeps it to one. A resolution lost in that window is recovered by
     // the dispatcher, which resolves any paged alert that is no longer active (missedResolutions).
     await saveRound(this.database.db, changes);
-    if (this.opts.onRound) {
-      try {
-        await this.opts.onRound({ now: at, alerts: this.snapshot(next, changes.resolved) });
-      } catch (err) {
-        this.log(`brokerwatch: handing alerts to the notifier failed: ${(err as Error).message}`);
-      }
-    }
-
+    // What was saved is what alerts() shows, before anyone is paged: no page or API answer is
+    // behind a webhook (the ingest thread sends its state to the web thread from onRound).
     this.states = next;
     this.loaded = loaded;
     this.status.clear();
     for (const { rule, lastDurationMs, lastError } of changes.ruleStatus) {
       this.status.set(rule, { lastEvaluatedAt: at, lastDurationMs: lastDurationMs ?? 0, lastError });
       if (lastError !== null) this.failures.set(rule, (this.failures.get(rule) ?? 0) + 1);
+    }
+    if (this.opts.onRound) {
+      try {
+        await this.opts.onRound({ now: at, alerts: this.snapshot(next, changes.resolved) });
+      } catch (err) {
+        this.log(`brokerwatch: handing alerts to the notifier failed: ${(err as Error).message}`);
+      }
     }
     this.lastRoundSeconds = (performance.now() - roundStarted) / 1000;
   }

@@ -10,6 +10,7 @@
  * precision for %f %e %g). Numbers print exactly as Go's fmt prints them.
  * Control structures (if/range/with/...) are refused.
  */
+import { GO_STRING_ESCAPES } from "./go-escapes";
 import type { Labels } from "./promql";
 
 export interface TemplateData {
@@ -167,25 +168,13 @@ function findStringEnd(text: string, start: number): number {
   throw new TemplateError("unterminated quoted string");
 }
 
-const ESCAPES: Record<string, string> = {
-  a: "\x07",
-  b: "\b",
-  f: "\f",
-  n: "\n",
-  r: "\r",
-  t: "\t",
-  v: "\v",
-  "\\": "\\",
-  '"': '"',
-};
-
 /** strconv.Unquote for the string constants of a template. */
 function unquote(literal: string): string {
   if (literal[0] === "`") return literal.slice(1, -1);
   return literal
     .slice(1, -1)
     .replace(/\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{3}|.)/g, (_, e: string) => {
-      if (e in ESCAPES) return ESCAPES[e];
+      if (e in GO_STRING_ESCAPES) return GO_STRING_ESCAPES[e];
       if (/^[xuU]/.test(e) && e.length > 1) return String.fromCodePoint(parseInt(e.slice(1), 16));
       if (/^[0-7]{3}$/.test(e)) return String.fromCharCode(parseInt(e, 8));
       throw new TemplateError(`invalid syntax in string constant: unknown escape "\\${e}"`);

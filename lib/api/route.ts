@@ -95,9 +95,7 @@ export async function readJson(request: Request): Promise<unknown> {
       parameter: "body",
     });
   }
-  const declared = Number(request.headers.get("content-length") ?? 0);
-  if (declared > MAX_BODY_BYTES) throw tooLarge();
-  const bytes = await readCapped(request);
+  const bytes = await readCappedBody(request, MAX_BODY_BYTES, tooLarge);
   let body: unknown;
   try {
     body = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
@@ -112,7 +110,12 @@ function tooLarge(): ApiError {
   return new ApiError("bad_request", `the body is larger than ${MAX_BODY_BYTES} bytes`, { parameter: "body" });
 }
 
-async function readCapped(request: Request): Promise<Uint8Array> {
+/**
+ * The body's bytes, refused with `tooLarge()` once it is larger than `maxBytes` (as declared in
+ * Content-Length, or as read), without reading the rest.
+ */
+export async function readCappedBody(request: Request, maxBytes: number, tooLarge: () => Error): Promise<Uint8Array> {
+  if (Number(request.headers.get("content-length") ?? 0) > maxBytes) throw tooLarge();
   if (!request.body) return new Uint8Array();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -121,7 +124,7 @@ async function readCapped(request: Request): Promise<Uint8Array> {
     const { done, value } = await reader.read();
     if (done) break;
     size += value.byteLength;
-    if (size > MAX_BODY_BYTES) {
+    if (size > maxBytes) {
       await reader.cancel().catch(() => {});
       throw tooLarge();
     }

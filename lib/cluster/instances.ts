@@ -1,3 +1,4 @@
+import { threadId } from "node:worker_threads";
 import { listInstances } from "@/db/instances";
 import { getRuntime } from "@/lib/runtime";
 import { DEFAULT_TTL_MS } from "./cluster";
@@ -43,4 +44,13 @@ export async function instanceViews(): Promise<InstanceView[]> {
       self,
     };
   });
+}
+
+/**
+ * Where this instance collects: in a worker thread of its own (server/ingest-thread.ts) or in the
+ * thread that serves the web (`inline`: PGlite, or BROKERWATCH_INGEST=inline).
+ */
+export function ingestPlacement(): { mode: "worker" | "inline"; threadId: number; webThreadId: number } {
+  const ingest = getRuntime().ingest ?? { mode: "inline", threadId };
+  return { ...ingest, webThreadId: threadId };
 }

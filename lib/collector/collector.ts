@@ -123,10 +123,7 @@ export class BrokerCollector extends EventEmitter<{
   status: BrokerStatus = "unknown";
   lastSeenAt: Date | null = null;
   /** latest value per metric and node, for the API and /metrics */
-  readonly latest = new Map<
-    string,
-    { metric: MetricName; node: string; labels: Record<string, string>; value: number; ts: Date }
-  >();
+  readonly latest: LatestValues = new Map();
   readonly counters = { messages: 0, events: 0, unparsed: 0 };
   /**
    * Whether other instances watch this broker too. Then this collector's "down" is one view among
@@ -482,33 +479,39 @@ export class BrokerCollector extends EventEmitter<{
     }
   }
 
-  /** Samples the broker doesn't report itself: our view of its liveness, and its configured capacity. */
   private writeSynthetic(now: number): void {
     if (this.status === "unknown") return;
     this.lastSyntheticAt = now;
-    const ts = new Date(now);
-    const rows: SampleRow[] = [];
-    if (this.status === "up" || !this.sharedView()) rows.push(brokerUpSample(this.broker.name, this.status, ts));
-    if (this.broker.maxConnections) {
-      rows.push({
-        broker: this.broker.name,
-        node: "",
-        metric: "mqtt_connections_max",
-        labels: {},
-        ts,
-        value: this.broker.maxConnections,
-      });
-    }
-    for (const row of rows)
-      this.latest.set(`${row.metric}|`, {
-        metric: row.metric as MetricName,
-        node: "",
-        labels: {},
-        value: row.value,
-        ts,
-      });
-    this.writer.enqueue({ samples: rows });
+    writeSyntheticSamples(this, this.writer, new Date(now));
   }
+}
+
+/** A collector's latest value per metric and node (and labels), for the API and /metrics. */
+export type LatestValues = Map<
+  string,
+  { metric: MetricName; node: string; labels: Record<string, string>; value: number; ts: Date }
+>;
+
+/**
+ * Samples the broker doesn't report itself, written by either kind of collector: our view of its
+ * liveness (a shared view's "down" is left to the manager, see sharedView) and its configured
+ * capacity. They become the latest values too.
+ */
+export function writeSyntheticSamples(
+  collector: { broker: CollectedBroker; status: BrokerStatus; sharedView: () => boolean; latest: LatestValues },
+  writer: IngestWriter,
+  ts: Date,
+): void {
+  const { broker, status } = collector;
+  const rows: SampleRow[] = [];
+  if (status === "up" || !collector.sharedView()) rows.push(brokerUpSample(broker.name, status, ts));
+  if (broker.maxConnections) {
+    rows.push({ broker: broker.name, node: "", metric: "mqtt_connections_max", labels: {}, ts, value: broker.maxConnections });
+  }
+  for (const row of rows) {
+    collector.latest.set(`${row.metric}|`, { metric: row.metric as MetricName, node: "", labels: {}, value: row.value, ts });
+  }
+  writer.enqueue({ samples: rows });
 }
 
 /** The stored liveness sample: 1 while the broker is up. */

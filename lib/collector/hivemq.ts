@@ -1,6 +1,6 @@
 import type { DisconnectReason } from "../events";
 import type { MetricName } from "../metrics";
-import { readExposition, sumOf, type ScrapedSample } from "./prometheus";
+import { pushScrapedMetrics, scrapedSamples } from "./prometheus";
 import { CounterRates } from "./rates";
 import { blankEvent, emptyOutput, LOG_TOPIC, METRICS_TOPIC, type Dialect, type DialectOutput } from "./types";
 
@@ -167,22 +167,9 @@ class HivemqDialect implements Dialect {
   }
 
   private readMetrics(text: string, receivedAt: Date, out: DialectOutput): void {
-    const exposition = readExposition(text);
-    if (!exposition.ok) {
-      out.unparsed.push({ receivedAt, topic: METRICS_TOPIC, raw: text.slice(0, 4096), error: exposition.error });
-      return;
-    }
-    const samples: ScrapedSample[] = exposition.samples;
-    for (const [name, metric] of Object.entries(GAUGES)) {
-      const value = sumOf(samples, name);
-      if (value !== null) out.samples.push({ metric, node: null, value, ts: receivedAt });
-    }
-    for (const [name, metric] of Object.entries(RATE_COUNTERS)) {
-      const value = sumOf(samples, name);
-      if (value === null) continue;
-      const rate = this.rates.observe(name, value, receivedAt);
-      if (rate !== null) out.samples.push({ metric, node: null, value: rate, ts: receivedAt });
-    }
+    const samples = scrapedSamples(text, receivedAt, out);
+    if (!samples) return;
+    pushScrapedMetrics(samples, { gauges: GAUGES, rateCounters: RATE_COUNTERS }, this.rates, receivedAt, out);
     out.heartbeat = { node: null, uptimeSeconds: 0 };
   }
 

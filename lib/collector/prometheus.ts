@@ -1,4 +1,7 @@
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
+import type { MetricName } from "../metrics";
+import type { CounterRates } from "./rates";
+import { METRICS_TOPIC, type DialectOutput } from "./types";
 
 /**
  * The Prometheus text exposition format (what RabbitMQ's `rabbitmq_prometheus` plugin and HiveMQ's
@@ -56,4 +59,35 @@ export function sumOf(
   let sum: number | null = null;
   for (const s of samples) if (s.name === name && where(s.labels)) sum = (sum ?? 0) + s.value;
   return sum;
+}
+
+/** The samples of a scraped exposition; null, with the text kept as unparsed, when it is not one. */
+export function scrapedSamples(text: string, receivedAt: Date, out: DialectOutput): ScrapedSample[] | null {
+  const exposition = readExposition(text);
+  if (exposition.ok) return exposition.samples;
+  out.unparsed.push({ receivedAt, topic: METRICS_TOPIC, raw: text.slice(0, 4096), error: exposition.error });
+  return null;
+}
+
+/**
+ * Our broker-wide metrics from one scrape: each of `gauges` as the sum of its series, each of
+ * `rateCounters` as its per-second rate since the previous scrape (`rates` keeps the counters).
+ */
+export function pushScrapedMetrics(
+  samples: readonly ScrapedSample[],
+  metrics: { gauges: Readonly<Record<string, MetricName>>; rateCounters: Readonly<Record<string, MetricName>> },
+  rates: CounterRates,
+  receivedAt: Date,
+  out: DialectOutput,
+): void {
+  for (const [name, metric] of Object.entries(metrics.gauges)) {
+    const value = sumOf(samples, name);
+    if (value !== null) out.samples.push({ metric, node: null, value, ts: receivedAt });
+  }
+  for (const [name, metric] of Object.entries(metrics.rateCounters)) {
+    const value = sumOf(samples, name);
+    if (value === null) continue;
+    const rate = rates.observe(name, value, receivedAt);
+    if (rate !== null) out.samples.push({ metric, node: null, value: rate, ts: receivedAt });
+  }
 }

@@ -1,5 +1,5 @@
 import type { MetricName } from "../metrics";
-import { readExposition, sumOf } from "./prometheus";
+import { pushScrapedMetrics, scrapedSamples, sumOf } from "./prometheus";
 import { readRabbitMqLogLine } from "./rabbitmq-log";
 import { RabbitMqSessionJoiner } from "./rabbitmq-sessions";
 import { CounterRates } from "./rates";
@@ -77,12 +77,8 @@ class RabbitMqDialect implements Dialect {
   }
 
   private readMetrics(text: string, receivedAt: Date, out: DialectOutput): void {
-    const exposition = readExposition(text);
-    if (!exposition.ok) {
-      out.unparsed.push({ receivedAt, topic: METRICS_TOPIC, raw: text.slice(0, 4096), error: exposition.error });
-      return;
-    }
-    const samples = exposition.samples;
+    const samples = scrapedSamples(text, receivedAt, out);
+    if (!samples) return;
     const uptime = sumOf(samples, "rabbitmq_erlang_uptime_seconds");
     if (uptime !== null) {
       if (this.lastUptime !== null && uptime < this.lastUptime) {
@@ -91,16 +87,7 @@ class RabbitMqDialect implements Dialect {
       }
       this.lastUptime = uptime;
     }
-    for (const [name, metric] of Object.entries(GAUGES)) {
-      const value = sumOf(samples, name);
-      if (value !== null) out.samples.push({ metric, node: null, value, ts: receivedAt });
-    }
-    for (const [name, metric] of Object.entries(RATE_COUNTERS)) {
-      const value = sumOf(samples, name);
-      if (value === null) continue;
-      const rate = this.rates.observe(name, value, receivedAt);
-      if (rate !== null) out.samples.push({ metric, node: null, value: rate, ts: receivedAt });
-    }
+    pushScrapedMetrics(samples, { gauges: GAUGES, rateCounters: RATE_COUNTERS }, this.rates, receivedAt, out);
     for (const [name, alarm] of Object.entries(ALARMS)) {
       const value = sumOf(samples, name);
       if (value !== null) out.samples.push({ metric: "mqtt_broker_alarm", node: null, value, ts: receivedAt, labels: { alarm } });

@@ -1,9 +1,8 @@
 import { EventEmitter } from "node:events";
 import amqp, { type ChannelModel, type ConsumeMessage } from "amqplib";
 import type { EventRow, SampleRow } from "@/db/ingest";
-import type { MetricName } from "../metrics";
-import type { BrokerStatus, CollectedBroker, CollectorTiming, StatusChange } from "./collector";
-import { brokerUpSample, toEventRow } from "./collector";
+import type { BrokerStatus, CollectedBroker, CollectorTiming, LatestValues, StatusChange } from "./collector";
+import { toEventRow, writeSyntheticSamples } from "./collector";
 import { EventOrdinals } from "./identity";
 import { createDialect } from "./index";
 import { EVENT_TOPIC_PREFIX } from "./rabbitmq";
@@ -55,10 +54,7 @@ export class ScrapeCollector extends EventEmitter<{
   readonly knownNodes: string[] = [];
   status: BrokerStatus = "unknown";
   lastSeenAt: Date | null = null;
-  readonly latest = new Map<
-    string,
-    { metric: MetricName; node: string; labels: Record<string, string>; value: number; ts: Date }
-  >();
+  readonly latest: LatestValues = new Map();
   readonly counters = { messages: 0, events: 0, unparsed: 0 };
   /** as BrokerCollector.sharedView: with other watchers, a "down" is stored by the manager once merged */
   sharedView: () => boolean = () => false;
@@ -290,14 +286,7 @@ export class ScrapeCollector extends EventEmitter<{
   private writeSynthetic(now: number): void {
     if (this.status === "unknown") return;
     this.lastSyntheticAt = now;
-    const ts = new Date(now);
-    const rows: SampleRow[] = [];
-    if (this.status === "up" || !this.sharedView()) rows.push(brokerUpSample(this.broker.name, this.status, ts));
-    if (this.broker.maxConnections) {
-      rows.push({ broker: this.broker.name, node: "", metric: "mqtt_connections_max", labels: {}, ts, value: this.broker.maxConnections });
-    }
-    for (const row of rows) this.latest.set(`${row.metric}|`, { metric: row.metric as MetricName, node: "", labels: {}, value: row.value, ts });
-    this.writer.enqueue({ samples: rows });
+    writeSyntheticSamples(this, this.writer, new Date(now));
   }
 }
 

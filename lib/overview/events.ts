@@ -1,22 +1,18 @@
-import type { DisconnectReason, EventType } from "@/lib/events";
+import type { ConnectionEvent } from "@/lib/collector/types";
 
 /**
  * A connection event as the live event stream sends it: the stored row without the raw log line
  * (which can be long and is on the client's trace page), times as ISO strings.
  */
-export interface LiveEvent {
+export interface LiveEvent extends Pick<
+  ConnectionEvent,
+  "node" | "clientId" | "type" | "reason" | "address" | "port" | "username" | "sessionSeconds"
+> {
   /** identifies the event across the backlog and the stream, which overlap when a stream opens */
   key: string;
   ts: string;
-  node: string | null;
-  clientId: string | null;
-  type: EventType;
-  reason: DisconnectReason | null;
-  address: string | null;
-  port: number | null;
-  username: string | null;
+  /** as stored (any number), not narrowed to the levels a dialect emits */
   protocolVersion: number | null;
-  sessionSeconds: number | null;
 }
 
 /** How many stored events a stream opens with, and how many the page keeps. */

@@ -53,17 +53,17 @@ export function readOnlyReason(source: string, name: string): string | null {
   return null;
 }
 
-/** Columns from a validated definition; `passwordEnc` only when a new password was given. */
-function columns(config: BrokerConfig, secret: string): Omit<NewBrokerRow, "name"> {
+/**
+ * The columns of a validated broker definition, from brokerwatch.yaml or the API alike, but its
+ * name and password (which the file and the API store differently).
+ */
+export function definitionColumns(config: BrokerConfig): Omit<NewBrokerRow, "name" | "passwordEnc"> {
   return {
     url: config.url,
     dialect: config.dialect,
-    // `auto` keeps what was detected last time until the collector says otherwise (as for the file)
+    // `auto` keeps what was detected last time until the collector says otherwise
     ...(config.dialect === "auto" ? {} : { detectedDialect: config.dialect }),
     username: config.username ?? null,
-    ...(config.password !== undefined
-      ? { passwordEnc: encryptSecret(config.password, secret, brokerSecretAddress(config.url)) }
-      : {}),
     cluster: config.cluster ?? null,
     maxConnections: config.maxConnections ?? null,
     expectedNodes: config.expectedNodes ?? null,
@@ -72,6 +72,16 @@ function columns(config: BrokerConfig, secret: string): Omit<NewBrokerRow, "name
     metricsUrl: config.metricsUrl ?? null,
     amqpUrl: config.amqpUrl ?? null,
     enabled: config.enabled,
+  };
+}
+
+/** Columns from a validated definition; `passwordEnc` only when a new password was given. */
+function columns(config: BrokerConfig, secret: string): Omit<NewBrokerRow, "name"> {
+  return {
+    ...definitionColumns(config),
+    ...(config.password !== undefined
+      ? { passwordEnc: encryptSecret(config.password, secret, brokerSecretAddress(config.url)) }
+      : {}),
   };
 }
 

@@ -106,3 +106,18 @@ export async function startApp(opts: StartAppOptions = {}): Promise<RunningApp> 
     },
   };
 }
+
+/** `fetch` on the app's `path` with the bearer `token` and a JSON content type (`init.headers` win). */
+export function appFetch(app: RunningApp, token: string, path: string, init: RequestInit = {}): Promise<Response> {
+  return fetch(`${app.url}${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json", ...init.headers },
+  });
+}
+
+/** The JSON answer of a GET on the app's API with the bearer `token`; an error status throws, with the body. */
+export async function appJson<T>(app: RunningApp, token: string, pathAndQuery: string): Promise<T> {
+  const res = await fetch(`${app.url}${pathAndQuery}`, { headers: { authorization: `Bearer ${token}` } });
+  if (!res.ok) throw new Error(`${pathAndQuery}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}

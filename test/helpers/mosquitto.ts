@@ -1,9 +1,38 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { chmod, mkdtemp, writeFile } from "node:fs/promises";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { chmod, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { MOSQUITTO } from "./require";
 import { freePort, waitForPort } from "./ports";
+
+/**
+ * What the Mosquitto dialect reads: `$SYS` every second and every log line, with its timestamp and
+ * the connection messages, published on `$SYS/broker/log/#`.
+ */
+export const SYS_AND_LOG = [
+  "sys_interval 1",
+  "log_dest topic",
+  "log_type all",
+  "connection_messages true",
+  "log_timestamp true",
+];
+
+/** SYS_AND_LOG for a broker that refuses anonymous clients (users in `pw.txt`), its log also on stdout. */
+export const PASSWORD_SYS_AND_LOG = [
+  "allow_anonymous false",
+  "password_file ${dir}/pw.txt",
+  ...SYS_AND_LOG,
+  "log_dest stdout",
+];
+
+/** A Mosquitto password file's content for these users (hashed by `mosquitto_passwd`). */
+export async function passwordFile(users: Record<string, string>): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "bw-pw-"));
+  const file = path.join(dir, "pw.txt");
+  await writeFile(file, "");
+  for (const [user, password] of Object.entries(users)) execFileSync("mosquitto_passwd", ["-b", file, user, password]);
+  return readFile(file, "utf8");
+}
 
 export interface RunningMosquitto {
   port: number;
@@ -20,15 +49,8 @@ export interface RunningMosquitto {
   restart(): Promise<void>;
 }
 
-/** What a monitored Mosquitto needs to publish: `$SYS` every second and its log, connections included. */
-export const SYS_AND_LOG_CONFIG: readonly string[] = [
-  "allow_anonymous true",
-  "sys_interval 1",
-  "log_dest topic",
-  "log_type all",
-  "connection_messages true",
-  "log_timestamp true",
-];
+/** What a monitored Mosquitto needs to publish: `$SYS` every second and its log, connections included (anonymous). */
+export const SYS_AND_LOG_CONFIG: readonly string[] = ["allow_anonymous true", ...SYS_AND_LOG];
 
 /**
  * A real Debian `mosquitto` on a free port. `config` lines are appended after the listener

@@ -72,7 +72,9 @@ export function newWebhookSecret(): string {
   return `whsec_${randomBytes(32).toString("base64")}`;
 }
 
-export async function startWebhookReceiver(opts: { secret?: string } = {}): Promise<WebhookReceiver> {
+export async function startWebhookReceiver(
+  opts: { secret?: string; /** the URL's path, `/alertmanager` by default */ path?: string } = {},
+): Promise<WebhookReceiver> {
   const secret = opts.secret ?? newWebhookSecret();
   const verifier = new Webhook(secret);
   const requests: ReceivedWebhook[] = [];
@@ -125,7 +127,7 @@ export async function startWebhookReceiver(opts: { secret?: string } = {}): Prom
   const { port } = server.address() as AddressInfo;
 
   return {
-    url: `http://127.0.0.1:${port}/alertmanager`,
+    url: `http://127.0.0.1:${port}${opts.path ?? "/alertmanager"}`,
     secret,
     requests,
     failNext(n, status = 503) {

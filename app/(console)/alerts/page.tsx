@@ -28,6 +28,13 @@ export default async function AlertsPage() {
     ...new Set(alerts.map((a) => a.labels.broker).filter((b): b is string => !!b)),
   ]);
 
+  const listProps = {
+    ruleByName,
+    silences: allSilences,
+    now,
+    admin: user.role === "admin" ? user.username : null,
+    incidents,
+  };
   return (
     <>
       <AutoRefresh />
@@ -51,28 +58,8 @@ export default async function AlertsPage() {
         </EmptyState>
       ) : (
         <div className="space-y-8">
-          {firing.length > 0 && (
-            <AlertList
-              title="Firing"
-              alerts={firing}
-              ruleByName={ruleByName}
-              silences={allSilences}
-              now={now}
-              admin={user.role === "admin" ? user.username : null}
-              incidents={incidents}
-            />
-          )}
-          {pending.length > 0 && (
-            <AlertList
-              title="Pending"
-              alerts={pending}
-              ruleByName={ruleByName}
-              silences={allSilences}
-              now={now}
-              admin={user.role === "admin" ? user.username : null}
-              incidents={incidents}
-            />
-          )}
+          {firing.length > 0 && <AlertList title="Firing" alerts={firing} {...listProps} />}
+          {pending.length > 0 && <AlertList title="Pending" alerts={pending} {...listProps} />}
         </div>
       )}
     </>

@@ -5,6 +5,7 @@
  */
 import { parser } from "@prometheus-io/lezer-promql";
 import type { SyntaxNode } from "@lezer/common";
+import { GO_STRING_ESCAPES } from "../go-escapes";
 import { compileLabelRegex, RegexError } from "./regex";
 import {
   MAX_RANGE_SECONDS,
@@ -447,18 +448,8 @@ function durationSeconds(s: string): number {
   return total;
 }
 
-const SIMPLE_ESCAPES: Record<string, string> = {
-  a: "\x07",
-  b: "\b",
-  f: "\f",
-  n: "\n",
-  r: "\r",
-  t: "\t",
-  v: "\v",
-  "\\": "\\",
-  "'": "'",
-  '"': '"',
-};
+/** Go's escapes, and `\'` for PromQL's single-quoted strings. */
+const SIMPLE_ESCAPES: Readonly<Record<string, string>> = { ...GO_STRING_ESCAPES, "'": "'" };
 
 /** Go's strconv.Unquote, which Prometheus uses for string literals; backquotes are raw. */
 function unquote(literal: string, at: number): string {

@@ -5,7 +5,7 @@ import { formatValue, severityTone } from "@/components/alerts/format";
 import { HistoryRangeForm } from "@/components/alerts/history-range";
 import { LabelChips } from "@/components/alerts/labels";
 import { Time } from "@/components/time";
-import { Badge, EmptyState, formatDuration, rowClass, tableClass, tdClass, thClass } from "@/components/ui";
+import { Badge, CardTable, EmptyState, formatDuration, rowClass, tdClass } from "@/components/ui";
 import { timeParam } from "@/lib/api/params";
 import { requireUser } from "@/lib/auth/page";
 
@@ -83,60 +83,55 @@ export default async function AlertHistoryPage({ searchParams }: { searchParams:
           long it lasted; pending alerts that cleared before firing are not.
         </EmptyState>
       ) : (
-        <div className="overflow-x-auto rounded-lg border border-zinc-200 bg-white dark:border-zinc-800 dark:bg-zinc-900">
-          <table className={tableClass}>
-            <thead className="border-b border-zinc-200 dark:border-zinc-800">
-              <tr>
-                <th className={thClass}>Alert</th>
-                <th className={thClass}>Fired</th>
-                <th className={thClass}>Resolved</th>
-                <th className={`${thClass} text-right`}>Duration</th>
-                <th className={`${thClass} text-right`}>Value when fired</th>
+        <CardTable
+          columns={[
+            "Alert",
+            "Fired",
+            "Resolved",
+            { label: "Duration", className: "text-right" },
+            { label: "Value when fired", className: "text-right" },
+          ]}
+        >
+          {rows.map((row) => {
+            const end = row.resolvedAt?.getTime() ?? now;
+            return (
+              <tr
+                key={row.id}
+                className={rowClass}
+                data-history={row.rule}
+                data-state={row.resolvedAt ? "resolved" : "firing"}
+              >
+                <td className={tdClass}>
+                  <div className="mb-1 flex flex-wrap items-center gap-2">
+                    <span className="font-medium">{row.rule}</span>
+                    {row.labels.severity && (
+                      <Badge tone={severityTone(row.labels.severity)}>{row.labels.severity}</Badge>
+                    )}
+                  </div>
+                  {row.annotations.summary && (
+                    <p className="mb-1 text-xs text-zinc-600 dark:text-zinc-400">{row.annotations.summary}</p>
+                  )}
+                  <LabelChips labels={row.labels} />
+                </td>
+                <td className={`${tdClass} whitespace-nowrap`}>
+                  <Time value={row.firedAt} />
+                </td>
+                <td className={`${tdClass} whitespace-nowrap`}>
+                  {row.resolvedAt ? <Time value={row.resolvedAt} /> : <Badge tone="bad">still firing</Badge>}
+                </td>
+                <td className={`${tdClass} text-right whitespace-nowrap tabular-nums`}>
+                  {formatDuration((end - row.firedAt.getTime()) / 1000)}
+                  {!row.resolvedAt && " so far"}
+                </td>
+                <td className={`${tdClass} text-right font-mono tabular-nums`}>
+                  {formatValue(
+                    row.value === null ? null : Number.isNaN(Number(row.value)) ? row.value : Number(row.value),
+                  )}
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {rows.map((row) => {
-                const end = row.resolvedAt?.getTime() ?? now;
-                return (
-                  <tr
-                    key={row.id}
-                    className={rowClass}
-                    data-history={row.rule}
-                    data-state={row.resolvedAt ? "resolved" : "firing"}
-                  >
-                    <td className={tdClass}>
-                      <div className="mb-1 flex flex-wrap items-center gap-2">
-                        <span className="font-medium">{row.rule}</span>
-                        {row.labels.severity && (
-                          <Badge tone={severityTone(row.labels.severity)}>{row.labels.severity}</Badge>
-                        )}
-                      </div>
-                      {row.annotations.summary && (
-                        <p className="mb-1 text-xs text-zinc-600 dark:text-zinc-400">{row.annotations.summary}</p>
-                      )}
-                      <LabelChips labels={row.labels} />
-                    </td>
-                    <td className={`${tdClass} whitespace-nowrap`}>
-                      <Time value={row.firedAt} />
-                    </td>
-                    <td className={`${tdClass} whitespace-nowrap`}>
-                      {row.resolvedAt ? <Time value={row.resolvedAt} /> : <Badge tone="bad">still firing</Badge>}
-                    </td>
-                    <td className={`${tdClass} text-right whitespace-nowrap tabular-nums`}>
-                      {formatDuration((end - row.firedAt.getTime()) / 1000)}
-                      {!row.resolvedAt && " so far"}
-                    </td>
-                    <td className={`${tdClass} text-right font-mono tabular-nums`}>
-                      {formatValue(
-                        row.value === null ? null : Number.isNaN(Number(row.value)) ? row.value : Number(row.value),
-                      )}
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+            );
+          })}
+        </CardTable>
       )}
     </>
   );

@@ -5,7 +5,16 @@ import { Expr } from "@/components/alerts/expr";
 import { promDuration } from "@/components/alerts/format";
 import { LabelChips } from "@/components/alerts/labels";
 import { Time } from "@/components/time";
-import { Badge, buttonClass, EmptyState, rowClass, tableClass, tdClass, thClass, TextLink } from "@/components/ui";
+import {
+  ACTIONS_COLUMN,
+  Badge,
+  buttonClass,
+  CardTable,
+  EmptyState,
+  rowClass,
+  tdClass,
+  TextLink,
+} from "@/components/ui";
 import type { RuleView } from "@/lib/alerts/engine";
 import { requireUser } from "@/lib/auth/page";
 
@@ -53,29 +62,15 @@ export default async function AlertRulesPage({ searchParams }: { searchParams: P
       {rules.length === 0 ? (
         <EmptyState>The alert engine is not running, so there are no rules to show.</EmptyState>
       ) : (
-        <div className="overflow-x-auto rounded-lg border border-zinc-200 bg-white dark:border-zinc-800 dark:bg-zinc-900">
-          <table className={tableClass}>
-            <thead className="border-b border-zinc-200 dark:border-zinc-800">
-              <tr>
-                <th className={thClass}>Rule</th>
-                <th className={thClass}>State</th>
-                <th className={thClass}>Last evaluation</th>
-                <th className={thClass}>
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {rules.map((rule) => (
-                <RuleRow
-                  key={`${rule.source}/${rule.name}`}
-                  rule={rule}
-                  editId={admin && rule.source === "ui" ? idByName.get(rule.name) : undefined}
-                />
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <CardTable columns={["Rule", "State", "Last evaluation", ACTIONS_COLUMN]}>
+          {rules.map((rule) => (
+            <RuleRow
+              key={`${rule.source}/${rule.name}`}
+              rule={rule}
+              editId={admin && rule.source === "ui" ? idByName.get(rule.name) : undefined}
+            />
+          ))}
+        </CardTable>
       )}
     </>
   );

@@ -3,7 +3,7 @@ import { activeAlerts, silences, silenceStatus, silencesMuting } from "@/lib/ale
 import { matcherText } from "@/components/alerts/format";
 import { ExpireSilenceButton } from "@/components/alerts/silence-form";
 import { Time } from "@/components/time";
-import { Badge, EmptyState, rowClass, tableClass, tdClass, thClass, TextLink } from "@/components/ui";
+import { ACTIONS_COLUMN, Badge, CardTable, EmptyState, rowClass, tdClass, TextLink } from "@/components/ui";
 import type { SilenceRow } from "@/db/schema";
 import { requireUser } from "@/lib/auth/page";
 
@@ -69,67 +69,53 @@ function SilenceTable({
   muting: ((s: SilenceRow) => number) | null;
 }) {
   return (
-    <div className="overflow-x-auto rounded-lg border border-zinc-200 bg-white dark:border-zinc-800 dark:bg-zinc-900">
-      <table className={tableClass}>
-        <thead className="border-b border-zinc-200 dark:border-zinc-800">
-          <tr>
-            <th className={thClass}>Matchers</th>
-            <th className={thClass}>Window</th>
-            <th className={thClass}>Created by</th>
-            <th className={thClass}>
-              <span className="sr-only">Actions</span>
-            </th>
+    <CardTable columns={["Matchers", "Window", "Created by", ACTIONS_COLUMN]}>
+      {rows.map((s) => {
+        const status = silenceStatus(s, now);
+        const count = muting?.(s) ?? null;
+        return (
+          <tr key={s.id} className={rowClass} data-silence={s.id} data-status={status}>
+            <td className={tdClass}>
+              <ul className="flex flex-wrap gap-1">
+                {s.matchers.map((m) => (
+                  <li
+                    key={matcherText(m)}
+                    className="rounded bg-zinc-100 px-1.5 py-0.5 font-mono text-xs dark:bg-zinc-800"
+                  >
+                    {matcherText(m)}
+                  </li>
+                ))}
+              </ul>
+              {s.comment && <p className="mt-1 text-sm">{s.comment}</p>}
+              {count !== null && (
+                <p className="mt-1 text-xs text-zinc-500">
+                  {count === 0
+                    ? "Mutes no active alert now"
+                    : `Mutes ${count} active ${count === 1 ? "alert" : "alerts"} now`}
+                </p>
+              )}
+            </td>
+            <td className={`${tdClass} text-xs whitespace-nowrap`}>
+              <Badge tone={status === "active" ? "info" : "neutral"}>{status}</Badge>
+              <div className="mt-1">
+                {status === "pending" ? "starts " : "from "}
+                <Time value={s.startsAt} />
+              </div>
+              <div>
+                {status === "expired" ? "ended " : "ends "}
+                <Time value={s.endsAt} relative={status !== "expired"} />
+              </div>
+            </td>
+            <td className={`${tdClass} text-xs`}>
+              {s.createdBy}
+              <div className="text-zinc-500">
+                <Time value={s.createdAt} relative />
+              </div>
+            </td>
+            <td className={`${tdClass} text-right`}>{admin && <ExpireSilenceButton id={s.id} />}</td>
           </tr>
-        </thead>
-        <tbody>
-          {rows.map((s) => {
-            const status = silenceStatus(s, now);
-            const count = muting?.(s) ?? null;
-            return (
-              <tr key={s.id} className={rowClass} data-silence={s.id} data-status={status}>
-                <td className={tdClass}>
-                  <ul className="flex flex-wrap gap-1">
-                    {s.matchers.map((m) => (
-                      <li
-                        key={matcherText(m)}
-                        className="rounded bg-zinc-100 px-1.5 py-0.5 font-mono text-xs dark:bg-zinc-800"
-                      >
-                        {matcherText(m)}
-                      </li>
-                    ))}
-                  </ul>
-                  {s.comment && <p className="mt-1 text-sm">{s.comment}</p>}
-                  {count !== null && (
-                    <p className="mt-1 text-xs text-zinc-500">
-                      {count === 0
-                        ? "Mutes no active alert now"
-                        : `Mutes ${count} active ${count === 1 ? "alert" : "alerts"} now`}
-                    </p>
-                  )}
-                </td>
-                <td className={`${tdClass} text-xs whitespace-nowrap`}>
-                  <Badge tone={status === "active" ? "info" : "neutral"}>{status}</Badge>
-                  <div className="mt-1">
-                    {status === "pending" ? "starts " : "from "}
-                    <Time value={s.startsAt} />
-                  </div>
-                  <div>
-                    {status === "expired" ? "ended " : "ends "}
-                    <Time value={s.endsAt} relative={status !== "expired"} />
-                  </div>
-                </td>
-                <td className={`${tdClass} text-xs`}>
-                  {s.createdBy}
-                  <div className="text-zinc-500">
-                    <Time value={s.createdAt} relative />
-                  </div>
-                </td>
-                <td className={`${tdClass} text-right`}>{admin && <ExpireSilenceButton id={s.id} />}</td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
-    </div>
+        );
+      })}
+    </CardTable>
   );
 }

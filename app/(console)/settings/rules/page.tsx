@@ -4,12 +4,11 @@ import { Notice, SectionHeader, SourceBadge } from "@/components/settings/parts"
 import {
   Badge,
   buttonClass,
+  CardTable,
   EmptyState,
   formatDuration,
   rowClass,
-  tableClass,
   tdClass,
-  thClass,
   type Tone,
 } from "@/components/ui";
 import { requireUser } from "@/lib/auth/page";
@@ -64,49 +63,34 @@ export default async function RuleSettingsPage({ searchParams }: { searchParams:
       ) : rules.length === 0 ? (
         <EmptyState>No rules: every built-in rule is turned off and none is configured.</EmptyState>
       ) : (
-        <div className="relative overflow-x-auto rounded-lg border border-zinc-200 bg-white dark:border-zinc-800 dark:bg-zinc-900">
-          <table className={`${tableClass} min-w-[40rem]`}>
-            <thead className="border-b border-zinc-200 dark:border-zinc-800">
-              <tr>
-                <th className={thClass}>Rule</th>
-                <th className={thClass}>Expression</th>
-                <th className={thClass}>For</th>
-                <th className={thClass}>Severity</th>
-                <th className={thClass}>State</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rules.map((r) => (
-                <tr key={`${r.source}:${r.name}`} className={rowClass} data-rule-row={r.name}>
-                  <td className={tdClass}>
-                    <div className="flex flex-wrap items-center gap-1.5">
-                      <span className="font-medium break-all">{r.name}</span>
-                      <SourceBadge source={r.source} />
-                    </div>
-                    {r.lastError && <p className="mt-1 text-xs text-red-700 dark:text-red-400">{r.lastError}</p>}
-                  </td>
-                  <td className={tdClass}>
-                    <code className="font-mono text-xs break-all whitespace-pre-wrap">{r.expr ?? "—"}</code>
-                  </td>
-                  <td className={`${tdClass} whitespace-nowrap`}>
-                    {r.forSeconds ? formatDuration(r.forSeconds) : "—"}
-                  </td>
-                  <td className={tdClass}>{r.labels.severity ?? "—"}</td>
-                  <td className={tdClass}>
-                    {r.enabled ? (
-                      <Badge tone={STATE_TONE[r.state] ?? "neutral"}>
-                        {r.state}
-                        {r.alerts.firing + r.alerts.pending > 0 && ` (${r.alerts.firing + r.alerts.pending})`}
-                      </Badge>
-                    ) : (
-                      <Badge tone="neutral">off</Badge>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <CardTable columns={["Rule", "Expression", "For", "Severity", "State"]} className="min-w-[40rem]">
+          {rules.map((r) => (
+            <tr key={`${r.source}:${r.name}`} className={rowClass} data-rule-row={r.name}>
+              <td className={tdClass}>
+                <div className="flex flex-wrap items-center gap-1.5">
+                  <span className="font-medium break-all">{r.name}</span>
+                  <SourceBadge source={r.source} />
+                </div>
+                {r.lastError && <p className="mt-1 text-xs text-red-700 dark:text-red-400">{r.lastError}</p>}
+              </td>
+              <td className={tdClass}>
+                <code className="font-mono text-xs break-all whitespace-pre-wrap">{r.expr ?? "—"}</code>
+              </td>
+              <td className={`${tdClass} whitespace-nowrap`}>{r.forSeconds ? formatDuration(r.forSeconds) : "—"}</td>
+              <td className={tdClass}>{r.labels.severity ?? "—"}</td>
+              <td className={tdClass}>
+                {r.enabled ? (
+                  <Badge tone={STATE_TONE[r.state] ?? "neutral"}>
+                    {r.state}
+                    {r.alerts.firing + r.alerts.pending > 0 && ` (${r.alerts.firing + r.alerts.pending})`}
+                  </Badge>
+                ) : (
+                  <Badge tone="neutral">off</Badge>
+                )}
+              </td>
+            </tr>
+          ))}
+        </CardTable>
       )}
     </section>
   );

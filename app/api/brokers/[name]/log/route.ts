@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { getBroker } from "@/db/brokers";
-import { route, segment } from "@/lib/api/route";
+import { readCappedBody, route, segment } from "@/lib/api/route";
 import { lineOfRecord, MAX_LOG_BYTES, shipLogLines, splitLogLines } from "@/lib/collector/shipping";
 import { ApiError } from "@/lib/http";
 import { getRuntime } from "@/lib/runtime";
@@ -39,20 +39,6 @@ export const POST = route(
 async function readText(request: Request): Promise<string> {
   const tooLarge = () =>
     new ApiError("payload_too_large", `the body is larger than ${MAX_LOG_BYTES} bytes (1 MiB): send smaller batches`);
-  if (Number(request.headers.get("content-length") ?? 0) > MAX_LOG_BYTES) throw tooLarge();
-  if (!request.body) return "";
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_LOG_BYTES) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  return new TextDecoder("utf-8").decode(Buffer.concat(chunks)).replaceAll("\u0000", "\uFFFD");
+  const bytes = await readCappedBody(request, MAX_LOG_BYTES, tooLarge);
+  return new TextDecoder("utf-8").decode(bytes).replaceAll("\u0000", "\uFFFD");
 }

@@ -1,0 +1,2 @@
+/** A start that cannot go on, with a message for the operator (server/main.ts prints it and exits 1). */
+export class StartError extends Error {}
