@@ -50,7 +50,7 @@ export async function startApp(opts: StartAppOptions = {}): Promise<RunningApp> 
   for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
 
   // `node --import tsx` (as `npm start`): one process, so signals reach the server itself.
-  const child = spawn(process.execPath, ["--import", "tsx", "--import", "./server/register-hooks.mjs", "server/main.ts"], {
+  const child = spawn(process.execPath, ["--max-semi-space-size=2", "--import", "tsx", "--import", "./server/register-hooks.mjs", "server/main.ts"], {
     cwd: ROOT,
     env: env as NodeJS.ProcessEnv,
     stdio: ["ignore", "pipe", "pipe"],
