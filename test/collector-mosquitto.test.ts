@@ -87,7 +87,18 @@ describeIf(needs({ mosquitto: true }), "collector on a real Mosquitto", () => {
   });
 
   it("lists the broker as up with normalised metrics and its configured capacity, never a password", async () => {
-    const { brokers } = await api<{ brokers: Record<string, unknown>[] }>("/api/brokers");
+    // `up` comes with the first heartbeat, which can be the retained `$SYS` tree from before the
+    // monitor connected (0 clients); Mosquitto republishes it every sys_interval (1 s here).
+    const brokers = await waitFor(
+      "plant-a counting the monitor's own connection",
+      async () => {
+        const list = (await api<{ brokers: Record<string, unknown>[] }>("/api/brokers")).brokers;
+        const metrics = list.find((b) => b.name === "plant-a")?.metrics as Record<string, number> | undefined;
+        return (metrics?.mqtt_connections_current ?? 0) >= 1 && list;
+      },
+      10_000,
+      200,
+    );
     const a = brokers.find((b) => b.name === "plant-a")!;
     expect(a).toMatchObject({ status: "up", dialect: "mosquitto", detectedDialect: "mosquitto", version: "2.0.11" });
     const metrics = a.metrics as Record<string, number>;
