@@ -104,11 +104,6 @@ export class BrokerCollector extends EventEmitter<{
   private detectedReported: DialectName | null = null;
   private readonly prefix: string;
   private readonly ordinals = new EventOrdinals();
-  /** messages of the current connection not yet acknowledged, by arrival: the ordinals they took */
-  private unacked = new Map<number, Taken[]>();
-  /** what the broker may still hold for our session (its store count counts it: own-inflight.ts) */
-  private readonly own = new OwnMessages();
-  private messageSeq = 0;
   /**
    * MQTT 5 where the broker speaks it: its Receive Maximum lets the broker send as many QoS 1
    * messages unacknowledged as we allow, whatever its `max_inflight_messages` (Mosquitto's 20
@@ -118,6 +113,11 @@ export class BrokerCollector extends EventEmitter<{
    * (Aedes) and for a broker that refuses 5.
    */
   private protocolVersion: 4 | 5;
+  /**
+   * The current connection's messages the broker may still hold for our session (its store count
+   * counts them: own-inflight.ts), each unacknowledged one with the ordinals it took.
+   */
+  private readonly own = new OwnMessages<Taken[]>();
   /** cluster members the broker listed (EMQX `$SYS/brokers`) */
   knownNodes: string[] = [];
   status: BrokerStatus = "unknown";
@@ -283,18 +283,16 @@ export class BrokerCollector extends EventEmitter<{
    * same ordinals then, so the copies land on the same keys and are dropped.
    */
   private forgetUnacknowledged(): void {
-    const pending = [...this.unacked.values()];
-    this.unacked = new Map();
-    this.own.forget();
-    for (let i = pending.length - 1; i >= 0; i--) this.ordinals.giveBack(pending[i]);
+    const pending = this.own.forget();
+    for (let i = pending.length - 1; i >= 0; i--) this.ordinals.giveBack(pending[i] ?? []);
   }
 
   /** PUBACK once the message's rows are committed, on the connection that delivered it. */
-  private acknowledge(client: MqttClient, seq: number, messageId: number | undefined, ownKey: number | null): void {
+  private acknowledge(client: MqttClient, key: number | null, messageId: number | undefined): void {
     // A PUBACK on a later connection could acknowledge a different message reusing the id.
-    if (this.client !== client || !this.unacked.delete(seq) || messageId === undefined) return;
+    if (this.client !== client || key === null || messageId === undefined) return;
+    if (!this.own.acknowledged(key, Date.now())) return;
     (client as unknown as MqttInternals)._sendPacket({ cmd: "puback", messageId });
-    if (ownKey !== null) this.own.acknowledged(ownKey, Date.now());
   }
 
   private scheduleReconnect(): void {
@@ -326,15 +324,13 @@ export class BrokerCollector extends EventEmitter<{
     // set once the message is registered below, before its rows are queued (which may acknowledge it)
     let ownKey: number | null = null;
     if (packet.qos > 0) {
-      const seq = this.messageSeq++;
       taken = [];
-      this.unacked.set(seq, taken);
       // only the id: the packet (and its payload) is not kept alive while the rows wait
       const messageId = packet.messageId;
-      onCommitted = () => this.acknowledge(client, seq, messageId, ownKey);
+      onCommitted = () => this.acknowledge(client, ownKey, messageId);
     }
     if (this.prefix && !fullTopic.startsWith(this.prefix)) {
-      ownKey = this.own.received(fullTopic, packet.qos > 0);
+      ownKey = this.own.received(fullTopic, packet.qos > 0, taken);
       this.writer.enqueue({}, onCommitted);
       return;
     }
@@ -354,7 +350,7 @@ export class BrokerCollector extends EventEmitter<{
         unparsed: [{ receivedAt, topic, raw: payload.toString("utf8"), error: `parser crashed: ${String(err)}` }],
       };
     }
-    ownKey = this.own.received(topic, packet.qos > 0);
+    ownKey = this.own.received(topic, packet.qos > 0, taken);
     this.ingest(output, receivedAt, taken, onCommitted);
   }
 

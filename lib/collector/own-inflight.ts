@@ -15,24 +15,32 @@ interface Tracked {
   order: number;
 }
 
+interface Unacknowledged<T> extends Tracked {
+  /** what the owner keeps with the message until it is acknowledged (the collector: its ordinals) */
+  pending: T | undefined;
+}
+
 /**
  * The messages of one collector connection that the broker may still hold for us: received QoS 1/2
  * messages not yet acknowledged (we acknowledge after commit), and those acknowledged in the last
  * OWN_ACK_RACE_MS. Each says whether a later message on its topic was read since, which makes a
  * retained value the broker no longer counts as retained (types.ts OwnInFlight).
  */
-export class OwnMessages {
+export class OwnMessages<T = undefined> {
   private order = 0;
   private readonly newestByTopic = new Map<string, number>();
-  private unacked = new Map<number, Tracked>();
+  private unacked = new Map<number, Unacknowledged<T>>();
   private readonly acked: (Tracked & { at: number })[] = [];
 
-  /** A message was read (after the dialect parsed it); returns its key when it awaits a PUBACK. */
-  received(topic: string, awaitsAck: boolean): number | null {
+  /**
+   * A message was read (after the dialect parsed it); returns its key when it awaits a PUBACK.
+   * `pending` is kept with it until it is acknowledged, and handed back by forget().
+   */
+  received(topic: string, awaitsAck: boolean, pending?: T): number | null {
     const order = this.order++;
     this.newestByTopic.set(topic, order);
     if (!awaitsAck) return null;
-    this.unacked.set(order, { topic, order });
+    this.unacked.set(order, { topic, order, pending });
     return order;
   }
 
@@ -41,15 +49,20 @@ export class OwnMessages {
     const message = this.unacked.get(key);
     if (!message) return false;
     this.unacked.delete(key);
-    this.acked.push({ ...message, at });
+    this.acked.push({ topic: message.topic, order: message.order, at });
     return true;
   }
 
-  /** The connection closed: the broker delivers what was unacknowledged again on the next one. */
-  forget(): void {
+  /**
+   * The connection closed: the broker delivers what was unacknowledged again on the next one.
+   * Returns what was kept with those messages, in arrival order.
+   */
+  forget(): (T | undefined)[] {
+    const pending = [...this.unacked.values()].map((m) => m.pending);
     this.unacked = new Map();
     this.acked.length = 0;
     this.newestByTopic.clear();
+    return pending;
   }
 
   get unacknowledgedCount(): number {
