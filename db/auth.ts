@@ -1,6 +1,6 @@
 import "server-only";
 import { and, asc, desc, eq, gt, isNull, lt, sql } from "drizzle-orm";
-import type { Db } from "./client";
+import { oncePerDatabase, type Db } from "./client";
 import { apiTokens, sessions, users, type ApiTokenRow, type UserRole, type UserRow } from "./schema";
 import type { TokenScope } from "./vocabulary";
 
@@ -22,17 +22,23 @@ export async function findSessionUser(
   db: Db,
   tokenHash: string,
 ): Promise<{ id: number; username: string; role: UserRole; lastSeenAt: Date } | undefined> {
-  const [row] = await db
+  const [row] = await sessionUserQuery(db).execute({ tokenHash, now: new Date().toISOString() });
+  return row;
+}
+
+/**
+ * Every page and API request asks this: prepared, it is one round trip and no planning; built once
+ * per handle with placeholders (db/client.ts oncePerDatabase).
+ */
+const sessionUserQuery = oncePerDatabase((db) =>
+  db
     .select({ id: users.id, username: users.username, role: users.role, lastSeenAt: sessions.lastSeenAt })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
-    .where(and(eq(sessions.tokenHash, tokenHash), gt(sessions.expiresAt, new Date())))
+    .where(and(eq(sessions.tokenHash, sql.placeholder("tokenHash")), gt(sessions.expiresAt, sql.placeholder("now"))))
     .limit(1)
-    // every page and API request asks this: prepared, it is one round trip and no planning
-    .prepare("session_user")
-    .execute();
-  return row;
-}
+    .prepare("session_user"),
+);
 
 export async function touchSession(db: Db, tokenHash: string, expiresAt: Date): Promise<void> {
   await db.update(sessions).set({ lastSeenAt: sql`now()`, expiresAt }).where(eq(sessions.tokenHash, tokenHash));
