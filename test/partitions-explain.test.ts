@@ -5,6 +5,7 @@ import { sql } from "drizzle-orm";
 import { migrateDatabase, openDatabase, type Database, type Db } from "@/db/client";
 import { queryEvents } from "@/db/events";
 import { clientHistory, searchClients } from "@/db/clients";
+import { clientsConnectedAt } from "@/db/incidents";
 import { DAY_MS, ensurePartitions, partitionName } from "@/db/partitions";
 import * as schema from "@/db/schema";
 import { createServerDatabase } from "./helpers/db";
@@ -129,6 +130,15 @@ describe.skipIf(!url)("partition pruning on Postgres (EXPLAIN)", () => {
   });
 
   const day = (n: number) => partitionName("connection_events", NOW - n * DAY_MS);
+
+  it("the clients connected when a broker went down read only the lookback's partitions (and a day either side)", async () => {
+    const at = new Date(NOW - 1 * DAY_MS);
+    const since = new Date(at.getTime() - 3 * DAY_MS);
+    const [{ plan }] = await plansOf((db) => clientsConnectedAt(db, "broker-1", at, since));
+    expect(olderThan(plan, since.getTime() - DAY_MS)).toEqual([]);
+    expect(scanned(plan)).not.toContain(day(-1));
+    expect(scanned(plan).length).toBeGreaterThan(0);
+  });
 
   it("a search by reason over a bounded range reads only that range's partitions, by index, up to LIMIT", async () => {
     const [{ plan }] = await plansOf((db) =>
