@@ -1,6 +1,7 @@
 import "server-only";
 import { and, asc, desc, eq, gt, isNull, lt, sql } from "drizzle-orm";
-import { oncePerDatabase, type Db } from "./client";
+import type { Db } from "./client";
+import { oncePerDatabase } from "./prepared";
 import { apiTokens, sessions, users, type ApiTokenRow, type UserRole, type UserRow } from "./schema";
 import type { TokenScope } from "./vocabulary";
 
@@ -28,7 +29,7 @@ export async function findSessionUser(
 
 /**
  * Every page and API request asks this: prepared, it is one round trip and no planning; built once
- * per handle with placeholders (db/client.ts oncePerDatabase).
+ * per handle with placeholders (db/prepared.ts).
  */
 const sessionUserQuery = oncePerDatabase((db) =>
   db
