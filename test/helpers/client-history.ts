@@ -88,7 +88,7 @@ export function generatedHistory(seed: number, { count = 2000, timer = 0.3 } = {
       };
       if (session) {
         // a takeover: Mosquitto writes the old session's end first, EMQX may write the new connect first
-        const reason = next() < 0.5 ? "takenover" : "discarded";
+        const reason: DisconnectReason = next() < 0.5 ? "takenover" : "discarded";
         const end = {
           broker,
           type: "disconnected" as const,
