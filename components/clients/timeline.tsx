@@ -1,4 +1,4 @@
-import type { ConnectionEventRow } from "@/lib/clients";
+import type { ClientEvent } from "@/lib/clients";
 import type { Session, TimelineEntry } from "@/lib/diagnosis";
 import { Time } from "@/components/time";
 import { Badge, formatDuration, tableClass, TableHead } from "@/components/ui";
@@ -9,7 +9,7 @@ import { ReasonBadge, cellClass, endpointLabel, protocolLabel, sessionLength } f
  * said, and failed connects and dropped messages in place between them. Every event has an
  * anchor `#event-<id>` for the diagnosis' evidence links; the row of the linked event lights up.
  */
-export function Timeline({ entries, now }: { entries: TimelineEntry<ConnectionEventRow>[]; now: Date }) {
+export function Timeline({ entries, now }: { entries: TimelineEntry<ClientEvent>[]; now: Date }) {
   return (
     <div className="-mx-4 -my-4 overflow-x-auto">
       <table className={tableClass} data-testid="timeline">
@@ -52,7 +52,7 @@ function Anchor({ id }: { id: number }) {
   return <span id={`event-${id}`} className="scroll-mt-24" />;
 }
 
-function SessionRow({ session: s, now }: { session: Session<ConnectionEventRow>; now: Date }) {
+function SessionRow({ session: s, now }: { session: Session<ClientEvent>; now: Date }) {
   const openFor = s.open && s.startedAt ? (now.getTime() - s.startedAt.getTime()) / 1000 : null;
   return (
     <tr
@@ -110,7 +110,7 @@ function SessionRow({ session: s, now }: { session: Session<ConnectionEventRow>;
   );
 }
 
-function EventRow({ event: e }: { event: ConnectionEventRow }) {
+function EventRow({ event: e }: { event: ClientEvent }) {
   const failed = e.type === "connect_failed";
   return (
     <tr className={`${rowBase} bg-zinc-50/60 dark:bg-zinc-950/40`} data-event={e.type} data-event-id={e.id}>
