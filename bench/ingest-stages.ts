@@ -62,7 +62,7 @@ export async function runIngestStagesBenchmark(): Promise<Record<string, unknown
   const ordinals = new EventOrdinals();
   t = cpuMs();
   const rows: EventRow[] = [];
-  for (const o of outputs) for (const e of o.events) rows.push(toEventRow("bench", e, ordinals.next(e)));
+  for (const o of outputs) for (const e of o.events) rows.push(toEventRow("bench", e, ordinals.key(e)));
   const identityUs = perEvent(cpuMs() - t);
 
   const db = await freshDatabase("postgres");

@@ -1,7 +1,6 @@
 import { mkdtemp, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 import postgres from "postgres";
 import { startApp } from "../test/helpers/app";
@@ -20,7 +19,6 @@ import { GENERATOR, percentile } from "./ingest";
  * every POLL_MS, and an event's lag is publish → the first count that includes it (events commit
  * in publish order within a few ms; the poll adds up to POLL_MS).
  */
-const require = createRequire(import.meta.url);
 const TARGET_RATE = Number(process.env.BENCH_INGEST_RATE ?? 25_000);
 const SECONDS = Number(process.env.BENCH_INGEST_SECONDS ?? 10);
 const PAGE_LOOPS = Number(process.env.BENCH_PAGE_LOOPS ?? 4);
@@ -126,7 +124,7 @@ async function runOnce(mode: "worker" | "inline", log: (line: string) => void): 
     const busy = renderPages(app.url, cookie, onFailure);
     const generator = new Worker(GENERATOR, {
       eval: true,
-      workerData: { url: mosquitto.url, rate: TARGET_RATE, seconds: SECONDS, qos: 0, mqttPath: require.resolve("mqtt") },
+      workerData: { url: mosquitto.url, rate: TARGET_RATE, seconds: SECONDS, qos: 0 },
     });
     const { publishTimes } = await new Promise<{ publishTimes: Float64Array }>((resolve, reject) => {
       generator.once("message", resolve);

@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import { z } from "zod";
 import type { Database } from "@/db/client";
 import type { EventRow } from "@/db/ingest";
 import type { IngestWriter } from "./collector/writer";
@@ -213,9 +214,11 @@ export function onCommittedEvents(writer: WriterView, listener: (events: EventRo
     const onWritten = ({ events }: { events: EventRow[] }) => fanOut(events);
     writer.on("written", onWritten);
     remoteEvents().on("events", fanOut);
+    setWatched(writer, true);
     const detach = () => {
       writer.off("written", onWritten);
       remoteEvents().off("events", fanOut);
+      setWatched(writer, false);
     };
     fanOuts.set(writer, (fan = { listeners, detach }));
   }
@@ -248,7 +251,55 @@ function remoteEvents(): EventEmitter<{ events: [EventRow[]] }> {
   return holder[REMOTE];
 }
 
+/**
+ * Which writers have live streams on them in this thread (onCommittedEvents), and a signal when
+ * that changes: shareCommittedEvents tells the other instances, which send their committed events
+ * only while some instance has a stream open. On globalThis, like REMOTE: in the inline mode the
+ * routes call onCommittedEvents from Next's copy of this module, the service shares from its own.
+ */
+const WATCHED = Symbol.for("brokerwatch.watchedWriters");
+interface Watched {
+  writers: WeakSet<object>;
+  changes: EventEmitter<{ change: [object] }>;
+}
+type WatchedHolder = { [WATCHED]?: Watched };
+
+function watched(): Watched {
+  const holder = globalThis as WatchedHolder;
+  if (!holder[WATCHED]) {
+    const changes = new EventEmitter<{ change: [object] }>();
+    changes.setMaxListeners(0);
+    holder[WATCHED] = { writers: new WeakSet(), changes };
+  }
+  return holder[WATCHED];
+}
+
+function setWatched(writer: object, on: boolean): void {
+  const { writers, changes } = watched();
+  if (on === writers.has(writer)) return;
+  if (on) writers.add(writer);
+  else writers.delete(writer);
+  changes.emit("change", writer);
+}
+
+/** Whether a live event stream of this thread listens to `writer`'s committed events. */
+export function hasLiveStreams(writer: object): boolean {
+  return watched().writers.has(writer);
+}
+
 export const EVENTS_CHANNEL = "brokerwatch_events";
+/**
+ * Demand for live events between instances: `{from, ttlMs, ask?}`. An instance with live streams
+ * open says so when the first opens and every DEMAND_TTL_MS / 3 after; `ttlMs: 0` withdraws;
+ * `ask` (at start) asks the others to say whether they have streams open.
+ */
+export const DEMAND_CHANNEL = "brokerwatch_live_demand";
+const DEMAND_TTL_MS = 30_000;
+const DemandMessage = z.object({
+  from: z.string().min(1).max(200),
+  ttlMs: z.number().int().min(0).max(5 * 60_000),
+  ask: z.boolean().optional(),
+});
 /** Postgres refuses a NOTIFY payload of 8000 bytes or more; stay clear of it. */
 const NOTIFY_MAX_BYTES = 7500;
 
@@ -258,11 +309,13 @@ interface EventsMessage {
 }
 
 /**
- * Shares committed events between the instances on one Postgres with LISTEN/NOTIFY: each batch
- * the writer commits is sent to the others in payloads under the 8000-byte limit (the raw log
- * line stays out: the live pages do not show it, and it could make one event too big). An
- * instance ignores its own messages; its streams already had those events from its writer.
- * PGlite is a single process: nothing to share. Returns a function that stops sharing.
+ * Shares committed events between the instances on one Postgres with LISTEN/NOTIFY: while another
+ * instance has a live event stream open (DEMAND_CHANNEL), each batch the writer commits is sent to
+ * the others in payloads under the 8000-byte limit (the raw log line stays out: the live pages do
+ * not show it, and it could make one event too big). An instance ignores its own messages; its
+ * streams already had those events from its writer. With nobody watching nothing is sent: at
+ * 50,000 events/s the JSON and the NOTIFYs were a third of the service's CPU (README, "Ingest
+ * throughput"). PGlite is a single process: nothing to share. Returns a function that stops sharing.
  */
 export async function shareCommittedEvents(
   database: Database,
@@ -289,24 +342,73 @@ export async function shareCommittedEvents(
   });
   let sending = Promise.resolve();
   let failure: string | null = null;
+  const note = (err: Error) => {
+    // once per distinct failure; the events are stored, a page reload shows them
+    if (err.message !== failure) log(`brokerwatch: sharing live events failed: ${err.message}`);
+    failure = err.message;
+  };
+
+  // Which other instances have live streams open, until when (this clock).
+  const wantedUntil = new Map<string, number>();
+  const othersWatch = () => {
+    const now = Date.now();
+    for (const [name, until] of wantedUntil) {
+      if (until > now) return true;
+      wantedUntil.delete(name);
+    }
+    return false;
+  };
+  const announce = (ask = false) =>
+    sql
+      .notify(
+        DEMAND_CHANNEL,
+        JSON.stringify({ from: instance, ttlMs: hasLiveStreams(writer) ? DEMAND_TTL_MS : 0, ...(ask && { ask }) }),
+      )
+      .catch(note);
+  const demand = await sql.listen(DEMAND_CHANNEL, (payload) => {
+    let parsed: ReturnType<typeof DemandMessage.safeParse>;
+    try {
+      parsed = DemandMessage.safeParse(JSON.parse(payload));
+    } catch {
+      return;
+    }
+    if (!parsed.success || parsed.data.from === instance) return;
+    const { from, ttlMs, ask } = parsed.data;
+    if (ttlMs > 0) wantedUntil.set(from, Date.now() + ttlMs);
+    else wantedUntil.delete(from);
+    if (ask && hasLiveStreams(writer)) void announce();
+  });
+  const onWatchedChange = (changed: object) => {
+    if (changed === writer) void announce();
+  };
+  watched().changes.on("change", onWatchedChange);
+  const refresh = setInterval(() => {
+    if (hasLiveStreams(writer)) void announce();
+  }, DEMAND_TTL_MS / 3);
+  refresh.unref();
+  await announce(true);
+
   const onWritten = ({ events }: { events: EventRow[] }) => {
+    if (!othersWatch()) return;
     const payloads = eventPayloads(instance, events);
     sending = sending
       .then(async () => {
         for (const payload of payloads) await sql.notify(EVENTS_CHANNEL, payload);
         failure = null;
       })
-      .catch((err: Error) => {
-        // once per distinct failure; the events are stored, a page reload shows them
-        if (err.message !== failure) log(`brokerwatch: sharing live events failed: ${err.message}`);
-        failure = err.message;
-      });
+      .catch(note);
   };
   writer.on("written", onWritten);
   return async () => {
     writer.off("written", onWritten);
+    watched().changes.off("change", onWatchedChange);
+    clearInterval(refresh);
+    if (hasLiveStreams(writer)) {
+      await sql.notify(DEMAND_CHANNEL, JSON.stringify({ from: instance, ttlMs: 0 })).catch(() => {});
+    }
     await sending;
     await subscription.unlisten().catch(() => {});
+    await demand.unlisten().catch(() => {});
   };
 }
 

@@ -236,7 +236,7 @@ export class ScrapeCollector extends EventEmitter<{
       this.latest.set(key, { metric: s.metric, node, labels, value: s.value, ts: s.ts });
       return { broker: name, node, metric: s.metric, labels, ts: s.ts, value: s.value };
     });
-    const events = output.events.map((e) => toEventRow(name, e, this.ordinals.next(e)));
+    const events = output.events.map((e) => toEventRow(name, e, this.ordinals.key(e)));
     this.counters.events += events.length;
     this.counters.unparsed += output.unparsed.length;
     this.writer.enqueue({

@@ -118,7 +118,7 @@ export async function shipLogLines(
     } catch (err) {
       output = { events: [], unparsed: [{ receivedAt, topic, raw: line, error: `parser crashed: ${String(err)}` }] };
     }
-    for (const e of output.events) events.push(toEventRow(broker.name, e, ordinals.next(e)));
+    for (const e of output.events) events.push(toEventRow(broker.name, e, ordinals.key(e)));
     // The RabbitMQ log has every line of the node, not only the MQTT ones: those are neither events nor unparsed.
     unparsed += output.unparsed.length;
     for (const u of output.unparsed) unparsedRows.push({ broker: broker.name, receivedAt: u.receivedAt, topic: u.topic, raw: u.raw, error: u.error });
