@@ -100,8 +100,8 @@ export interface ReasonCount {
 
 /**
  * What the client page reads of each event: not the raw line, the event's identity, when it was
- * received, the node, or the ClientID it was asked for. Of 2,000 rows, the raw lines alone were
- * most of the bytes postgres.js decoded.
+ * received, the node, clean start, or the ClientID it was asked for. Of 2,000 rows, the raw lines
+ * alone were most of the bytes the driver decoded.
  */
 export const CLIENT_EVENT_FIELDS = [
   "id",
@@ -113,7 +113,6 @@ export const CLIENT_EVENT_FIELDS = [
   "port",
   "username",
   "protocolVersion",
-  "cleanStart",
   "keepalive",
   "sessionSeconds",
 ] as const satisfies readonly (keyof ConnectionEventRow)[];
