@@ -1,5 +1,6 @@
 import type { DiagnosisEvent } from "@/lib/diagnosis";
 import type { DisconnectReason } from "@/lib/events";
+import { seededRandom } from "./random";
 
 /**
  * A long, messy history of one ClientID, generated from a seed: the input the trace page gets for
@@ -16,17 +17,6 @@ export interface GeneratedHistory {
   now: Date;
 }
 
-/** mulberry32: a small seeded generator, so a history is the same on every run. */
-function random(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const T0 = Date.parse("2026-11-01T00:00:00Z");
 const BROKERS = ["plant-a", "plant-b", "plant-c"];
 const DEVICES = ["10.0.0.5", "10.0.0.9"];
@@ -37,7 +27,7 @@ const ENDS: DisconnectReason[] = ["normal", "tcp_closed", "keepalive_timeout", "
  * few seconds (a reconnect loop) or at any length, for any reason.
  */
 export function generatedHistory(seed: number, { count = 2000, timer = 0.3 } = {}): GeneratedHistory {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const pick = <T>(values: readonly T[]): T => values[Math.floor(next() * values.length)];
   const events: DiagnosisEvent[] = [];
   let t = T0;
