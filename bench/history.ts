@@ -114,7 +114,7 @@ const UNPARTITIONED_DAYS = Number(process.env.BENCH_HISTORY_UNPARTITIONED_DAYS ?
  *   partition under the partition DDL lock, then the trim of anything older left in DEFAULT);
  * - delete: the same rows deleted from an unpartitioned copy of the oldest UNPARTITIONED_DAYS days
  *   with the production indexes, then VACUUM: until it runs the deleted rows still fill the heap
- *   and all seven indexes, so a DELETE retention has not freed anything before it. Both parts
+ *   and every index, so a DELETE retention has not freed anything before it. Both parts
  *   are reported. The copy is kept small (2 days of the 30) to bound the bench's disk and time,
  *   which favours DELETE: the VACUUM scans every index of the whole table, so at full size
  *   (e.g. 90 days) it costs ~45× more while the drop stays the same.

@@ -176,7 +176,9 @@ export async function incidentEvents(db: Db, broker: string, from: Date, to: Dat
     .limit(limit);
 }
 
-/** The clients whose last connect/disconnect in [since, at] was a connect: connected at `at`, as far as the events tell. */
+/** How far an event's broker timestamp may lie from its receive time and still be found by it. */
+const SKEW_MS = 86_400_000;
+
 /**
  * The clients whose last connect/disconnect received in [since, at] was a connect: connected at
  * `at`, as far as the events tell. Read by received_at, our clock: Mosquitto logs whole seconds,
@@ -193,6 +195,10 @@ export async function clientsConnectedAt(db: Db, broker: string, at: Date, since
         inArray(connectionEvents.type, ["connected", "disconnected"]),
         gte(connectionEvents.receivedAt, since),
         lte(connectionEvents.receivedAt, at),
+        // received_at prunes no partition: bound ts too, a day wider than the window on each side
+        // for a broker clock that is off or lines that arrived late
+        gte(connectionEvents.ts, new Date(since.getTime() - SKEW_MS)),
+        lte(connectionEvents.ts, new Date(at.getTime() + SKEW_MS)),
       ),
     )
     .orderBy(connectionEvents.clientId, desc(connectionEvents.receivedAt), desc(connectionEvents.id));

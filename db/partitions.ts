@@ -4,7 +4,7 @@ import { queryRows, type Db } from "./client";
 
 /**
  * Daily partitions of the history tables (docs/architecture.md §6). The tables are declared
- * `PARTITION BY RANGE (ts)` by drizzle/0011_partitions.sql; this module keeps their partitions:
+ * `PARTITION BY RANGE (ts)` by drizzle/0012_partitions.sql; this module keeps their partitions:
  *
  * - one partition per UTC day, named `<table>_pYYYYMMDD`, created ahead (today + DAYS_AHEAD) by the
  *   maintenance job, so the writer never waits on DDL;

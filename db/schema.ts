@@ -109,7 +109,7 @@ export type MetricSampleRow = typeof metricSamples.$inferSelect;
 
 /**
  * One row per client lifecycle event (docs/contract.md §4). Partitioned by day on `ts` (declared by
- * hand in drizzle/0011_partitions.sql, kept by db/partitions.ts; docs/architecture.md §6), so every
+ * hand in drizzle/0012_partitions.sql, kept by db/partitions.ts; docs/architecture.md §6), so every
  * primary key and unique index includes `ts`.
  */
 export const connectionEvents = pgTable(
@@ -145,20 +145,24 @@ export const connectionEvents = pgTable(
   // with nulls first, which is what ORDER BY … DESC means. A `DESC NULLS LAST` index (what
   // `.desc()` declares) does not match that order, and the planner sorted every partition instead.
   (t) => [
-    primaryKey({ name: "connection_events_pkey", columns: [t.id, t.ts] }),
+    // (ts, id), not (id, ts): the key is also the index of GET /api/events across brokers (newest
+    // first, keyset on (ts, id)) and of retention, one index fewer for every row written
+    // (drizzle/0013_event_indexes.sql). Nothing looks a row up by id alone.
+    primaryKey({ name: "connection_events_pkey", columns: [t.ts, t.id] }),
     uniqueIndex("connection_events_identity").on(t.broker, t.ts, t.eventKey),
-    // GET /api/clients/{clientId}/events: one client's history, newest first, keyset-paginated on (ts, id)
-    index("connection_events_client_ts").on(t.clientId, t.ts, t.id),
-    // ClientID prefix search (LIKE 'x%') whatever the database collation
-    index("connection_events_client_prefix").on(t.clientId.op("text_pattern_ops")),
+    // One index for both ClientID queries (drizzle/0013_event_indexes.sql): GET
+    // /api/clients/{clientId}/events, one client's history newest first, keyset-paginated on
+    // (ts, id) (`=` is in text_pattern_ops too); and the prefix search (LIKE 'x%'), which
+    // text_pattern_ops serves whatever the database collation. Nothing reads it in ClientID order.
+    index("connection_events_client_ts").on(t.clientId.op("text_pattern_ops"), t.ts, t.id),
     // GET /api/events?reason=: newest first within each day partition (connects have no reason)
     index("connection_events_reason_ts")
       .on(t.reason, t.ts, t.id)
       .where(sql`${t.reason} is not null`),
-    // per broker by time: dashboards, GET /api/events?broker=
+    // per broker by time: dashboards, GET /api/events?broker=. The identity also leads with
+    // (broker, ts), but without this the planner read a broker's pages through (ts, id) instead,
+    // filtering out the other brokers' rows (docs/architecture.md §6)
     index("connection_events_broker_ts").on(t.broker, t.ts, t.id),
-    // GET /api/events across brokers, and retention
-    index("connection_events_ts").on(t.ts, t.id),
   ],
 );
 export type ConnectionEventRow = typeof connectionEvents.$inferSelect;

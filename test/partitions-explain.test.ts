@@ -4,7 +4,8 @@ import { drizzle } from "drizzle-orm/postgres-js";
 import { sql } from "drizzle-orm";
 import { migrateDatabase, openDatabase, type Database, type Db } from "@/db/client";
 import { queryEvents } from "@/db/events";
-import { clientHistory } from "@/db/clients";
+import { clientHistory, searchClients } from "@/db/clients";
+import { clientsConnectedAt } from "@/db/incidents";
 import { DAY_MS, ensurePartitions, partitionName } from "@/db/partitions";
 import * as schema from "@/db/schema";
 import { createServerDatabase } from "./helpers/db";
@@ -22,6 +23,7 @@ const DAYS = 10;
 interface PlanNode {
   "Node Type": string;
   "Relation Name"?: string;
+  "Index Name"?: string;
   Plans?: PlanNode[];
 }
 
@@ -129,6 +131,15 @@ describe.skipIf(!url)("partition pruning on Postgres (EXPLAIN)", () => {
 
   const day = (n: number) => partitionName("connection_events", NOW - n * DAY_MS);
 
+  it("the clients connected when a broker went down read only the lookback's partitions (and a day either side)", async () => {
+    const at = new Date(NOW - 1 * DAY_MS);
+    const since = new Date(at.getTime() - 3 * DAY_MS);
+    const [{ plan }] = await plansOf((db) => clientsConnectedAt(db, "broker-1", at, since));
+    expect(olderThan(plan, since.getTime() - DAY_MS)).toEqual([]);
+    expect(scanned(plan)).not.toContain(day(-1));
+    expect(scanned(plan).length).toBeGreaterThan(0);
+  });
+
   it("a search by reason over a bounded range reads only that range's partitions, by index, up to LIMIT", async () => {
     const [{ plan }] = await plansOf((db) =>
       queryEvents(db, {
@@ -184,6 +195,18 @@ describe.skipIf(!url)("partition pruning on Postgres (EXPLAIN)", () => {
     const [{ plan }] = await plansOf((db) => queryEvents(db, { clientId: "device-42", limit: 100 }));
     expect(plan["Node Type"]).toBe("Limit");
     byIndex(plan);
+  });
+
+  it("a ClientID prefix search reads each partition through the one ClientID index, never a scan", async () => {
+    // (client_id text_pattern_ops, ts, id) serves LIKE 'x%' whatever the collation, and the
+    // history's `client_id =` above
+    const [{ plan }] = await plansOf((db) => searchClients(db, "device-42"));
+    byIndex(plan);
+    const indexes = walk(plan)
+      .map((n) => n["Index Name"])
+      .filter((name): name is string => !!name);
+    expect(indexes.length).toBeGreaterThan(0);
+    for (const name of indexes) expect(name).toMatch(/_client_id_ts_id_idx$/);
   });
 
   /**
