@@ -27,7 +27,18 @@ export interface EventQuery {
  * trip (Parse/Describe, then Bind/Execute). A prepared one is planned once its generic plan is
  * as good as a custom one (Postgres prunes partitions at executor start from the parameters).
  */
-export async function queryEvents(db: Db, q: EventQuery): Promise<ConnectionEventRow[]> {
+export async function queryEvents(db: Db, q: EventQuery): Promise<ConnectionEventRow[]>;
+/** ...with only `fields` of each row (a page that shows a few columns of thousands of rows). */
+export async function queryEvents<K extends keyof ConnectionEventRow>(
+  db: Db,
+  q: EventQuery,
+  fields: readonly K[],
+): Promise<Pick<ConnectionEventRow, K>[]>;
+export async function queryEvents(
+  db: Db,
+  q: EventQuery,
+  fields?: readonly (keyof ConnectionEventRow)[],
+): Promise<Partial<ConnectionEventRow>[]> {
   const filters: PageFilters = {
     type: !!q.type,
     reason: !!q.reason,
@@ -37,9 +48,10 @@ export async function queryEvents(db: Db, q: EventQuery): Promise<ConnectionEven
     to: !!q.to,
     before: !!q.before,
   };
+  const page = eventPageQuery(db, filters, fields);
   // `all()`: the driver's rows keyed by column name, unmapped (every drizzle driver's prepared
   // query has it; drizzle's select types leave it out)
-  const rows = await eventPageQuery(db, filters).all({
+  const rows = await page.query.all({
     type: q.type,
     reason: q.reason,
     broker: q.broker,
@@ -51,27 +63,32 @@ export async function queryEvents(db: Db, q: EventQuery): Promise<ConnectionEven
     beforeId: q.before?.id,
     limit: q.limit,
   });
-  return rows.map(eventRowOf);
+  return rows.map((raw) => eventRowOf(raw, page.columns));
 }
 
-/** Which filters a page has: each set is one statement text. */
+/** Which filters a page has: each set (and each choice of fields) is one statement text. */
 type PageFilters = Record<"type" | "reason" | "broker" | "clientId" | "from" | "to" | "before", boolean>;
 
 interface PreparedPage {
-  all(values: Record<string, unknown>): Promise<Record<string, unknown>[]>;
+  query: { all(values: Record<string, unknown>): Promise<Record<string, unknown>[]> };
+  columns: readonly EventColumn[];
 }
 
 /**
- * The page query of each set of filters, built once per database handle with placeholders
- * (db/prepared.ts): building it on every call was ~0.15 ms of CPU per request.
+ * The page query of each set of filters and fields, built once per database handle with
+ * placeholders (db/prepared.ts): building it on every call was ~0.15 ms of CPU per request.
  */
 const pageQueries = oncePerDatabase((): Map<string, PreparedPage> => new Map());
 
-function eventPageQuery(db: Db, filters: PageFilters): PreparedPage {
-  const byFilters = pageQueries(db);
-  const key = Object.values(filters).map(Number).join("");
-  let page = byFilters.get(key);
-  if (page) return page;
+function eventPageQuery(
+  db: Db,
+  filters: PageFilters,
+  fields: readonly (keyof ConnectionEventRow)[] | undefined,
+): PreparedPage {
+  const byShape = pageQueries(db);
+  const key = `${Object.values(filters).map(Number).join("")} ${fields?.join(",") ?? "*"}`;
+  const built = byShape.get(key);
+  if (built) return built;
   const p = (name: string) => sql.placeholder(name);
   const where: SQL[] = [];
   if (filters.type) where.push(eq(connectionEvents.type, p("type")));
@@ -90,31 +107,34 @@ function eventPageQuery(db: Db, filters: PageFilters): PreparedPage {
       )!,
     );
   }
-  page = db
-    .select()
+  const columns = fields ? fields.map((key) => [key, connectionEvents[key]] as const) : EVENT_COLUMNS;
+  const query = (fields ? db.select(Object.fromEntries(columns)) : db.select())
     .from(connectionEvents)
     .where(where.length ? and(...where) : undefined)
     .orderBy(desc(connectionEvents.ts), desc(connectionEvents.id))
     .limit(p("limit"))
-    .prepare("connection_events_page") as unknown as PreparedPage;
-  byFilters.set(key, page);
+    .prepare("connection_events_page") as unknown as PreparedPage["query"];
+  const page = { query, columns };
+  byShape.set(key, page);
   return page;
 }
 
-const EVENT_COLUMNS = Object.entries(getTableColumns(connectionEvents));
+type EventColumn = readonly [string, (typeof connectionEvents)[keyof ConnectionEventRow]];
+
+const EVENT_COLUMNS: readonly EventColumn[] = Object.entries(getTableColumns(connectionEvents));
 
 /**
  * A stored row as drizzle's `execute()` would map it, with the same column decoders: drizzle's
  * generic mapper checks each cell's field type and walks its path, which was ~25 ms of a client
  * page's 2,000 rows (a sixth of the page's CPU time, and much of its garbage).
  */
-function eventRowOf(raw: Record<string, unknown>): ConnectionEventRow {
+function eventRowOf(raw: Record<string, unknown>, columns: readonly EventColumn[]): Partial<ConnectionEventRow> {
   const row: Record<string, unknown> = {};
-  for (const [key, column] of EVENT_COLUMNS) {
+  for (const [key, column] of columns) {
     const value = raw[column.name];
     row[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
   }
-  return row as ConnectionEventRow;
+  return row;
 }
 
 /**

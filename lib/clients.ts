@@ -3,6 +3,7 @@ import {
   clientHistory as clientEventWindow,
   recentDisconnects as recentDisconnectRows,
   searchClients as searchClientRows,
+  type ClientEvent,
   type ClientEventWindow,
   type ClientMatch,
   type DisconnectFilter,
@@ -11,7 +12,7 @@ import {
 } from "@/db/clients";
 import type { ConnectionEventRow } from "@/db/schema";
 import { assertVerified, type Verified } from "@/lib/auth/verified";
-import { buildTimeline, type TimelineEntry } from "@/lib/diagnosis";
+import { buildTimeline, pairSessions, type Session, type TimelineEntry } from "@/lib/diagnosis";
 import { getRuntime } from "@/lib/runtime";
 
 /**
@@ -19,11 +20,13 @@ import { getRuntime } from "@/lib/runtime";
  * recent disconnects across brokers. db/clients.ts runs the queries and returns rows; this module
  * refuses a caller requireUser()/authorize() did not check and composes the rows into what is shown.
  */
-export type { ClientMatch, ConnectionEventRow, DisconnectPage, ReasonCount };
+export type { ClientEvent, ClientMatch, ConnectionEventRow, DisconnectPage, ReasonCount };
 
 export interface ClientHistory extends ClientEventWindow {
-  /** sessions (connected → disconnected) and the events in between, newest first */
-  timeline: TimelineEntry<ConnectionEventRow>[];
+  /** the events paired into sessions, oldest first (lib/diagnosis pairSessions), for the diagnosis */
+  sessions: Session<ClientEvent>[];
+  /** the same sessions and the events in between, newest first */
+  timeline: TimelineEntry<ClientEvent>[];
 }
 
 /** One ClientID's events over a window, paired into sessions, with counts per reason. */
@@ -34,7 +37,8 @@ export async function clientHistory(
 ): Promise<ClientHistory> {
   assertVerified(viewer);
   const rows = await clientEventWindow(getRuntime().database.db, clientId, window);
-  return { ...rows, timeline: buildTimeline(rows.events) };
+  const sessions = pairSessions(rows.events);
+  return { ...rows, sessions, timeline: buildTimeline(rows.events, sessions) };
 }
 
 export async function searchClients(

@@ -152,7 +152,16 @@ const TAKEOVER_REASONS = new Set(["takenover", "discarded"]);
 // ---------------------------------------------------------------------------------------------
 
 function timeOf(e: DiagnosisEvent): number {
-  return (typeof e.ts === "string" ? new Date(e.ts) : e.ts).getTime();
+  return typeof e.ts === "string" ? Date.parse(e.ts) : e.ts.getTime();
+}
+
+/**
+ * The event's time as a Date: its own `ts` when it is one, shared rather than copied (nothing here
+ * or on the page changes a Date). A 2,000-event page made ~10,000 copies, and Next's server wraps
+ * the Date constructor, which makes each one dearer.
+ */
+function dateOf(e: DiagnosisEvent): Date {
+  return typeof e.ts === "string" ? new Date(e.ts) : e.ts;
 }
 
 function iso(e: DiagnosisEvent): string {
@@ -169,7 +178,7 @@ function openSession<E extends DiagnosisEvent>(start: E): Session<E> {
     broker: start.broker,
     start,
     end: null,
-    startedAt: new Date(timeOf(start)),
+    startedAt: dateOf(start),
     endedAt: null,
     seconds: null,
     open: false,
@@ -184,7 +193,7 @@ function openSession<E extends DiagnosisEvent>(start: E): Session<E> {
 
 function closeSession<E extends DiagnosisEvent>(session: Session<E>, end: E): void {
   session.end = end;
-  session.endedAt = new Date(timeOf(end));
+  session.endedAt = dateOf(end);
   session.reason = end.reason;
   session.seconds =
     session.startedAt !== null
@@ -226,15 +235,14 @@ function orphanSession<E extends DiagnosisEvent>(end: E): Session<E> {
  * and anything else the newest.
  */
 function matchOpen<E extends DiagnosisEvent>(open: Session<E>[], end: E): number {
-  const candidates: number[] = [];
-  open.forEach((s, i) => {
-    const a = s.start;
-    if (!a || a.address === null || end.address === null) candidates.push(i);
-    else if (a.address === end.address && (a.port === null || end.port === null || a.port === end.port))
-      candidates.push(i);
-  });
-  if (candidates.length === 0) return -1;
-  return TAKEOVER_REASONS.has(end.reason ?? "") ? candidates[0] : candidates[candidates.length - 1];
+  const oldest = TAKEOVER_REASONS.has(end.reason ?? "");
+  for (let k = 0; k < open.length; k++) {
+    const i = oldest ? k : open.length - 1 - k;
+    const a = open[i].start;
+    if (!a || a.address === null || end.address === null) return i;
+    if (a.address === end.address && (a.port === null || end.port === null || a.port === end.port)) return i;
+  }
+  return -1;
 }
 
 /**
@@ -269,19 +277,29 @@ export function pairSessions<E extends DiagnosisEvent>(events: readonly E[]): Se
 }
 
 function startKey(s: Session): number {
-  return (s.startedAt ?? s.endedAt ?? new Date(0)).getTime();
+  return startDate(s).getTime();
 }
 
-/** Sessions and the events that are not part of one, newest first: the trace page's timeline. */
-export function buildTimeline<E extends DiagnosisEvent>(events: readonly E[]): TimelineEntry<E>[] {
-  const entries: TimelineEntry<E>[] = pairSessions(events).map((session) => ({
+function startDate(s: Session): Date {
+  return s.startedAt ?? s.endedAt ?? new Date(0);
+}
+
+/**
+ * Sessions and the events that are not part of one, newest first: the trace page's timeline.
+ * `sessions` are `pairSessions(events)`, for a caller that has them already (the diagnosis reads them too).
+ */
+export function buildTimeline<E extends DiagnosisEvent>(
+  events: readonly E[],
+  sessions: readonly Session<E>[] = pairSessions(events),
+): TimelineEntry<E>[] {
+  const entries: TimelineEntry<E>[] = sessions.map((session) => ({
     kind: "session" as const,
-    at: new Date(startKey(session)),
+    at: startDate(session),
     session,
   }));
   for (const e of events) {
     if (e.type === "connect_failed" || e.type === "messages_dropped") {
-      entries.push({ kind: "event", at: new Date(timeOf(e)), event: e });
+      entries.push({ kind: "event", at: dateOf(e), event: e });
     }
   }
   const idOf = (t: TimelineEntry<E>) => (t.kind === "event" ? t.event.id : (t.session.start ?? t.session.end)!.id);
@@ -338,37 +356,66 @@ function evidenceOf(items: { event: DiagnosisEvent; summary: string }[]): Eviden
     .map(({ event, summary }) => ({ eventId: event.id, ts: iso(event), summary }));
 }
 
+/**
+ * The first index of `sorted` whose value passes `test`, or its length; `test` must fail up to some
+ * index and pass from there on. `o - x > t` is such a test for a finite x (a rounded subtraction
+ * keeps the order), so two searches count `Math.abs(o - x) <= t` exactly as filtering would.
+ */
+function firstIndex(sorted: number[], test: (value: number) => boolean): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (test(sorted[mid])) high = mid;
+    else low = mid + 1;
+  }
+  return low;
+}
+
 /** The largest group of times (ms) that fits in `spanMs`; the latest such group on a tie. */
 function densestSpan<T>(items: T[], timeMs: (item: T) => number, spanMs: number): T[] {
   const sorted = [...items].sort((a, b) => timeMs(a) - timeMs(b));
-  let best: T[] = [];
+  let bestFrom = 0;
+  let bestLength = 0;
   let from = 0;
   for (let to = 0; to < sorted.length; to++) {
     while (timeMs(sorted[to]) - timeMs(sorted[from]) > spanMs) from++;
-    if (to - from + 1 >= best.length) best = sorted.slice(from, to + 1);
+    if (to - from + 1 >= bestLength) [bestFrom, bestLength] = [from, to - from + 1];
   }
-  return best;
+  return sorted.slice(bestFrom, bestFrom + bestLength);
 }
 
 interface Context {
   events: DiagnosisEvent[];
-  sessions: Session[];
+  sessions: readonly Session[];
   now: Date;
 }
 
 /** Two devices with one ClientID: takeovers that move the session between addresses and back. */
 function sharedClientId({ sessions, now }: Context): Finding[] {
-  const started = sessions.filter((s) => s.start !== null);
   const switches: { ended: Session; by: Session }[] = [];
   const sameAddress: { ended: Session; by: Session }[] = [];
-  started.forEach((ended, i) => {
-    if (!ended.end || !TAKEOVER_REASONS.has(ended.reason ?? "")) return;
-    // the session that took over is the next one to start on the same broker
-    const by = started.slice(i + 1).find((s) => s.broker === ended.broker);
-    if (!by || ended.address === null || by.address === null) return;
+  // the session that took over is the next one to start on the same broker: newest first, the
+  // latest started session seen per broker is the next one
+  const nextOnBroker = new Map<string, Session>();
+  for (let i = sessions.length - 1; i >= 0; i--) {
+    const ended = sessions[i];
+    if (ended.start === null) continue;
+    const by = nextOnBroker.get(ended.broker);
+    nextOnBroker.set(ended.broker, ended);
+    if (!ended.end || !TAKEOVER_REASONS.has(ended.reason ?? "")) continue;
+    if (!by || ended.address === null || by.address === null) continue;
     (by.address === ended.address ? sameAddress : switches).push({ ended, by });
-  });
-  const returned = switches.some((later, j) => switches.slice(0, j).some((s) => s.ended.address === later.by.address));
+  }
+  switches.reverse();
+  sameAddress.reverse();
+  // an address that lost the session earlier takes it back
+  const lostEarlier = new Set<string | null>();
+  let returned = false;
+  for (const { ended, by } of switches) {
+    if (lostEarlier.has(by.address)) returned = true;
+    lostEarlier.add(ended.address);
+  }
   const findings: Finding[] = [];
   const evidence = (pairs: { ended: Session; by: Session }[]) =>
     evidenceOf(
@@ -503,12 +550,21 @@ function regularCloses({ sessions }: Context): Finding[] {
   );
   if (closed.length < REGULAR_CLOSE_MIN_SESSIONS) return [];
   const tolerance = (length: number) => Math.max(REGULAR_CLOSE_JITTER_SECONDS, length * REGULAR_CLOSE_JITTER_FRACTION);
-  // the length most sessions end near (quadratic, but a window holds a few thousand events at most)
-  let cluster: Session[] = [];
+  // the length most sessions end near: the first session (in time) with the most others within
+  // its tolerance, counted by binary search over the sorted lengths
+  const sorted = closed.map((s) => s.seconds!).sort((a, b) => a - b);
+  const nearCount = (length: number) =>
+    Number.isFinite(length)
+      ? firstIndex(sorted, (o) => o - length > tolerance(length)) -
+        firstIndex(sorted, (o) => o - length >= -tolerance(length))
+      : sorted.filter((o) => Math.abs(o - length) <= tolerance(length)).length;
+  let center = closed[0];
+  let most = 0;
   for (const s of closed) {
-    const near = closed.filter((o) => Math.abs(o.seconds! - s.seconds!) <= tolerance(s.seconds!));
-    if (near.length > cluster.length) cluster = near;
+    const near = nearCount(s.seconds!);
+    if (near > most) [center, most] = [s, near];
   }
+  const cluster = closed.filter((o) => Math.abs(o.seconds! - center.seconds!) <= tolerance(center.seconds!));
   if (cluster.length < REGULAR_CLOSE_MIN_SESSIONS || cluster.length / closed.length < REGULAR_CLOSE_MIN_SHARE)
     return [];
   const lengths = cluster.map((s) => s.seconds!);
@@ -623,11 +679,15 @@ const SEVERITY_ORDER: Record<Severity, number> = { critical: 0, warning: 1, info
 
 /**
  * Findings about one client from its events (any order; they are sorted here), most severe first.
- * `now` dates "the latest … ago" in the details.
+ * `now` dates "the latest … ago" in the details. `sessions` are `pairSessions(events)`, for a
+ * caller that has them already (the trace page pairs once for its timeline and its diagnosis).
  */
-export function diagnose(events: readonly DiagnosisEvent[], now: Date): Finding[] {
-  const sorted = chronological(events);
-  const context: Context = { events: sorted, sessions: pairSessions(sorted), now };
+export function diagnose<E extends DiagnosisEvent>(
+  events: readonly E[],
+  now: Date,
+  sessions: readonly Session<E>[] = pairSessions(events),
+): Finding[] {
+  const context: Context = { events: chronological(events), sessions, now };
   return [
     ...sharedClientId(context),
     ...notAuthorized(context),

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { EMQX_SYS_LINES } from "./helpers/fixtures";
+import { seededRandom } from "./helpers/random";
 import { BUNDLED_STATS } from "../lib/bundled-layout";
 import { DISCONNECT_REASONS, EVENT_TYPES } from "../lib/events";
 import { isMetricName } from "../lib/metrics";
@@ -14,17 +15,6 @@ import type { Dialect, DialectOutput } from "../lib/collector/types";
  * Seeded, so a failure names an input that reproduces.
  */
 const RUNS = 5_000;
-
-/** mulberry32: small seeded PRNG so failures reproduce */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const BUNDLED_NODE = "brokerwatch@127.0.0.1";
 const SEEDS: { topic: string; payload: string }[] = [
@@ -201,7 +191,7 @@ describe.each([
   ["auto", createAutoDialect, EMQX_STATS],
 ] as const)("fuzzing the %s dialect", (name, create, stats) => {
   it(`accounts for ${RUNS} mutated messages without throwing or producing NaN`, () => {
-    const random = prng(0xb40cce2 + name.length);
+    const random = seededRandom(0xb40cce2 + name.length);
     const dialect: Dialect = create();
     const tally: Record<string, number> = {};
     for (let i = 0; i < RUNS; i++) {

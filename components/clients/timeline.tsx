@@ -1,15 +1,15 @@
-import type { ConnectionEventRow } from "@/lib/clients";
+import type { ClientEvent } from "@/lib/clients";
 import type { Session, TimelineEntry } from "@/lib/diagnosis";
 import { Time } from "@/components/time";
 import { Badge, formatDuration, tableClass, TableHead } from "@/components/ui";
-import { ReasonBadge, cellClass, endpointLabel, protocolLabel, sessionLength } from "./format";
+import { ReasonBadge, endpointLabel, protocolLabel, sessionLength } from "./format";
 
 /**
  * A client's sessions, newest first: connected → disconnected pairs with everything the connect
  * said, and failed connects and dropped messages in place between them. Every event has an
  * anchor `#event-<id>` for the diagnosis' evidence links; the row of the linked event lights up.
  */
-export function Timeline({ entries, now }: { entries: TimelineEntry<ConnectionEventRow>[]; now: Date }) {
+export function Timeline({ entries, now }: { entries: TimelineEntry<ClientEvent>[]; now: Date }) {
   return (
     <div className="-mx-4 -my-4 overflow-x-auto">
       <table className={tableClass} data-testid="timeline">
@@ -26,7 +26,7 @@ export function Timeline({ entries, now }: { entries: TimelineEntry<ConnectionEv
             "Broker",
           ]}
         />
-        <tbody>
+        <tbody className={bodyClass}>
           {entries.map((entry) =>
             entry.kind === "session" ? (
               <SessionRow
@@ -44,25 +44,27 @@ export function Timeline({ entries, now }: { entries: TimelineEntry<ConnectionEv
   );
 }
 
-const rowBase =
-  "border-b border-zinc-100 last:border-0 dark:border-zinc-800 has-[:target]:bg-amber-50 dark:has-[:target]:bg-amber-950/50";
+/**
+ * How every row and cell looks (format.tsx cellClass, and the row of a linked event lit up), set
+ * once on the table body: repeated on each of 200+ rows and their nine cells, the same classes
+ * were a third of the trace page's bytes, which the page renders twice (HTML and RSC payload).
+ */
+const bodyClass = [
+  "[&>tr]:border-b [&>tr]:border-zinc-100 [&>tr:last-child]:border-0 dark:[&>tr]:border-zinc-800",
+  "[&>tr:has(:target)]:bg-amber-50 dark:[&>tr:has(:target)]:bg-amber-950/50",
+  "[&>tr>td]:px-3 [&>tr>td]:py-2 [&>tr>td]:align-middle",
+].join(" ");
 
 /** The anchor an evidence link points at; scroll margin keeps it clear of the top edge. */
 function Anchor({ id }: { id: number }) {
   return <span id={`event-${id}`} className="scroll-mt-24" />;
 }
 
-function SessionRow({ session: s, now }: { session: Session<ConnectionEventRow>; now: Date }) {
+function SessionRow({ session: s, now }: { session: Session<ClientEvent>; now: Date }) {
   const openFor = s.open && s.startedAt ? (now.getTime() - s.startedAt.getTime()) / 1000 : null;
   return (
-    <tr
-      className={rowBase}
-      data-session
-      data-start-event={s.start?.id}
-      data-end-event={s.end?.id}
-      data-open={s.open || undefined}
-    >
-      <td className={`${cellClass} whitespace-nowrap`}>
+    <tr data-session data-start-event={s.start?.id} data-end-event={s.end?.id} data-open={s.open || undefined}>
+      <td className="whitespace-nowrap">
         {s.start && <Anchor id={s.start.id} />}
         {s.start ? (
           <Time value={s.start.ts} />
@@ -74,7 +76,7 @@ function SessionRow({ session: s, now }: { session: Session<ConnectionEventRow>;
           <span className="text-zinc-400">not recorded</span>
         )}
       </td>
-      <td className={`${cellClass} whitespace-nowrap`}>
+      <td className="whitespace-nowrap">
         {s.end && <Anchor id={s.end.id} />}
         {s.end ? (
           <Time value={s.end.ts} />
@@ -89,7 +91,7 @@ function SessionRow({ session: s, now }: { session: Session<ConnectionEventRow>;
           </span>
         )}
       </td>
-      <td className={`${cellClass} whitespace-nowrap tabular-nums`}>
+      <td className="whitespace-nowrap tabular-nums">
         {s.seconds !== null ? (
           sessionLength(s.seconds)
         ) : openFor !== null ? (
@@ -98,27 +100,25 @@ function SessionRow({ session: s, now }: { session: Session<ConnectionEventRow>;
           "—"
         )}
       </td>
-      <td className={cellClass}>{s.end ? <ReasonBadge reason={s.reason} /> : null}</td>
-      <td className={`${cellClass} font-mono text-xs whitespace-nowrap`}>{endpointLabel(s.address, s.port)}</td>
-      <td className={`${cellClass} max-w-40 break-all`}>{s.username ?? <span className="text-zinc-400">—</span>}</td>
-      <td className={`${cellClass} whitespace-nowrap`}>{protocolLabel(s.protocolVersion)}</td>
-      <td className={`${cellClass} whitespace-nowrap tabular-nums`}>
-        {s.keepalive !== null ? `${s.keepalive} s` : "—"}
-      </td>
-      <td className={cellClass}>{s.broker}</td>
+      <td>{s.end ? <ReasonBadge reason={s.reason} /> : null}</td>
+      <td className="font-mono text-xs whitespace-nowrap">{endpointLabel(s.address, s.port)}</td>
+      <td className="max-w-40 break-all">{s.username ?? <span className="text-zinc-400">—</span>}</td>
+      <td className="whitespace-nowrap">{protocolLabel(s.protocolVersion)}</td>
+      <td className="whitespace-nowrap tabular-nums">{s.keepalive !== null ? `${s.keepalive} s` : "—"}</td>
+      <td>{s.broker}</td>
     </tr>
   );
 }
 
-function EventRow({ event: e }: { event: ConnectionEventRow }) {
+function EventRow({ event: e }: { event: ClientEvent }) {
   const failed = e.type === "connect_failed";
   return (
-    <tr className={`${rowBase} bg-zinc-50/60 dark:bg-zinc-950/40`} data-event={e.type} data-event-id={e.id}>
-      <td className={`${cellClass} whitespace-nowrap`}>
+    <tr className="bg-zinc-50/60 dark:bg-zinc-950/40" data-event={e.type} data-event-id={e.id}>
+      <td className="whitespace-nowrap">
         <Anchor id={e.id} />
         <Time value={e.ts} />
       </td>
-      <td className={cellClass} colSpan={3}>
+      <td colSpan={3}>
         <span className="inline-flex flex-wrap items-center gap-2">
           {failed ? (
             <>
@@ -130,11 +130,11 @@ function EventRow({ event: e }: { event: ConnectionEventRow }) {
           )}
         </span>
       </td>
-      <td className={`${cellClass} font-mono text-xs whitespace-nowrap`}>{endpointLabel(e.address, e.port)}</td>
-      <td className={`${cellClass} max-w-40 break-all`}>{e.username ?? <span className="text-zinc-400">—</span>}</td>
-      <td className={`${cellClass} whitespace-nowrap`}>{protocolLabel(e.protocolVersion)}</td>
-      <td className={`${cellClass} tabular-nums`}>{e.keepalive !== null ? `${e.keepalive} s` : "—"}</td>
-      <td className={cellClass}>{e.broker}</td>
+      <td className="font-mono text-xs whitespace-nowrap">{endpointLabel(e.address, e.port)}</td>
+      <td className="max-w-40 break-all">{e.username ?? <span className="text-zinc-400">—</span>}</td>
+      <td className="whitespace-nowrap">{protocolLabel(e.protocolVersion)}</td>
+      <td className="tabular-nums">{e.keepalive !== null ? `${e.keepalive} s` : "—"}</td>
+      <td>{e.broker}</td>
     </tr>
   );
 }

@@ -103,12 +103,11 @@ export function ClientTrace({
   // Rendering thousands of rows costs more than everything else on the page (bench/dashboard):
   // show the newest ones, plus any the diagnosis cites so its evidence links always land.
   const cited = new Set(findings.flatMap((f) => f.evidence.map((e) => e.eventId)));
+  const isCited = (event: { id: number } | null) => event !== null && cited.has(event.id);
   const shownTimeline = history.timeline.filter(
     (entry, i) =>
       i < TIMELINE_ROWS ||
-      (entry.kind === "session"
-        ? [entry.session.start?.id, entry.session.end?.id].some((id) => id !== undefined && cited.has(id))
-        : cited.has(entry.event.id)),
+      (entry.kind === "session" ? isCited(entry.session.start) || isCited(entry.session.end) : isCited(entry.event)),
   );
   return (
     <div className="mx-auto max-w-6xl space-y-6">

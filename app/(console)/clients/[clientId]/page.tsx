@@ -36,7 +36,7 @@ export default async function ClientTracePage({ params, searchParams }: Props) {
       clientId={clientId}
       window={window}
       history={history}
-      findings={diagnose(history.events, now)}
+      findings={diagnose(history.events, now, history.sessions)}
       now={now}
     />
   );
