@@ -1,9 +1,8 @@
-import net from "node:net";
-import mqttPacket from "mqtt-packet";
 import { afterEach, describe, expect, it } from "vitest";
 import { BrokerCollector, DEFAULT_TIMING } from "@/lib/collector/collector";
 import type { IngestWriter } from "@/lib/collector/writer";
 import { waitFor } from "./helpers/ports";
+import { scriptedBroker } from "./helpers/raw-mqtt";
 
 /**
  * A flood of log lines must not hold the event loop: Node reads a busy socket in up to 32 chunks
@@ -20,38 +19,18 @@ describe("the collector under a flood", () => {
 
   /** A broker that answers CONNECT and SUBSCRIBE, then writes `count` Mosquitto log lines at once. */
   async function floodingBroker(count: number) {
-    const sockets = new Set<net.Socket>();
-    const server = net.createServer((socket) => {
-      sockets.add(socket);
-      socket.on("close", () => sockets.delete(socket));
-      socket.on("error", () => {});
-      const parser = mqttPacket.parser({ protocolVersion: 5 });
-      let version: 4 | 5 = 5;
-      const packet = (p: Record<string, unknown>) =>
-        mqttPacket.generate(p as unknown as mqttPacket.Packet, { protocolVersion: version });
-      parser.on("packet", (p) => {
-        if (p.cmd === "connect") {
-          version = p.protocolVersion === 5 ? 5 : 4;
-          socket.write(packet({ cmd: "connack", sessionPresent: false, reasonCode: 0, returnCode: 0 }));
-        } else if (p.cmd === "subscribe") {
-          socket.write(packet({ cmd: "suback", messageId: p.messageId, granted: p.subscriptions.map(() => 0) }));
-          const epoch = Math.floor(Date.now() / 1000);
-          const flood: Buffer[] = [];
-          for (let i = 0; i < count; i++) {
-            const line = `${epoch}: New client connected from 10.0.0.1:${1024 + (i % 60000)} as flood-${i} (p2, c1, k60).`;
-            flood.push(packet({ cmd: "publish", topic: "$SYS/broker/log/N", payload: line, qos: 0 }));
-          }
-          socket.write(Buffer.concat(flood));
-        }
-      });
-      socket.on("data", (chunk) => parser.parse(chunk));
+    const broker = await scriptedBroker((packet, connection) => {
+      if (packet.cmd !== "subscribe") return;
+      const epoch = Math.floor(Date.now() / 1000);
+      const flood: Buffer[] = [];
+      for (let i = 0; i < count; i++) {
+        const line = `${epoch}: New client connected from 10.0.0.1:${1024 + (i % 60000)} as flood-${i} (p2, c1, k60).`;
+        flood.push(connection.packet({ cmd: "publish", topic: "$SYS/broker/log/N", payload: line, qos: 0 }));
+      }
+      connection.socket.write(Buffer.concat(flood));
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    cleanups.push(async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    });
-    return `mqtt://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+    cleanups.push(() => broker.close());
+    return broker.url;
   }
 
   it("handles a few hundred messages per turn of the event loop, not everything the socket holds", async () => {

@@ -1,11 +1,11 @@
 import net from "node:net";
 import { Aedes } from "aedes";
-import mqttPacket from "mqtt-packet";
 import { afterEach, describe, expect, it } from "vitest";
 import { BrokerCollector, DEFAULT_TIMING, refusesMqtt5 } from "@/lib/collector/collector";
 import type { IngestWriter } from "@/lib/collector/writer";
 import { quietCollector } from "./helpers/collector";
 import { waitFor } from "./helpers/ports";
+import { scriptedBroker } from "./helpers/raw-mqtt";
 
 /**
  * The collector speaks MQTT 5 (for its Receive Maximum, README "Reliability and broker-side
@@ -68,39 +68,25 @@ describe("the collector's MQTT protocol level", () => {
    */
   async function pinglessBroker() {
     const state = { connects: 0, pings: 0, publishing: true };
-    const sockets = new Set<net.Socket>();
-    const server = net.createServer((socket) => {
-      sockets.add(socket);
-      socket.on("close", () => sockets.delete(socket));
-      socket.on("error", () => {});
-      const parser = mqttPacket.parser({ protocolVersion: 5 });
-      let version: 4 | 5 = 5;
-      let timer: NodeJS.Timeout | null = null;
-      const send = (packet: Record<string, unknown>) =>
-        socket.write(mqttPacket.generate(packet as unknown as mqttPacket.Packet, { protocolVersion: version }));
-      parser.on("packet", (packet) => {
+    const timers = new Map<unknown, NodeJS.Timeout>();
+    const broker = await scriptedBroker(
+      (packet, connection) => {
         if (packet.cmd === "connect") {
           state.connects++;
-          version = packet.protocolVersion === 5 ? 5 : 4;
-          send({ cmd: "connack", sessionPresent: false, reasonCode: 0, returnCode: 0 });
         } else if (packet.cmd === "subscribe") {
-          send({ cmd: "suback", messageId: packet.messageId, granted: packet.subscriptions.map(() => 0) });
-          timer = setInterval(() => {
-            if (state.publishing) send({ cmd: "publish", topic: "$SYS/broker/uptime", payload: "5 seconds", qos: 0 });
+          const timer = setInterval(() => {
+            if (state.publishing)
+              connection.send({ cmd: "publish", topic: "$SYS/broker/uptime", payload: "5 seconds", qos: 0 });
           }, 200);
+          timers.set(connection, timer);
         } else if (packet.cmd === "pingreq") {
           state.pings++; // never answered
         }
-      });
-      socket.on("data", (chunk) => parser.parse(chunk));
-      socket.on("close", () => timer && clearInterval(timer));
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    cleanups.push(async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    });
-    return { state, url: `mqtt://127.0.0.1:${(server.address() as net.AddressInfo).port}` };
+      },
+      (connection) => clearInterval(timers.get(connection)),
+    );
+    cleanups.push(() => broker.close());
+    return { state, url: broker.url };
   }
 
   it("keeps a connection that delivers packets but whose PINGRESP is late, and drops one that has gone quiet", async () => {

@@ -97,3 +97,56 @@ export async function rawSession(
   const connack = await client.waitFor("connack");
   return Object.assign(client, { connack });
 }
+
+/** One connection to a ScriptedBroker: what it sends and the socket it sends on. */
+export interface ScriptedConnection {
+  socket: net.Socket;
+  /** a packet, encoded for the protocol level the client connected with */
+  packet(p: Record<string, unknown>): Buffer;
+  send(p: Record<string, unknown>): void;
+}
+
+/**
+ * A broker that does only what a test scripts: it answers CONNECT with CONNACK and SUBSCRIBE with
+ * SUBACK (granted QoS 0), and hands every packet to `onPacket` after that, e.g. a broker that never
+ * answers PINGREQ, or one that floods. Returns its URL and a function that closes it.
+ */
+export async function scriptedBroker(
+  onPacket: (packet: mqttPacket.Packet, connection: ScriptedConnection) => void,
+  onClose: (connection: ScriptedConnection) => void = () => {},
+): Promise<{ url: string; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on("error", () => {});
+    const parser = mqttPacket.parser({ protocolVersion: 5 });
+    let version: 4 | 5 = 5;
+    const connection: ScriptedConnection = {
+      socket,
+      packet: (p) => mqttPacket.generate(p as unknown as mqttPacket.Packet, { protocolVersion: version }),
+      send: (p) => socket.write(connection.packet(p)),
+    };
+    parser.on("packet", (p) => {
+      if (p.cmd === "connect") {
+        version = p.protocolVersion === 5 ? 5 : 4;
+        connection.send({ cmd: "connack", sessionPresent: false, reasonCode: 0, returnCode: 0 });
+      } else if (p.cmd === "subscribe") {
+        connection.send({ cmd: "suback", messageId: p.messageId, granted: p.subscriptions.map(() => 0) });
+      }
+      onPacket(p, connection);
+    });
+    socket.on("data", (chunk) => parser.parse(chunk));
+    socket.on("close", () => {
+      sockets.delete(socket);
+      onClose(connection);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `mqtt://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
