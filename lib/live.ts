@@ -283,7 +283,7 @@ function setWatched(writer: object, on: boolean): void {
 }
 
 /** Whether a live event stream of this thread listens to `writer`'s committed events. */
-export function hasLiveStreams(writer: object): boolean {
+function hasLiveStreams(writer: object): boolean {
   return watched().writers.has(writer);
 }
 
