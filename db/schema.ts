@@ -272,6 +272,11 @@ export const apiTokens = pgTable("api_tokens", {
   prefix: text("prefix").notNull(),
   role: text("role", { enum: USER_ROLES }).notNull().default("viewer"),
   scope: text("scope", { enum: TOKEN_SCOPES }).notNull().default("api"),
+  /**
+   * ingest tokens: the brokers whose log it may ship to; null, every broker (tokens made before
+   * scopes existed keep working). docs/contract.md §6, "Ingest tokens".
+   */
+  brokers: jsonb("brokers").$type<string[]>(),
   createdAt: ts("created_at").notNull().defaultNow(),
   lastUsedAt: ts("last_used_at"),
   revokedAt: ts("revoked_at"),
