@@ -11,6 +11,19 @@ export interface Caller {
   username: string | null;
   /** `ingest` tokens reach only the log-shipping route */
   scope: TokenScope;
+  /** an ingest token limited to these brokers; null, every broker */
+  brokers: string[] | null;
+}
+
+/**
+ * Whether `caller` may ship log lines to broker `name`. Asked before the broker is looked up, and
+ * answered the same whether it exists or not: a token limited to some brokers learns nothing of
+ * the others' names (issue 18).
+ */
+export function assertBrokerInScope(caller: Caller, name: string): void {
+  if (caller.brokers !== null && !caller.brokers.includes(name)) {
+    throw new ApiError("forbidden", `this token may not ship log lines to "${name}": it is limited to other brokers`);
+  }
 }
 
 /** What a route needs: a role, or `ingest` (an admin, or a token of scope ingest). */
@@ -49,12 +62,12 @@ export async function authorize(request: Request, need: Need = "viewer"): Promis
     if (granted.scope === "ingest" && need !== "ingest") {
       throw new ApiError("forbidden", "this token may only ship log lines (scope ingest): POST /api/brokers/{name}/log");
     }
-    caller = { role: granted.role, via: "token", username: null, scope: granted.scope };
+    caller = { role: granted.role, via: "token", username: null, scope: granted.scope, brokers: granted.brokers };
   } else {
     const user = await sessionUser(db, readCookie(request, SESSION_COOKIE));
     if (user) {
       checkOrigin(request);
-      caller = { role: user.role, via: "session", username: user.username, scope: "api" };
+      caller = { role: user.role, via: "session", username: user.username, scope: "api", brokers: null };
     }
   }
   if (!caller) throw new ApiError("unauthorized", "missing credentials: send Authorization: Bearer <token> or log in");
