@@ -19,6 +19,20 @@ const port = (name: string, fallback: number) =>
       return n;
     });
 
+const wholeNumber = (name: string, fallback: number, min: number, max: number, unit: string) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === "") return fallback;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: "custom", message: `${name} must be a whole number of ${unit} between ${min} and ${max} (got "${v}")` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
 const envSchema = z.object({
   DATABASE_URL: z
     .string()
@@ -77,6 +91,10 @@ const envSchema = z.object({
       }
       return n;
     }),
+  /** retained messages the bundled broker keeps at most; more are delivered live but not retained */
+  BUNDLED_MAX_RETAINED_MESSAGES: wholeNumber("BUNDLED_MAX_RETAINED_MESSAGES", 10_000, 1, 10_000_000, "retained messages"),
+  /** bytes (topic + payload) of retained messages the bundled broker keeps at most */
+  BUNDLED_MAX_RETAINED_BYTES: wholeNumber("BUNDLED_MAX_RETAINED_BYTES", 64 * 1024 * 1024, 1024, 2 ** 40, "bytes"),
   /** `user:password,user2:password2`; when set the bundled broker refuses anonymous clients */
   BUNDLED_BROKER_USERS: z
     .string()
