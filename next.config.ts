@@ -29,7 +29,7 @@ const SECURITY_HEADERS = [
 
 const nextConfig: NextConfig = {
   // Database drivers and the broker stay plain Node modules, loaded at run time, never bundled.
-  serverExternalPackages: ["@electric-sql/pglite", "postgres", "aedes", "mqtt", "prom-client", "@node-rs/argon2"],
+  serverExternalPackages: ["@electric-sql/pglite", "postgres", "aedes", "mqtt", "prom-client", "@node-rs/argon2", "undici"],
   // `npm run typecheck` (tsc, in CI) checks types; the build that `npm start` may run skips it
   // so a first start is faster.
   typescript: { ignoreBuildErrors: true },

@@ -1,5 +1,6 @@
 import path from "node:path";
 import { z } from "zod";
+import { parseEgress } from "@/lib/egress";
 
 /**
  * The environment of docs/contract.md §1, validated once at start. A bad value stops the
@@ -145,6 +146,19 @@ const envSchema = z.object({
       ctx.addIssue({ code: "custom", message: `BROKERWATCH_INGEST must be "worker" or "inline" (got "${v}")` });
       return z.NEVER;
     }),
+  /** allow:/deny: entries for every outbound connection (lib/egress.ts); checked here so a typo stops the start */
+  BROKERWATCH_EGRESS: z
+    .string()
+    .optional()
+    .superRefine((v, ctx) => {
+      try {
+        parseEgress(v);
+      } catch (err) {
+        ctx.addIssue({ code: "custom", message: (err as Error).message });
+      }
+    }),
+  /** open event streams per token or session (lib/auth/api.ts takeStreamSlot) */
+  BROKERWATCH_MAX_STREAMS: wholeNumber("BROKERWATCH_MAX_STREAMS", 20, 1, 10_000, "streams"),
   BROKERWATCH_API_TOKEN: z.string().optional(),
   BROKERWATCH_ADMIN_PASSWORD: z.string().optional(),
   BROKERWATCH_SECRET: z.string().optional(),
