@@ -196,7 +196,7 @@ describe("viewers and streams", () => {
         const page = await browser.newPage();
         const violations: string[] = [];
         page.on("console", (m) => {
-          if (/Content Security Policy/i.test(m.text())) violations.push(m.text());
+          if (/Content Security Policy/i.test(m.text())) violations.push(`${new URL(page.url()).pathname}: ${m.text()}`);
         });
         await page.addInitScript(() =>
           document.addEventListener("securitypolicyviolation", (e) =>
@@ -205,6 +205,9 @@ describe("viewers and streams", () => {
         );
         await signIn(page, app.url, "admin", ADMIN_PASSWORD);
         await page.getByText("bundled").first().waitFor({ timeout: 15_000 });
+        // the forms validate in the browser too (zod): open one
+        await page.goto(`${app.url}/settings/brokers`);
+        await page.waitForLoadState("networkidle").catch(() => undefined);
         const pages = [
           "/brokers",
           "/brokers/bundled",
