@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
-import mqtt, { type IPublishPacket, type MqttClient } from "mqtt";
+import type { IPublishPacket, MqttClient } from "mqtt";
+import { connectMqtt } from "../egress-mqtt";
 import type { EventRow, SampleRow } from "@/db/ingest";
 import type { MetricName } from "../metrics";
 import { EventOrdinals, type Taken } from "./identity";
@@ -195,7 +196,7 @@ export class BrokerCollector extends EventEmitter<{
     if (this.stopped) return;
     this.everTried = true;
     const keepaliveSeconds = this.timing.keepaliveSeconds ?? KEEPALIVE_SECONDS;
-    const client = mqtt.connect(this.broker.url, {
+    const client = connectMqtt(this.broker.url, {
       clientId: this.broker.clientId,
       clean: false,
       protocolVersion: this.protocolVersion,
