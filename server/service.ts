@@ -8,7 +8,7 @@ import type { NewBrokerRow } from "@/db/schema";
 import { installationId } from "@/db/settings";
 import { startBundledBroker, type BundledBroker } from "@/broker/index";
 import { ensureAdminUser, ensureServiceSecret } from "@/lib/auth/bootstrap";
-import { Cluster } from "@/lib/cluster/cluster";
+import { Cluster, InstanceNameTaken } from "@/lib/cluster/cluster";
 import { CollectorManager } from "@/lib/collector/manager";
 import { DEFAULT_TIMING, type CollectorTiming } from "@/lib/collector/collector";
 import { IngestWriter } from "@/lib/collector/writer";
@@ -215,7 +215,20 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     void collectors.rebalance().catch((err: Error) => log(`brokerwatch: rebalancing brokers failed: ${err.message}`));
     if (!cluster.isLeader) void engine.follow().catch(() => {});
   });
-  await cluster.start();
+  try {
+    await cluster.start();
+  } catch (err) {
+    await deliveryWorker.stop().catch(() => {});
+    await writer.stop().catch(() => {});
+    if (broker) await broker.close().catch(() => {});
+    await releaseBundledLock();
+    await database.close().catch(() => {});
+    throw err instanceof InstanceNameTaken ? new StartError(err.message) : err;
+  }
+  cluster.on("evicted", () => {
+    void collectors.stop().catch(() => {});
+    void engine.stop().catch(() => {});
+  });
   // Incidents listen before the first collector can report a status change.
   const incidents = new IncidentTracker(database, collectors, {
     timing: opts.incidents,

@@ -61,6 +61,11 @@ export interface CollectorTiming {
   scrapeIntervalMs?: number;
   /** MQTT keepalive of the collector's connection; default 10 s */
   keepaliveSeconds?: number;
+  /**
+   * After another client took this collector's session (its ClientID in use elsewhere), wait this
+   * long before connecting again, rather than taking it back at once and fighting; default 30 s.
+   */
+  clashRetryMs?: number;
 }
 
 export const DEFAULT_TIMING: CollectorTiming = {
@@ -102,6 +107,13 @@ export class BrokerCollector extends EventEmitter<{
   private lastTickAt = 0;
   private lastError: string | null = null;
   private detectedReported: DialectName | null = null;
+  /**
+   * Another connection with our ClientID took our session (MQTT 5 DISCONNECT 0x8E, or the
+   * broker's takeover log line naming our ClientID): a name clash, not an outage. Until we are
+   * connected again the broker's status is unknown to us, not down.
+   */
+  private clash: string | null = null;
+  private clashLogged = 0;
   private readonly prefix: string;
   private readonly ordinals = new EventOrdinals();
   /**
@@ -230,8 +242,13 @@ export class BrokerCollector extends EventEmitter<{
       if (this.paused || Date.now() - lastReadAt < keepaliveSeconds * 1000) client.reschedulePing(true);
       else keepaliveTimeout();
     };
+    client.on("disconnect", (packet) => {
+      // MQTT 5 §3.14.2.1: 0x8E "Session taken over", another connection with this ClientID.
+      if (packet.reasonCode === SESSION_TAKEN_OVER) this.nameClash("the broker ended this connection: session taken over (MQTT 5 reason 0x8E)");
+    });
     client.on("connect", (connack) => {
       this.connected = true;
+      this.clash = null;
       this.connectedAt = Date.now();
       this.attempts = 0;
       if (this.lastError) this.log(`brokerwatch: collector ${this.broker.name}: connected to ${this.broker.url}`);
@@ -286,7 +303,7 @@ export class BrokerCollector extends EventEmitter<{
       // A refusal of MQTT 5 is not an outage: ask again at once, in 3.1.1.
       if (fallingBack) return this.connect();
       this.check();
-      this.scheduleReconnect();
+      this.scheduleReconnect(this.clash ? (this.timing.clashRetryMs ?? CLASH_RETRY_MS) : undefined);
     });
   }
 
@@ -308,12 +325,35 @@ export class BrokerCollector extends EventEmitter<{
     (client as unknown as MqttInternals)._sendPacket({ cmd: "puback", messageId });
   }
 
-  private scheduleReconnect(): void {
+  /**
+   * Our own ClientID taken over: one clear error per clash (not one per reconnect), and no "down":
+   * the broker answered, someone else is connected as us. server log and README "Running several
+   * instances" say what to do.
+   */
+  private nameClash(evidence: string): void {
+    this.clash = evidence;
+    const now = Date.now();
+    if (now - this.clashLogged < 10 * 60_000) return;
+    this.clashLogged = now;
+    this.log(
+      `brokerwatch: ERROR: collector ${this.broker.name}: ClientID clash: another client is connected with this collector's ClientID ` +
+        `"${this.broker.clientId}" (${evidence}). This is a name clash, not a broker outage: two brokerwatch instances with one name ` +
+        "(BROKERWATCH_INSTANCE), or the ClientID configured elsewhere. The broker's status stays unknown here until this collector " +
+        `is connected again; retrying every ${Math.round((this.timing.clashRetryMs ?? CLASH_RETRY_MS) / 1000)} s`,
+    );
+  }
+
+  /** whether this collector's ClientID is in use by another connection (see nameClash) */
+  get clientIdClash(): boolean {
+    return this.clash !== null;
+  }
+
+  private scheduleReconnect(fixedDelayMs?: number): void {
     if (this.stopped || this.reconnectTimer) return;
     // Capped exponential backoff with full jitter in [50%, 100%]: a fleet of collectors that lost
     // the same broker does not reconnect in lockstep.
     const base = Math.min(this.timing.backoffCapMs, this.timing.backoffBaseMs * 2 ** this.attempts);
-    const delay = base * (0.5 + Math.random() / 2);
+    const delay = fixedDelayMs ?? base * (0.5 + Math.random() / 2);
     this.attempts++;
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
@@ -390,6 +430,15 @@ export class BrokerCollector extends EventEmitter<{
       return { broker: name, node, metric: s.metric, labels, ts: s.ts, value: s.value };
     });
     const events = output.events.map((e) => toEventRow(name, e, this.ordinals.key(e, taken)));
+    for (const e of events) {
+      // The broker's log says a connection with our ClientID took over an older one while we are
+      // connected: either we took it from another holder of our ClientID or (3.1.1, no DISCONNECT
+      // reason) it is about to take ours. Both are a clash.
+      // Our own connect's takeover of our stale session is logged before our CONNACK (its second
+      // at the latest), so only a later one counts.
+      if (e.reason === "takenover" && e.clientId === this.broker.clientId && e.ts.getTime() >= this.connectedAt + 2000)
+        this.nameClash(`the broker logged a takeover of ClientID "${e.clientId}"${e.address ? ` from ${e.address}${e.port ? `:${e.port}` : ""}` : ""}`);
+    }
     this.counters.events += events.length;
     this.counters.unparsed += output.unparsed.length;
     this.writer.enqueue(
@@ -448,7 +497,10 @@ export class BrokerCollector extends EventEmitter<{
     const now = Date.now();
     let next: BrokerStatus;
     let why: string;
-    if (!this.connected) {
+    if (!this.connected && this.clash) {
+      next = "unknown";
+      why = `ClientID clash: ${this.clash}`;
+    } else if (!this.connected) {
       next =
         this.everTried && (this.status !== "unknown" || this.lastError !== null || this.attempts > 0)
           ? "down"
@@ -556,6 +608,9 @@ const KEEPALIVE_SECONDS = 10;
 /** messages handled before the event loop gets a turn: a few ms of work (handleMessage in connect) */
 const READ_BURST = 500;
 const SESSION_NEVER_EXPIRES = 0xffffffff;
+/** MQTT 5 reason code "Session taken over" (§2.4, table 2-6) */
+const SESSION_TAKEN_OVER = 0x8e;
+const CLASH_RETRY_MS = 30_000;
 /** the most a 16-bit Receive Maximum allows; the write queue's own limit pauses reading before this matters */
 const RECEIVE_MAXIMUM = 65_535;
 
