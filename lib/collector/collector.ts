@@ -114,6 +114,15 @@ export class BrokerCollector extends EventEmitter<{
    */
   private clash: string | null = null;
   private clashLogged = 0;
+  /**
+   * When the broker itself closed our last connection (a clean TCP end, not an error or our
+   * keepalive): a broker going away, or another connection taking our ClientID (Mosquitto 2.0
+   * sends 3.1.1 and 5 clients no reason, it closes the socket). Until the next connect attempt
+   * tells which, the status is held; a takeover line for our ClientID right after we are back
+   * tells the second.
+   */
+  private closedByBrokerAt = 0;
+  private holdStatusUntil = 0;
   private readonly prefix: string;
   private readonly ordinals = new EventOrdinals();
   /**
@@ -246,9 +255,11 @@ export class BrokerCollector extends EventEmitter<{
       // MQTT 5 §3.14.2.1: 0x8E "Session taken over", another connection with this ClientID.
       if (packet.reasonCode === SESSION_TAKEN_OVER) this.nameClash("the broker ended this connection: session taken over (MQTT 5 reason 0x8E)");
     });
+    let endedByBroker = false;
     client.on("connect", (connack) => {
+      (client.stream as NodeJS.EventEmitter).once("end", () => (endedByBroker = true));
       this.connected = true;
-      this.clash = null;
+      this.holdStatusUntil = 0;
       this.connectedAt = Date.now();
       this.attempts = 0;
       if (this.lastError) this.log(`brokerwatch: collector ${this.broker.name}: connected to ${this.broker.url}`);
@@ -291,10 +302,20 @@ export class BrokerCollector extends EventEmitter<{
         return;
       }
       this.noteError(err.message);
+      // the attempt after a close by the broker failed: the broker is really gone
+      this.holdStatusUntil = 0;
     });
     client.on("close", () => {
       if (this.client !== client) return;
+      const wasConnected = this.connected;
       this.connected = false;
+      // a connection that held for a minute: whatever clashed with it has gone
+      if (wasConnected && Date.now() - this.connectedAt > 60_000) this.clash = null;
+      if (wasConnected && endedByBroker && !this.clash) {
+        // Ask again at once: a refused connect says "down" within ms, a takeover says "clash".
+        this.closedByBrokerAt = Date.now();
+        this.holdStatusUntil = Date.now() + HOLD_AFTER_BROKER_CLOSE_MS;
+      } else if (wasConnected) this.closedByBrokerAt = 0;
       this.forgetUnacknowledged();
       client.removeAllListeners();
       client.on("error", () => {});
@@ -303,7 +324,9 @@ export class BrokerCollector extends EventEmitter<{
       // A refusal of MQTT 5 is not an outage: ask again at once, in 3.1.1.
       if (fallingBack) return this.connect();
       this.check();
-      this.scheduleReconnect(this.clash ? (this.timing.clashRetryMs ?? CLASH_RETRY_MS) : undefined);
+      this.scheduleReconnect(
+        this.clash ? (this.timing.clashRetryMs ?? CLASH_RETRY_MS) : this.holdStatusUntil > Date.now() ? 0 : undefined,
+      );
     });
   }
 
@@ -435,9 +458,16 @@ export class BrokerCollector extends EventEmitter<{
       // connected: either we took it from another holder of our ClientID or (3.1.1, no DISCONNECT
       // reason) it is about to take ours. Both are a clash.
       // Our own connect's takeover of our stale session is logged before our CONNACK (its second
-      // at the latest), so only a later one counts.
-      if (e.reason === "takenover" && e.clientId === this.broker.clientId && e.ts.getTime() >= this.connectedAt + 2000)
-        this.nameClash(`the broker logged a takeover of ClientID "${e.clientId}"${e.address ? ` from ${e.address}${e.port ? `:${e.port}` : ""}` : ""}`);
+      // at the latest): only a later one counts, or one right after the broker closed our previous
+      // connection (then the "stale session" was another connection's: it had taken ours).
+      if (e.reason !== "takenover" || e.clientId !== this.broker.clientId) continue;
+      const at = e.ts.getTime();
+      const from = e.address ? ` from ${e.address}${e.port ? `:${e.port}` : ""}` : "";
+      if (at >= this.connectedAt + 2000) this.nameClash(`the broker logged a takeover of ClientID "${e.clientId}"${from}`);
+      else if (this.closedByBrokerAt && at >= this.closedByBrokerAt - 1000)
+        this.nameClash(
+          `the broker closed this collector's connection, and when it came back the broker logged that another connection held its ClientID`,
+        );
     }
     this.counters.events += events.length;
     this.counters.unparsed += output.unparsed.length;
@@ -500,6 +530,9 @@ export class BrokerCollector extends EventEmitter<{
     if (!this.connected && this.clash) {
       next = "unknown";
       why = `ClientID clash: ${this.clash}`;
+    } else if (!this.connected && now < this.holdStatusUntil) {
+      next = this.status;
+      why = "the broker closed the connection; asking again";
     } else if (!this.connected) {
       next =
         this.everTried && (this.status !== "unknown" || this.lastError !== null || this.attempts > 0)
@@ -611,6 +644,8 @@ const SESSION_NEVER_EXPIRES = 0xffffffff;
 /** MQTT 5 reason code "Session taken over" (§2.4, table 2-6) */
 const SESSION_TAKEN_OVER = 0x8e;
 const CLASH_RETRY_MS = 30_000;
+/** how long a close by the broker waits for the immediate reconnect to say outage or clash */
+const HOLD_AFTER_BROKER_CLOSE_MS = 3000;
 /** the most a 16-bit Receive Maximum allows; the write queue's own limit pauses reading before this matters */
 const RECEIVE_MAXIMUM = 65_535;
 
