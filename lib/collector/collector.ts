@@ -66,7 +66,15 @@ export interface CollectorTiming {
    * long before connecting again, rather than taking it back at once and fighting; default 30 s.
    */
   clashRetryMs?: number;
+  /**
+   * The broker keeps the collector's session this long after the connection ends (MQTT 5 Session
+   * Expiry Interval), so a restart under the same name reads what was queued meanwhile, while a
+   * session nobody comes back to still ends; default a day (BROKERWATCH_SESSION_EXPIRY).
+   */
+  sessionExpirySeconds?: number;
 }
+
+export const DEFAULT_SESSION_EXPIRY_SECONDS = 24 * 3600;
 
 export const DEFAULT_TIMING: CollectorTiming = {
   minStaleMs: 5000,
@@ -153,6 +161,9 @@ export class BrokerCollector extends EventEmitter<{
    * watcher the 0 is stored at once, without asking the database.
    */
   sharedView: () => boolean = () => false;
+  /** set in drain mode (see drain()) */
+  private draining: { resolve: (r: DrainResult) => void; messages: number; lastAt: number; ready: boolean } | null =
+    null;
 
   constructor(
     readonly broker: CollectedBroker,
@@ -201,6 +212,71 @@ export class BrokerCollector extends EventEmitter<{
     this.connected = false;
   }
 
+  /**
+   * Adopts a gone instance's broker session (this collector's ClientID is that instance's) instead
+   * of watching: connects to it, stops new messages being queued there (UNSUBSCRIBE), stores what
+   * was queued (acknowledged after commit, like any message; event identities drop what this
+   * instance's own session also delivered), and once nothing more arrives ends the session (MQTT 5:
+   * Session Expiry 0 on DISCONNECT; 3.1.1: a clean-session connect). Status, heartbeats and
+   * reconnects are not this mode's business; a failure leaves the session to expire.
+   */
+  drain(timeoutMs = 120_000): Promise<DrainResult> {
+    return new Promise<DrainResult>((resolve) => {
+      const started = Date.now();
+      const finish = (r: Omit<DrainResult, "ms">) => {
+        clearInterval(poll);
+        clearTimeout(limit);
+        this.draining = null;
+        resolve({ ...r, ms: Date.now() - started });
+      };
+      this.draining = { resolve: () => {}, messages: 0, lastAt: Date.now(), ready: false };
+      const state = this.draining;
+      state.resolve = (r) => finish(r);
+      const poll = setInterval(() => {
+        const client = this.client;
+        if (!client || !state.ready || this.paused) return;
+        if (Date.now() - state.lastAt < DRAIN_QUIET_MS || this.own.unacknowledgedCount > 0) return;
+        void this.endSession(client).then(() => finish({ ended: true, messages: state.messages }));
+      }, 100);
+      const limit = setTimeout(() => {
+        this.log(`brokerwatch: adopting session ${this.broker.clientId} on ${this.broker.name}: still receiving after ${timeoutMs / 1000} s; left to expire`);
+        void this.stop().then(() => finish({ ended: false, messages: state.messages }));
+      }, timeoutMs);
+      this.stopped = false;
+      this.connect();
+    });
+  }
+
+  /** Ends the session for good on this connection (see drain). */
+  private async endSession(client: MqttClient): Promise<void> {
+    this.stopped = true;
+    this.client = null;
+    if (this.protocolVersion === 5) {
+      // §3.14.2.2.2: the Session Expiry Interval may be set on DISCONNECT when it was not 0 at CONNECT.
+      await new Promise<void>((resolve) =>
+        client.end(false, { reasonCode: 0, properties: { sessionExpiryInterval: 0 } }, () => resolve()),
+      );
+      return;
+    }
+    await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+    // 3.1.1: a clean-session connect discards the stored session (§3.1.2.4).
+    const clean = mqtt.connect(this.broker.url, {
+      clientId: this.broker.clientId,
+      clean: true,
+      protocolVersion: 4,
+      username: this.broker.username ?? undefined,
+      password: this.broker.password ?? undefined,
+      reconnectPeriod: 0,
+      connectTimeout: 5000,
+    });
+    await new Promise<void>((resolve) => {
+      clean.once("connect", () => clean.end(false, {}, () => resolve()));
+      clean.once("error", () => resolve());
+      clean.once("close", () => resolve());
+    });
+    clean.end(true);
+  }
+
   /** Backpressure from the writer: stop reading the socket; the broker holds the messages for us. */
   pause(): void {
     this.paused = true;
@@ -224,7 +300,7 @@ export class BrokerCollector extends EventEmitter<{
         ? {
             properties: {
               // the session outlives a disconnect as a 3.1.1 clean-session-0 one does
-              sessionExpiryInterval: SESSION_NEVER_EXPIRES,
+              sessionExpiryInterval: this.timing.sessionExpirySeconds ?? DEFAULT_SESSION_EXPIRY_SECONDS,
               receiveMaximum: RECEIVE_MAXIMUM,
             },
           }
@@ -266,9 +342,22 @@ export class BrokerCollector extends EventEmitter<{
       this.lastError = null;
       if (this.paused) this.pause();
       const topics = this.dialect.subscriptions.map((t) => this.prefix + t);
+      const draining = this.draining;
+      if (draining) {
+        if (!connack.sessionPresent) {
+          // nothing left of that session: end the one this connect just made
+          void this.endSession(client).then(() => draining.resolve({ ended: true, messages: 0, ms: 0 }));
+          return;
+        }
+        // what is queued stays queued; nothing new joins it
+        client.unsubscribe(topics, () => {
+          draining.lastAt = Date.now();
+          draining.ready = true;
+        });
+        return;
+      }
       // With a present session the broker still has our subscriptions, but subscribing again is
       // harmless and covers a dialect whose subscriptions changed.
-      void connack;
       client.subscribe(topics, { qos: 1 }, (err) => {
         if (err) this.noteError(`subscribing to ${topics.join(", ")} failed: ${err.message}`);
       });
@@ -323,6 +412,12 @@ export class BrokerCollector extends EventEmitter<{
       this.client = null;
       // A refusal of MQTT 5 is not an outage: ask again at once, in 3.1.1.
       if (fallingBack) return this.connect();
+      if (this.draining) {
+        // gone before it was drained (the owner came back and took it, or the broker went): its expiry ends it
+        const draining = this.draining;
+        void this.stop().then(() => draining.resolve({ ended: false, messages: draining.messages, ms: 0 }));
+        return;
+      }
       this.check();
       this.scheduleReconnect(
         this.clash ? (this.timing.clashRetryMs ?? CLASH_RETRY_MS) : this.holdStatusUntil > Date.now() ? 0 : undefined,
@@ -394,6 +489,10 @@ export class BrokerCollector extends EventEmitter<{
   private onMessage(client: MqttClient, fullTopic: string, payload: Buffer, packet: IPublishPacket): void {
     const receivedAt = new Date();
     this.lastSeenAt = receivedAt;
+    if (this.draining) {
+      this.draining.messages++;
+      this.draining.lastAt = receivedAt.getTime();
+    }
     this.counters.messages++;
     let taken: Taken[] | undefined;
     let onCommitted: (() => void) | undefined;
@@ -432,7 +531,8 @@ export class BrokerCollector extends EventEmitter<{
 
   private ingest(output: DialectOutput, receivedAt: Date, taken?: Taken[], onCommitted?: () => void): void {
     const name = this.broker.name;
-    if (output.heartbeat) {
+    // a drained session's $SYS values are old news: only its events and samples are stored
+    if (output.heartbeat && !this.draining) {
       this.emit("heartbeat", { node: output.heartbeat.node ?? "", uptimeSeconds: output.heartbeat.uptimeSeconds, at: receivedAt });
       this.beat(output.heartbeat.node ?? "", receivedAt.getTime());
     }
@@ -446,7 +546,8 @@ export class BrokerCollector extends EventEmitter<{
       this.detectedReported = detected;
       this.emit("detected", detected);
     }
-    const samples: SampleRow[] = output.samples.map((s) => {
+    // a drained session's samples were stamped on reading, not when the broker sent them: dropped
+    const samples: SampleRow[] = (this.draining ? [] : output.samples).map((s) => {
       const node = s.node ?? "";
       const labels = s.labels ?? {};
       this.latest.set(`${s.metric}|${node}`, { metric: s.metric, node, labels, value: s.value, ts: s.ts });
@@ -640,7 +741,16 @@ export function toEventRow(broker: string, e: ConnectionEvent, key: string): Eve
 const KEEPALIVE_SECONDS = 10;
 /** messages handled before the event loop gets a turn: a few ms of work (handleMessage in connect) */
 const READ_BURST = 500;
-const SESSION_NEVER_EXPIRES = 0xffffffff;
+/** a drained session is ended once nothing arrived for this long (see drain) */
+const DRAIN_QUIET_MS = 1000;
+
+export interface DrainResult {
+  /** the session was ended (false: it is left to its expiry) */
+  ended: boolean;
+  /** messages read from it */
+  messages: number;
+  ms: number;
+}
 /** MQTT 5 reason code "Session taken over" (§2.4, table 2-6) */
 const SESSION_TAKEN_OVER = 0x8e;
 const CLASH_RETRY_MS = 30_000;
