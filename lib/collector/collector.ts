@@ -99,6 +99,8 @@ export class BrokerCollector extends EventEmitter<{
   detected: [DialectName];
   events: [EventRow[]];
   nodes: [string[]];
+  /** subscribed (SUBACK) on a new connection: the broker is watched from this moment */
+  watching: [Date];
 }> {
   private client: MqttClient | null = null;
   private readonly dialect: Dialect & { detected?: DialectName | null };
@@ -130,6 +132,8 @@ export class BrokerCollector extends EventEmitter<{
    * tells the second.
    */
   private closedByBrokerAt = 0;
+  /** when a connection that was up was lost: the fast probe runs for FAST_PROBE_FOR_MS after it */
+  private lostAt = 0;
   private holdStatusUntil = 0;
   private readonly prefix: string;
   private readonly ordinals = new EventOrdinals();
@@ -360,6 +364,8 @@ export class BrokerCollector extends EventEmitter<{
       // harmless and covers a dialect whose subscriptions changed.
       client.subscribe(topics, { qos: 1 }, (err) => {
         if (err) this.noteError(`subscribing to ${topics.join(", ")} failed: ${err.message}`);
+        // from here on the broker's log reaches us: what happened before was not seen
+        else this.emit("watching", new Date());
       });
     });
     // mqtt.js sends PUBACK when the callback given to handleMessage is called, and reads the next
@@ -398,6 +404,7 @@ export class BrokerCollector extends EventEmitter<{
       if (this.client !== client) return;
       const wasConnected = this.connected;
       this.connected = false;
+      if (wasConnected) this.lostAt = Date.now();
       // a connection that held for a minute: whatever clashed with it has gone
       if (wasConnected && Date.now() - this.connectedAt > 60_000) this.clash = null;
       if (wasConnected && endedByBroker && !this.clash) {
@@ -471,7 +478,11 @@ export class BrokerCollector extends EventEmitter<{
     // Capped exponential backoff with full jitter in [50%, 100%]: a fleet of collectors that lost
     // the same broker does not reconnect in lockstep.
     const base = Math.min(this.timing.backoffCapMs, this.timing.backoffBaseMs * 2 ** this.attempts);
-    const delay = fixedDelayMs ?? base * (0.5 + Math.random() / 2);
+    // Right after losing a broker, probe it fast: a refused TCP connect costs nothing, and a broker
+    // back from a restart is then watched within ~100 ms instead of up to the backoff cap, so the
+    // clients reconnecting in its first seconds are seen (issue 19 §4; bench fast-probe).
+    const fast = this.lostAt > 0 && Date.now() - this.lostAt < FAST_PROBE_FOR_MS;
+    const delay = fixedDelayMs ?? (fast ? FAST_PROBE_EVERY_MS : base * (0.5 + Math.random() / 2));
     this.attempts++;
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
@@ -754,6 +765,9 @@ export interface DrainResult {
 /** MQTT 5 reason code "Session taken over" (§2.4, table 2-6) */
 const SESSION_TAKEN_OVER = 0x8e;
 const CLASH_RETRY_MS = 30_000;
+/** after a lost connection, a connect attempt this often, for this long; then the capped backoff */
+const FAST_PROBE_EVERY_MS = 100;
+const FAST_PROBE_FOR_MS = 60_000;
 /** how long a close by the broker waits for the immediate reconnect to say outage or clash */
 const HOLD_AFTER_BROKER_CLOSE_MS = 3000;
 /** the most a 16-bit Receive Maximum allows; the write queue's own limit pauses reading before this matters */
