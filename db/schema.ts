@@ -241,6 +241,12 @@ export const collectorGaps = pgTable(
     endedAt: ts("ended_at"),
     /** why: connection lost, heartbeat stale, collector stopped */
     reason: text("reason").notNull(),
+    /**
+     * Whose blindness: `broker` (we were reading and the broker went away) or `brokerwatch` (we
+     * were not running or not reading: a restart, a pause, a stall). Only the first is evidence of
+     * an outage (docs/reliability.md).
+     */
+    cause: text("cause").notNull().default("broker"),
   },
   (t) => [index("collector_gaps_broker_started").on(t.broker, t.startedAt)],
 );
@@ -482,6 +488,17 @@ export const instances = pgTable("instances", {
   stoppedAt: ts("stopped_at"),
   /** brokers this instance watches, as of its last heartbeat */
   watching: jsonb("watching").$type<string[]>().notNull().default([]),
+  /**
+   * A random token of the process holding the name: a second live process claiming the name is
+   * refused (lib/cluster/cluster.ts); null for rows written before tokens existed.
+   */
+  processToken: text("process_token"),
+  /**
+   * The instance that took over this one's broker sessions once it was gone (lib/cluster/adopt.ts),
+   * so they are drained once, by one instance; cleared when the name starts again.
+   */
+  adoptedBy: text("adopted_by"),
+  adoptedAt: ts("adopted_at"),
 });
 export type InstanceRow = typeof instances.$inferSelect;
 
@@ -539,6 +556,10 @@ export const brokerIncidents = pgTable(
     clientsDropped: integer("clients_dropped"),
     clientsBack1m: integer("clients_back_1m"),
     clientsBack5m: integer("clients_back_5m"),
+    /** clients neither seen back nor affirmed absent: they may have returned while brokerwatch was blind */
+    clientsUnknown: integer("clients_unknown"),
+    /** seconds after the broker came back during which brokerwatch did not watch it (not yet subscribed) */
+    blindSeconds: doublePrecision("blind_seconds"),
     sessionsBefore: integer("sessions_before"),
     sessionsAfter: integer("sessions_after"),
     queuedBefore: integer("queued_before"),

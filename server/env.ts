@@ -116,6 +116,16 @@ const envSchema = z.object({
       }
       return users;
     }),
+  /**
+   * How long a broker keeps a collector's session after its connection ends, in seconds (MQTT 5
+   * Session Expiry Interval); default 86400 (a day). Read by server/service.ts.
+   */
+  BROKERWATCH_SESSION_EXPIRY: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || v === "" || (/^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 4294967294), {
+      message: "BROKERWATCH_SESSION_EXPIRY must be a whole number of seconds between 1 and 4294967294 (default 86400, a day)",
+    }),
   /** this process's name among the instances sharing one database; default host:port of the web listener */
   BROKERWATCH_INSTANCE: z
     .string()
