@@ -79,7 +79,7 @@ export interface ConnectionTestResult {
   connectMs: number | null;
   version: string | null;
   /** what the auto dialect recognised from the `$SYS` messages */
-  detectedDialect: "mosquitto" | "emqx" | "bundled" | "hivemq" | "rabbitmq" | null;
+  detectedDialect: "mosquitto" | "emqx" | "bundled" | "hivemq" | "rabbitmq" | "nats" | null;
   /** any `$SYS` message arrived: the collector will be able to read the broker's metrics */
   sysReadable: boolean;
   sysMessages: number;
