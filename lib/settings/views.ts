@@ -22,6 +22,8 @@ export interface BrokerSettingsView {
   sysTopicPrefix: string | null;
   metricsUrl: string | null;
   amqpUrl: string | null;
+  monitorUrl: string | null;
+  natsUrl: string | null;
   clientId: string | null;
   enabled: boolean;
   source: DefinitionSource;
