@@ -60,7 +60,7 @@ export class NatsMonitorSource implements Source {
   private paused = false;
   private stopped = false;
   private polling: Promise<void> | null = null;
-  private again = false;
+  private again: Promise<void> | null = null;
   private closedCursor: ClosedCursor | null = null;
   private newestOpenStart: { serverId: string; startMs: number } | null = null;
 
@@ -72,8 +72,8 @@ export class NatsMonitorSource implements Source {
   start(sink: SourceSink): void {
     this.sink = sink;
     this.stopped = false;
-    this.pollNow();
-    this.timer = setInterval(() => this.pollNow(), this.intervalMs);
+    void this.pollNow();
+    this.timer = setInterval(() => void this.pollNow(), this.intervalMs);
     this.timer.unref();
   }
 
@@ -91,20 +91,21 @@ export class NatsMonitorSource implements Source {
     this.paused = false;
   }
 
-  /** Poll now (after the system account reconnected: backfill what it missed); one poll at a time. */
-  pollNow(): void {
-    if (this.stopped || this.paused) return;
+  /**
+   * Poll now (after the system account reconnected: backfill what it missed). One poll at a time:
+   * asked during one, another follows it. Resolves when a poll that started after the call is done.
+   */
+  pollNow(): Promise<void> {
+    if (this.stopped || this.paused) return Promise.resolve();
     if (this.polling) {
-      this.again = true;
-      return;
+      this.again ??= this.polling.then(() => {
+        this.again = null;
+        return this.pollNow();
+      });
+      return this.again;
     }
-    this.polling = this.poll().finally(() => {
-      this.polling = null;
-      if (this.again && !this.stopped) {
-        this.again = false;
-        this.pollNow();
-      }
-    });
+    this.polling = this.poll().finally(() => (this.polling = null));
+    return this.polling;
   }
 
   private url(path: string): string {

@@ -94,7 +94,7 @@ export class ScrapeCollector extends EventEmitter<{
     if (b.monitorUrl) {
       const monitor = new NatsMonitorSource(b.monitorUrl, this.intervalMs);
       sources.push(monitor);
-      if (b.natsUrl) sources.push(new NatsSystemSource(b.natsUrl, credentials, this.timing, () => monitor.pollNow(), log));
+      if (b.natsUrl) sources.push(new NatsSystemSource(b.natsUrl, credentials, this.timing, () => void monitor.pollNow(), log));
     }
     return sources;
   }
