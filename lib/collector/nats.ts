@@ -59,6 +59,8 @@ interface ReasonMapping {
   note?: string;
 }
 
+/** A part of NATS_CLIENT_CLOSED_NOTE with no character JSON escapes: found as it is in a stored raw record. */
+export const NATS_CLIENT_CLOSED_MARK = "both for an MQTT DISCONNECT and for a socket closed without one";
 export const NATS_CLIENT_CLOSED_NOTE =
   'NATS reports "Client Closed" both for an MQTT DISCONNECT and for a socket closed without one (a crashed client): normal or tcp_closed, it cannot tell which';
 export const NATS_READ_ERROR_NOTE =
