@@ -174,7 +174,6 @@ const EXPERIMENTAL = [
   /\b(limitk|limit_ratio|mad_over_time|sort_by_label|sort_by_label_desc|double_exponential_smoothing|holt_winters|info|first_over_time|ts_of_first_over_time|ts_of_last_over_time|ts_of_max_over_time|ts_of_min_over_time|xrate|xincrease|xdelta|histogram_quantiles|start_timestamp)\s*\(/i,
   /\b(anchored|smoothed)\b/,
   /\b(fill|fill_left|fill_right)\s*\(/,
-  /\b(step|range)\s*\(\s*\)/,
   /\[[^\]]*\b(min|max)\s*\(/,
 ];
 const NATIVE_HISTOGRAM_FUNCTIONS = /\bhistogram_(count|sum|avg|stddev|stdvar)\s*\(/;

@@ -91,6 +91,7 @@ interface Context {
   /** `@ start()` / `@ end()` */
   readonly startMs: number;
   readonly endMs: number;
+  readonly stepMs: number;
   readonly lookbackMs: number;
   readonly subqueryStepMs: number;
   readonly maxSamples: number;
@@ -144,6 +145,7 @@ export function evaluate(
     prepared: [],
     startMs: opts.range?.startMs ?? evalTimeMs,
     endMs: opts.range?.endMs ?? evalTimeMs,
+    stepMs: opts.range?.stepMs ?? 0,
     lookbackMs: opts.lookbackMs ?? DEFAULT_LOOKBACK_MS,
     subqueryStepMs: opts.subqueryStepMs ?? DEFAULT_SUBQUERY_STEP_MS,
     maxSamples,
@@ -374,6 +376,20 @@ function call(ctx: Context, e: Extract<Expr, { kind: "call" }>, t: number): Valu
       return { type: "scalar", value: t / 1000 };
     case "pi":
       return { type: "scalar", value: Math.PI };
+    case "start":
+      return { type: "scalar", value: ctx.startMs / 1000 };
+    case "end":
+      return { type: "scalar", value: ctx.endMs / 1000 };
+    case "step":
+      return { type: "scalar", value: ctx.stepMs / 1000 };
+    case "range":
+      return { type: "scalar", value: (ctx.endMs - ctx.startMs) / 1000 };
+    case "histogram_fraction": {
+      const lower = scalarOf(evalAt(ctx, e.args[0], t));
+      const upper = scalarOf(evalAt(ctx, e.args[1], t));
+      const groups = classicHistograms(vectorOf(evalAt(ctx, e.args[2], t)));
+      return { type: "vector", samples: unique(groups.map((g) => ({ labels: g.labels, value: bucketFraction(lower, upper, g.buckets) }))) };
+    }
     case "vector":
       return { type: "vector", samples: [{ labels: {}, value: scalarOf(evalAt(ctx, e.args[0], t)) }] };
     case "scalar": {
@@ -878,6 +894,11 @@ function quantile(q: number, values: number[]): number {
  * the rank falls in.
  */
 function histogramQuantile(q: number, v: Elem[]): Elem[] {
+  return unique(classicHistograms(v).map((g) => ({ labels: g.labels, value: bucketQuantile(q, g.buckets) })));
+}
+
+/** The classic histograms in `v`: series grouped by their labels other than `le` and `__name__`. */
+function classicHistograms(v: Elem[]): { labels: Labels; buckets: { upper: number; count: number }[] }[] {
   const groups = new Map<string, { labels: Labels; buckets: { upper: number; count: number }[] }>();
   for (const s of v) {
     const le = s.labels.le;
@@ -889,9 +910,61 @@ function histogramQuantile(q: number, v: Elem[]): Elem[] {
     if (!g) groups.set(key, (g = { labels: rest, buckets: [] }));
     g.buckets.push({ upper, count: s.value });
   }
-  const out: Elem[] = [];
-  for (const g of groups.values()) out.push({ labels: g.labels, value: bucketQuantile(q, g.buckets) });
-  return unique(out);
+  return [...groups.values()];
+}
+
+/** quantile.go BucketFraction: the share of observations between `lower` and `upper`, interpolating linearly within buckets. */
+function bucketFraction(lower: number, upper: number, input: { upper: number; count: number }[]): number {
+  const sorted = [...input].sort((a, b) => a.upper - b.upper);
+  if (sorted.length === 0 || sorted[sorted.length - 1].upper !== Infinity) return NaN;
+  const buckets = coalesce(sorted);
+  const count = buckets[buckets.length - 1].count;
+  if (count === 0 || Number.isNaN(lower) || Number.isNaN(upper)) return NaN;
+  if (lower >= upper) return 0;
+  let rank = 0;
+  let lowerRank = 0;
+  let upperRank = 0;
+  let lowerSet = false;
+  let upperSet = false;
+  for (let i = 0; i < buckets.length; i++) {
+    const b = buckets[i];
+    const lowerBound = i > 0 ? buckets[i - 1].upper : -Infinity;
+    const upperBound = b.upper;
+    const interpolate = (x: number) => rank + ((b.count - rank) * (x - lowerBound)) / (upperBound - lowerBound);
+    if (!lowerSet && lowerBound >= lower) {
+      lowerRank = rank;
+      lowerSet = true;
+    }
+    if (!upperSet && lowerBound >= upper) {
+      upperRank = rank;
+      upperSet = true;
+    }
+    if (lowerSet && upperSet) break;
+    if (!lowerSet && lowerBound < lower && upperBound > lower) {
+      lowerRank = interpolate(lower);
+      lowerSet = true;
+    }
+    if (!upperSet && lowerBound < upper && upperBound > upper) {
+      upperRank = interpolate(upper);
+      upperSet = true;
+    }
+    if (lowerSet && upperSet) break;
+    rank = b.count;
+  }
+  if (!lowerSet || lowerRank > count) lowerRank = count;
+  if (!upperSet || upperRank > count) upperRank = count;
+  return (upperRank - lowerRank) / count;
+}
+
+/** quantile.go coalesceBuckets: buckets with the same upper bound are summed. */
+function coalesce(sorted: { upper: number; count: number }[]): { upper: number; count: number }[] {
+  const buckets: { upper: number; count: number }[] = [];
+  for (const b of sorted) {
+    const last = buckets[buckets.length - 1];
+    if (last && last.upper === b.upper) last.count += b.count;
+    else buckets.push({ ...b });
+  }
+  return buckets;
 }
 
 function parseGoFloat(s: string): number {
@@ -909,13 +982,7 @@ function bucketQuantile(q: number, input: { upper: number; count: number }[]): n
   if (q > 1) return Infinity;
   const sorted = [...input].sort((a, b) => a.upper - b.upper);
   if (sorted.length === 0 || sorted[sorted.length - 1].upper !== Infinity) return NaN;
-  // coalesceBuckets: buckets with the same upper bound are summed
-  const buckets: { upper: number; count: number }[] = [];
-  for (const b of sorted) {
-    const last = buckets[buckets.length - 1];
-    if (last && last.upper === b.upper) last.count += b.count;
-    else buckets.push({ ...b });
-  }
+  const buckets = coalesce(sorted);
   // ensureMonotonicAndIgnoreSmallDeltas (tolerance 1e-12)
   let prev = buckets[0].count;
   for (let i = 1; i < buckets.length; i++) {
@@ -1174,7 +1241,8 @@ function aggregate(ctx: Context, e: Extract<Expr, { kind: "aggregate" }>, t: num
     const g = groups.get(key);
     if (!g) {
       groups.set(key, { labels, value: f, mean: f, kahanC: 0, count: 1, incrementalMean: false, members: [s] });
-      if (op === "stddev" || op === "stdvar") groups.get(key)!.value = 0;
+      // engine.go: the variance of a lone NaN or ±Inf is NaN, of a lone number 0
+      if (op === "stddev" || op === "stdvar") groups.get(key)!.value = Number.isFinite(f) ? 0 : NaN;
       continue;
     }
     switch (op) {

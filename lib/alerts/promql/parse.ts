@@ -65,8 +65,14 @@ export const FUNCTIONS: Readonly<Record<string, FunctionSpec>> = {
   label_join: fn([v, str, str, str], v, -1),
   scalar: fn([v], sc),
   vector: fn([sc]),
+  histogram_fraction: fn([sc, sc, v]),
   time: fn([], sc),
   pi: fn([], sc),
+  // the bounds of the query being evaluated: a rule is an instant query, so start = end and step = range = 0
+  start: fn([], sc),
+  end: fn([], sc),
+  step: fn([], sc),
+  range: fn([], sc),
 };
 /**
  * Functions the grammar knows that are out of the language: native histograms only, or behind
@@ -78,7 +84,6 @@ const REFUSED_FUNCTIONS: Readonly<Record<string, string>> = {
   histogram_avg: "native histograms are not stored by brokerwatch",
   histogram_stddev: "native histograms are not stored by brokerwatch",
   histogram_stdvar: "native histograms are not stored by brokerwatch",
-  histogram_fraction: "only histogram_quantile is implemented over classic buckets",
 };
 const EXPERIMENTAL = "an experimental Prometheus feature (behind --enable-feature)";
 const AGGREGATE_OPS: readonly AggregateOp[] = [
@@ -256,6 +261,12 @@ function syntaxError(src: string, pos: number): PromqlError {
     : new PromqlError("syntax error: unexpected end of input", src.length);
 }
 
+/** `offset` and `@` waiting for the selector or subquery they belong to, with their positions. */
+interface Modifiers {
+  offset: { seconds: number; at: number } | null;
+  at: { value: number | "start" | "end"; at: number } | null;
+}
+
 /** What encloses the node being built: subqueries widen and may anchor the data window. */
 interface Scope {
   reachSeconds: number;
@@ -312,10 +323,7 @@ class Builder {
    * `offset` and `@` (in either order) on a vector selector, range selector or subquery; a range
    * selector or subquery itself. Prometheus attaches both modifiers to the innermost of these.
    */
-  private modified(
-    node: SyntaxNode,
-    mods: { offset: { seconds: number; at: number } | null; at: { value: number | "start" | "end"; at: number } | null },
-  ): Expr {
+  private modified(node: SyntaxNode, mods: Modifiers): Expr {
     const kids = children(node);
     switch (node.name) {
       case "OffsetExpr": {
@@ -400,6 +408,12 @@ class Builder {
           at,
         };
       }
+      // The lezer grammar gives a modifier the lowest precedence (`-x @ 1`, `a + b offset 1m` are
+      // parsed as `(-x) @ 1`, `(a + b) offset 1m`); Prometheus binds it to the selector on its left.
+      case "UnaryExpr":
+        return this.unary(node, mods);
+      case "BinaryExpr":
+        return this.binary(node, mods);
       default: {
         const what = mods.offset ? "offset" : "@";
         const pos = (mods.offset ?? mods.at)!.at;
@@ -457,10 +471,10 @@ class Builder {
     return seconds;
   }
 
-  private unary(node: SyntaxNode): Expr {
+  private unary(node: SyntaxNode, mods?: Modifiers): Expr {
     const [opNode, argNode] = children(node);
     const op = this.text(opNode) === "-" ? "-" : "+";
-    const arg = this.build(argNode);
+    const arg = mods ? this.modified(argNode, mods) : this.build(argNode);
     // parser.y folds a signed number literal into the literal (unary_expr rule).
     if (arg.kind === "number") return { kind: "number", value: op === "-" ? -arg.value : arg.value };
     const t = typeOf(arg);
@@ -473,7 +487,7 @@ class Builder {
     return { kind: "unary", op, arg, type: t };
   }
 
-  private binary(node: SyntaxNode): Expr {
+  private binary(node: SyntaxNode, mods?: Modifiers): Expr {
     const kids = children(node);
     const [lhsNode, opNode] = kids;
     const rhsNode = kids[kids.length - 1];
@@ -500,7 +514,7 @@ class Builder {
     }
     const fillNode = kids.find((k) => k.name === "FillModifier");
     if (fillNode) throw new PromqlError(`fill modifiers are not supported: they are ${EXPERIMENTAL}`, fillNode.from);
-    const rhs = this.build(rhsNode);
+    const rhs = mods ? this.modified(rhsNode, mods) : this.build(rhsNode);
 
     const lt = typeOf(lhs.expr);
     const rt = typeOf(rhs);
