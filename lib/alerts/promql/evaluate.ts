@@ -928,9 +928,17 @@ function bucketFraction(lower: number, upper: number, input: { upper: number; co
   let upperSet = false;
   for (let i = 0; i < buckets.length; i++) {
     const b = buckets[i];
-    const lowerBound = i > 0 ? buckets[i - 1].upper : -Infinity;
+    // The first bucket starts at 0 when its upper bound is positive, else at -Inf.
+    const lowerBound = i > 0 ? buckets[i - 1].upper : b.upper > 0 ? 0 : -Infinity;
     const upperBound = b.upper;
-    const interpolate = (x: number) => rank + ((b.count - rank) * (x - lowerBound)) / (upperBound - lowerBound);
+    // A bucket of infinite width contributes no observations: a value in the -Inf bucket counts
+    // as its upper end, in the +Inf bucket as its lower end.
+    const interpolate = (x: number) =>
+      lowerBound === -Infinity
+        ? b.count
+        : upperBound === Infinity
+          ? rank
+          : rank + ((b.count - rank) * (x - lowerBound)) / (upperBound - lowerBound);
     if (!lowerSet && lowerBound >= lower) {
       lowerRank = rank;
       lowerSet = true;
