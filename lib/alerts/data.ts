@@ -5,8 +5,15 @@
  */
 import type { Database } from "@/db/client";
 import { fetchSeries, type StoredSeries } from "@/db/metrics";
-import type { MetricName } from "@/lib/metrics";
-import { DEFAULT_LOOKBACK_MS, MAX_RANGE_SECONDS, selectorWindow, type ParsedExpr, type Selector } from "./promql";
+import { METRIC_NAMES, type MetricName } from "@/lib/metrics";
+import {
+  compileLabelRegex,
+  DEFAULT_LOOKBACK_MS,
+  MAX_RANGE_SECONDS,
+  selectorWindow,
+  type ParsedExpr,
+  type Selector,
+} from "./promql";
 
 /**
  * Series that stay meaningful while a broker is down: its liveness itself, and the cluster view
@@ -43,9 +50,11 @@ export class EvaluationData {
       for (const selector of parsed.selectors) {
         // A window the parser would refuse must not widen the fetch the other rules share:
         // that expression alone fails, in forExpr.
-        if (windowProblem(selector) !== null) continue;
+        if (windowProblem(selector, nowMs) !== null) continue;
         const { fromMs } = selectorWindow(selector, nowMs);
-        this.widthMs.set(selector.metric, Math.max(this.widthMs.get(selector.metric) ?? 0, nowMs - fromMs));
+        for (const metric of metricsOf(selector)) {
+          this.widthMs.set(metric, Math.max(this.widthMs.get(metric) ?? 0, nowMs - fromMs));
+        }
       }
     }
   }
@@ -53,16 +62,17 @@ export class EvaluationData {
   /** The series of each selector of `parsed`, in order, as `evaluate` wants them. */
   async forExpr(parsed: ParsedExpr): Promise<StoredSeries[][]> {
     for (const selector of parsed.selectors) {
-      const problem = windowProblem(selector);
+      const problem = windowProblem(selector, this.nowMs);
       if (problem !== null) throw new Error(problem);
     }
     const down = await this.down();
+    const forMetric = async (metric: string) => {
+      const series = await this.fetch(metric);
+      if (down.size === 0 || KEPT_WHILE_DOWN.has(metric)) return series;
+      return series.filter((s) => !down.has(s.labels.broker));
+    };
     return Promise.all(
-      parsed.selectors.map(async ({ metric }) => {
-        const series = await this.fetch(metric);
-        if (down.size === 0 || KEPT_WHILE_DOWN.has(metric)) return series;
-        return series.filter((s) => !down.has(s.labels.broker));
-      }),
+      parsed.selectors.map(async (selector) => (await Promise.all(metricsOf(selector).map(forMetric))).flat()),
     );
   }
 
@@ -87,9 +97,38 @@ export class EvaluationData {
   }
 }
 
-/** Why a selector's window cannot be fetched (parseExpr refuses these; a rule built otherwise may not). */
-function windowProblem(selector: Selector): string | null {
+/**
+ * Why a selector's window cannot be fetched (parseExpr refuses these; a rule built otherwise may
+ * not): a range outside 0 to a year and a day, or a window (with offset, `@` and enclosing
+ * subqueries) reaching further back than that plus a year.
+ */
+function windowProblem(selector: Selector, nowMs: number): string | null {
   const seconds = selector.rangeSeconds;
-  if (seconds === null || (seconds > 0 && seconds <= MAX_RANGE_SECONDS)) return null;
-  return `range of ${seconds}s for ${selector.metric} is outside 0s to ${MAX_RANGE_SECONDS}s`;
+  const name = selector.metric || "a selector without a metric name";
+  if (seconds !== null && !(seconds > 0 && seconds <= MAX_RANGE_SECONDS)) {
+    return `range of ${seconds}s for ${name} is outside 0s to ${MAX_RANGE_SECONDS}s`;
+  }
+  const { fromMs } = selectorWindow(selector, nowMs);
+  const limitMs = 2 * MAX_RANGE_SECONDS * 1000;
+  if (!(nowMs - fromMs <= limitMs)) {
+    return `the window of ${name} (with its offset, @ and subqueries) reaches back more than ${(2 * MAX_RANGE_SECONDS) / 86400} days`;
+  }
+  return null;
+}
+
+/**
+ * The stored metrics a selector can read: its name, or for `{job="x"}` / `{__name__=~"a|b"}` each
+ * of brokerwatch's metric names (docs/contract.md §3) its `__name__` matchers accept.
+ */
+export function metricsOf(selector: Selector): string[] {
+  if (selector.metric) return [selector.metric];
+  const tests = selector.matchers
+    .filter((m) => m.name === "__name__")
+    .map((m) => {
+      if (m.op === "=") return (n: string) => n === m.value;
+      if (m.op === "!=") return (n: string) => n !== m.value;
+      const re = compileLabelRegex(m.value, { dotAll: true });
+      return m.op === "=~" ? (n: string) => re.matches(n) : (n: string) => !re.matches(n);
+    });
+  return METRIC_NAMES.filter((name) => tests.every((test) => test(name)));
 }

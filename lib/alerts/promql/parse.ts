@@ -118,7 +118,7 @@ const DURATION_UNIT_SECONDS: Record<string, number> = {
 
 export function parseExpr(expr: string): ParsedExpr {
   checkSize(expr);
-  const tree = parser.parse(expr);
+  const tree = parseTree(expr);
   rejectSyntaxErrors(expr, tree.topNode);
   const builder = new Builder(expr);
   const root = builder.build(tree.topNode);
@@ -128,6 +128,26 @@ export function parseExpr(expr: string): ParsedExpr {
   }
   if (type === "string") throw new PromqlError("a string is not a rule result: it must be a scalar or an instant vector", 0);
   return { source: expr, type, selectors: builder.selectors, root };
+}
+
+const strictParser = parser.configure({ strict: true });
+/** Up to this length a syntax error is located with the grammar's error recovery, which costs more per error. */
+const DETAILED_ERRORS_MAX_LENGTH = 4096;
+
+/**
+ * The syntax tree, or the first syntax error. The strict parser stops at the first token it
+ * cannot use; lezer's error recovery (which tells an unknown function from a stray bracket) is
+ * only run on short expressions, because on long broken input it costs seconds.
+ */
+function parseTree(expr: string) {
+  try {
+    return strictParser.parse(expr);
+  } catch (err) {
+    const m = /No parse at (\d+)/.exec((err as Error).message);
+    if (!m) throw err;
+    if (expr.length <= DETAILED_ERRORS_MAX_LENGTH) rejectSyntaxErrors(expr, parser.parse(expr).topNode);
+    throw syntaxError(expr, Number(m[1]));
+  }
 }
 
 /**

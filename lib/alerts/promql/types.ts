@@ -176,8 +176,12 @@ export const MAX_RANGE_SECONDS = 366 * 86400;
  */
 export const DEFAULT_MAX_SAMPLES = 2_000_000;
 
-/** The longest expression accepted, in characters: checked before parsing. */
-export const MAX_EXPR_LENGTH = 65_536;
+/**
+ * The longest expression accepted, in characters, checked before parsing: generous for a rule
+ * (a regex matcher is itself capped at 1,024), and small enough that the grammar's worst case on
+ * hostile text stays a fraction of a second.
+ */
+export const MAX_EXPR_LENGTH = 16_384;
 /**
  * The deepest nesting accepted (parentheses, brackets and braces before parsing; syntax-tree
  * depth after): a rule needs a handful of levels, and the parser and evaluator recurse on it.
