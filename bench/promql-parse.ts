@@ -12,11 +12,12 @@ const RUNS = 3;
 export async function runPromqlParseBenchmark(): Promise<Record<string, unknown>> {
   const cases: Record<string, string> = {
     "200k_open_parens": "(".repeat(200_000) + "1",
-    "open_parens_at_length_cap": "(".repeat(MAX_EXPR_LENGTH - 1) + "1",
-    "stray_closing_brackets_at_cap": "1" + ")".repeat(MAX_EXPR_LENGTH - 1),
-    "juxtaposed_numbers_at_cap": "1 ".repeat(MAX_EXPR_LENGTH / 2),
-    "binary_chain_at_cap": "x" + "+x".repeat((MAX_EXPR_LENGTH - 1) / 2),
-    "valid_rule": 'sum without (node) (predict_linear(mqtt_connections_current{broker=~"plant-.*"}[1h], 4 * 3600)) >= mqtt_connections_max',
+    open_parens_at_length_cap: "(".repeat(MAX_EXPR_LENGTH - 1) + "1",
+    stray_closing_brackets_at_cap: "1" + ")".repeat(MAX_EXPR_LENGTH - 1),
+    juxtaposed_numbers_at_cap: "1 ".repeat(MAX_EXPR_LENGTH / 2),
+    binary_chain_at_cap: "x" + "+x".repeat((MAX_EXPR_LENGTH - 1) / 2),
+    valid_rule:
+      'sum without (node) (predict_linear(mqtt_connections_current{broker=~"plant-.*"}[1h], 4 * 3600)) >= mqtt_connections_max',
   };
   const results: Record<string, { worstMs: number; outcome: string }> = {};
   for (const [name, expr] of Object.entries(cases)) {

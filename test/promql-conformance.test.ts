@@ -24,7 +24,9 @@ if (!present && process.env.REQUIRE_ALL === "1") {
 
 describe.skipIf(!present)("PromQL conformance (Prometheus's promqltest scripts)", () => {
   it(`passes at least ${MIN_PASS_RATE * 100}% of the eligible cases`, () => {
-    const files = readdirSync(DIR).filter((f) => f.endsWith(".test")).sort();
+    const files = readdirSync(DIR)
+      .filter((f) => f.endsWith(".test"))
+      .sort();
     expect(files.length).toBeGreaterThan(0);
     const rows: { file: string; total: number; eligible: number; passed: number }[] = [];
     const failures: string[] = [];
@@ -47,11 +49,19 @@ describe.skipIf(!present)("PromQL conformance (Prometheus's promqltest scripts)"
     }
     const eligible = rows.reduce((n, r) => n + r.eligible, 0);
     const passed = rows.reduce((n, r) => n + r.passed, 0);
-    const table = rows.map((r) => `${r.file.padEnd(26)} ${String(r.passed).padStart(4)}/${String(r.eligible).padEnd(4)} (of ${r.total})`);
+    const table = rows.map(
+      (r) => `${r.file.padEnd(26)} ${String(r.passed).padStart(4)}/${String(r.eligible).padEnd(4)} (of ${r.total})`,
+    );
     if (process.env.PROMQL_CONFORMANCE_REPORT === "1") {
-      console.log([...failures, "", ...table, `total ${passed}/${eligible} = ${((100 * passed) / eligible).toFixed(1)}%`].join("\n"));
+      console.log(
+        [...failures, "", ...table, `total ${passed}/${eligible} = ${((100 * passed) / eligible).toFixed(1)}%`].join(
+          "\n",
+        ),
+      );
     }
     expect(eligible).toBeGreaterThan(800);
-    expect(passed / eligible, `${passed}/${eligible} eligible cases pass:\n${table.join("\n")}`).toBeGreaterThanOrEqual(MIN_PASS_RATE);
+    expect(passed / eligible, `${passed}/${eligible} eligible cases pass:\n${table.join("\n")}`).toBeGreaterThanOrEqual(
+      MIN_PASS_RATE,
+    );
   });
 });

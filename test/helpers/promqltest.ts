@@ -43,7 +43,15 @@ export interface TestCase {
   ineligible: string | null;
 }
 
-const DURATION_UNITS: Record<string, number> = { y: 365 * 86400e3, w: 7 * 86400e3, d: 86400e3, h: 3600e3, m: 60e3, s: 1e3, ms: 1 };
+const DURATION_UNITS: Record<string, number> = {
+  y: 365 * 86400e3,
+  w: 7 * 86400e3,
+  d: 86400e3,
+  h: 3600e3,
+  m: 60e3,
+  s: 1e3,
+  ms: 1,
+};
 
 /** A Prometheus duration (`1h30m`, `10s53ms`) or plain seconds (`1.234`), in ms. */
 export function parseDurationMs(text: string): number {
@@ -317,7 +325,22 @@ export function readTestFile(file: string, text: string): TestCase[] {
       const parsed = parseValues(values).map((v) => (typeof v === "number" ? v : v === "stale" ? NaN : null));
       series.push({ labels: parseSeriesDesc(desc), values: parsed });
     }
-    const c = { file, line: lineNo, kind: kind as "instant" | "range", expr, start, end, step, expectFail, ordered, scalar, expectedString, series, storage, nhcb };
+    const c = {
+      file,
+      line: lineNo,
+      kind: kind as "instant" | "range",
+      expr,
+      start,
+      end,
+      step,
+      expectFail,
+      ordered,
+      scalar,
+      expectedString,
+      series,
+      storage,
+      nhcb,
+    };
     cases.push({ ...c, ineligible: ineligibility(c, raw) });
   }
   return cases;
@@ -335,7 +358,11 @@ function almostEqual(a: number, b: number): boolean {
 }
 
 function labelsKey(labels: Labels): string {
-  return JSON.stringify(Object.entries(labels).filter(([, v]) => v !== "").sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return JSON.stringify(
+    Object.entries(labels)
+      .filter(([, v]) => v !== "")
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+  );
 }
 
 export type Outcome = { pass: true } | { pass: false; why: string };
@@ -357,7 +384,12 @@ export function runCase(c: TestCase): Outcome {
   const order: string[] = [];
   let gotScalar: number | null = null;
   for (let k = 0; k < steps.length; k++) {
-    const r = evaluate(parsed, data, steps[k], c.kind === "range" ? { range: { startMs: c.start, endMs: c.end, stepMs: c.step } } : {});
+    const r = evaluate(
+      parsed,
+      data,
+      steps[k],
+      c.kind === "range" ? { range: { startMs: c.start, endMs: c.end, stepMs: c.step } } : {},
+    );
     if (r.kind === "error") return c.expectFail ? { pass: true } : { pass: false, why: `error: ${r.message}` };
     const samples = r.kind === "scalar" ? (c.kind === "range" ? [{ labels: {}, value: r.value }] : []) : r.samples;
     if (r.kind === "scalar" && c.kind === "instant") gotScalar = r.value;
@@ -375,7 +407,9 @@ export function runCase(c: TestCase): Outcome {
   if (c.expectedString !== null) return { pass: false, why: "string result not supported" };
   if (c.kind === "instant" && c.scalar !== null) {
     if (gotScalar === null) return { pass: false, why: `expected scalar ${c.scalar}, got a vector` };
-    return almostEqual(gotScalar, c.scalar) ? { pass: true } : { pass: false, why: `scalar ${gotScalar} ≠ ${c.scalar}` };
+    return almostEqual(gotScalar, c.scalar)
+      ? { pass: true }
+      : { pass: false, why: `scalar ${gotScalar} ≠ ${c.scalar}` };
   }
   if (c.kind === "instant" && gotScalar !== null && c.series.length > 0) {
     return { pass: false, why: "got a scalar, expected a vector" };

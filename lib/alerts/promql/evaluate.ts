@@ -156,7 +156,8 @@ export function evaluate(
   try {
     const v = evalAt(ctx, parsed.root, evalTimeMs);
     if (v.type === "scalar") return { kind: "scalar", value: v.value };
-    if (v.type === "vector") return { kind: "vector", samples: v.samples.map(({ labels, value }) => ({ labels, value })) };
+    if (v.type === "vector")
+      return { kind: "vector", samples: v.samples.map(({ labels, value }) => ({ labels, value })) };
     throw new PromqlError(`internal error: a ${v.type} is not a result`, null);
   } catch (e) {
     if (e instanceof EvalError) return { kind: "error", message: e.message };
@@ -388,7 +389,10 @@ function call(ctx: Context, e: Extract<Expr, { kind: "call" }>, t: number): Valu
       const lower = scalarOf(evalAt(ctx, e.args[0], t));
       const upper = scalarOf(evalAt(ctx, e.args[1], t));
       const groups = classicHistograms(vectorOf(evalAt(ctx, e.args[2], t)));
-      return { type: "vector", samples: unique(groups.map((g) => ({ labels: g.labels, value: bucketFraction(lower, upper, g.buckets) }))) };
+      return {
+        type: "vector",
+        samples: unique(groups.map((g) => ({ labels: g.labels, value: bucketFraction(lower, upper, g.buckets) }))),
+      };
     }
     case "vector":
       return { type: "vector", samples: [{ labels: {}, value: scalarOf(evalAt(ctx, e.args[0], t)) }] };
@@ -411,7 +415,9 @@ function call(ctx: Context, e: Extract<Expr, { kind: "call" }>, t: number): Valu
       const direct = e.args[0].kind === "selector";
       return {
         type: "vector",
-        samples: unique(v.map((s) => ({ labels: dropName(s.labels), value: (direct && s.ts !== undefined ? s.ts : t) / 1000 }))),
+        samples: unique(
+          v.map((s) => ({ labels: dropName(s.labels), value: (direct && s.ts !== undefined ? s.ts : t) / 1000 })),
+        ),
       };
     }
     case "sort":
@@ -419,7 +425,15 @@ function call(ctx: Context, e: Extract<Expr, { kind: "call" }>, t: number): Valu
       const v = [...vectorOf(evalAt(ctx, e.args[0], t))];
       const sign = name === "sort" ? 1 : -1;
       // NaN last either way (functions.go funcSort/funcSortDesc).
-      v.sort((a, b) => (Number.isNaN(a.value) ? (Number.isNaN(b.value) ? 0 : 1) : Number.isNaN(b.value) ? -1 : sign * (a.value - b.value)));
+      v.sort((a, b) =>
+        Number.isNaN(a.value)
+          ? Number.isNaN(b.value)
+            ? 0
+            : 1
+          : Number.isNaN(b.value)
+            ? -1
+            : sign * (a.value - b.value),
+      );
       return { type: "vector", samples: v };
     }
     case "label_replace":
@@ -447,7 +461,12 @@ function call(ctx: Context, e: Extract<Expr, { kind: "call" }>, t: number): Valu
     const v: Elem[] = e.args.length === 0 ? [{ labels: {}, value: t / 1000 }] : vectorOf(evalAt(ctx, e.args[0], t));
     return {
       type: "vector",
-      samples: unique(v.map((s) => ({ labels: dropName(s.labels), value: Number.isFinite(s.value) ? f(new Date(Math.trunc(s.value) * 1000)) : NaN }))),
+      samples: unique(
+        v.map((s) => ({
+          labels: dropName(s.labels),
+          value: Number.isFinite(s.value) ? f(new Date(Math.trunc(s.value) * 1000)) : NaN,
+        })),
+      ),
     };
   }
   // Functions over a range vector: one sample per series that has an answer.
@@ -734,7 +753,10 @@ function rangeFunction(
       return fn === "stddev_over_time" ? Math.sqrt(variance) : variance;
     }
     case "quantile_over_time":
-      return quantile(scalars[0], points.map((p) => p.v));
+      return quantile(
+        scalars[0],
+        points.map((p) => p.v),
+      );
     default:
       throw new PromqlError(`internal error: no evaluation for function "${fn}"`, null);
   }
@@ -744,7 +766,10 @@ function rangeFunction(
  * functions.go linearRegression: least squares with Kahan-compensated sums, x in seconds from
  * `interceptTimeMs`. A constant series has slope 0 and its value as intercept (no 0/0).
  */
-export function linearRegression(points: readonly Point[], interceptTimeMs: number): { slope: number; intercept: number } {
+export function linearRegression(
+  points: readonly Point[],
+  interceptTimeMs: number,
+): { slope: number; intercept: number } {
   let n = 0;
   const sumX = kahan();
   const sumY = kahan();
@@ -879,7 +904,9 @@ function quantile(q: number, values: number[]): number {
   if (values.length === 0 || Number.isNaN(q)) return NaN;
   if (q < 0) return -Infinity;
   if (q > 1) return Infinity;
-  const sorted = [...values].sort((a, b) => (Number.isNaN(a) ? (Number.isNaN(b) ? 0 : -1) : Number.isNaN(b) ? 1 : a - b));
+  const sorted = [...values].sort((a, b) =>
+    Number.isNaN(a) ? (Number.isNaN(b) ? 0 : -1) : Number.isNaN(b) ? 1 : a - b,
+  );
   const n = sorted.length;
   const rank = q * (n - 1);
   const lower = Math.max(0, Math.floor(rank));
@@ -1167,7 +1194,9 @@ function vectorBinop(op: BinaryOp, lhsIn: Elem[], rhsIn: Elem[], m: VectorMatchi
     const inserted = matched.get(sig);
     if (m.card === "one-to-one") {
       if (inserted) {
-        throw new EvalError("multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)");
+        throw new EvalError(
+          "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
+        );
       }
       matched.set(sig, new Set());
     } else {
@@ -1324,7 +1353,10 @@ function finishGroup(op: AggregateOp, g: Group, q: number): number {
     case "stddev":
       return Math.sqrt(g.value / g.count);
     case "quantile":
-      return quantile(q, g.members.map((s) => s.value));
+      return quantile(
+        q,
+        g.members.map((s) => s.value),
+      );
     default:
       return g.value;
   }
@@ -1422,5 +1454,3 @@ function unique<T extends Elem>(samples: T[]): T[] {
   }
   return samples;
 }
-
-

@@ -40,14 +40,53 @@ const sc = "scalar" as const;
 const str = "string" as const;
 const fn = (args: ExprType[], returns: ExprType = v, variadic = 0): FunctionSpec => ({ args, variadic, returns });
 const MATH = [
-  "abs", "ceil", "floor", "exp", "sqrt", "ln", "log2", "log10", "sgn", "deg", "rad",
-  "acos", "acosh", "asin", "asinh", "atan", "atanh", "cos", "cosh", "sin", "sinh", "tan", "tanh",
-  "sort", "sort_desc", "timestamp", "absent",
+  "abs",
+  "ceil",
+  "floor",
+  "exp",
+  "sqrt",
+  "ln",
+  "log2",
+  "log10",
+  "sgn",
+  "deg",
+  "rad",
+  "acos",
+  "acosh",
+  "asin",
+  "asinh",
+  "atan",
+  "atanh",
+  "cos",
+  "cosh",
+  "sin",
+  "sinh",
+  "tan",
+  "tanh",
+  "sort",
+  "sort_desc",
+  "timestamp",
+  "absent",
 ];
 const OVER_TIME = [
-  "avg_over_time", "min_over_time", "max_over_time", "sum_over_time", "count_over_time",
-  "last_over_time", "present_over_time", "stddev_over_time", "stdvar_over_time", "absent_over_time",
-  "rate", "increase", "delta", "irate", "idelta", "deriv", "changes", "resets",
+  "avg_over_time",
+  "min_over_time",
+  "max_over_time",
+  "sum_over_time",
+  "count_over_time",
+  "last_over_time",
+  "present_over_time",
+  "stddev_over_time",
+  "stdvar_over_time",
+  "absent_over_time",
+  "rate",
+  "increase",
+  "delta",
+  "irate",
+  "idelta",
+  "deriv",
+  "changes",
+  "resets",
 ];
 const DATE = ["day_of_month", "day_of_week", "day_of_year", "days_in_month", "hour", "minute", "month", "year"];
 export const FUNCTIONS: Readonly<Record<string, FunctionSpec>> = {
@@ -87,14 +126,38 @@ const REFUSED_FUNCTIONS: Readonly<Record<string, string>> = {
 };
 const EXPERIMENTAL = "an experimental Prometheus feature (behind --enable-feature)";
 const AGGREGATE_OPS: readonly AggregateOp[] = [
-  "sum", "min", "max", "avg", "count", "group", "stddev", "stdvar", "topk", "bottomk", "quantile", "count_values",
+  "sum",
+  "min",
+  "max",
+  "avg",
+  "count",
+  "group",
+  "stddev",
+  "stdvar",
+  "topk",
+  "bottomk",
+  "quantile",
+  "count_values",
 ];
 const PARAM_TYPE: Partial<Record<AggregateOp, ExprType>> = { topk: sc, bottomk: sc, quantile: sc, count_values: str };
 
 const BINARY_OPS: Record<string, BinaryOp> = {
-  Pow: "^", Mul: "*", Div: "/", Mod: "%", Atan2: "atan2", Add: "+", Sub: "-",
-  Eql: "==", Neq: "!=", Gtr: ">", Lss: "<", Gte: ">=", Lte: "<=",
-  And: "and", Or: "or", Unless: "unless",
+  Pow: "^",
+  Mul: "*",
+  Div: "/",
+  Mod: "%",
+  Atan2: "atan2",
+  Add: "+",
+  Sub: "-",
+  Eql: "==",
+  Neq: "!=",
+  Gtr: ">",
+  Lss: "<",
+  Gte: ">=",
+  Lte: "<=",
+  And: "and",
+  Or: "or",
+  Unless: "unless",
 };
 const COMPARISON_OPS = new Set<BinaryOp>(["==", "!=", ">", "<", ">=", "<="]);
 const SET_OPS = new Set<BinaryOp>(["and", "or", "unless"]);
@@ -124,9 +187,13 @@ export function parseExpr(expr: string): ParsedExpr {
   const root = builder.build(tree.topNode);
   const type = typeOf(root);
   if (type === "matrix") {
-    throw new PromqlError("a range vector is not a rule result: apply a function such as rate() or max_over_time() to it", 0);
+    throw new PromqlError(
+      "a range vector is not a rule result: apply a function such as rate() or max_over_time() to it",
+      0,
+    );
   }
-  if (type === "string") throw new PromqlError("a string is not a rule result: it must be a scalar or an instant vector", 0);
+  if (type === "string")
+    throw new PromqlError("a string is not a rule result: it must be a scalar or an instant vector", 0);
   return { source: expr, type, selectors: builder.selectors, root };
 }
 
@@ -156,7 +223,10 @@ function parseTree(expr: string) {
  */
 function checkSize(expr: string): void {
   if (expr.length > MAX_EXPR_LENGTH) {
-    throw new PromqlError(`expression is ${expr.length} characters long, the limit is ${MAX_EXPR_LENGTH}`, MAX_EXPR_LENGTH);
+    throw new PromqlError(
+      `expression is ${expr.length} characters long, the limit is ${MAX_EXPR_LENGTH}`,
+      MAX_EXPR_LENGTH,
+    );
   }
   let depth = 0;
   let quote = "";
@@ -237,7 +307,10 @@ function rejectSyntaxErrors(src: string, top: SyntaxNode): void {
       consider(new PromqlError("unterminated quoted string", from));
     }
     if (depth > MAX_EXPR_DEPTH * 4) {
-      throw new PromqlError(`expression nests too deeply (its syntax tree is over ${MAX_EXPR_DEPTH * 4} levels deep)`, from);
+      throw new PromqlError(
+        `expression nests too deeply (its syntax tree is over ${MAX_EXPR_DEPTH * 4} levels deep)`,
+        from,
+      );
     }
     if (cursor.firstChild()) {
       depth++;
@@ -332,7 +405,10 @@ class Builder {
       case "AnchoredExpr":
       case "SmoothedExpr": {
         const modifier = children(node)[1];
-        throw new PromqlError(`the ${this.text(modifier)} modifier is not supported: it is ${EXPERIMENTAL}`, modifier.from);
+        throw new PromqlError(
+          `the ${this.text(modifier)} modifier is not supported: it is ${EXPERIMENTAL}`,
+          modifier.from,
+        );
       }
       default:
         throw new PromqlError(`unsupported expression ${JSON.stringify(this.text(node).slice(0, 40))}`, node.from);
@@ -468,7 +544,10 @@ class Builder {
     }
     const seconds = parseNumber(this.text(kids[0]));
     if (!Number.isFinite(seconds) || Math.abs(seconds) > MAX_RANGE_SECONDS) {
-      throw new PromqlError(`offset ${this.text(kids[0])} is too long: the longest is ${MAX_RANGE_SECONDS / 86400}d`, node.from);
+      throw new PromqlError(
+        `offset ${this.text(kids[0])} is too long: the longest is ${MAX_RANGE_SECONDS / 86400}d`,
+        node.from,
+      );
     }
     return seconds;
   }
@@ -512,7 +591,10 @@ class Builder {
     const [lhsNode, opNode] = kids;
     const rhsNode = kids[kids.length - 1];
     if (opNode.name === "TrimUpper" || opNode.name === "TrimLower") {
-      throw new PromqlError(`the ${this.text(opNode)} operator is for native histograms, which brokerwatch does not store`, opNode.from);
+      throw new PromqlError(
+        `the ${this.text(opNode)} operator is for native histograms, which brokerwatch does not store`,
+        opNode.from,
+      );
     }
     const op = BINARY_OPS[opNode.name];
     // Problems are reported in the order they appear in the text.
@@ -550,7 +632,10 @@ class Builder {
     if (matching.on) {
       for (const l of matching.labels) {
         if (matching.include.includes(l)) {
-          throw new PromqlError(`label ${JSON.stringify(l)} must not occur in ON and GROUP clause at once`, matchingNode!.from);
+          throw new PromqlError(
+            `label ${JSON.stringify(l)} must not occur in ON and GROUP clause at once`,
+            matchingNode!.from,
+          );
         }
       }
     }
@@ -608,11 +693,17 @@ class Builder {
     } else {
       const na = nargs - 1;
       if (na > argNodes.length) {
-        throw new PromqlError(`expected at least ${na} argument(s) in call to "${name}", got ${argNodes.length}`, node.from);
+        throw new PromqlError(
+          `expected at least ${na} argument(s) in call to "${name}", got ${argNodes.length}`,
+          node.from,
+        );
       }
       const max = na + spec.variadic;
       if (spec.variadic > 0 && max < argNodes.length) {
-        throw new PromqlError(`expected at most ${max} argument(s) in call to "${name}", got ${argNodes.length}`, node.from);
+        throw new PromqlError(
+          `expected at most ${max} argument(s) in call to "${name}", got ${argNodes.length}`,
+          node.from,
+        );
       }
     }
     const args: Expr[] = [];
@@ -638,7 +729,8 @@ class Builder {
         try {
           compileLabelRegex(re, { dotAll: true });
         } catch (err) {
-          if (err instanceof RegexError) throw new PromqlError(`invalid regular expression in label_replace(): ${err.message}`, argNodes[4].from);
+          if (err instanceof RegexError)
+            throw new PromqlError(`invalid regular expression in label_replace(): ${err.message}`, argNodes[4].from);
           throw err;
         }
       }
@@ -679,7 +771,10 @@ class Builder {
     const arg = this.build(argNode);
     const t = typeOf(arg);
     if (t !== "vector") {
-      throw new PromqlError(`expected type instant vector in aggregation expression, got ${documented(t)}`, argNode.from);
+      throw new PromqlError(
+        `expected type instant vector in aggregation expression, got ${documented(t)}`,
+        argNode.from,
+      );
     }
     if (op === "count_values" && param?.kind === "string" && !LABEL_NAME_RE.test(param.value)) {
       throw new PromqlError(`invalid label name ${JSON.stringify(param.value)}`, argNodes[0].from);
@@ -707,7 +802,9 @@ class Builder {
   ): number {
     const identifier = child(node, "Identifier");
     const matchersNode = child(node, "LabelMatchers");
-    const matcherNodes = matchersNode ? children(matchersNode).filter((c) => c.name !== "," && c.name !== "{" && c.name !== "}") : [];
+    const matcherNodes = matchersNode
+      ? children(matchersNode).filter((c) => c.name !== "," && c.name !== "{" && c.name !== "}")
+      : [];
     const all: { name: string; op: MatchOp; value: string; at: number }[] = [];
     for (const mn of matcherNodes) {
       if (mn.name === "QuotedLabelName") {
@@ -718,7 +815,9 @@ class Builder {
       if (mn.name !== "UnquotedLabelMatcher" && mn.name !== "QuotedLabelMatcher") continue;
       const [nameNode, opNode, valueNode] = children(mn);
       const name =
-        nameNode.name === "QuotedLabelName" ? unquote(this.text(children(nameNode)[0]), nameNode.from) : this.text(nameNode);
+        nameNode.name === "QuotedLabelName"
+          ? unquote(this.text(children(nameNode)[0]), nameNode.from)
+          : this.text(nameNode);
       const op = MATCH_OPS[children(opNode)[0].name];
       const value = unquote(this.text(valueNode), valueNode.from);
       if (op === "=~" || op === "!~") checkRegex(value, valueNode.from);
@@ -849,4 +948,3 @@ function checkRegex(source: string, at: number): void {
     throw err;
   }
 }
-
