@@ -54,6 +54,17 @@ export const METRIC_HELP: Record<MetricName, string> = {
   mqtt_broker_alarm: "1 while the broker has raised a resource alarm (label alarm: memory, disk, file_descriptors), else 0",
 };
 
+/**
+ * Metrics that are a broker's running total, exported on /metrics with `# TYPE counter`. The
+ * `_per_second` and `_per_minute` gauges are rates brokerwatch computes from the broker's totals
+ * (docs/contract.md §3 keeps them as a convenience; promtool accepts them as gauges).
+ */
+const COUNTER_METRICS: ReadonlySet<MetricName> = new Set(["mqtt_messages_dropped_total"]);
+
+export function isCounterMetric(name: MetricName): boolean {
+  return COUNTER_METRICS.has(name);
+}
+
 export function isMetricName(name: string): name is MetricName {
   return (METRIC_NAMES as readonly string[]).includes(name);
 }

@@ -327,7 +327,7 @@ describe("error messages an operator can act on", () => {
 
   it("says the file must be a mapping when it is a list", () => {
     expect(configErrorOf("- name: plant-a\n").message).toBe(
-      "brokerwatch.yaml:1:1: the file must be a mapping with the keys brokers, rules, webhooks, retention and watchers (got a list)",
+      "brokerwatch.yaml:1:1: the file must be a mapping with the keys brokers, rules, ruleFiles, webhooks, retention and watchers (got a list)",
     );
   });
 });
