@@ -13,5 +13,9 @@ export const dynamic = "force-dynamic";
  */
 export const POST = route({ auth: "admin", body: ruleImportSchema }, async ({ body }) => {
   const report = await importRuleFile(body);
-  return Response.json(report, { status: report.fileErrors.length > 0 ? 400 : 200 });
+  const [fileError] = report.fileErrors;
+  if (!fileError) return report;
+  // The error shape every 400 has, plus the report (its fileErrors list every problem).
+  const where = fileError.position ? `line ${fileError.position.line}, column ${fileError.position.column}: ` : "";
+  return Response.json({ error: { message: `${where}${fileError.message}`, parameter: "file" }, ...report }, { status: 400 });
 });
