@@ -16,6 +16,15 @@ function processRegistry(): Registry {
   if (!holder.__brokerwatchProcessMetrics) {
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
+    // prom-client types these totals as gauges, which `promtool check metrics` refuses (a gauge
+    // named `_total`); sum(nodejs_active_handles) etc. by type carry the same number.
+    for (const name of [
+      "nodejs_active_handles_total",
+      "nodejs_active_requests_total",
+      "nodejs_active_resources_total",
+    ]) {
+      registry.removeSingleMetric(name);
+    }
     holder.__brokerwatchProcessMetrics = registry;
   }
   return holder.__brokerwatchProcessMetrics;

@@ -60,7 +60,10 @@ export function RuleImport() {
   }
 
   return (
-    <section aria-label="Import a Prometheus rule file" className="mb-6 rounded border border-zinc-200 p-4 dark:border-zinc-800">
+    <section
+      aria-label="Import a Prometheus rule file"
+      className="mb-6 rounded border border-zinc-200 p-4 dark:border-zinc-800"
+    >
       <h2 className="mb-1 text-sm font-medium">Import a Prometheus rule file</h2>
       <p className="mb-3 text-xs text-zinc-500">
         A <code>groups:</code> file as <code>promtool check rules</code> reads it. Each rule is imported on its own;

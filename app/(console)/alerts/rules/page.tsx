@@ -133,7 +133,9 @@ function RuleRow({ rule, editId }: { rule: RuleView; editId: number | undefined 
           {rule.kind === "record"
             ? `records every ${promDuration(rule.intervalSeconds ?? 60)}`
             : `for ${promDuration(rule.forSeconds)}`}
-          {rule.kind !== "record" && rule.keepFiringForSeconds > 0 && ` · keep firing for ${promDuration(rule.keepFiringForSeconds)}`}
+          {rule.kind !== "record" &&
+            rule.keepFiringForSeconds > 0 &&
+            ` · keep firing for ${promDuration(rule.keepFiringForSeconds)}`}
         </p>
         <LabelChips labels={rule.labels} all />
         {problem && (

@@ -17,5 +17,8 @@ export const POST = route({ auth: "admin", body: ruleImportSchema }, async ({ bo
   if (!fileError) return report;
   // The error shape every 400 has, plus the report (its fileErrors list every problem).
   const where = fileError.position ? `line ${fileError.position.line}, column ${fileError.position.column}: ` : "";
-  return Response.json({ error: { message: `${where}${fileError.message}`, parameter: "file" }, ...report }, { status: 400 });
+  return Response.json(
+    { error: { message: `${where}${fileError.message}`, parameter: "file" }, ...report },
+    { status: 400 },
+  );
 });
