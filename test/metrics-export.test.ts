@@ -22,7 +22,8 @@ beforeAll(async () => {
   t = await freshDatabase();
   const latest = new Map<string, CollectorView["latest"] extends ReadonlyMap<string, infer V> ? V : never>();
   for (const metric of METRIC_NAMES) {
-    const labels = metric === "mqtt_disconnects_per_minute" ? { reason: "keepalive_timeout" } : {};
+    const labels: Record<string, string> =
+      metric === "mqtt_disconnects_per_minute" ? { reason: "keepalive_timeout" } : {};
     latest.set(metric, { metric, node: "", labels, value: 7, ts: new Date() });
   }
   const collector: CollectorView = {

@@ -8,7 +8,8 @@ import { GET as exportRules } from "@/app/api/rules/export/route";
 import { POST as importRules } from "@/app/api/rules/import/route";
 import { listAlertRules } from "@/db/alerts";
 import { fetchSeries } from "@/db/metrics";
-import { metricSamples } from "@/db/schema";
+import { brokers, metricSamples } from "@/db/schema";
+import { GET as getSeries } from "@/app/api/brokers/[name]/series/route";
 import { AlertEngine } from "@/lib/alerts/engine";
 import { readRuleFile } from "@/lib/alerts/rule-file";
 import { loadRules, ruleProvider } from "@/lib/alerts/rules";
@@ -137,6 +138,7 @@ describe("reading a Prometheus rule file", () => {
 const ADMIN = "test-admin-token-for-rule-files";
 const fixture = engineRuntime(ADMIN, async (database) => {
   // plant-a holds 3 connections, plant-b 1, for the last half minute (handlers use the wall clock).
+  await database.db.insert(brokers).values({ name: "plant-a", url: "mqtt://127.0.0.1:1", dialect: "mosquitto" });
   const now = Date.now();
   for (let at = now - 30 * S; at <= now - S; at += 5 * S) {
     for (const [broker, value] of [
@@ -169,10 +171,10 @@ groups:
     rules:
       - record: broker:mqtt_connections:sum
         expr: sum by (broker) (mqtt_connections_current)
-        labels:
-          team: plant
       - record: fleet:mqtt_connections:max5m
         expr: max(max_over_time(broker:mqtt_connections:sum[5m]))
+        labels:
+          team: plant
   - name: plant-alerts
     rules:
       - alert: PlantBusy
@@ -214,9 +216,9 @@ describe("POST /api/rules/import and GET /api/rules/export", () => {
       Date.now() - 60 * S,
       Date.now(),
     );
-    expect(recorded.map((s) => [s.labels.broker, s.labels.team, s.points.at(-1)!.v]).sort()).toEqual([
-      ["plant-a", "plant", 3],
-      ["plant-b", "plant", 1],
+    expect(recorded.map((s) => [s.labels.broker, s.points.at(-1)!.v]).sort()).toEqual([
+      ["plant-a", 3],
+      ["plant-b", 1],
     ]);
     const chained = await fetchSeries(
       fixture.database.db,
@@ -224,7 +226,7 @@ describe("POST /api/rules/import and GET /api/rules/export", () => {
       Date.now() - 60 * S,
       Date.now(),
     );
-    expect(chained.map((s) => s.points.at(-1)!.v)).toEqual([3]);
+    expect(chained.map((s) => [s.labels.team, s.points.at(-1)!.v])).toEqual([["plant", 3]]);
     const alerts = fixture.engine.alerts();
     expect(alerts.map((a) => [a.alertname, a.labels.broker, a.state])).toEqual([["PlantBusy", "plant-a", "firing"]]);
     expect(alerts[0].annotations.summary).toBe("plant-a holds 3 connections");
@@ -240,6 +242,15 @@ describe("POST /api/rules/import and GET /api/rules/export", () => {
       lastError: null,
     });
     expect(views.find((r) => r.name === "NodeExporterDown")).toMatchObject({ enabled: false });
+
+    // Charts read the recorded series by name, as they read collected ones.
+    const chart = await getSeries(
+      apiRequest("/api/brokers/plant-a/series?metric=broker:mqtt_connections:sum&range=15m", fixture.viewer),
+      { params: Promise.resolve({ name: "plant-a" }) },
+    );
+    expect(chart.status).toBe(200);
+    const points = (await chart.json()).series["broker:mqtt_connections:sum"];
+    expect(points.at(-1)[1]).toBe(3);
 
     // Importing again: every name is taken now, nothing is stored twice.
     const again = await (await post({ file: PLANT_RULES })).json();
@@ -270,7 +281,7 @@ describe("POST /api/rules/import and GET /api/rules/export", () => {
     expect(back.fileErrors).toEqual([]);
     expect(back.rules.every((r) => r.status === "imported")).toBe(true);
     const byName = new Map(back.rules.map((r) => [r.name, r.rule!]));
-    expect(byName.get("broker:mqtt_connections:sum")).toMatchObject({
+    expect(byName.get("fleet:mqtt_connections:max5m")).toMatchObject({
       kind: "record",
       group: "plant-capacity",
       intervalSeconds: 1,

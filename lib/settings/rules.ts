@@ -253,6 +253,12 @@ export async function importRuleFile(input: z.output<typeof ruleImportSchema>): 
   };
 }
 
+/** The metrics recording rules write (docs/rule-files.md): charts may ask for them by name. */
+export function recordedMetricNames(): Set<string> {
+  const engine = getRuntime().alertEngine;
+  return new Set((engine?.ruleStates() ?? []).filter((r) => r.kind === "record").map((r) => r.name));
+}
+
 /** Default groups of the rules that came from no rule file. */
 const EXPORT_GROUPS = { builtin: "brokerwatch-builtin", file: "brokerwatch-config", ui: "brokerwatch-ui" } as const;
 
