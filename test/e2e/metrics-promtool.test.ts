@@ -1,7 +1,8 @@
 /**
- * The running service as Prometheus sees it: `promtool check metrics` on the real /metrics of the
- * app (bundled broker watched, alert engine running), and the `ruleFiles:` of brokerwatch.yaml
- * read at start, exported by GET /api/rules/export in a form `promtool check rules` accepts.
+ * brokerwatch as Prometheus's own tool sees it: `promtool check metrics` on /metrics with every
+ * series it can export (rendered in-process) and on the real /metrics of the running app (bundled
+ * broker watched, alert engine running); the `ruleFiles:` of brokerwatch.yaml read at start, and
+ * GET /api/rules/export in a form `promtool check rules` accepts.
  */
 import { execFileSync } from "node:child_process";
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
@@ -9,6 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { appJson, startApp, type RunningApp } from "../helpers/app";
+import { renderEveryMetric } from "../helpers/metrics-runtime";
 import { waitFor } from "../helpers/ports";
 import { describeIf, needs, PROMTOOL } from "../helpers/require";
 
@@ -23,6 +25,12 @@ function promtool(args: string[], input?: string): string {
     throw new Error(`promtool ${args.join(" ")} exited ${e.status}:\n${e.stdout}${e.stderr}`);
   }
 }
+
+describeIf(needs({ promtool: true }), "/metrics with every series present, checked by promtool", () => {
+  it("exits 0 on every metric name and type brokerwatch can export", async () => {
+    promtool(["check", "metrics"], await renderEveryMetric());
+  });
+});
 
 describeIf(needs({ promtool: true }), "the running service checked by promtool", () => {
   let app: RunningApp;
@@ -42,6 +50,10 @@ describeIf(needs({ promtool: true }), "the running service checked by promtool",
         "        expr: sum(mqtt_connections_current)",
         "      - alert: FleetEmpty",
         "        expr: fleet:mqtt_connections:sum < 0",
+        "        for: 1m",
+        "        keep_firing_for: 30s",
+        "        labels: { severity: critical }",
+        '        annotations: { summary: "{{ $labels.broker }}: {{ $value | humanize }} connections" }',
         "      - alert: Broken",
         "        expr: sum(mqtt_sessions) >",
       ].join("\n"),
@@ -83,7 +95,7 @@ describeIf(needs({ promtool: true }), "the running service checked by promtool",
       group: "fleet",
     });
     expect(rules.some((r) => r.name === "Broken")).toBe(false);
-    expect(app.output.join("")).toMatch(/rule file .*fleet\.yml:10:\d+: group fleet: Broken: expr: /);
+    expect(app.output.join("")).toMatch(/rule file .*fleet\.yml:14:\d+: group fleet: Broken: expr: /);
 
     const res = await fetch(`${app.url}/api/rules/export`, { headers: { authorization: `Bearer ${TOKEN}` } });
     expect(res.status).toBe(200);
