@@ -1,3 +1,6 @@
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { GET as getRules } from "@/app/api/rules/route";
 import { GET as exportRules } from "@/app/api/rules/export/route";
@@ -9,6 +12,7 @@ import { GET as getSeries } from "@/app/api/brokers/[name]/series/route";
 import { AlertEngine } from "@/lib/alerts/engine";
 import { readRuleFile } from "@/lib/alerts/rule-file";
 import { loadRules, ruleProvider } from "@/lib/alerts/rules";
+import { loadRuleFiles } from "@/lib/config/rule-files";
 import { isMetricName } from "@/lib/metrics";
 import { apiRequest, engineRuntime } from "./helpers/route-api";
 
@@ -127,6 +131,47 @@ describe("reading a Prometheus rule file", () => {
     ).rules;
     const loaded = loadRules({ builtins: [], fileRules: [], dbRules: [], ruleFileRules: [rule.rule!] });
     expect(loaded.errors[0].message).toMatch(/is a metric brokerwatch collects/);
+  });
+});
+
+describe("ruleFiles: in brokerwatch.yaml", () => {
+  it("reads the globs relative to the config file; a rule may read what another file records; problems carry file:line:col", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "bw-rulefiles-"));
+    await mkdir(path.join(dir, "rules.d"));
+    await writeFile(
+      path.join(dir, "rules.d", "a-record.yml"),
+      "groups:\n- name: rec\n  rules:\n  - { record: 'fleet:sessions', expr: 'sum(mqtt_sessions)' }\n",
+    );
+    await writeFile(
+      path.join(dir, "rules.d", "b-alert.yml"),
+      [
+        "groups:",
+        "- name: alerts",
+        "  rules:",
+        "  - { alert: FleetSessions, expr: 'fleet:sessions > 100' }",
+        "  - { alert: NodeDown, expr: 'up == 0' }",
+        "  - alert: Broken",
+        "    expr: 'sum(mqtt_sessions) >'",
+      ].join("\n"),
+    );
+    const config = path.join(dir, "brokerwatch.yaml");
+    const result = await loadRuleFiles(["rules.d/*.yml", "missing/*.yml"], config);
+    expect(result.files.map((f) => path.basename(f))).toEqual(["a-record.yml", "b-alert.yml"]);
+    expect(result.rules.map((r) => [r.name, r.enabled])).toEqual([
+      ["fleet:sessions", true],
+      ["FleetSessions", true],
+      ["NodeDown", false],
+    ]);
+    expect(result.problems).toHaveLength(3);
+    expect(result.problems[0]).toMatch(/ruleFiles: missing\/\*\.yml matches no file/);
+    expect(result.problems[1]).toMatch(/b-alert\.yml:5:\d+: group alerts: NodeDown: reads up/);
+    expect(result.problems[2]).toMatch(/b-alert\.yml:7:\d+: group alerts: Broken: expr: /);
+    const loaded = loadRules({ builtins: [], fileRules: [], dbRules: [], ruleFileRules: result.rules });
+    expect(loaded.rules.map((r) => [r.name, r.source])).toEqual([
+      ["fleet:sessions", "file"],
+      ["FleetSessions", "file"],
+    ]);
+    expect(loaded.disabled.map((d) => d.definition.name)).toEqual(["NodeDown"]);
   });
 });
 
