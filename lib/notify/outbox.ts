@@ -9,7 +9,6 @@ import type { Database, Db } from "@/db/client";
 import {
   claimDueNotifications,
   countPendingNotifications,
-  hasOlderPending,
   insertNotification,
   recordAttempt,
   supersedeNotifications,
@@ -80,12 +79,6 @@ const SUPERSEDE_AFTER_MS = 60_000;
 const DEFAULT_BACKOFF_BASE_MS = 1000;
 /** The backoff doubles up to this: a receiver back from an outage hears from us within 5 minutes. */
 const BACKOFF_CAP_MS = 5 * 60_000;
-/**
- * The oldest pending notification of a webhook is retried at least this often (with jitter below
- * it): it probes whether the receiver is back, and its success pulls the rest of the backlog
- * forward, so a receiver back from an outage gets its backlog within seconds, not at its backoff.
- */
-const PROBE_CAP_MS = 5_000;
 /** A receiver asking for more than an hour of quiet gets an attempt after an hour anyway. */
 const RETRY_AFTER_CAP_MS = 60 * 60_000;
 /** Standard Webhooks retries for about a day; a page older than that is history, not news. */
@@ -413,8 +406,7 @@ export class DeliveryWorker {
       state = "failed";
       lastError = `gave up after ${attempt} attempts over 24 h; last: ${result.error}`;
     } else {
-      const probe = result.retryAfterMs === null && (await this.isOldestPending(row));
-      nextAttemptAt = new Date(now + this.retryDelayMs(attempt, result.retryAfterMs, probe));
+      nextAttemptAt = new Date(now + this.retryDelayMs(attempt, result.retryAfterMs));
     }
 
     const goneReason = `receiver answered 410 Gone at ${new Date(now).toISOString()}`;
@@ -449,18 +441,20 @@ export class DeliveryWorker {
   }
 
   /**
-   * Exponential backoff with full jitter (a random delay up to base·2^(n-1), capped), so receivers
-   * coming back from an outage are not hit by every sender at once; a `Retry-After` wins.
+   * Exponential backoff per notification: step n waits between half and all of base·2^(n-1),
+   * capped at 5 minutes, so receivers coming back from an outage are not hit by every sender at
+   * once, and a failing receiver hears from one notification at most ~14 times in 15 minutes
+   * whatever happens elsewhere; a `Retry-After` wins. Only a success on the same receiver brings
+   * its other waiting notifications forward (db/outbox.ts recordAttempt).
+   *
+   * Issue 23: a receiver answering 500 for 15 minutes got one notification 291 times, every 3–4 s.
+   * The oldest pending notification of each webhook "probed" at a fixed 5 s cap instead of backing
+   * off (test/notify-retry-isolation.test.ts).
    */
-  private retryDelayMs(attempt: number, retryAfterMs: number | null, probe: boolean): number {
+  private retryDelayMs(attempt: number, retryAfterMs: number | null): number {
     if (retryAfterMs !== null) return Math.min(retryAfterMs, RETRY_AFTER_CAP_MS);
-    const cap = probe ? Math.min(PROBE_CAP_MS, BACKOFF_CAP_MS) : BACKOFF_CAP_MS;
-    return Math.random() * Math.min(cap, this.backoffBaseMs * 2 ** (attempt - 1));
-  }
-
-  /** Whether `row` is its webhook's oldest pending notification (the one that probes the receiver). */
-  private async isOldestPending(row: ClaimedRow): Promise<boolean> {
-    return !(await hasOlderPending(this.db, row.webhookId, row.id));
+    const step = Math.min(BACKOFF_CAP_MS, this.backoffBaseMs * 2 ** Math.min(attempt - 1, 30));
+    return step / 2 + Math.random() * (step / 2);
   }
 }
 
