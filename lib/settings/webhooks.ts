@@ -20,13 +20,15 @@ import {
   webhookSecretAddress,
 } from "@/lib/crypto";
 import { ApiError } from "@/lib/http";
+import { receiverHealthById, type ReceiverHealth } from "@/lib/notify/health";
 import { listWebhooks, webhookColumns, type WebhookSummary } from "@/lib/notify/webhooks";
 import { mergePatch, parseInput, serviceSecret, withoutBlanks } from "./input";
 import type { DefinitionSource, WebhookSettingsView } from "./views";
-import { assertVerified, type Verified } from "@/lib/auth/verified";
+import { redactWebhookUrl } from "@/lib/auth/redact";
+import { assertVerified, isAdmin, type Verified } from "@/lib/auth/verified";
 import { getRuntime } from "@/lib/runtime";
 
-export function webhookView(webhook: WebhookSummary): WebhookSettingsView {
+export function webhookView(webhook: WebhookSummary, health: ReceiverHealth | null = null): WebhookSettingsView {
   return {
     id: webhook.id,
     name: webhook.name,
@@ -41,6 +43,7 @@ export function webhookView(webhook: WebhookSummary): WebhookSettingsView {
     source: webhook.source as DefinitionSource,
     disabledReason: webhook.disabledReason,
     updatedAt: webhook.updatedAt.toISOString(),
+    health,
   };
 }
 
@@ -52,7 +55,22 @@ function rowView({ secretEnc, ...row }: WebhookRow): WebhookSettingsView {
 export async function webhookSettings(viewer: Verified): Promise<WebhookSettingsView[]> {
   assertVerified(viewer);
   const db = getRuntime().database.db;
-  return (await listWebhooks(db)).map(webhookView);
+  const hooks = await listWebhooks(db);
+  const health = await receiverHealthById(db, hooks, new Date());
+  return hooks.map((hook) => {
+    const h = health.get(hook.id) ?? null;
+    // a transport error may quote the URL, which for a viewer is cut to scheme and host
+    const shown = h && !isAdmin(viewer) && h.lastProblem ? { ...h, lastProblem: redactWebhookUrl(h.lastProblem, hook.url) } : h;
+    return webhookView(hook, shown);
+  });
+}
+
+/** Receivers whose newest delivery attempt failed, for the overview's banner. */
+export async function failingReceivers(viewer: Verified): Promise<{ id: number; name: string; health: ReceiverHealth }[]> {
+  const all = await webhookSettings(viewer);
+  return all.flatMap((w) =>
+    w.enabled && w.disabledReason === null && w.health?.state === "failing" ? [{ id: w.id, name: w.name, health: w.health }] : [],
+  );
 }
 
 /** POST /api/webhooks: the fields of a `webhooks:` entry (durations as text: `groupWait: 30s`). */
