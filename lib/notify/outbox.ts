@@ -17,7 +17,9 @@ import {
   type ClaimedNotification,
 } from "@/db/outbox";
 import type { WebhookRow } from "@/db/schema";
-import { decryptHeaderValues, decryptSecret, webhookSecretAddress } from "@/lib/crypto";
+import { decryptHeaderValues, decryptSecret, receiverSecretAddress } from "@/lib/crypto";
+import type { ReceiverOptions } from "./receivers";
+import { sendEmail, type SmtpAnswer } from "./transports";
 import { responseSnippet } from "./response";
 import type { NotificationStatus } from "./format";
 import { signatureHeaders } from "./sign";
@@ -92,7 +94,7 @@ const MAX_IN_FLIGHT_PER_WEBHOOK = 4;
 /** How much of a failed response body the delivery log keeps. */
 const ERROR_BODY_CHARS = 200;
 
-type Outcome = "delivered" | "retry" | "gone" | "failed";
+export type Outcome = "delivered" | "retry" | "gone" | "failed";
 
 /**
  * What an answer means for the notification (Standard Webhooks "Retry schedule"; Alertmanager
@@ -303,7 +305,7 @@ export class DeliveryWorker {
     let headers: Record<string, string>;
     try {
       // Bound to the URL they were saved for: a URL changed behind our back gets neither.
-      const address = webhookSecretAddress(webhook.url);
+      const address = receiverSecretAddress(webhook.type, webhook.url);
       if (webhook.secretEnc !== null) secret = decryptSecret(webhook.secretEnc, this.opts.secret, address);
       headers = webhook.headersEncrypted
         ? decryptHeaderValues(webhook.headers, this.opts.secret, address)
@@ -319,20 +321,76 @@ export class DeliveryWorker {
       return;
     }
     if (!this.running) return this.release(row);
-    const result = await this.attempt(row, webhook, secret, headers);
-    if (result === null) return this.release(row);
-    await this.record(row, webhook, result, classify(result.statusCode));
+    const sent = await this.send(row, webhook, secret, headers);
+    if (sent === null) return this.release(row);
+    const [result, outcome] = sent;
+    await this.record(row, webhook, result, outcome);
   }
 
-  /** One HTTP POST; null when stop() aborted it, so it does not count as an attempt. */
-  private async attempt(
+  /** One delivery attempt by the receiver's type; null when stop() cut it off. */
+  private async send(
     row: ClaimedRow,
     webhook: WebhookRow,
     secret: string | null,
-    customHeaders: Record<string, string>,
-  ): Promise<AttemptResult | null> {
+    headers: Record<string, string>,
+  ): Promise<[AttemptResult, Outcome] | null> {
+    const withOutcome = (r: AttemptResult | null): [AttemptResult, Outcome] | null =>
+      r === null ? null : [r, classify(r.statusCode)];
+    const options = webhook.options as ReceiverOptions;
+    switch (webhook.type) {
+      case "webhook":
+        return withOutcome(await this.attempt(webhook.url, row.body, this.headersFor(headers, secret, row)));
+      case "slack":
+      case "teams":
+        return withOutcome(await this.attempt(webhook.url, row.body, jsonHeaders()));
+      case "pagerduty": {
+        if (secret === null) return [problem("no routing key stored"), "failed"];
+        // the routing key lives encrypted in the receiver, never in the stored body
+        const body = JSON.stringify({ routing_key: secret, ...(JSON.parse(row.body) as object) });
+        return withOutcome(await this.attempt(webhook.url, body, jsonHeaders()));
+      }
+      case "alertmanager":
+        return withOutcome(await this.toAlertmanagers(options.urls ?? [webhook.url], row.body));
+      case "email": {
+        const answer: SmtpAnswer | null = await sendEmail({
+          url: webhook.url,
+          options,
+          password: secret,
+          messageId: row.messageId,
+          content: JSON.parse(row.body),
+          timeoutMs: this.timeoutMs,
+          signal: this.stopping.signal,
+        });
+        if (answer === null) return null;
+        return [
+          { statusCode: null, error: answer.error, retryAfterMs: null, durationMs: answer.durationMs },
+          answer.outcome,
+        ];
+      }
+    }
+  }
+
+  /**
+   * Every Alertmanager gets the alerts (Prometheus sends to each of its Alertmanagers); the attempt
+   * succeeds when all took them. A retry sends to all again: Alertmanager merges an alert it already
+   * has by its labels, so a repeat is harmless.
+   */
+  private async toAlertmanagers(urls: readonly string[], body: string): Promise<AttemptResult | null> {
+    const results = await Promise.all(
+      urls.map((url) => this.attempt(`${url.replace(/\/+$/, "")}/api/v2/alerts`, body, jsonHeaders())),
+    );
+    if (results.some((r) => r === null)) return null;
+    const done = results as AttemptResult[];
+    const failed = done.find((r) => classify(r.statusCode) !== "delivered");
+    const durationMs = Math.max(...done.map((r) => r.durationMs));
+    if (!failed) return { ...done[0], durationMs };
+    const which = urls[done.indexOf(failed)];
+    return { ...failed, error: `${which}: ${failed.error}`, durationMs };
+  }
+
+  /** One HTTP POST; null when stop() aborted it, so it does not count as an attempt. */
+  private async attempt(url: string, body: string, headers: Headers): Promise<AttemptResult | null> {
     const started = performance.now();
-    const timestamp = new Date(this.now());
     // An explicit timer rather than AbortSignal.timeout: composed with AbortSignal.any on Node 20,
     // the timeout signal did not always fire, leaving a hung receiver holding its row.
     const timeout = new AbortController();
@@ -341,10 +399,10 @@ export class DeliveryWorker {
       this.timeoutMs,
     );
     try {
-      const response = await this.fetch(webhook.url, {
+      const response = await this.fetch(url, {
         method: "POST",
-        headers: this.headersFor(customHeaders, secret, row, timestamp),
-        body: row.body,
+        headers,
+        body,
         // Standard Webhooks counts a 3xx as a failure; following it would also send signed alerts
         // wherever the receiver points.
         redirect: "manual",
@@ -373,12 +431,8 @@ export class DeliveryWorker {
   }
 
   /** The webhook's own headers, then ours, replacing any of the same name in whatever case it was configured. */
-  private headersFor(
-    customHeaders: Record<string, string>,
-    secret: string | null,
-    row: ClaimedRow,
-    timestamp: Date,
-  ): Headers {
+  private headersFor(customHeaders: Record<string, string>, secret: string | null, row: ClaimedRow): Headers {
+    const timestamp = new Date(this.now());
     const headers = new Headers(customHeaders);
     headers.set("content-type", "application/json");
     for (const [name, value] of Object.entries(signatureHeaders(secret, row.messageId, timestamp, row.body))) {
@@ -456,6 +510,14 @@ export class DeliveryWorker {
     const step = Math.min(BACKOFF_CAP_MS, this.backoffBaseMs * 2 ** Math.min(attempt - 1, 30));
     return step / 2 + Math.random() * (step / 2);
   }
+}
+
+function jsonHeaders(): Headers {
+  return new Headers({ "content-type": "application/json" });
+}
+
+function problem(error: string): AttemptResult {
+  return { statusCode: null, error, retryAfterMs: null, durationMs: 0 };
 }
 
 async function bodySnippet(response: Response): Promise<string> {

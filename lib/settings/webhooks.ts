@@ -17,8 +17,11 @@ import { formatDuration } from "@/lib/duration";
 import {
   decryptHeaderValues,
   decryptSecret,
+  receiverSecretAddress,
   webhookSecretAddress,
 } from "@/lib/crypto";
+import type { ReceiverOptions } from "@/lib/notify/receivers";
+import type { WebhookTestTarget } from "./test-webhook";
 import { ApiError } from "@/lib/http";
 import { receiverHealthById, type ReceiverHealth } from "@/lib/notify/health";
 import { listWebhooks, webhookColumns, type WebhookSummary } from "@/lib/notify/webhooks";
@@ -176,12 +179,12 @@ export async function editWebhook(db: Db, id: number, body: Record<string, unkno
 export async function webhookTarget(
   db: Db,
   id: number,
-): Promise<{ name: string; url: string; secret: string | null; headers: Record<string, string> }> {
+): Promise<WebhookTestTarget> {
   const row = await getWebhook(db, id);
   if (!row) throw new ApiError("not_found", `no webhook with id ${id}`);
   let secret: string | null = null;
   let headers = row.headers;
-  const address = webhookSecretAddress(row.url);
+  const address = receiverSecretAddress(row.type, row.url);
   try {
     if (row.secretEnc !== null) secret = decryptSecret(row.secretEnc, serviceSecret(), address);
     if (row.headersEncrypted) headers = decryptHeaderValues(row.headers, serviceSecret(), address);
@@ -189,5 +192,5 @@ export async function webhookTarget(
     // Sending unsigned would hide the very problem the test is for.
     throw new ApiError("conflict", `webhook "${row.name}": ${(err as Error).message}`);
   }
-  return { name: row.name, url: row.url, secret, headers };
+  return { name: row.name, type: row.type, options: row.options as ReceiverOptions, url: row.url, secret, headers };
 }

@@ -26,6 +26,7 @@ export function binaryPath(name: string, candidates: string[] = []): string | nu
 
 export const MOSQUITTO = binaryPath("mosquitto", ["/usr/sbin/mosquitto"]);
 export const CHROMIUM = binaryPath("chromium", ["/usr/bin/chromium"]);
+export const ALERTMANAGER = binaryPath("prometheus-alertmanager", ["/usr/bin/prometheus-alertmanager"]);
 
 /** `describe` when every prerequisite is there; otherwise skip loudly, or fail under REQUIRE_ALL=1. */
 export function describeIf(missing: string[], name: string, fn: () => void): void {
@@ -44,8 +45,15 @@ export function describeIf(missing: string[], name: string, fn: () => void): voi
   describe.skip(name, fn);
 }
 
-export function needs(opts: { mosquitto?: boolean; chromium?: boolean; postgres?: boolean; rabbitmq?: boolean }): string[] {
+export function needs(opts: {
+  mosquitto?: boolean;
+  chromium?: boolean;
+  postgres?: boolean;
+  rabbitmq?: boolean;
+  alertmanager?: boolean;
+}): string[] {
   const missing: string[] = [];
+  if (opts.alertmanager && !ALERTMANAGER) missing.push("prometheus-alertmanager (apt-get install prometheus-alertmanager)");
   if (opts.rabbitmq && !RABBITMQ_SERVER) missing.push("rabbitmq-server (apt-get install rabbitmq-server)");
   if (opts.mosquitto && !MOSQUITTO) missing.push("the mosquitto binary (apt-get install mosquitto)");
   if (opts.chromium && !CHROMIUM) missing.push("chromium (apt-get install chromium)");
