@@ -557,7 +557,7 @@ const receiverVariants = z.discriminatedUnion(
   ],
   {
     error: (issue) =>
-      issue.code === "invalid_union" ? `type: must be one of ${RECEIVER_TYPES.join(", ")}` : undefined,
+      issue.code === "invalid_union" ? `must be one of ${RECEIVER_TYPES.join(", ")}` : undefined,
   },
 );
 
