@@ -86,6 +86,11 @@ export function WebhookSettings({ webhooks, canEdit }: { webhooks: WebhookSettin
                   <div className="flex flex-wrap items-center gap-1.5">
                     <span className="font-medium">{w.name}</span>
                     <SourceBadge source={w.source} />
+                    {w.type !== "webhook" && (
+                      <Badge tone="info" title="Receiver type (brokerwatch.yaml receivers:)">
+                        {w.type}
+                      </Badge>
+                    )}
                   </div>
                   <div className="mt-0.5 text-xs text-zinc-500">
                     {w.sendResolved ? "firing and resolved" : "firing only"}
@@ -114,7 +119,7 @@ export function WebhookSettings({ webhooks, canEdit }: { webhooks: WebhookSettin
                         enabled
                       </Badge>
                     )}
-                    {w.signed ? (
+                    {w.type !== "webhook" ? null : w.signed ? (
                       <Badge tone="info" title="Signed per Standard Webhooks with the stored whsec_ secret">
                         signed
                       </Badge>

@@ -47,6 +47,8 @@ export interface WebhookSettingsView {
   /** set when the receiver answered 410 Gone: no delivery until someone re-enables it */
   disabledReason: string | null;
   updatedAt: string;
+  /** webhook | slack | teams | pagerduty | email | alertmanager (config `receivers:`) */
+  type: string;
   /** how deliveries are going (lib/notify/health.ts); null in answers to an edit */
   health: ReceiverHealth | null;
 }

@@ -46,6 +46,7 @@ export function webhookView(webhook: WebhookSummary, health: ReceiverHealth | nu
     source: webhook.source as DefinitionSource,
     disabledReason: webhook.disabledReason,
     updatedAt: webhook.updatedAt.toISOString(),
+    type: webhook.type,
     health,
   };
 }
