@@ -20,6 +20,7 @@ import type { WebhookRow } from "@/db/schema";
 import { decryptHeaderValues, decryptSecret, receiverSecretAddress } from "@/lib/crypto";
 import type { ReceiverOptions } from "./receivers";
 import { sendEmail, type SmtpAnswer } from "./transports";
+import { egressFetch } from "../egress";
 import { responseSnippet } from "./response";
 import type { NotificationStatus } from "./format";
 import { signatureHeaders } from "./sign";
@@ -157,7 +158,7 @@ export class DeliveryWorker {
     private readonly opts: DeliveryWorkerOptions,
   ) {
     this.db = database.db;
-    this.fetch = opts.fetch ?? fetch;
+    this.fetch = opts.fetch ?? egressFetch;
     this.now = opts.now ?? Date.now;
     this.log = opts.log ?? console.log;
     this.pollMs = opts.pollMs ?? 1000;

@@ -3,7 +3,9 @@
  * rare; a pooled connection would outlive a relay's idle timeout). Every attempt of a notification
  * carries the same Message-ID, so a mail system that saw the first copy can drop the second.
  */
+import net from "node:net";
 import nodemailer from "nodemailer";
+import { checkLiteralHost, egressLookup } from "@/lib/egress";
 import type { Outcome } from "./outbox";
 import type { EmailContent, ReceiverOptions } from "./receivers";
 
@@ -50,14 +52,27 @@ export async function sendEmail(input: {
     return { outcome: "failed", error: "e-mail receiver without smtp, from or to", durationMs: 0 };
   }
   const url = new URL(input.url);
+  const hostname = url.hostname.replace(/^\[|\]$/g, "");
+  let address: string;
+  try {
+    // the egress policy (lib/egress.ts) decides, and the connection goes to the address it checked
+    checkLiteralHost(hostname);
+    address = await new Promise<string>((resolve, reject) =>
+      egressLookup(hostname, {}, (err, a) => (err ? reject(err) : resolve(a as string))),
+    );
+  } catch (error) {
+    return { outcome: "retry", error: `SMTP ${hostname}: ${(error as Error).message}`, durationMs: performance.now() - started };
+  }
   const transport = nodemailer.createTransport({
-    host: url.hostname.replace(/^\[|\]$/g, ""),
+    host: address,
+    name: "brokerwatch",
     port: Number(url.port),
     secure: smtp.tls === "tls",
     requireTLS: smtp.tls === "starttls",
     ignoreTLS: smtp.tls === "none",
     auth: smtp.username ? { user: smtp.username, pass: input.password ?? "" } : undefined,
-    tls: { rejectUnauthorized: smtp.verifyCertificate, servername: url.hostname },
+    // the certificate is checked against the name, not the address connected to
+    tls: { rejectUnauthorized: smtp.verifyCertificate, servername: net.isIP(hostname) ? undefined : hostname },
     connectionTimeout: input.timeoutMs,
     greetingTimeout: input.timeoutMs,
     socketTimeout: input.timeoutMs,

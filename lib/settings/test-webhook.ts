@@ -6,6 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { fingerprint } from "@/lib/alerts/state";
 import { formatMessage } from "@/lib/notify/format";
+import { egressFetch } from "@/lib/egress";
 import { responseSnippet } from "@/lib/notify/response";
 import { signatureHeaders } from "@/lib/notify/sign";
 import { ALERTMANAGER_RESEND_SECONDS, renderBody, type ReceiverKind, type ReceiverOptions } from "@/lib/notify/receivers";
@@ -127,7 +128,7 @@ export async function sendTestNotification(
   }
   const base = { messageId, signed: type === "webhook" && target.secret !== null };
   try {
-    const response = await (opts.fetch ?? fetch)(url, {
+    const response = await (opts.fetch ?? egressFetch)(url, {
       method: "POST",
       headers,
       body,
