@@ -32,6 +32,8 @@ export interface ClientMatch {
   lastType: string;
   lastReason: string | null;
   lastBroker: string;
+  /** the newest connect or disconnect (a dropped-message event says nothing about the session) */
+  lastSession: { type: "connected" | "disconnected"; ts: Date; broker: string } | null;
 }
 
 /**
@@ -72,9 +74,29 @@ export async function searchClients(
     )
     .orderBy(connectionEvents.clientId, desc(connectionEvents.ts), desc(connectionEvents.id));
   const byId = new Map(latest.map((l) => [l.clientId, l]));
+  const sessionEdges = await db
+    .selectDistinctOn([connectionEvents.clientId], {
+      clientId: connectionEvents.clientId,
+      type: connectionEvents.type,
+      ts: connectionEvents.ts,
+      broker: connectionEvents.broker,
+    })
+    .from(connectionEvents)
+    .where(
+      and(
+        inArray(
+          connectionEvents.clientId,
+          page.map((m) => m.clientId!),
+        ),
+        inArray(connectionEvents.type, ["connected", "disconnected"]),
+      ),
+    )
+    .orderBy(connectionEvents.clientId, desc(connectionEvents.ts), desc(connectionEvents.id));
+  const sessionById = new Map(sessionEdges.map((l) => [l.clientId, l]));
   return {
     clients: page.map((m) => {
       const last = byId.get(m.clientId)!;
+      const edge = sessionById.get(m.clientId);
       return {
         clientId: m.clientId!,
         events: m.events,
@@ -82,6 +104,9 @@ export async function searchClients(
         lastType: last.type,
         lastReason: last.reason,
         lastBroker: last.broker,
+        lastSession: edge
+          ? { type: edge.type as "connected" | "disconnected", ts: new Date(edge.ts), broker: edge.broker }
+          : null,
       };
     }),
     more: matches.length > limit,

@@ -41,12 +41,49 @@ export async function clientHistory(
   return { ...rows, sessions, timeline: buildTimeline(rows.events, sessions) };
 }
 
+export type ClientState =
+  | { state: "online" | "offline"; since: Date; broker: string }
+  | { state: "unknown"; since: Date | null; broker: string | null; why: string };
+
+/**
+ * Whether a client is connected now, as far as brokerwatch can say: from its newest connect or
+ * disconnect, and only while its broker is watched. A connect on a broker that is down (or not
+ * watched) says nothing about now: that is "unknown", never "online". Pure.
+ */
+export function clientState(
+  lastSession: ClientMatch["lastSession"],
+  brokerStatus: (broker: string) => string | undefined,
+): ClientState {
+  if (!lastSession) return { state: "unknown", since: null, broker: null, why: "no connect or disconnect recorded" };
+  const status = brokerStatus(lastSession.broker);
+  if (lastSession.type === "connected" && status !== "up") {
+    return {
+      state: "unknown",
+      since: lastSession.ts,
+      broker: lastSession.broker,
+      why: status === "down" ? `broker ${lastSession.broker} is down` : `broker ${lastSession.broker} is not watched now`,
+    };
+  }
+  return {
+    state: lastSession.type === "connected" ? "online" : "offline",
+    since: lastSession.ts,
+    broker: lastSession.broker,
+  };
+}
+
+export interface ClientSearchMatch extends ClientMatch {
+  now: ClientState;
+}
+
 export async function searchClients(
   viewer: Verified,
   prefix: string,
-): Promise<{ clients: ClientMatch[]; more: boolean }> {
+): Promise<{ clients: ClientSearchMatch[]; more: boolean }> {
   assertVerified(viewer);
-  return searchClientRows(getRuntime().database.db, prefix);
+  const runtime = getRuntime();
+  const result = await searchClientRows(runtime.database.db, prefix);
+  const status = (broker: string) => runtime.collectors?.get(broker)?.status;
+  return { ...result, clients: result.clients.map((c) => ({ ...c, now: clientState(c.lastSession, status) })) };
 }
 
 export async function recentDisconnects(
