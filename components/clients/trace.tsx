@@ -7,6 +7,7 @@ import { DiagnosisPanel } from "./diagnosis-panel";
 import { ClientIdText } from "./format";
 import { ReasonBreakdown } from "./reason-breakdown";
 import { Timeline } from "./timeline";
+import { foldRuns } from "@/lib/timeline-runs";
 import {
   WINDOWS,
   clientCsvHref,
@@ -104,11 +105,11 @@ export function ClientTrace({
   // show the newest ones, plus any the diagnosis cites so its evidence links always land.
   const cited = new Set(findings.flatMap((f) => f.evidence.map((e) => e.eventId)));
   const isCited = (event: { id: number } | null) => event !== null && cited.has(event.id);
-  const shownTimeline = history.timeline.filter(
-    (entry, i) =>
-      i < TIMELINE_ROWS ||
-      (entry.kind === "session" ? isCited(entry.session.start) || isCited(entry.session.end) : isCited(entry.event)),
-  );
+  const citedEntry = (entry: (typeof history.timeline)[number]) =>
+    entry.kind === "session" ? isCited(entry.session.start) || isCited(entry.session.end) : isCited(entry.event);
+  // alike sessions in a row fold into one run; a cited session stays a row of its own
+  const folded = foldRuns(history.timeline, citedEntry);
+  const shownTimeline = folded.filter((entry, i) => i < TIMELINE_ROWS || (entry.kind !== "run" && citedEntry(entry)));
   return (
     <div className="mx-auto max-w-6xl space-y-6">
       {header}
@@ -128,9 +129,9 @@ export function ClientTrace({
       </div>
       <Card title="Sessions">
         <Timeline entries={shownTimeline} now={now} />
-        {shownTimeline.length < history.timeline.length && (
-          <p className="mt-6 text-sm text-zinc-500">
-            Showing the newest {TIMELINE_ROWS} of {history.timeline.length.toLocaleString("en")} rows (and every row the
+        {shownTimeline.length < folded.length && (
+          <p className="mt-6 text-sm text-zinc-600 dark:text-zinc-400">
+            Showing the newest {TIMELINE_ROWS} of {folded.length.toLocaleString("en")} rows (and every row the
             diagnosis points at). Export CSV for all of them.
           </p>
         )}
