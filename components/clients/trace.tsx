@@ -7,6 +7,7 @@ import { DiagnosisPanel } from "./diagnosis-panel";
 import { ClientIdText } from "./format";
 import { ReasonBreakdown } from "./reason-breakdown";
 import { Timeline } from "./timeline";
+import { SessionBar, type BlindWindow } from "./session-bar";
 import { foldRuns } from "@/lib/timeline-runs";
 import {
   WINDOWS,
@@ -28,12 +29,15 @@ export function ClientTrace({
   clientId,
   window,
   history,
+  blind = [],
   findings,
   now,
 }: {
   clientId: string;
   window: TraceWindow;
   history: ClientHistory;
+  /** intervals brokerwatch could not see the client's brokers */
+  blind?: BlindWindow[];
   findings: Finding[];
   now: Date;
 }) {
@@ -119,6 +123,14 @@ export function ClientTrace({
           {history.events.length.toLocaleString("en")} are shown and diagnosed. Choose a shorter window to see the rest.
         </p>
       )}
+      <Card title={`Sessions over the last ${describeRange(window)}`}>
+        <SessionBar
+          sessions={history.sessions}
+          blind={blind}
+          from={now.getTime() - rangeSeconds(window) * 1000}
+          to={now.getTime()}
+        />
+      </Card>
       <div className="grid gap-6 lg:grid-cols-3">
         <Card title="Diagnosis" className="lg:col-span-2">
           <DiagnosisPanel findings={findings} />
