@@ -284,3 +284,45 @@ function newerEvents(
     .orderBy(asc(connectionEvents.ts), asc(connectionEvents.id))
     .limit(limit);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Fleet heatmap
+// ---------------------------------------------------------------------------------------------
+
+export interface HeatmapCell {
+  /** ClientID prefix (the ClientID without its trailing number: `meter-004211` → `meter`) or broker */
+  row: string;
+  /** bucket index from `from` */
+  bucket: number;
+  reason: string | null;
+  count: number;
+}
+
+/**
+ * Disconnects over [from, to) counted per row (ClientID family or broker), time bucket and reason:
+ * the fleet heatmap of the Clients page. The family is the ClientID with its trailing number and
+ * separators cut (`gw-berlin-03` → `gw-berlin`, `pump-7` → `pump`).
+ */
+export async function disconnectHeatmap(
+  db: Db,
+  opts: { from: Date; to: Date; buckets: number; by: "prefix" | "broker"; broker?: string },
+): Promise<HeatmapCell[]> {
+  const bucketMs = Math.max(1, Math.ceil((opts.to.getTime() - opts.from.getTime()) / opts.buckets));
+  const row =
+    opts.by === "broker"
+      ? sql<string>`${connectionEvents.broker}`
+      : sql<string>`coalesce(nullif(regexp_replace(${connectionEvents.clientId}, '[-_:./]*[0-9]+$', ''), ''), ${connectionEvents.clientId}, '<unknown>')`;
+  const bucket = sql<number>`floor(extract(epoch from (${connectionEvents.ts} - ${opts.from.toISOString()}::timestamptz)) * 1000 / ${bucketMs})::int`;
+  const where: SQL[] = [
+    eq(connectionEvents.type, "disconnected"),
+    gte(connectionEvents.ts, opts.from),
+    sql`${connectionEvents.ts} < ${opts.to.toISOString()}::timestamptz`,
+  ];
+  if (opts.broker) where.push(eq(connectionEvents.broker, opts.broker));
+  const rows = await db
+    .select({ row, bucket, reason: connectionEvents.reason, count: count() })
+    .from(connectionEvents)
+    .where(and(...where))
+    .groupBy(sql`1`, sql`2`, connectionEvents.reason);
+  return rows.map((r) => ({ row: r.row, bucket: Number(r.bucket), reason: r.reason, count: Number(r.count) }));
+}

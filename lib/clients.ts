@@ -3,6 +3,8 @@ import {
   clientHistory as clientEventWindow,
   recentDisconnects as recentDisconnectRows,
   searchClients as searchClientRows,
+  disconnectHeatmap,
+  type HeatmapCell,
   type ClientEvent,
   type ClientEventWindow,
   type ClientMatch,
@@ -93,4 +95,67 @@ export async function recentDisconnects(
 ): Promise<DisconnectPage> {
   assertVerified(viewer);
   return recentDisconnectRows(getRuntime().database.db, filter, page);
+}
+
+export interface Heatmap {
+  from: number;
+  to: number;
+  bucketMs: number;
+  buckets: number;
+  by: "prefix" | "broker";
+  /** busiest first; the rest folded into one "other" row */
+  rows: { name: string; total: number; cells: { total: number; reasons: Record<string, number> }[] }[];
+  max: number;
+}
+
+/** Cells into rows, busiest `maxRows` first and the rest folded into "other". Pure. */
+export function shapeHeatmap(
+  cells: HeatmapCell[],
+  opts: { from: number; to: number; buckets: number; by: "prefix" | "broker"; maxRows?: number },
+): Heatmap {
+  const maxRows = opts.maxRows ?? 12;
+  const byRow = new Map<string, { total: number; cells: { total: number; reasons: Record<string, number> }[] }>();
+  const rowOf = (name: string) => {
+    let r = byRow.get(name);
+    if (!r) {
+      r = { total: 0, cells: Array.from({ length: opts.buckets }, () => ({ total: 0, reasons: {} })) };
+      byRow.set(name, r);
+    }
+    return r;
+  };
+  for (const c of cells) {
+    if (c.bucket < 0 || c.bucket >= opts.buckets) continue;
+    const r = rowOf(c.row);
+    const cell = r.cells[c.bucket]!;
+    const reason = c.reason ?? "unknown";
+    cell.total += c.count;
+    cell.reasons[reason] = (cell.reasons[reason] ?? 0) + c.count;
+    r.total += c.count;
+  }
+  const sorted = [...byRow.entries()].sort((a, b) => b[1].total - a[1].total || a[0].localeCompare(b[0]));
+  const rows = sorted.slice(0, maxRows).map(([name, r]) => ({ name, ...r }));
+  if (sorted.length > maxRows) {
+    const other = { name: `other (${sorted.length - maxRows})`, total: 0, cells: rows[0]!.cells.map(() => ({ total: 0, reasons: {} as Record<string, number> })) };
+    for (const [, r] of sorted.slice(maxRows)) {
+      other.total += r.total;
+      r.cells.forEach((c, i) => {
+        other.cells[i]!.total += c.total;
+        for (const [k, v] of Object.entries(c.reasons)) other.cells[i]!.reasons[k] = (other.cells[i]!.reasons[k] ?? 0) + v;
+      });
+    }
+    rows.push(other);
+  }
+  const max = Math.max(0, ...rows.flatMap((r) => r.cells.map((c) => c.total)));
+  return { from: opts.from, to: opts.to, buckets: opts.buckets, bucketMs: Math.ceil((opts.to - opts.from) / opts.buckets), by: opts.by, rows, max };
+}
+
+/** The Clients page's fleet heatmap: disconnects per ClientID family (or broker) and time bucket, by reason. */
+export async function fleetHeatmap(
+  viewer: Verified,
+  opts: { from: Date; to: Date; by: "prefix" | "broker"; broker?: string; buckets?: number },
+): Promise<Heatmap> {
+  assertVerified(viewer);
+  const buckets = opts.buckets ?? 48;
+  const cells = await disconnectHeatmap(getRuntime().database.db, { ...opts, buckets });
+  return shapeHeatmap(cells, { from: opts.from.getTime(), to: opts.to.getTime(), buckets, by: opts.by });
 }
