@@ -100,7 +100,8 @@ describeIf(needs({ chromium: true }), "every page: axe and a phone", () => {
       "/settings/users",
       "/settings/instances",
     );
-  });
+    // the first start of a worktree builds the app: minutes on a busy 2-core machine
+  }, 900_000);
   afterAll(async () => {
     await fleet?.stop();
     await browser?.close();
