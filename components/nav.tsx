@@ -1,14 +1,8 @@
 import Link from "next/link";
 import type { SessionUser } from "@/lib/auth/session";
 import { LogoutButton } from "./logout-button";
-
-const SECTIONS = [
-  { href: "/", label: "Overview" },
-  { href: "/brokers", label: "Brokers" },
-  { href: "/clients", label: "Clients" },
-  { href: "/alerts", label: "Alerts" },
-  { href: "/settings", label: "Settings" },
-] as const;
+import { NavLinks } from "./nav-links";
+import { TimeZoneSwitch } from "./time-zone";
 
 export function Nav({ user }: { user: SessionUser }) {
   return (
@@ -19,19 +13,12 @@ export function Nav({ user }: { user: SessionUser }) {
       <Link href="/" className="mr-4 px-2 text-lg font-semibold tracking-tight md:mr-0 md:mb-6">
         brokerwatch
       </Link>
-      {SECTIONS.map((s) => (
-        <Link
-          key={s.href}
-          href={s.href}
-          className="rounded px-2 py-1.5 text-sm text-zinc-700 hover:bg-zinc-100 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-sky-500 dark:text-zinc-300 dark:hover:bg-zinc-800"
-        >
-          {s.label}
-        </Link>
-      ))}
-      <div className="ml-auto flex items-center gap-2 px-2 text-xs text-zinc-500 md:mt-auto md:ml-0 md:flex-col md:items-start md:pt-6">
+      <NavLinks />
+      <div className="ml-auto flex items-center gap-2 px-2 text-xs text-zinc-600 md:mt-auto dark:text-zinc-400 md:ml-0 md:flex-col md:items-start md:pt-6">
         <span data-testid="signed-in-as">
           {user.username} · {user.role}
         </span>
+        <TimeZoneSwitch />
         <LogoutButton />
       </div>
     </nav>

@@ -1,31 +1,33 @@
 "use client";
 
 import { useEffect, useState } from "react";
+import { formatDateTime } from "./time-format";
+import { useTimeZone } from "./time-zone";
 
 /**
- * A time in the viewer's zone, with the exact UTC instant on hover. The server renders UTC (it
- * doesn't know the viewer's zone); the browser swaps in local time after hydration.
+ * A time in the one format (components/time-format.ts), in the zone the viewer chose in the nav
+ * (UTC or local), with the UTC instant on hover. The server renders UTC; the browser switches to
+ * the viewer's choice after hydration.
  */
 export function Time({ value, relative = false }: { value: Date | string | null; relative?: boolean }) {
-  const [local, setLocal] = useState<string | null>(null);
+  const zone = useTimeZone();
+  const [now, setNow] = useState<number | null>(null);
   const iso = value ? (typeof value === "string" ? new Date(value) : value).toISOString() : null;
   useEffect(() => {
-    if (!iso) return;
-    const update = () => setLocal(relative ? relativeTime(new Date(iso)) : new Date(iso).toLocaleString());
-    update();
     if (!relative) return;
-    const timer = setInterval(update, 10_000);
+    setNow(Date.now());
+    const timer = setInterval(() => setNow(Date.now()), 10_000);
     return () => clearInterval(timer);
-  }, [iso, relative]);
-  if (!iso) return <span className="text-zinc-400">never</span>;
-  const utc = iso.replace("T", " ").replace(/\.\d+Z$/, " UTC");
+  }, [relative]);
+  if (!iso) return <span className="text-zinc-500">never</span>;
+  const utc = formatDateTime(iso, "utc");
+  const text = relative && now !== null ? relativeTime(new Date(iso), now) : formatDateTime(iso, zone);
   return (
-    <time dateTime={iso} title={utc} suppressHydrationWarning>
-      {local ?? utc}
+    <time dateTime={iso} title={relative ? formatDateTime(iso, zone) : utc} suppressHydrationWarning>
+      {text}
     </time>
   );
 }
-
 export function relativeTime(date: Date, now = Date.now()): string {
   const seconds = Math.round((now - date.getTime()) / 1000);
   const abs = Math.abs(seconds);

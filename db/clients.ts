@@ -45,6 +45,8 @@ export interface ClientMatch {
   lastType: string;
   lastReason: string | null;
   lastBroker: string;
+  /** the newest connect or disconnect (a dropped-message event says nothing about the session) */
+  lastSession: { type: "connected" | "disconnected"; ts: Date; broker: string } | null;
 }
 
 /**
@@ -91,9 +93,29 @@ export async function searchClients(
     )
     .orderBy(connectionEvents.clientId, desc(connectionEvents.ts), desc(connectionEvents.id));
   const byId = new Map(latest.map((l) => [l.clientId, l]));
+  const sessionEdges = await db
+    .selectDistinctOn([connectionEvents.clientId], {
+      clientId: connectionEvents.clientId,
+      type: connectionEvents.type,
+      ts: connectionEvents.ts,
+      broker: connectionEvents.broker,
+    })
+    .from(connectionEvents)
+    .where(
+      and(
+        inArray(
+          connectionEvents.clientId,
+          page.map((m) => m.clientId!),
+        ),
+        inArray(connectionEvents.type, ["connected", "disconnected"]),
+      ),
+    )
+    .orderBy(connectionEvents.clientId, desc(connectionEvents.ts), desc(connectionEvents.id));
+  const sessionById = new Map(sessionEdges.map((l) => [l.clientId, l]));
   return {
     clients: page.map((m) => {
       const last = byId.get(m.clientId)!;
+      const edge = sessionById.get(m.clientId);
       return {
         clientId: m.clientId!,
         events: m.events,
@@ -101,6 +123,9 @@ export async function searchClients(
         lastType: last.type,
         lastReason: last.reason,
         lastBroker: last.broker,
+        lastSession: edge
+          ? { type: edge.type as "connected" | "disconnected", ts: new Date(edge.ts), broker: edge.broker }
+          : null,
       };
     }),
     more: matches.length > limit,
@@ -279,4 +304,46 @@ function newerEvents(
     .where(and(...where))
     .orderBy(asc(connectionEvents.ts), asc(connectionEvents.id))
     .limit(limit);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fleet heatmap
+// ---------------------------------------------------------------------------------------------
+
+export interface HeatmapCell {
+  /** ClientID prefix (the ClientID without its trailing number: `meter-004211` → `meter`) or broker */
+  row: string;
+  /** bucket index from `from` */
+  bucket: number;
+  reason: string | null;
+  count: number;
+}
+
+/**
+ * Disconnects over [from, to) counted per row (ClientID family or broker), time bucket and reason:
+ * the fleet heatmap of the Clients page. The family is the ClientID with its trailing number and
+ * separators cut (`gw-berlin-03` → `gw-berlin`, `pump-7` → `pump`).
+ */
+export async function disconnectHeatmap(
+  db: Db,
+  opts: { from: Date; to: Date; buckets: number; by: "prefix" | "broker"; broker?: string },
+): Promise<HeatmapCell[]> {
+  const bucketMs = Math.max(1, Math.ceil((opts.to.getTime() - opts.from.getTime()) / opts.buckets));
+  const row =
+    opts.by === "broker"
+      ? sql<string>`${connectionEvents.broker}`
+      : sql<string>`coalesce(nullif(regexp_replace(${connectionEvents.clientId}, '[-_:./]*[0-9]+$', ''), ''), ${connectionEvents.clientId}, '<unknown>')`;
+  const bucket = sql<number>`floor(extract(epoch from (${connectionEvents.ts} - ${opts.from.toISOString()}::timestamptz)) * 1000 / ${bucketMs})::int`;
+  const where: SQL[] = [
+    eq(connectionEvents.type, "disconnected"),
+    gte(connectionEvents.ts, opts.from),
+    sql`${connectionEvents.ts} < ${opts.to.toISOString()}::timestamptz`,
+  ];
+  if (opts.broker) where.push(eq(connectionEvents.broker, opts.broker));
+  const rows = await db
+    .select({ row, bucket, reason: connectionEvents.reason, count: count() })
+    .from(connectionEvents)
+    .where(and(...where))
+    .groupBy(sql`1`, sql`2`, connectionEvents.reason);
+  return rows.map((r) => ({ row: r.row, bucket: Number(r.bucket), reason: r.reason, count: Number(r.count) }));
 }

@@ -170,6 +170,12 @@ export async function countStoredEvents(
   return out;
 }
 
+/** Whether any connection event was ever stored: the overview's first-start guidance ends with the first. */
+export async function anyEventStored(db: Db): Promise<boolean> {
+  const rows = await db.select({ one: sql<number>`1` }).from(connectionEvents).limit(1);
+  return rows.length > 0;
+}
+
 export function storedEventKey(e: { ts: Date; type: string; raw: string }): string {
   return `${e.ts.getTime()}\n${e.type}\n${e.raw}`;
 }

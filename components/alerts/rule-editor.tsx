@@ -1,5 +1,6 @@
 "use client";
 
+import { Time } from "@/components/time";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useEffect, useId, useRef, useState, type ReactNode } from "react";
@@ -481,7 +482,7 @@ function PreviewPanel({ preview }: { preview: Preview }) {
               </p>
             ) : null,
           )}
-          <p className="text-xs text-zinc-400">Evaluated at {new Date(preview.evaluatedAt).toLocaleTimeString()}</p>
+          <p className="text-xs text-zinc-400">Evaluated at <Time value={preview.evaluatedAt} /></p>
         </>
       )}
       <details className="text-xs text-zinc-500">

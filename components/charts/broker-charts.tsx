@@ -3,6 +3,8 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Card, formatNumber } from "@/components/ui";
 import { Time } from "@/components/time";
+import { formatDateTime, zoneName } from "@/components/time-format";
+import { useTimeZone } from "@/components/time-zone";
 import { formatBytes } from "@/components/overview/format";
 import type { ChartPoint } from "@/lib/charts/load";
 import type { BrokerChartData } from "@/lib/charts/load";
@@ -33,7 +35,7 @@ const PANELS: Panel[] = [
   {
     title: "Connections",
     integer: true,
-    format: (v) => formatNumber(v, 0),
+    format: (v) => `${formatNumber(v, 0)} clients`,
     lines: (s) => [
       { label: "connected", color: COLORS.connections, points: s.mqtt_connections_current ?? [], fill: true },
       ...(s.mqtt_connections_max?.length
@@ -43,7 +45,7 @@ const PANELS: Panel[] = [
   },
   {
     title: "Messages per second",
-    format: (v) => formatNumber(v),
+    format: (v) => `${formatNumber(v)} msg/s`,
     lines: (s) => [
       { label: "in", color: COLORS.received, points: s.mqtt_messages_received_per_second ?? [] },
       { label: "out", color: COLORS.sent, points: s.mqtt_messages_sent_per_second ?? [] },
@@ -53,7 +55,7 @@ const PANELS: Panel[] = [
     title: "Queued messages",
     optional: true,
     integer: true,
-    format: (v) => formatNumber(v, 0),
+    format: (v) => `${formatNumber(v, 0)} msgs`,
     lines: (s) => [{ label: "queued", color: COLORS.queued, points: s.mqtt_queued_messages ?? [], fill: true }],
   },
   {
@@ -74,6 +76,8 @@ export function BrokerCharts({ initial }: { initial: BrokerChartData }) {
   const [range, setRange] = useState<ChartRange>(initial.range);
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const [zoom, setZoom] = useState<{ from: number; to: number } | null>(null);
+  const zone = useTimeZone();
   const request = useRef<AbortController | null>(null);
 
   const load = useCallback(
@@ -115,6 +119,7 @@ export function BrokerCharts({ initial }: { initial: BrokerChartData }) {
 
   const choose = (next: ChartRange) => {
     if (next === range) return;
+    setZoom(null);
     setRange(next);
     const url = new URL(window.location.href);
     url.searchParams.set("range", next);
@@ -157,6 +162,25 @@ export function BrokerCharts({ initial }: { initial: BrokerChartData }) {
           ))}
         </div>
       </div>
+      <p className="flex flex-wrap items-center gap-2 text-xs text-zinc-600 dark:text-zinc-400">
+        <span>Times in {zoneName(zone)}.</span>
+        {zoom ? (
+          <>
+            <span data-testid="chart-zoom">
+              Zoomed to {formatDateTime(zoom.from, zone)} → {formatDateTime(zoom.to, zone)}
+            </span>
+            <button
+              type="button"
+              onClick={() => setZoom(null)}
+              className="rounded px-2 py-0.5 font-medium text-sky-800 ring-1 ring-sky-300 hover:bg-sky-50 focus-visible:outline-2 focus-visible:outline-sky-500 dark:text-sky-300 dark:ring-sky-700 dark:hover:bg-sky-950"
+            >
+              Reset zoom
+            </button>
+          </>
+        ) : (
+          <span>Drag across a chart to zoom into a spike.</span>
+        )}
+      </p>
       {error && (
         <p role="alert" className="text-xs text-red-700 dark:text-red-300">
           Could not refresh the charts: {error}. Showing what was loaded before.
@@ -168,7 +192,7 @@ export function BrokerCharts({ initial }: { initial: BrokerChartData }) {
         data-testid="charts"
       >
         {PANELS.map((panel) => (
-          <ChartPanel key={panel.title} panel={panel} data={data} />
+          <ChartPanel key={panel.title} panel={panel} data={data} zoom={zoom} onZoom={setZoom} />
         ))}
       </div>
       <GapList gaps={data.gaps} />
@@ -176,7 +200,17 @@ export function BrokerCharts({ initial }: { initial: BrokerChartData }) {
   );
 }
 
-function ChartPanel({ panel, data }: { panel: Panel; data: BrokerChartData }) {
+function ChartPanel({
+  panel,
+  data,
+  zoom,
+  onZoom,
+}: {
+  panel: Panel;
+  data: BrokerChartData;
+  zoom: { from: number; to: number } | null;
+  onZoom: (zoom: { from: number; to: number }) => void;
+}) {
   const [hover, setHover] = useState<ChartHover>(null);
   // memoised: hovering re-renders the panel, and new line arrays would re-feed the chart on every move
   const lines = useMemo(() => panel.lines(data.series), [panel, data.series]);
@@ -192,6 +226,8 @@ function ChartPanel({ panel, data }: { panel: Panel; data: BrokerChartData }) {
           format={panel.format}
           integer={panel.integer}
           onHover={setHover}
+          zoom={zoom}
+          onZoom={onZoom}
           label={`${panel.title}, last ${CHART_RANGES[data.range].label}${describe(lines, panel.format)}`}
         />
         {empty && (
@@ -206,11 +242,12 @@ function ChartPanel({ panel, data }: { panel: Panel; data: BrokerChartData }) {
 
 /** The latest value of each line, or the values under the cursor while it is over the chart. */
 function Readout({ lines, format, hover }: { lines: ChartLine[]; format: (v: number) => string; hover: ChartHover }) {
+  const zone = useTimeZone();
   return (
     <span className="flex flex-wrap items-center justify-end gap-x-3 text-xs tabular-nums">
       {hover && (
         <span className="text-zinc-500">
-          {new Date(hover.t).toLocaleString(undefined, { dateStyle: "short", timeStyle: "medium" })}
+          {formatDateTime(hover.t, zone)}
         </span>
       )}
       {lines.map((l, i) => {

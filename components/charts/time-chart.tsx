@@ -4,6 +4,9 @@ import "uplot/dist/uPlot.min.css";
 import uPlot from "uplot";
 import { useEffect, useMemo, useRef, useSyncExternalStore } from "react";
 import type { ChartGap, ChartPoint } from "@/lib/charts/load";
+import { formatAxisTime } from "@/components/time-format";
+import { fittedFrom } from "./fit";
+import { useTimeZone } from "@/components/time-zone";
 
 /** The values under the cursor, for a readout outside the canvas (null when the cursor leaves). */
 export type ChartHover = { t: number; values: (number | null | undefined)[] } | null;
@@ -20,7 +23,10 @@ export interface ChartLine {
 /**
  * A time series chart on uPlot: the lines share the x axis of [from, to], the collector's gaps
  * are shaded (hatched) and break the lines, the width follows the container, and the colours
- * follow the system's light or dark mode. Times are the viewer's local time, as uPlot draws them.
+ * follow the system's light or dark mode. Times are written as everywhere else (components/
+ * time-format.ts) in the zone chosen in the nav. The x axis fits the data it holds (a broker watched
+ * for a minute does not get a sliver at the right edge of 15 minutes); dragging across a chart zooms
+ * (onZoom), and every chart given the same `zoom` shows the same window.
  */
 export function TimeChart({
   lines,
@@ -32,6 +38,8 @@ export function TimeChart({
   height = 170,
   integer = false,
   onHover,
+  zoom = null,
+  onZoom,
 }: {
   lines: ChartLine[];
   gaps: ChartGap[];
@@ -44,15 +52,22 @@ export function TimeChart({
   /** a count (connections, messages queued): no ticks between whole numbers */
   integer?: boolean;
   onHover?: (hover: ChartHover) => void;
+  /** the window shown instead of [from, to] while zoomed (ms) */
+  zoom?: { from: number; to: number } | null;
+  /** drag-to-zoom: called with the window dragged across */
+  onZoom?: (zoom: { from: number; to: number }) => void;
 }) {
   const wrapper = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const dark = usePrefersDark();
+  const zone = useTimeZone();
   const data = useMemo(() => alignLines(lines, gaps, to), [lines, gaps, to]);
+  const shownFrom = zoom?.from ?? fittedFrom(lines, gaps, from, to);
+  const shownTo = zoom?.to ?? to;
   // What the draw hooks and scale ranges read: refs, so new data does not rebuild the chart.
-  const view = useRef({ from, to, gaps, format, onHover });
+  const view = useRef({ from: shownFrom, to: shownTo, gaps, format, onHover, onZoom, zone });
   useEffect(() => {
-    view.current = { from, to, gaps, format, onHover };
+    view.current = { from: shownFrom, to: shownTo, gaps, format, onHover, onZoom, zone };
   });
   const shape = lines.map((l) => `${l.label}|${l.color}|${l.dash?.join(",") ?? ""}|${l.fill ?? ""}`).join(";");
 
@@ -72,6 +87,8 @@ export function TimeChart({
     const opts: uPlot.Options = {
       width: Math.max(200, el.clientWidth),
       height,
+      // ticks on whole hours of the chosen zone
+      tzDate: (ts) => (view.current.zone === "utc" ? uPlot.tzDate(new Date(ts * 1000), "Etc/UTC") : new Date(ts * 1000)),
       scales: {
         x: { time: true, range: () => [view.current.from / 1000, view.current.to / 1000] },
         y: {
@@ -79,7 +96,13 @@ export function TimeChart({
         },
       },
       axes: [
-        axis,
+        {
+          ...axis,
+          values: (_u, splits) => {
+            const span = (view.current.to - view.current.from) || 1;
+            return splits.map((v) => formatAxisTime(v * 1000, view.current.zone, span));
+          },
+        },
         {
           ...axis,
           values: (_u, splits) => splits.map((v) => view.current.format(v)),
@@ -108,12 +131,23 @@ export function TimeChart({
           points: { show: false },
         })),
       ],
-      // No drag-to-zoom: the x range is pinned to the chosen range (the selector is the zoom), so
-      // every chart on the page shows the same window.
-      cursor: { drag: { x: false, y: false } },
+      // Drag-to-zoom: the dragged window goes to onZoom, which the page applies to every chart (the
+      // x range is always the page's, so the charts never disagree).
+      cursor: { drag: { x: true, y: false, setScale: false } },
       // uPlot's legend is a table under the chart; the card header shows the values instead (onHover)
       legend: { show: false },
       hooks: {
+        setSelect: [
+          (u) => {
+            const { left, width } = u.select;
+            if (width >= 4 && view.current.onZoom) {
+              const a = u.posToVal(left, "x") * 1000;
+              const b = u.posToVal(left + width, "x") * 1000;
+              if (b - a >= 1000) view.current.onZoom({ from: Math.round(a), to: Math.round(b) });
+            }
+            u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+          },
+        ],
         setCursor: [
           (u) => {
             const idx = u.cursor.idx;
@@ -156,6 +190,11 @@ export function TimeChart({
   useEffect(() => {
     plot.current?.setData(data);
   }, [data]);
+
+  // a new window (zoom, fitted start) or zone: redraw the x scale without rebuilding the chart
+  useEffect(() => {
+    plot.current?.setScale("x", { min: shownFrom / 1000, max: shownTo / 1000 });
+  }, [shownFrom, shownTo, zone]);
 
   return <div ref={wrapper} role="img" aria-label={label} className="w-full min-w-0" />;
 }

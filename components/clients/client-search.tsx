@@ -1,6 +1,6 @@
-import type { ClientMatch } from "@/lib/clients";
+import type { ClientSearchMatch, ClientState } from "@/lib/clients";
 import { Time } from "@/components/time";
-import { buttonClass, Card, EmptyState, inputClass, rowClass, tableClass, TableHead } from "@/components/ui";
+import { Badge, buttonClass, Card, EmptyState, inputClass, rowClass, tableClass, TableHead } from "@/components/ui";
 import { ClientLink, ReasonBadge, cellClass } from "./format";
 import type { ClientsParams } from "./params";
 
@@ -10,7 +10,7 @@ export function ClientSearch({
   result,
 }: {
   params: ClientsParams;
-  result: { clients: ClientMatch[]; more: boolean } | null;
+  result: { clients: ClientSearchMatch[]; more: boolean } | null;
 }) {
   return (
     <Card title="Find a client">
@@ -41,7 +41,25 @@ export function ClientSearch({
   );
 }
 
-function SearchResults({ q, result }: { q: string; result: { clients: ClientMatch[]; more: boolean } }) {
+const STATE_TONE = { online: "good", offline: "bad", unknown: "neutral" } as const;
+
+/** Online or offline since when, or unknown and why: a connect is not "online" while its broker is not watched. */
+function StateCell({ now }: { now: ClientState }) {
+  return (
+    <span className="inline-flex items-center gap-2" data-state={now.state}>
+      <Badge tone={STATE_TONE[now.state]}>{now.state}</Badge>
+      {now.state === "unknown" ? (
+        <span className="text-xs text-zinc-600 dark:text-zinc-400">{now.why}</span>
+      ) : (
+        <span className="text-xs text-zinc-600 dark:text-zinc-400">
+          since <Time value={now.since} relative />
+        </span>
+      )}
+    </span>
+  );
+}
+
+function SearchResults({ q, result }: { q: string; result: { clients: ClientSearchMatch[]; more: boolean } }) {
   if (result.clients.length === 0) {
     return (
       <div className="mt-4">
@@ -56,7 +74,7 @@ function SearchResults({ q, result }: { q: string; result: { clients: ClientMatc
     <div className="mt-4 overflow-x-auto">
       <table className={tableClass} data-testid="client-search-results">
         <TableHead
-          columns={["ClientID", "Last seen", "Last event", "Broker", { label: "Events", className: "text-right" }]}
+          columns={["ClientID", "Now", "Last event", "Broker", { label: "Events", className: "text-right" }]}
         />
         <tbody>
           {result.clients.map((c) => (
@@ -65,11 +83,14 @@ function SearchResults({ q, result }: { q: string; result: { clients: ClientMatc
                 <ClientLink clientId={c.clientId} />
               </td>
               <td className={`${cellClass} whitespace-nowrap`}>
-                <Time value={c.lastSeen} />
+                <StateCell now={c.now} />
               </td>
               <td className={`${cellClass} whitespace-nowrap`}>
-                <span className="mr-2 text-zinc-600 dark:text-zinc-400">{c.lastType}</span>
+                <span className="mr-2 text-zinc-700 dark:text-zinc-300">{c.lastType}</span>
                 {c.lastReason && <ReasonBadge reason={c.lastReason} />}
+                <span className="ml-2 text-xs text-zinc-600 dark:text-zinc-400">
+                  <Time value={c.lastSeen} relative />
+                </span>
               </td>
               <td className={cellClass}>{c.lastBroker}</td>
               <td className={`${cellClass} text-right tabular-nums`}>{c.events.toLocaleString("en")}</td>

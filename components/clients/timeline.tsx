@@ -1,5 +1,6 @@
 import type { ClientEvent } from "@/lib/clients";
-import type { Session, TimelineEntry } from "@/lib/diagnosis";
+import type { Session } from "@/lib/diagnosis";
+import { describeRun, type FoldedEntry, type SessionRun } from "@/lib/timeline-runs";
 import { Time } from "@/components/time";
 import { Badge, formatDuration, tableClass, TableHead } from "@/components/ui";
 import { ReasonBadge, endpointLabel, protocolLabel, sessionLength } from "./format";
@@ -9,7 +10,7 @@ import { ReasonBadge, endpointLabel, protocolLabel, sessionLength } from "./form
  * said, and failed connects and dropped messages in place between them. Every event has an
  * anchor `#event-<id>` for the diagnosis' evidence links; the row of the linked event lights up.
  */
-export function Timeline({ entries, now }: { entries: TimelineEntry<ClientEvent>[]; now: Date }) {
+export function Timeline({ entries, now }: { entries: FoldedEntry<ClientEvent>[]; now: Date }) {
   return (
     <div className="-mx-4 -my-4 overflow-x-auto">
       <table className={tableClass} data-testid="timeline">
@@ -34,6 +35,8 @@ export function Timeline({ entries, now }: { entries: TimelineEntry<ClientEvent>
                 session={entry.session}
                 now={now}
               />
+            ) : entry.kind === "run" ? (
+              <RunRow key={`r-${(entry.sessions[0]!.start ?? entry.sessions[0]!.end)!.id}`} run={entry} />
             ) : (
               <EventRow key={`e-${entry.event.id}`} event={entry.event} />
             ),
@@ -106,6 +109,47 @@ function SessionRow({ session: s, now }: { session: Session<ClientEvent>; now: D
       <td className="whitespace-nowrap">{protocolLabel(s.protocolVersion)}</td>
       <td className="whitespace-nowrap tabular-nums">{s.keepalive !== null ? `${s.keepalive} s` : "—"}</td>
       <td>{s.broker}</td>
+    </tr>
+  );
+}
+
+/** Runs show at most this many of their sessions when opened; the CSV has every one. */
+const RUN_ROWS = 50;
+
+/** Many alike sessions as one row, opening into a compact list of them. */
+function RunRow({ run }: { run: SessionRun<ClientEvent> }) {
+  const shown = run.sessions.slice(0, RUN_ROWS);
+  return (
+    <tr data-run={run.sessions.length}>
+      <td colSpan={9}>
+        <details>
+          <summary className="cursor-pointer rounded focus-visible:outline-2 focus-visible:outline-sky-500">
+            <span className="inline-flex flex-wrap items-center gap-2">
+              <Badge tone="warn">{run.sessions.length}×</Badge>
+              <ReasonBadge reason={run.reason} />
+              <span className="font-medium">{describeRun(run, (s) => sessionLength(s))}</span>
+              <span className="text-xs text-zinc-600 dark:text-zinc-400">
+                {run.from && <Time value={run.from} />} → {run.to && <Time value={run.to} />} · {run.broker}
+              </span>
+            </span>
+          </summary>
+          <ul className="mt-2 grid gap-x-6 gap-y-0.5 font-mono text-xs sm:grid-cols-2 lg:grid-cols-3">
+            {shown.map((s) => (
+              <li key={(s.start ?? s.end)!.id}>
+                {s.start && <Anchor id={s.start.id} />}
+                {s.end && <Anchor id={s.end.id} />}
+                {s.startedAt && <Time value={s.startedAt} />} · {s.seconds !== null ? sessionLength(s.seconds) : "—"} ·{" "}
+                {endpointLabel(s.address, s.port)}
+              </li>
+            ))}
+          </ul>
+          {run.sessions.length > shown.length && (
+            <p className="mt-1 text-xs text-zinc-600 dark:text-zinc-400">
+              and {run.sessions.length - shown.length} more (Export CSV has every one)
+            </p>
+          )}
+        </details>
+      </td>
     </tr>
   );
 }

@@ -7,6 +7,8 @@ import { DiagnosisPanel } from "./diagnosis-panel";
 import { ClientIdText } from "./format";
 import { ReasonBreakdown } from "./reason-breakdown";
 import { Timeline } from "./timeline";
+import { SessionBar, type BlindWindow } from "./session-bar";
+import { foldRuns } from "@/lib/timeline-runs";
 import {
   WINDOWS,
   clientCsvHref,
@@ -27,12 +29,15 @@ export function ClientTrace({
   clientId,
   window,
   history,
+  blind = [],
   findings,
   now,
 }: {
   clientId: string;
   window: TraceWindow;
   history: ClientHistory;
+  /** intervals brokerwatch could not see the client's brokers */
+  blind?: BlindWindow[];
   findings: Finding[];
   now: Date;
 }) {
@@ -104,11 +109,11 @@ export function ClientTrace({
   // show the newest ones, plus any the diagnosis cites so its evidence links always land.
   const cited = new Set(findings.flatMap((f) => f.evidence.map((e) => e.eventId)));
   const isCited = (event: { id: number } | null) => event !== null && cited.has(event.id);
-  const shownTimeline = history.timeline.filter(
-    (entry, i) =>
-      i < TIMELINE_ROWS ||
-      (entry.kind === "session" ? isCited(entry.session.start) || isCited(entry.session.end) : isCited(entry.event)),
-  );
+  const citedEntry = (entry: (typeof history.timeline)[number]) =>
+    entry.kind === "session" ? isCited(entry.session.start) || isCited(entry.session.end) : isCited(entry.event);
+  // alike sessions in a row fold into one run; a cited session stays a row of its own
+  const folded = foldRuns(history.timeline, citedEntry);
+  const shownTimeline = folded.filter((entry, i) => i < TIMELINE_ROWS || (entry.kind !== "run" && citedEntry(entry)));
   return (
     <div className="mx-auto max-w-6xl space-y-6">
       {header}
@@ -118,6 +123,14 @@ export function ClientTrace({
           {history.events.length.toLocaleString("en")} are shown and diagnosed. Choose a shorter window to see the rest.
         </p>
       )}
+      <Card title={`Sessions over the last ${describeRange(window)}`}>
+        <SessionBar
+          sessions={history.sessions}
+          blind={blind}
+          from={now.getTime() - rangeSeconds(window) * 1000}
+          to={now.getTime()}
+        />
+      </Card>
       <div className="grid gap-6 lg:grid-cols-3">
         <Card title="Diagnosis" className="lg:col-span-2">
           <DiagnosisPanel findings={findings} />
@@ -128,9 +141,9 @@ export function ClientTrace({
       </div>
       <Card title="Sessions">
         <Timeline entries={shownTimeline} now={now} />
-        {shownTimeline.length < history.timeline.length && (
-          <p className="mt-6 text-sm text-zinc-500">
-            Showing the newest {TIMELINE_ROWS} of {history.timeline.length.toLocaleString("en")} rows (and every row the
+        {shownTimeline.length < folded.length && (
+          <p className="mt-6 text-sm text-zinc-600 dark:text-zinc-400">
+            Showing the newest {TIMELINE_ROWS} of {folded.length.toLocaleString("en")} rows (and every row the
             diagnosis points at). Export CSV for all of them.
           </p>
         )}

@@ -26,6 +26,7 @@ export function OverviewView({ snapshot }: { snapshot: OverviewSnapshot }) {
   if (snapshot.totals.brokers === 0) return <NoBrokers />;
   return (
     <div className="space-y-6">
+      {snapshot.gettingStarted && <FirstSteps bundledBrokerUrl={snapshot.gettingStarted.bundledBrokerUrl} />}
       <Totals snapshot={snapshot} />
       <FiringPanel firing={snapshot.firing} total={snapshot.firingTotal} />
       {snapshot.clusters.map((cluster) => (
@@ -53,6 +54,65 @@ function NoBrokers() {
     maxConnections: 50000`}
       </pre>
     </EmptyState>
+  );
+}
+
+const codeBlock =
+  "mt-2 overflow-x-auto rounded-md bg-zinc-100 p-3 font-mono text-xs text-zinc-800 dark:bg-zinc-800 dark:text-zinc-200";
+
+/**
+ * Until the first client event arrives: three ways to see brokerwatch work, each one command or
+ * one file away. Disappears on its own with the first stored event.
+ */
+function FirstSteps({ bundledBrokerUrl }: { bundledBrokerUrl: string | null }) {
+  const bundled = bundledBrokerUrl ? new URL(bundledBrokerUrl) : null;
+  return (
+    <section
+      aria-labelledby="first-steps-title"
+      data-testid="first-steps"
+      className="rounded-lg border border-sky-300 bg-sky-50 p-5 text-sm text-zinc-800 dark:border-sky-800 dark:bg-sky-950 dark:text-zinc-200"
+    >
+      <h2 id="first-steps-title" className="text-base font-semibold">
+        No client has connected yet
+      </h2>
+      <p className="mt-1">
+        Every connect, disconnect and its reason appears here as it happens. Three ways to see it work:
+      </p>
+      <ol className="mt-3 grid gap-4 md:grid-cols-3">
+        <li>
+          <p className="font-medium">1. Connect a device</p>
+          {bundled ? (
+            <>
+              <p className="mt-1">The bundled broker listens at {bundledBrokerUrl}:</p>
+              <pre className={codeBlock}>
+                {`mosquitto_pub -h ${bundled.hostname} -p ${bundled.port || 1883} \\
+  -i my-first-device -t demo/hello -m hi`}
+              </pre>
+            </>
+          ) : (
+            <p className="mt-1">Point a device at one of the brokers below.</p>
+          )}
+        </li>
+        <li>
+          <p className="font-medium">2. Watch your own broker</p>
+          <p className="mt-1">
+            Add it in{" "}
+            <TextLink href="/settings/brokers">Settings → Brokers</TextLink> or in{" "}
+            <code className="font-mono">brokerwatch.yaml</code>:
+          </p>
+          <pre className={codeBlock}>
+            {`brokers:
+  - name: plant-a
+    url: mqtt://10.0.0.5:1883`}
+          </pre>
+        </li>
+        <li>
+          <p className="font-medium">3. Simulate a fleet</p>
+          <p className="mt-1">~300 devices with flapping, shared ClientIDs, keepalive timeouts and storms:</p>
+          <pre className={codeBlock}>npm run simulate</pre>
+        </li>
+      </ol>
+    </section>
   );
 }
 

@@ -29,6 +29,16 @@ export async function loadRecentIncidents(viewer: Verified, now = Date.now()): P
   });
 }
 
+/** Every broker's incidents of the last `days` days, newest first (the Incidents page). */
+export async function loadIncidents(viewer: Verified, days: number, now = Date.now()): Promise<IncidentSummary[]> {
+  assertVerified(viewer);
+  return incidentSummaries(getRuntime().database.db, {
+    from: new Date(now - days * 86400_000),
+    to: new Date(now),
+    limit: 500,
+  });
+}
+
 export async function loadIncidentPage(viewer: Verified, id: number): Promise<IncidentView | null> {
   assertVerified(viewer);
   return incidentView(getRuntime().database.db, id);

@@ -1,6 +1,7 @@
 import "server-only";
 import { loadAlertStates } from "@/db/alerts";
 import { openGaps } from "@/db/dashboards";
+import { anyEventStored } from "@/db/events";
 import { alertViews, type AlertView } from "@/lib/alerts/engine";
 import { brokerSummaries } from "@/lib/api/brokers";
 import { redactUrlsForViewer } from "@/lib/auth/redact";
@@ -36,10 +37,11 @@ function forViewer(viewer: Verified, snapshot: OverviewSnapshot): OverviewSnapsh
 async function buildOverviewSnapshot(): Promise<OverviewSnapshot> {
   const runtime = getRuntime();
   const db = runtime.database.db;
-  const [summaries, alerts, gaps] = await Promise.all([
+  const [summaries, alerts, gaps, seenAnyEvent] = await Promise.all([
     brokerSummaries(),
     runtime.alertEngine ? runtime.alertEngine.alerts() : loadAlertStates(db).then(alertViews),
     openGaps(db),
+    eventsSeen(runtime.database),
   ]);
   const liveness = runtime.collectors?.clusters() ?? new Map<string, { alive: number; expected: number }>();
   const firing = alerts.filter((a) => a.state === "firing");
@@ -92,6 +94,7 @@ async function buildOverviewSnapshot(): Promise<OverviewSnapshot> {
     clusters: ordered,
     firing: firing.sort(bySeverityThenNewest).slice(0, 8).map(firingAlert),
     firingTotal: firing.length,
+    gettingStarted: seenAnyEvent ? null : { bundledBrokerUrl: runtime.bundledBrokerUrl },
     totals: {
       brokers: brokers.length,
       up: brokers.filter((b) => b.status === "up").length,
@@ -102,6 +105,15 @@ async function buildOverviewSnapshot(): Promise<OverviewSnapshot> {
       messagesOutPerSecond: sum(live.map((b) => b.messagesOutPerSecond)),
     },
   };
+}
+
+/** Once an event is stored the answer stays yes (retention drops old events, not the fact), so ask until then. */
+const databasesWithEvents = new WeakSet<object>();
+async function eventsSeen(database: { db: Parameters<typeof anyEventStored>[0] }): Promise<boolean> {
+  if (databasesWithEvents.has(database)) return true;
+  const seen = await anyEventStored(database.db);
+  if (seen) databasesWithEvents.add(database);
+  return seen;
 }
 
 /** Every overview stream (and every broker page's status) shares one snapshot a second. */

@@ -9,6 +9,11 @@ export interface OverviewSnapshot {
   /** firing alerts, most severe and newest first (at most a handful: the /alerts page has them all) */
   firing: FiringAlert[];
   firingTotal: number;
+  /**
+   * Present until the first connection event is stored: what a newcomer needs to see something
+   * (connect a device to the bundled broker, add a broker, run the simulator).
+   */
+  gettingStarted: { bundledBrokerUrl: string | null } | null;
   totals: {
     brokers: number;
     up: number;

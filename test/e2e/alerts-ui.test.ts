@@ -128,7 +128,12 @@ describeIf(needs({ chromium: true }), "alerts in a browser", () => {
     const card = alertCard(page);
     expect(await card.getByText(/bundled has \d+ clients connected/).count()).toBe(1);
     expect(await card.getByText("broker=").count()).toBe(1);
-    expect(Number(await card.getByTestId("alert-value").textContent())).toBeGreaterThanOrEqual(2);
+    // the value with its unit, read from the rule's metric
+    const value = (await card.getByTestId("alert-value").textContent())!;
+    expect(value).toMatch(/^\d+ connections$/);
+    expect(Number.parseFloat(value)).toBeGreaterThanOrEqual(2);
+    // the broker label leads to the broker's page
+    expect(await card.getByRole("link", { name: "bundled" }).getAttribute("href")).toBe("/brokers/bundled");
     expect(await card.locator("time").first().getAttribute("title")).toMatch(/UTC$/);
 
     await mkdir(path.join(ROOT, "docs", "screenshots"), { recursive: true });

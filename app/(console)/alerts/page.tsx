@@ -1,7 +1,7 @@
 import Link from "next/link";
 import { AutoRefresh } from "@/components/alerts/auto-refresh";
 import { activeAlerts, hasProblem, isRefused, ruleViews, silences, silencesMuting } from "@/lib/alerts/console";
-import { formatValue, promDuration, severityTone } from "@/components/alerts/format";
+import { formatValueWithUnit, promDuration, severityTone, valueUnit } from "@/components/alerts/format";
 import { LabelChips } from "@/components/alerts/labels";
 import { SilenceButton } from "@/components/alerts/silence-form";
 import { Time } from "@/components/time";
@@ -179,7 +179,7 @@ function AlertCard({
           )}
           <dt>Value</dt>
           <dd className="font-mono text-zinc-900 tabular-nums dark:text-zinc-100" data-testid="alert-value">
-            {formatValue(alert.value)}
+            {formatValueWithUnit(alert.value, valueUnit(rule?.expr))}
           </dd>
         </dl>
         {/* Last in the row: the button sits at the right; the open form wraps onto a line of its own. */}

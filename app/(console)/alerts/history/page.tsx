@@ -1,7 +1,7 @@
 import Link from "next/link";
-import { alertHistory } from "@/lib/alerts/console";
+import { alertHistory, ruleViews } from "@/lib/alerts/console";
 import { AutoRefresh } from "@/components/alerts/auto-refresh";
-import { formatValue, severityTone } from "@/components/alerts/format";
+import { formatValueWithUnit, severityTone, valueUnit } from "@/components/alerts/format";
 import { HistoryRangeForm } from "@/components/alerts/history-range";
 import { LabelChips } from "@/components/alerts/labels";
 import { Time } from "@/components/time";
@@ -42,6 +42,7 @@ export default async function AlertHistoryPage({ searchParams }: { searchParams:
   const user = await requireUser();
   const range = parseRange(await searchParams);
   const rows = await alertHistory(user, { from: range.from, to: range.to, limit: LIMIT });
+  const exprByRule = new Map(ruleViews(user).map((r) => [r.name, r.expr]));
   const now = Date.now();
   const presetActive = (p: string) => !range.toText && range.fromText === p;
 
@@ -124,8 +125,9 @@ export default async function AlertHistoryPage({ searchParams }: { searchParams:
                   {!row.resolvedAt && " so far"}
                 </td>
                 <td className={`${tdClass} text-right font-mono tabular-nums`}>
-                  {formatValue(
+                  {formatValueWithUnit(
                     row.value === null ? null : Number.isNaN(Number(row.value)) ? row.value : Number(row.value),
+                    valueUnit(exprByRule.get(row.rule)),
                   )}
                 </td>
               </tr>

@@ -18,6 +18,9 @@ import { loadHeadroom } from "@/lib/api/brokers";
 import { requireUser } from "@/lib/auth/page";
 import type { Verified } from "@/lib/auth/verified";
 import { loadBrokerIncidents } from "@/lib/incidents/pages";
+import { brokerGaps } from "@/lib/brokers";
+import { availability } from "@/lib/availability";
+import { AvailabilityBar } from "@/components/overview/availability-bar";
 
 export const dynamic = "force-dynamic";
 
@@ -103,14 +106,30 @@ async function BrokerBody({
   range: ChartRange;
 }) {
   const name = broker.name;
-  const [detail, headroom, incidents] = await Promise.all([
+  const now = Date.now();
+  const week = now - 7 * 86400_000;
+  const [detail, headroom, incidents, gaps] = await Promise.all([
     loadBrokerDetail(user, name, range),
     loadHeadroom(broker),
     loadBrokerIncidents(user, name),
+    brokerGaps(user, name, new Date(week), new Date(now)),
   ]);
+  const down = incidents.map((i) => ({
+    start: Date.parse(i.startedAt),
+    end: i.upAt ? Date.parse(i.upAt) : i.endedAt ? Date.parse(i.endedAt) : null,
+    why: i.kind,
+  }));
+  const blind = gaps.map((g) => ({ start: g.startedAt.getTime(), end: g.endedAt?.getTime() ?? null, why: g.reason }));
   return (
     <BrokerStream broker={name} initialLive={detail.live} initialEvents={detail.events}>
       <BrokerLive name={name} />
+
+      <Card title="Availability">
+        <div className="space-y-3">
+          <AvailabilityBar title="Last 24 hours" data={availability({ from: now - 86400_000, to: now, down, blind })} />
+          <AvailabilityBar title="Last 7 days" data={availability({ from: week, to: now, down, blind })} />
+        </div>
+      </Card>
 
       <BrokerCharts key={name} initial={detail.charts} />
 

@@ -1,6 +1,7 @@
 import type { Metadata } from "next";
 import { headers } from "next/headers";
 import { notFound } from "next/navigation";
+import { brokerGaps } from "@/lib/brokers";
 import { clientHistory } from "@/lib/clients";
 import { diagnose } from "@/lib/diagnosis";
 import { requireUser } from "@/lib/auth/page";
@@ -28,14 +29,22 @@ export default async function ClientTracePage({ params, searchParams }: Props) {
   const clientId = await requestedClientId(params);
   const window = parseWindow(await searchParams);
   const now = new Date();
-  const history = await clientHistory(user, clientId, {
-    from: new Date(now.getTime() - rangeSeconds(window) * 1000),
-  });
+  const from = new Date(now.getTime() - rangeSeconds(window) * 1000);
+  const history = await clientHistory(user, clientId, { from });
+  // where brokerwatch could not see this client's brokers: the client's state there is unknown
+  const brokers = [...new Set(history.events.map((e) => e.broker))];
+  const blind = (await Promise.all(brokers.map((b) => brokerGaps(user, b, from, now)))).flat().map((g) => ({
+    broker: g.broker,
+    start: g.startedAt.getTime(),
+    end: g.endedAt?.getTime() ?? null,
+    reason: g.reason,
+  }));
   return (
     <ClientTrace
       clientId={clientId}
       window={window}
       history={history}
+      blind={blind}
       findings={diagnose(history.events, now, history.sessions)}
       now={now}
     />
