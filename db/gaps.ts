@@ -60,6 +60,11 @@ export async function wasBrokerwatchBlind(db: Db, broker: string, from: Date, to
   return (await brokerwatchBlindWindows(db, broker, from, to)).length > 0;
 }
 
+/** A gap already over, known after the fact (a source whose history wrapped between two reads). */
+export async function recordGap(db: Db, broker: string, startedAt: Date, endedAt: Date, reason: string): Promise<void> {
+  await db.insert(collectorGaps).values({ broker, startedAt, endedAt, reason });
+}
+
 export async function closeGap(db: Db, broker: string, endedAt: Date): Promise<void> {
   await db
     .update(collectorGaps)

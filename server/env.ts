@@ -1,5 +1,6 @@
 import path from "node:path";
 import { z } from "zod";
+import { parseEgress } from "@/lib/egress";
 
 /**
  * The environment of docs/contract.md §1, validated once at start. A bad value stops the
@@ -14,6 +15,20 @@ const port = (name: string, fallback: number) =>
       const n = Number(v);
       if (!Number.isInteger(n) || n < 0 || n > 65535) {
         ctx.addIssue({ code: "custom", message: `${name} must be a port number 0-65535 (got "${v}")` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const wholeNumber = (name: string, fallback: number, min: number, max: number, unit: string) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === "") return fallback;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: "custom", message: `${name} must be a whole number of ${unit} between ${min} and ${max} (got "${v}")` });
         return z.NEVER;
       }
       return n;
@@ -77,6 +92,10 @@ const envSchema = z.object({
       }
       return n;
     }),
+  /** retained messages the bundled broker keeps at most; more are delivered live but not retained */
+  BUNDLED_MAX_RETAINED_MESSAGES: wholeNumber("BUNDLED_MAX_RETAINED_MESSAGES", 10_000, 1, 10_000_000, "retained messages"),
+  /** bytes (topic + payload) of retained messages the bundled broker keeps at most */
+  BUNDLED_MAX_RETAINED_BYTES: wholeNumber("BUNDLED_MAX_RETAINED_BYTES", 64 * 1024 * 1024, 1024, 2 ** 40, "bytes"),
   /** `user:password,user2:password2`; when set the bundled broker refuses anonymous clients */
   BUNDLED_BROKER_USERS: z
     .string()
@@ -137,6 +156,19 @@ const envSchema = z.object({
       ctx.addIssue({ code: "custom", message: `BROKERWATCH_INGEST must be "worker" or "inline" (got "${v}")` });
       return z.NEVER;
     }),
+  /** allow:/deny: entries for every outbound connection (lib/egress.ts); checked here so a typo stops the start */
+  BROKERWATCH_EGRESS: z
+    .string()
+    .optional()
+    .superRefine((v, ctx) => {
+      try {
+        parseEgress(v);
+      } catch (err) {
+        ctx.addIssue({ code: "custom", message: (err as Error).message });
+      }
+    }),
+  /** open event streams per token or session (lib/auth/api.ts takeStreamSlot) */
+  BROKERWATCH_MAX_STREAMS: wholeNumber("BROKERWATCH_MAX_STREAMS", 20, 1, 10_000, "streams"),
   BROKERWATCH_API_TOKEN: z.string().optional(),
   BROKERWATCH_ADMIN_PASSWORD: z.string().optional(),
   BROKERWATCH_SECRET: z.string().optional(),

@@ -144,6 +144,8 @@ async function main(): Promise<void> {
               sysIntervalSeconds: env.BUNDLED_SYS_INTERVAL,
               users: env.BUNDLED_BROKER_USERS,
               maxPacketBytes: env.BUNDLED_MAX_PACKET_SIZE,
+              maxRetainedMessages: env.BUNDLED_MAX_RETAINED_MESSAGES,
+              maxRetainedBytes: env.BUNDLED_MAX_RETAINED_BYTES,
             }
           : null,
       },

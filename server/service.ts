@@ -43,6 +43,10 @@ export interface ServiceOptions {
     users?: Map<string, string>;
     /** BUNDLED_MAX_PACKET_SIZE */
     maxPacketBytes?: number;
+    /** BUNDLED_MAX_RETAINED_MESSAGES */
+    maxRetainedMessages?: number;
+    /** BUNDLED_MAX_RETAINED_BYTES */
+    maxRetainedBytes?: number;
   } | null;
   configPath?: string | null;
   env?: Record<string, string | undefined>;

@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
-import mqtt, { type IPublishPacket, type MqttClient } from "mqtt";
+import type { IPublishPacket, MqttClient } from "mqtt";
+import { connectMqtt } from "../egress-mqtt";
 import type { EventRow, SampleRow } from "@/db/ingest";
 import type { MetricName } from "../metrics";
 import { EventOrdinals, type Taken } from "./identity";
@@ -274,7 +275,7 @@ export class BrokerCollector extends EventEmitter<{
     }
     await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
     // 3.1.1: a clean-session connect discards the stored session (§3.1.2.4).
-    const clean = mqtt.connect(this.broker.url, {
+    const clean = connectMqtt(this.broker.url, {
       clientId: this.broker.clientId,
       clean: true,
       protocolVersion: 4,
@@ -306,7 +307,7 @@ export class BrokerCollector extends EventEmitter<{
     if (this.stopped) return;
     this.everTried = true;
     const keepaliveSeconds = this.timing.keepaliveSeconds ?? KEEPALIVE_SECONDS;
-    const client = mqtt.connect(this.broker.url, {
+    const client = connectMqtt(this.broker.url, {
       clientId: this.broker.clientId,
       clean: false,
       protocolVersion: this.protocolVersion,
