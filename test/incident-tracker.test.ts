@@ -100,6 +100,9 @@ describe("incident tracker", () => {
       { broker: "plant-a", metric: "mqtt_queued_messages", ts: at(-3), value: 12 },
       { broker: "plant-a", metric: "mqtt_queued_messages", ts: at(21), value: 0 },
       { broker: "plant-a", metric: "mqtt_connections_current", ts: at(-3), value: 3 },
+      // after: brokerwatch, meter-1 and meter-9 — no room for meter-2 to have come back unseen
+      // in the second between the broker's start and brokerwatch watching it again
+      { broker: "plant-a", metric: "mqtt_connections_current", ts: at(80), value: 3 },
     ]);
     clock = T0 + 90_000; // 70 s after up, but meter-9 connected 20 s ago
     await tracker.closeSettled();
@@ -116,6 +119,8 @@ describe("incident tracker", () => {
       queuedAfter: 0,
     });
     expect(closed!.detail?.clientsNeverBack).toEqual(["meter-2"]);
+    // no uptime sample stored: the broker may have been back any time after it went down
+    expect(closed).toMatchObject({ clientsUnknown: 0, blindSeconds: 20 });
     expect(closed!.findings.map((f) => f.code)).toEqual(["persistence_off"]);
   });
 

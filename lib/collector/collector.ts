@@ -102,6 +102,12 @@ export class BrokerCollector extends EventEmitter<{
   nodes: [string[]];
   /** subscribed (SUBACK) on a new connection: the broker is watched from this moment */
   watching: [Date];
+  /**
+   * This process was not reading (a pause, a stall: SIGSTOP, GC, a throttled container) for long
+   * enough to lose the connection: brokerwatch's blindness, not the broker's outage. Emitted once
+   * watched again, with the window.
+   */
+  ownGap: [{ from: Date; to: Date; why: string }];
 }> {
   private client: MqttClient | null = null;
   private readonly dialect: Dialect & { detected?: DialectName | null };
@@ -135,6 +141,10 @@ export class BrokerCollector extends EventEmitter<{
   private closedByBrokerAt = 0;
   /** when a connection that was up was lost: the fast probe runs for FAST_PROBE_FOR_MS after it */
   private lostAt = 0;
+  /** the last stall of this process the check timer noticed (see tick) */
+  private lastStall: { from: number; to: number } | null = null;
+  /** set when a connection was lost to our own stall: the gap it opened, closed once watched again */
+  private ownBlindSince: number | null = null;
   private holdStatusUntil = 0;
   private readonly prefix: string;
   private readonly ordinals = new EventOrdinals();
@@ -366,7 +376,17 @@ export class BrokerCollector extends EventEmitter<{
       client.subscribe(topics, { qos: 1 }, (err) => {
         if (err) this.noteError(`subscribing to ${topics.join(", ")} failed: ${err.message}`);
         // from here on the broker's log reaches us: what happened before was not seen
-        else this.emit("watching", new Date());
+        else {
+          const at = new Date();
+          this.emit("watching", at);
+          if (this.ownBlindSince !== null) {
+            const from = new Date(this.ownBlindSince);
+            this.ownBlindSince = null;
+            const seconds = Math.round((at.getTime() - from.getTime()) / 100) / 10;
+            this.log(`brokerwatch: collector ${this.broker.name}: this process did not read for ${seconds} s (paused or stalled); recorded as brokerwatch's gap, not the broker's outage`);
+            this.emit("ownGap", { from, to: at, why: "brokerwatch was paused or stalled" });
+          }
+        }
       });
     });
     // mqtt.js sends PUBACK when the callback given to handleMessage is called, and reads the next
@@ -405,6 +425,14 @@ export class BrokerCollector extends EventEmitter<{
       if (this.client !== client) return;
       const wasConnected = this.connected;
       this.connected = false;
+      const stall = this.ownStall();
+      if (wasConnected && stall) {
+        // We stopped reading (keepalive ran out on one side or the other): our gap, not an outage.
+        // Hold the status and ask again at once; a refused connect still says "down".
+        this.ownBlindSince ??= stall.from;
+        this.holdStatusUntil = Date.now() + HOLD_AFTER_BROKER_CLOSE_MS;
+        endedByBroker = false;
+      }
       if (wasConnected) this.lostAt = Date.now();
       // a connection that held for a minute: whatever clashed with it has gone
       if (wasConnected && Date.now() - this.connectedAt > 60_000) this.clash = null;
@@ -631,8 +659,21 @@ export class BrokerCollector extends EventEmitter<{
     const now = Date.now();
     const stalledMs = now - this.lastTickAt - this.timing.checkIntervalMs;
     this.lastTickAt = now;
-    if (stalledMs > 500) for (const hb of this.heartbeats.values()) hb.lastAt += stalledMs;
+    if (stalledMs > 500) {
+      for (const hb of this.heartbeats.values()) hb.lastAt += stalledMs;
+      this.lastStall = { from: now - stalledMs - this.timing.checkIntervalMs, to: now };
+    }
     this.check();
+  }
+
+  /** A stall of this process that just ended (or is being noticed now), long enough to lose a connection. */
+  private ownStall(): { from: number } | null {
+    const now = Date.now();
+    const overdue = now - this.lastTickAt - this.timing.checkIntervalMs;
+    if (this.checkTimer && overdue > OWN_STALL_MS) return { from: this.lastTickAt };
+    if (this.lastStall && now - this.lastStall.to < 2000 && this.lastStall.to - this.lastStall.from > OWN_STALL_MS)
+      return { from: this.lastStall.from };
+    return null;
   }
 
   /** Re-evaluate up/down: a broker is down when the connection is lost or its heartbeat went stale. */
@@ -766,6 +807,8 @@ export interface DrainResult {
 /** MQTT 5 reason code "Session taken over" (§2.4, table 2-6) */
 const SESSION_TAKEN_OVER = 0x8e;
 const CLASH_RETRY_MS = 30_000;
+/** a stall of this process at least this long can cost the connection (mqtt.js' keepalive, the broker's 1.5 × keepalive) */
+const OWN_STALL_MS = 2000;
 /** after a lost connection, a connect attempt this often, for this long; then the capped backoff */
 const FAST_PROBE_EVERY_MS = 100;
 const FAST_PROBE_FOR_MS = 60_000;

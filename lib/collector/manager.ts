@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import type { Database } from "@/db/client";
 import { listBrokers, setBrokerStatus, updateBrokerDetection } from "@/db/brokers";
-import { openGap, recordGap } from "@/db/gaps";
+import { openGap, recordGap, recordOwnGap } from "@/db/gaps";
 import { brokersSeenUpByOthers, forgetObservations, mergeBrokerStatus, recordObservation } from "@/db/observations";
 import type { EventRow, SampleRow } from "@/db/ingest";
 import type { BrokerRow } from "@/db/schema";
@@ -176,7 +176,7 @@ export class CollectorManager extends EventEmitter<{
       // Nobody was watching while brokerwatch was stopped: say so, from the last time it saw the
       // broker. Another live instance that sees it up was watching, so there is no gap.
       if (broker.lastSeenAt && !seenByOthers.has(broker.name))
-        await openGap(this.database.db, broker.name, broker.lastSeenAt, "brokerwatch was not running");
+        await openGap(this.database.db, broker.name, broker.lastSeenAt, "brokerwatch was not running", "brokerwatch");
     }
     await this.reload();
     this.started = true;
@@ -362,8 +362,14 @@ export class CollectorManager extends EventEmitter<{
     collector.sharedView = () => this.shared.has(broker.name);
     collector.on("status", (change) => void this.onStatus(change));
     // broker incidents (lib/incidents/tracker.ts) watch uptime for restarts the connection did not show
-    if (collector instanceof BrokerCollector)
+    if (collector instanceof BrokerCollector) {
       collector.on("heartbeat", (beat) => this.emit("heartbeat", broker.name, beat));
+      collector.on("ownGap", (gap) =>
+        void recordOwnGap(this.database.db, broker.name, gap.from, gap.to, gap.why).catch((err: Error) =>
+          this.log(`brokerwatch: recording our own gap on ${broker.name} failed: ${err.message}`),
+        ),
+      );
+    }
     collector.on("events", (events) => this.countDisconnects(broker.name, events));
     if (collector instanceof ScrapeCollector) collector.on("gap", (gap) => void this.recordMissed(gap));
     collector.on("version", (version) => void this.detection(broker.name, { version }));

@@ -142,6 +142,13 @@ export class IncidentTracker {
   private async heartbeat(broker: string, beat: UptimeBeat): Promise<void> {
     const key = `${broker}\u0000${beat.node}`;
     const previous = this.lastUptime.get(key);
+    if (previous && beat.uptimeSeconds < previous.uptimeSeconds) {
+      // A new process started after the old one's last reading, so its uptime cannot exceed the
+      // time since. One that does is an old value read late — redelivered or queued in our session
+      // while brokerwatch was paused or reconnecting — not a restart (issue 19 §7).
+      const sincePrevious = (beat.at.getTime() - previous.at.getTime()) / 1000;
+      if (beat.uptimeSeconds > sincePrevious + UPTIME_SLACK_SECONDS) return;
+    }
     this.lastUptime.set(key, beat);
     if (!previous || beat.uptimeSeconds >= previous.uptimeSeconds) return;
     const open = await openIncidentOf(this.db, broker);
@@ -217,6 +224,9 @@ export class IncidentTracker {
     );
   }
 }
+
+/** uptime is reported in whole seconds and read some time after it was published */
+const UPTIME_SLACK_SECONDS = 2;
 
 const round = (n: number | null) => (n === null ? null : Math.round(n));
 const earliest = (a: Date, b: Date) => (a.getTime() <= b.getTime() ? a : b);
