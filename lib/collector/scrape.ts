@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import amqp, { type ChannelModel, type ConsumeMessage } from "amqplib";
 import type { EventRow, SampleRow } from "@/db/ingest";
+import { checkLiteralHost, egressLookup, fetchFollowingSameHost, readBodyCapped } from "../egress";
 import type { BrokerStatus, CollectedBroker, CollectorTiming, LatestValues, StatusChange } from "./collector";
 import { toEventRow, writeSyntheticSamples } from "./collector";
 import { EventOrdinals } from "./identity";
@@ -122,13 +123,17 @@ export class ScrapeCollector extends EventEmitter<{
     if (this.stopped || this.paused || !this.broker.metricsUrl) return;
     const receivedAt = new Date();
     try {
-      const res = await fetch(this.broker.metricsUrl, {
+      // under BROKERWATCH_EGRESS, redirects only within the same host, and the body counted as it
+      // streams: an endless exposition costs MAX_SCRAPE_BYTES, not the process (lib/egress.ts)
+      const res = await fetchFollowingSameHost(this.broker.metricsUrl, {
         signal: AbortSignal.timeout(SCRAPE_TIMEOUT_MS),
         headers: { accept: "text/plain;version=0.0.4" },
       });
-      if (!res.ok) throw new Error(`${this.broker.metricsUrl} answered ${res.status}`);
-      const body = new Uint8Array(await res.arrayBuffer());
-      if (body.byteLength > MAX_SCRAPE_BYTES) throw new Error(`the exposition is larger than ${MAX_SCRAPE_BYTES} bytes`);
+      if (!res.ok) {
+        await res.body?.cancel().catch(() => {});
+        throw new Error(`${this.broker.metricsUrl} answered ${res.status}`);
+      }
+      const body = await readBodyCapped(res, MAX_SCRAPE_BYTES);
       if (this.stopped) return;
       const output = this.parse(METRICS_TOPIC, body, receivedAt);
       if (output.heartbeat) {
@@ -157,7 +162,8 @@ export class ScrapeCollector extends EventEmitter<{
       this.noteError(`AMQP: not sending the password to ${url.hostname}, which is not the host of url (${this.broker.url})`);
     }
     try {
-      const connection = await amqp.connect(url.toString(), { timeout: 5000 });
+      checkLiteralHost(url.hostname);
+      const connection = await amqp.connect(url.toString(), { timeout: 5000, lookup: egressLookup });
       if (this.stopped) {
         await connection.close().catch(() => {});
         return;
