@@ -59,6 +59,10 @@ export const brokers = pgTable("brokers", {
   metricsUrl: text("metrics_url"),
   /** rabbitmq: AMQP URL (no credentials: username/password above) of the log and event exchanges */
   amqpUrl: text("amqp_url"),
+  /** nats: the HTTP monitoring port */
+  monitorUrl: text("monitor_url"),
+  /** nats: the client port where the system user logs in */
+  natsUrl: text("nats_url"),
   enabled: boolean("enabled").notNull().default(true),
   /** where the definition lives: file | ui | builtin */
   source: text("source", { enum: DEFINITION_SOURCES }).notNull().default("ui"),

@@ -51,9 +51,11 @@ export function needs(opts: {
   chromium?: boolean;
   postgres?: boolean;
   rabbitmq?: boolean;
+  nats?: boolean;
   promtool?: boolean;
 }): string[] {
   const missing: string[] = [];
+  if (opts.nats && !NATS_SERVER) missing.push("the nats-server binary (apt-get install nats-server)");
   if (opts.promtool && !PROMTOOL) missing.push("promtool (apt-get install prometheus)");
   if (opts.rabbitmq && !RABBITMQ_SERVER) missing.push("rabbitmq-server (apt-get install rabbitmq-server)");
   if (opts.mosquitto && !MOSQUITTO) missing.push("the mosquitto binary (apt-get install mosquitto)");
@@ -66,3 +68,5 @@ export const RABBITMQ_SERVER = binaryPath("rabbitmq-server", [
   // the real script, not Debian's /usr/sbin wrapper, which switches to the rabbitmq user and its /var/lib dirs
   "/usr/lib/rabbitmq/bin/rabbitmq-server",
 ]);
+
+export const NATS_SERVER = binaryPath("nats-server", ["/usr/sbin/nats-server"]);
