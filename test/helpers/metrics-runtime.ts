@@ -37,11 +37,6 @@ export async function renderEveryMetric(): Promise<string> {
       writer: {
         stats: {
           eventsWritten: 10,
-          rowsRejected: 0,
-          rowsDropped: 0,
-          waitingSince: null,
-          lastError: null,
-          lastErrorAt: null,
           samplesWritten: 20,
           unparsedWritten: 1,
           writeErrors: 0,
