@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { getBroker } from "@/db/brokers";
+import { findBroker } from "@/lib/brokers";
 import { readCappedBody, route, segment } from "@/lib/api/route";
 import { lineOfRecord, MAX_LOG_BYTES, shipLogLines, splitLogLines } from "@/lib/collector/shipping";
 import { ApiError } from "@/lib/http";
@@ -15,7 +15,7 @@ export const dynamic = "force-dynamic";
  */
 export const POST = route(
   { auth: "ingest", params: z.object({ name: segment }) },
-  async ({ params: { name }, request }) => {
+  async ({ params: { name }, request, caller }) => {
     const runtime = getRuntime();
     const type = request.headers.get("content-type");
     const records = type !== null && /^application\/(x-ndjson|jsonl|json-lines)\s*(;|$)/i.test(type.trim());
@@ -25,7 +25,7 @@ export const POST = route(
         `send the log lines as text/plain, one per line, or as application/x-ndjson records with a log or message key (got ${type})`,
       );
     }
-    const broker = await getBroker(runtime.database.db, name);
+    const broker = await findBroker(caller, name);
     if (!broker) throw new ApiError("not_found", `no broker named "${name}"`);
     const text = await readText(request);
     const lines = splitLogLines(text);
