@@ -27,47 +27,18 @@ import * as userRoute from "@/app/api/users/[id]/route";
 import { startTestService } from "./helpers/service";
 import { writeConfigFile } from "./helpers/fixtures";
 import { startWebhookReceiver } from "./helpers/webhook-receiver";
-import { passwordFile, startMosquitto, type RunningMosquitto } from "./helpers/mosquitto";
 import { freePort } from "./helpers/ports";
-import { describeIf, needs } from "./helpers/require";
+import { call, ORIGIN, params, request, type Credentials, type Json } from "./helpers/settings-requests";
 
 /**
  * The settings API as the settings pages (and an operator's scripts) drive it: the route handlers
  * called with real Requests against a running service (database, collectors, alert engine), real
  * Mosquittos for "test connection" and a real HTTP receiver for "send test notification".
  */
-const ORIGIN = "http://brokerwatch.test";
 const BOOTSTRAP = `bootstrap-${randomBytes(8).toString("hex")}`;
 const ADMIN_PASSWORD = "admin-password-for-settings";
 const BROKER_PASSWORD = "br0ker-pa55word-never-served";
 const FILE_BROKER_PASSWORD = "file-broker-password-never-served";
-
-type Credentials = { token: string } | { cookie: string; origin?: string } | null;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers, asserted field by field
-type Json = Record<string, any>;
-
-function request(method: string, urlPath: string, who: Credentials, body?: unknown): Request {
-  const headers: Record<string, string> = { host: "brokerwatch.test" };
-  if (who && "token" in who) headers.authorization = `Bearer ${who.token}`;
-  if (who && "cookie" in who) {
-    headers.cookie = who.cookie;
-    headers.origin = who.origin ?? ORIGIN;
-  }
-  if (body !== undefined) headers["content-type"] = "application/json";
-  return new Request(`${ORIGIN}${urlPath}`, {
-    method,
-    headers,
-    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
-  });
-}
-
-const params = <T extends Record<string, string>>(value: T) => ({ params: Promise.resolve(value) });
-
-async function call(response: Promise<Response> | Response): Promise<{ status: number; body: Json; text: string }> {
-  const res = await response;
-  const text = await res.text();
-  return { status: res.status, body: text ? (JSON.parse(text) as Json) : {}, text };
-}
 
 const admin: Credentials = { token: BOOTSTRAP };
 
@@ -295,36 +266,12 @@ describe("brokers", () => {
   });
 });
 
-describeIf(needs({ mosquitto: true }), "test connection against a real Mosquitto", () => {
-  let open: RunningMosquitto;
-  let secured: RunningMosquitto;
-
-  beforeAll(async () => {
-    const pw = await passwordFile({ monitor: "monitor-pass", nosys: "nosys-pass" });
-    [open, secured] = await Promise.all([
-      startMosquitto(["allow_anonymous true", "sys_interval 1"]),
-      startMosquitto(
-        ["allow_anonymous false", "password_file ${dir}/pw.txt", "acl_file ${dir}/acl.txt", "sys_interval 1"],
-        { "pw.txt": pw, "acl.txt": "user monitor\ntopic read $SYS/#\n\nuser nosys\ntopic read app/#\n" },
-      ),
-    ]);
-  });
-  afterAll(async () => {
-    await Promise.all([open?.stop(), secured?.stop()]);
-  });
-
+describe("test connection without a broker", () => {
   const test = async (body: Json) => {
     const res = await call(brokerTestRoute.POST(request("POST", "/api/brokers/test", admin, body)));
     expect(res.status).toBe(200);
     return res.body.result as ConnectionTestResult;
   };
-
-  it("reports the version, the detected dialect and a readable $SYS", async () => {
-    const result = await test({ url: open.url, dialect: "auto", name: "" });
-    expect(result).toMatchObject({ connected: true, error: null, detectedDialect: "mosquitto", sysReadable: true });
-    expect(result.version).toMatch(/^2\.\d+\.\d+/);
-    expect(result.connectMs).toBeLessThan(5000);
-  });
 
   it("says the connection was refused on a port where nothing listens", async () => {
     const port = await freePort();
@@ -334,38 +281,6 @@ describeIf(needs({ mosquitto: true }), "test connection against a real Mosquitto
     expect(result.error).toMatchObject({ kind: "refused" });
     expect(result.error!.message).toMatch(new RegExp(`connection refused by 127\\.0\\.0\\.1:${port}`));
     expect(Date.now() - started).toBeLessThan(5000);
-  });
-
-  it("says the credentials were refused, and connects with the right ones", async () => {
-    const wrong = await test({ url: secured.url, username: "monitor", password: "wrong-password" });
-    expect(wrong.connected).toBe(false);
-    expect(wrong.error!.kind).toBe("bad_credentials");
-    expect(wrong.error!.message).toMatch(/not authorized|bad user name or password/);
-
-    const right = await test({ url: secured.url, username: "monitor", password: "monitor-pass" });
-    expect(right).toMatchObject({ connected: true, sysReadable: true, detectedDialect: "mosquitto" });
-  });
-
-  it("says when $SYS is not readable for this user", async () => {
-    const result = await test({ url: secured.url, username: "nosys", password: "nosys-pass" });
-    expect(result).toMatchObject({ connected: true, sysReadable: false, sysMessages: 0, detectedDialect: null });
-    expect(result.listenedMs).toBeGreaterThanOrEqual(2900);
-  });
-
-  it("uses the stored password of a broker when the edit form leaves the field blank", async () => {
-    await call(
-      brokersRoute.POST(
-        request("POST", "/api/brokers", admin, {
-          name: "secured",
-          url: secured.url,
-          username: "monitor",
-          password: "monitor-pass",
-          enabled: false,
-        }),
-      ),
-    );
-    const result = await test({ name: "secured", url: secured.url, username: "monitor", password: "" });
-    expect(result).toMatchObject({ connected: true, sysReadable: true });
   });
 
   it("times out on a port that accepts TCP but never answers CONNECT", async () => {

@@ -1,4 +1,5 @@
 import { connect, type NatsConnection } from "nats";
+import { checkLiteralHost } from "../egress";
 import { NATS_CONNZ_CLOSED, NATS_CONNZ_OPEN, NATS_HEALTHZ, NATS_JSZ, NATS_SYSTEM_SUBJECTS, NATS_VARZ } from "./nats";
 import type { Backoff } from "./sources";
 import { httpGet, type Source, type SourceSink } from "./source";
@@ -262,6 +263,9 @@ export class NatsSystemSource implements Source {
     if (password && url.hostname.toLowerCase() === new URL(boundTo).hostname.toLowerCase()) pass = password;
     else if (password) this.log(`NATS: not sending the password to ${url.hostname}, which is not the host of url (${boundTo})`);
     try {
+      // the nats client resolves names itself: under BROKERWATCH_EGRESS only a literal address is
+      // checked here (lib/egress.ts); the monitoring port's requests go through the full policy
+      checkLiteralHost(url.hostname);
       const nc = await connect({
         servers: this.natsUrl,
         user: username ?? undefined,

@@ -1,3 +1,4 @@
+import { fetchFollowingSameHost, readBodyCapped } from "../egress";
 import type { DialectOutput } from "./types";
 
 /**
@@ -50,17 +51,22 @@ export interface Source {
   resume?(): void;
 }
 
-/** A poll source's GET with a timeout and a size cap; answers non-2xx unless `acceptStatus` says otherwise. */
+/**
+ * A poll source's GET under the egress policy (lib/egress.ts): redirects followed only within the
+ * same host, the body counted as it streams (an endless answer costs `maxBytes`, not the process).
+ * Non-2xx answers are errors unless `acceptStatus` says otherwise.
+ */
 export async function httpGet(
   url: string,
   opts: { timeoutMs: number; maxBytes: number; accept?: string; acceptStatus?: (status: number) => boolean },
 ): Promise<Uint8Array> {
-  const res = await fetch(url, {
+  const res = await fetchFollowingSameHost(url, {
     signal: AbortSignal.timeout(opts.timeoutMs),
     headers: opts.accept ? { accept: opts.accept } : {},
   });
-  if (!res.ok && !opts.acceptStatus?.(res.status)) throw new Error(`${url} answered ${res.status}`);
-  const body = new Uint8Array(await res.arrayBuffer());
-  if (body.byteLength > opts.maxBytes) throw new Error(`${url}: the answer is larger than ${opts.maxBytes} bytes`);
-  return body;
+  if (!res.ok && !opts.acceptStatus?.(res.status)) {
+    await res.body?.cancel().catch(() => {});
+    throw new Error(`${url} answered ${res.status}`);
+  }
+  return readBodyCapped(res, opts.maxBytes);
 }

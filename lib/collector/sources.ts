@@ -1,4 +1,5 @@
 import amqp, { type ChannelModel, type ConsumeMessage } from "amqplib";
+import { checkLiteralHost, egressLookup } from "../egress";
 import { EVENT_TOPIC_PREFIX } from "./rabbitmq";
 import { httpGet, type Source, type SourceSink } from "./source";
 import { LOG_TOPIC, METRICS_TOPIC } from "./types";
@@ -124,7 +125,8 @@ export class AmqpSource implements Source {
       this.log(`AMQP: not sending the password to ${url.hostname}, which is not the host of url (${boundTo})`);
     }
     try {
-      const connection = await amqp.connect(url.toString(), { timeout: 5000 });
+      checkLiteralHost(url.hostname);
+      const connection = await amqp.connect(url.toString(), { timeout: 5000, lookup: egressLookup });
       if (this.stopped) {
         await connection.close().catch(() => {});
         return;

@@ -12,7 +12,8 @@ import { ApiError } from "@/lib/http";
 import { getRuntime } from "@/lib/runtime";
 import { mergePatch, parseInput, serviceSecret, withoutBlanks } from "./input";
 import type { BrokerSettingsView, DefinitionSource } from "./views";
-import { assertVerified, type Verified } from "@/lib/auth/verified";
+import { urlForViewer } from "@/lib/auth/redact";
+import { assertVerified, isAdmin, type Verified } from "@/lib/auth/verified";
 
 export function brokerView(row: BrokerRow): BrokerSettingsView {
   return {
@@ -43,7 +44,15 @@ export function brokerView(row: BrokerRow): BrokerSettingsView {
 export async function brokerSettings(viewer: Verified): Promise<BrokerSettingsView[]> {
   assertVerified(viewer);
   const db = getRuntime().database.db;
-  return (await listBrokers(db, { includeDisabled: true })).map(brokerView);
+  const views = (await listBrokers(db, { includeDisabled: true })).map(brokerView);
+  if (isAdmin(viewer)) return views;
+  // a viewer sees where brokers are, not the credentials their URLs may carry
+  return views.map((v) => ({
+    ...v,
+    url: urlForViewer(v.url),
+    metricsUrl: urlForViewer(v.metricsUrl),
+    amqpUrl: urlForViewer(v.amqpUrl),
+  }));
 }
 
 /** Why a broker cannot be changed here, in the operator's words; null when it can. */

@@ -56,6 +56,8 @@ export interface TokenView {
   role: UserRole;
   /** `api`: the API at its role; `ingest`: log shipping only */
   scope: TokenScope;
+  /** an ingest token's brokers; null, every broker */
+  brokers: string[] | null;
   /** the token's first characters, to tell tokens apart */
   prefix: string;
   createdAt: string;

@@ -3,7 +3,7 @@ import mqtt from "mqtt";
 import { getBroker, upsertBroker } from "@/db/brokers";
 import { queryEvents } from "@/db/events";
 import { listGaps } from "@/db/gaps";
-import { registerInstance } from "@/db/instances";
+import { claimInstanceName } from "@/db/instances";
 import { fetchSeries } from "@/db/metrics";
 import { DEFAULT_TIMING } from "@/lib/collector/collector";
 import { CollectorManager } from "@/lib/collector/manager";
@@ -46,7 +46,7 @@ describeIf(needs({ nats: true }), "NATS watched end to end", () => {
       natsUrl: nats.natsUrl,
       source: "file",
     });
-    await registerInstance(test.database.db, "test", null);
+    await claimInstanceName(test.database.db, "test", null, "token-test", 8000);
     writer = new IngestWriter(test.database, { flushIntervalMs: 50, log: (l) => logs.push(l) });
     writer.start();
     manager = new CollectorManager(test.database, writer, {

@@ -40,7 +40,7 @@ const SCREENSHOT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url))
 
 /**
  * Where a test saves its screenshot: the README's docs/screenshots when UPDATE_SCREENSHOTS=1
- * (`UPDATE_SCREENSHOTS=1 npm test` refreshes them), else a temp dir, so a test run leaves the
+ * (`UPDATE_SCREENSHOTS=1 npm run test:e2e` refreshes them), else a temp dir, so a test run leaves the
  * working tree as it found it.
  */
 export function screenshotPath(name: string): string {
