@@ -1,5 +1,5 @@
 import { connect, type NatsConnection } from "nats";
-import { checkLiteralHost } from "../egress";
+import { checkLiteralHost, egressLookup } from "../egress";
 import { NATS_CONNZ_CLOSED, NATS_CONNZ_OPEN, NATS_HEALTHZ, NATS_JSZ, NATS_SYSTEM_SUBJECTS, NATS_VARZ } from "./nats";
 import type { Backoff } from "./sources";
 import { httpGet, type Source, type SourceSink } from "./source";
@@ -263,9 +263,12 @@ export class NatsSystemSource implements Source {
     if (password && url.hostname.toLowerCase() === new URL(boundTo).hostname.toLowerCase()) pass = password;
     else if (password) this.log(`NATS: not sending the password to ${url.hostname}, which is not the host of url (${boundTo})`);
     try {
-      // the nats client resolves names itself: under BROKERWATCH_EGRESS only a literal address is
-      // checked here (lib/egress.ts); the monitoring port's requests go through the full policy
+      // BROKERWATCH_EGRESS: the nats client dials by itself, so the host is checked here, by name
+      // and by the addresses it resolves to (lib/egress.ts)
       checkLiteralHost(url.hostname);
+      await new Promise<void>((resolve, reject) =>
+        egressLookup(url.hostname.replace(/^\[(.*)\]$/, "$1"), {}, (err) => (err ? reject(err) : resolve())),
+      );
       const nc = await connect({
         servers: this.natsUrl,
         user: username ?? undefined,

@@ -52,9 +52,9 @@ export interface Source {
 }
 
 /**
- * A poll source's GET under the egress policy (lib/egress.ts): redirects followed only within the
- * same host, the body counted as it streams (an endless answer costs `maxBytes`, not the process).
- * Non-2xx answers are errors unless `acceptStatus` says otherwise.
+ * A poll source's GET with a timeout and a size cap; answers non-2xx unless `acceptStatus` says
+ * otherwise. Under BROKERWATCH_EGRESS, redirects only within the same host, and the body counted as
+ * it streams: an endless answer costs `maxBytes`, not the process (lib/egress.ts).
  */
 export async function httpGet(
   url: string,

@@ -46,7 +46,7 @@ describeIf(needs({ nats: true }), "NATS watched end to end", () => {
       natsUrl: nats.natsUrl,
       source: "file",
     });
-    await claimInstanceName(test.database.db, "test", null, "token-test", 8000);
+    await claimInstanceName(test.database.db, "test", null, "nats-e2e-token", 60_000);
     writer = new IngestWriter(test.database, { flushIntervalMs: 50, log: (l) => logs.push(l) });
     writer.start();
     manager = new CollectorManager(test.database, writer, {
