@@ -27,6 +27,7 @@ import {
   EVENT_TYPES,
   NOTIFICATION_STATES,
   NOTIFICATION_STATUSES,
+  RECEIVER_KINDS,
   TOKEN_SCOPES,
   USER_ROLES,
   type TokenScope,
@@ -402,6 +403,16 @@ export const webhooks = pgTable("webhooks", {
   source: text("source", { enum: DEFINITION_SOURCES }).notNull().default("ui"),
   /** set when the receiver answered 410 Gone: delivery stops until someone re-enables it */
   disabledReason: text("disabled_reason"),
+  /** webhook | slack | teams | pagerduty | email | alertmanager (config `receivers:`, issue 23) */
+  type: text("type", { enum: RECEIVER_KINDS }).notNull().default("webhook"),
+  /** the type's fields that are not secrets (templates, e-mail addresses and SMTP server, Alertmanager URLs, …) */
+  options: jsonb("options")
+    .$type<Record<string, unknown>>()
+    .notNull()
+    .default(sql`'{}'::jsonb`),
+  /** routing: label equality and RE2 matchers an alert must meet to reach this receiver */
+  match: jsonb("match").$type<Record<string, string>>(),
+  matchRe: jsonb("match_re").$type<Record<string, string>>(),
   createdAt: ts("created_at").notNull().defaultNow(),
   updatedAt: ts("updated_at").notNull().defaultNow(),
 });

@@ -52,6 +52,10 @@ export type BrokerStatus = (typeof BROKER_STATUSES)[number];
 export const DEFINITION_SOURCES = ["file", "ui", "builtin"] as const;
 export type DefinitionSource = (typeof DEFINITION_SOURCES)[number];
 
+/** Receiver kinds (config `receivers:` type); `webhooks:` entries are `webhook`. */
+export const RECEIVER_KINDS = ["webhook", "slack", "teams", "pagerduty", "email", "alertmanager"] as const;
+export type ReceiverKind = (typeof RECEIVER_KINDS)[number];
+
 export const USER_ROLES = ["admin", "viewer"] as const;
 export type UserRole = (typeof USER_ROLES)[number];
 

@@ -127,7 +127,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     db,
     (config?.brokers ?? []).map((b) => brokerRow(b, secret)),
   );
-  await applyWebhookConfig(db, config?.webhooks ?? [], secret);
+  await applyWebhookConfig(db, config?.webhooks ?? [], secret, config?.receivers ?? []);
   // Secrets an earlier version stored unbound (or header values in clear) are bound to their address.
   await sealStoredSecrets(db, secret, log);
 

@@ -128,6 +128,7 @@ webhooks:
           headers: {},
         },
       ],
+      receivers: [],
       retention: DEFAULT_RETENTION,
     });
   });
@@ -330,7 +331,7 @@ describe("error messages an operator can act on", () => {
 
   it("says the file must be a mapping when it is a list", () => {
     expect(configErrorOf("- name: plant-a\n").message).toBe(
-      "brokerwatch.yaml:1:1: the file must be a mapping with the keys brokers, rules, ruleFiles, webhooks, retention and watchers (got a list)",
+      "brokerwatch.yaml:1:1: the file must be a mapping with the keys brokers, rules, ruleFiles, webhooks, receivers, retention and watchers (got a list)",
     );
   });
 });
@@ -499,7 +500,14 @@ describe("an empty config", () => {
     ["a file with only comments", "# brokers come later\n\n# rules: []\n"],
     ["sections whose entries are all commented out", "brokers:\n#  - name: plant-a\nrules:\nwebhooks:\nretention:\n"],
   ])("accepts %s as no brokers, rules or webhooks and default retention", (_, yaml) => {
-    expect(parse(yaml)).toEqual({ brokers: [], rules: [], ruleFiles: [], webhooks: [], retention: DEFAULT_RETENTION });
+    expect(parse(yaml)).toEqual({
+      brokers: [],
+      rules: [],
+      ruleFiles: [],
+      webhooks: [],
+      receivers: [],
+      retention: DEFAULT_RETENTION,
+    });
   });
 
   it("fills broker defaults: dialect auto, enabled", () => {

@@ -28,6 +28,7 @@ export const MOSQUITTO = binaryPath("mosquitto", ["/usr/sbin/mosquitto"]);
 export const CHROMIUM = binaryPath("chromium", ["/usr/bin/chromium"]);
 /** Prometheus' promtool (Debian package `prometheus`), to check our rule files and /metrics as Prometheus does. */
 export const PROMTOOL = binaryPath("promtool", ["/usr/bin/promtool"]);
+export const ALERTMANAGER = binaryPath("prometheus-alertmanager", ["/usr/bin/prometheus-alertmanager"]);
 
 /** `describe` when every prerequisite is there; otherwise skip loudly, or fail under REQUIRE_ALL=1. */
 export function describeIf(missing: string[], name: string, fn: () => void): void {
@@ -53,10 +54,12 @@ export function needs(opts: {
   rabbitmq?: boolean;
   nats?: boolean;
   promtool?: boolean;
+  alertmanager?: boolean;
 }): string[] {
   const missing: string[] = [];
   if (opts.nats && !NATS_SERVER) missing.push("the nats-server binary (apt-get install nats-server)");
   if (opts.promtool && !PROMTOOL) missing.push("promtool (apt-get install prometheus)");
+  if (opts.alertmanager && !ALERTMANAGER) missing.push("prometheus-alertmanager (apt-get install prometheus-alertmanager)");
   if (opts.rabbitmq && !RABBITMQ_SERVER) missing.push("rabbitmq-server (apt-get install rabbitmq-server)");
   if (opts.mosquitto && !MOSQUITTO) missing.push("the mosquitto binary (apt-get install mosquitto)");
   if (opts.chromium && !CHROMIUM) missing.push("chromium (apt-get install chromium)");
