@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import { postgresChannels } from "@/db/channels";
 import { z } from "zod";
 import type { Database } from "@/db/client";
 import type { EventRow } from "@/db/ingest";
@@ -326,7 +327,7 @@ export async function shareCommittedEvents(
   instance: string,
   log: (line: string) => void = console.error,
 ): Promise<() => Promise<void>> {
-  const sql = database.postgres;
+  const sql = postgresChannels(database);
   if (!sql) return async () => {};
   // Every instance hears its own notifications too: at tens of thousands of events a second,
   // parsing them only to drop them was a sizeable share of the ingest path's CPU.

@@ -6,6 +6,16 @@
  *   db-no-lib-values      db/ imports no value from lib/ (`import type` is fine)
  *   components-no-db      components/ import nothing from db/
  *   no-folder-cycle       no cycle between app, components, lib, db, broker, server (value imports)
+ *   sql-only-in-db        no SQL outside db/: no SQL tagged template (LISTEN/NOTIFY and advisory
+ *                         locks included), no postgres.js or PGlite import, no use of the raw
+ *                         `database.postgres` handle
+ *   db-server-only        every db/ query module (one importing drizzle-orm values) imports
+ *                         "server-only", so it can never reach a client bundle
+ *   app-db-through-lib    app/ imports no value from db/: pages and routes reach it through lib/
+ *                         (which authorises)
+ *   http-errors-in-api    the HTTP error type (ApiError of lib/http.ts) is used only by the HTTP
+ *                         edge (app/, lib/api/): the domain throws its own errors. Files that
+ *                         still do are listed in HTTP_ERROR_BASELINE, which may only shrink
  *
  * Exits 1 when there is any violation. `checkLayers(root)` is what test/layers.test.ts runs.
  */
@@ -14,7 +24,39 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
 
-export type LayerRule = "drizzle-only-in-db" | "db-no-lib-values" | "components-no-db" | "no-folder-cycle";
+export type LayerRule =
+  | "drizzle-only-in-db"
+  | "db-no-lib-values"
+  | "components-no-db"
+  | "no-folder-cycle"
+  | "sql-only-in-db"
+  | "db-server-only"
+  | "app-db-through-lib"
+  | "http-errors-in-api";
+
+/**
+ * Domain modules that still throw the HTTP error type (issue 20 found them; each is to move to a
+ * domain error mapped in lib/api). The check fails for any other file, and for a file listed here
+ * that no longer needs to be, so the list only shrinks.
+ */
+export const HTTP_ERROR_BASELINE: readonly string[] = [
+  "lib/alerts/preview.ts",
+  "lib/auth/api.ts",
+  "lib/collector/shipping.ts",
+  "lib/settings/brokers.ts",
+  "lib/settings/input.ts",
+  "lib/settings/rules.ts",
+  "lib/settings/tokens.ts",
+  "lib/settings/users.ts",
+  "lib/settings/webhooks.ts",
+];
+/** Where the HTTP error type belongs: the route handlers, lib/api/, and its definition. */
+const HTTP_EDGE = [/^app\//, /^lib\/api\//, /^lib\/http\.ts$/];
+/** db/ modules exempt from server-only: the handle (drizzle-kit and scripts load it) and the schema. */
+const SERVER_ONLY_EXEMPT = new Set(["db/client.ts", "db/schema.ts"]);
+/** What opens a SQL statement, or a Postgres lock function anywhere in one. */
+const SQL_TEXT =
+  /^\s*(select\b[\s\S]*\b(from|as)\b|insert\s+into\b|update\s+\S+\s+set\b|delete\s+from\b|with\s+\w+\s+as\s*\(|(un)?listen\s+\w|notify\s+\w|(create|alter|drop)\s+(table|index|function|trigger|view)\b|truncate\b|copy\s+\S+\s+(from|to)\b|lock\s+table\b)|pg_(try_)?advisory|pg_notify/i;
 
 export interface LayerViolation {
   rule: LayerRule;
@@ -93,6 +135,52 @@ function importsOf(file: string, text: string): ImportEdge[] {
   return edges;
 }
 
+/** SQL written outside db/: tagged templates with SQL text, and uses of the raw driver handle. */
+function sqlUses(file: string, text: string): string[] {
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, false);
+  const found: string[] = [];
+  const visit = (node: ts.Node) => {
+    if (ts.isTaggedTemplateExpression(node)) {
+      const head = ts.isNoSubstitutionTemplateLiteral(node.template) ? node.template.text : node.template.head.text;
+      const whole = node.template.getText(source);
+      if (SQL_TEXT.test(head) || /pg_(try_)?advisory|pg_notify/i.test(whole)) found.push(`${node.tag.getText(source)}\`${head.trim().slice(0, 40)}…\``);
+    } else if (ts.isPropertyAccessExpression(node) && node.name.text === "postgres") {
+      found.push(node.getText(source));
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return found;
+}
+
+/** Whether a file imports "server-only" (a bare import), and whether it imports drizzle-orm values. */
+function serverOnlyFacts(edges: ImportEdge[]): { serverOnly: boolean; drizzleValues: boolean } {
+  return {
+    serverOnly: edges.some((e) => e.specifier === "server-only"),
+    drizzleValues: edges.some((e) => e.specifier === "drizzle-orm" && !e.typeOnly),
+  };
+}
+
+/** Whether the file names ApiError (imports or re-exports it) from lib/http. */
+function usesHttpError(file: string, text: string): boolean {
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, false);
+  let uses = false;
+  const visit = (node: ts.Node) => {
+    if (
+      (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) &&
+      node.moduleSpecifier &&
+      ts.isStringLiteral(node.moduleSpecifier) &&
+      /(^|\/)http$/.test(node.moduleSpecifier.text) &&
+      /\bApiError\b/.test(node.getText(source))
+    ) {
+      uses = true;
+    }
+    if (!uses) ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return uses;
+}
+
 function topFolder(relative: string): string | null {
   const first = relative.split("/")[0];
   return (LAYER_FOLDERS as readonly string[]).includes(first) && relative.includes("/") ? first : null;
@@ -122,10 +210,55 @@ export function checkLayers(root: string): LayerViolation[] {
   /** folder → folder → first value import that makes the edge, for the cycle message */
   const folderEdges = new Map<string, Map<string, string>>();
 
+  const baselineUsed = new Set<string>();
   for (const file of files) {
     const from = relative(file);
     const fromFolder = topFolder(from);
-    for (const edge of importsOf(file, ts.sys.readFile(file) ?? "")) {
+    const text = ts.sys.readFile(file) ?? "";
+    const edges = importsOf(file, text);
+    if (fromFolder && fromFolder !== "db") {
+      for (const use of sqlUses(file, text)) {
+        violations.push({
+          rule: "sql-only-in-db",
+          file: from,
+          imports: use,
+          message: "SQL (and the raw postgres.js handle) stays in db/: call a db/ function that runs it",
+        });
+      }
+      for (const edge of edges) {
+        if (!edge.typeOnly && (edge.specifier === "postgres" || edge.specifier.startsWith("@electric-sql/pglite"))) {
+          violations.push({
+            rule: "sql-only-in-db",
+            file: from,
+            imports: edge.specifier,
+            message: "the database drivers are imported only under db/",
+          });
+        }
+      }
+    }
+    if (fromFolder === "db" && !SERVER_ONLY_EXEMPT.has(from)) {
+      const facts = serverOnlyFacts(edges);
+      if (facts.drizzleValues && !facts.serverOnly) {
+        violations.push({
+          rule: "db-server-only",
+          file: from,
+          imports: "drizzle-orm",
+          message: 'a db/ query module starts with import "server-only", so it can never reach a client bundle',
+        });
+      }
+    }
+    if (fromFolder && !HTTP_EDGE.some((edge) => edge.test(from)) && usesHttpError(file, text)) {
+      if (HTTP_ERROR_BASELINE.includes(from)) baselineUsed.add(from);
+      else {
+        violations.push({
+          rule: "http-errors-in-api",
+          file: from,
+          imports: "ApiError",
+          message: "the domain throws its own errors; only app/ and lib/api/ speak HTTP (lib/api maps them to statuses)",
+        });
+      }
+    }
+    for (const edge of edges) {
       if (isDrizzle(edge.specifier)) {
         if (!DRIZZLE_ALLOWED.some((allowed) => allowed.test(from))) {
           violations.push({
@@ -150,6 +283,14 @@ export function checkLayers(root: string): LayerViolation[] {
           message: "db/ imports no value from lib/ (only `import type`): move the value into db/ or pass it in",
         });
       }
+      if (fromFolder === "app" && toFolder === "db" && !edge.typeOnly) {
+        violations.push({
+          rule: "app-db-through-lib",
+          file: from,
+          imports: `${edge.specifier} (${to})`,
+          message: "app/ reaches db/ only through lib/, which checks who is asking: call the lib/ function",
+        });
+      }
       if (fromFolder === "components" && toFolder === "db") {
         violations.push({
           rule: "components-no-db",
@@ -166,6 +307,16 @@ export function checkLayers(root: string): LayerViolation[] {
     }
   }
   violations.push(...folderCycles(folderEdges));
+  for (const listed of HTTP_ERROR_BASELINE) {
+    if (!baselineUsed.has(listed) && files.some((f) => relative(f) === listed)) {
+      violations.push({
+        rule: "http-errors-in-api",
+        file: "scripts/check-layers.ts",
+        imports: listed,
+        message: `${listed} no longer uses ApiError: take it off HTTP_ERROR_BASELINE`,
+      });
+    }
+  }
   return violations;
 }
 

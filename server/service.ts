@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { trySessionLock } from "@/db/channels";
 import os from "node:os";
 import { threadId } from "node:worker_threads";
 import { applyFileBrokers, upsertBroker } from "@/db/brokers";
@@ -137,20 +138,13 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   // advisory lock decides; it is released the moment that process or its connection dies.
   let broker: BundledBroker | null = null;
   let releaseBundledLock = async () => {};
-  if (opts.bundled && database.postgres) {
-    const lockConnection = await database.postgres.reserve();
-    const [{ locked }] = await lockConnection<{ locked: boolean }[]>`
-      select pg_try_advisory_lock(hashtext('brokerwatch.bundled-broker')) as locked`;
-    if (locked) {
-      releaseBundledLock = async () => {
-        await lockConnection`select pg_advisory_unlock(hashtext('brokerwatch.bundled-broker'))`.catch(() => {});
-        lockConnection.release();
-      };
-    } else {
-      lockConnection.release();
+  if (opts.bundled) {
+    const lock = await trySessionLock(database, "brokerwatch.bundled-broker");
+    if (lock) releaseBundledLock = () => lock.release();
+    else if (lock === null) {
       log("brokerwatch: bundled broker off: another instance on this database runs it");
+      opts = { ...opts, bundled: null };
     }
-    if (!locked) opts = { ...opts, bundled: null };
   }
   if (opts.bundled) {
     broker = await startBundledBroker(opts.bundled);

@@ -1,5 +1,13 @@
 import "server-only";
-import { listAlertHistory, listAlertRules, listSilences, loadAlertStates, type AlertHistoryRow } from "@/db/alerts";
+import {
+  createSilence,
+  expireSilence,
+  listAlertHistory,
+  listAlertRules,
+  listSilences,
+  loadAlertStates,
+  type AlertHistoryRow,
+} from "@/db/alerts";
 import type { AlertRuleRow, SilenceRow } from "@/db/schema";
 import { alertViews, type AlertView, type RuleView } from "@/lib/alerts/engine";
 import { assertVerified, type Verified } from "@/lib/auth/verified";
@@ -33,6 +41,18 @@ export function silenceStatus(silence: SilenceRow, now: Date): SilenceStatus {
 export async function silences(viewer: Verified): Promise<SilenceRow[]> {
   assertVerified(viewer);
   return listSilences(getRuntime().database.db);
+}
+
+/** POST /api/silences, for an admin the route authorised. */
+export async function addSilence(admin: Verified, silence: Parameters<typeof createSilence>[1]): Promise<SilenceRow> {
+  assertVerified(admin);
+  return createSilence(getRuntime().database.db, silence);
+}
+
+/** DELETE /api/silences/{id}: expires it at `now`; null when there is no such silence. */
+export async function endSilence(admin: Verified, id: string, now: Date): Promise<SilenceRow | null> {
+  assertVerified(admin);
+  return (await expireSilence(getRuntime().database.db, id, now)) ?? null;
 }
 
 /** The active silences that mute an alert with these labels. */

@@ -1,8 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
-import { createSilence } from "@/db/alerts";
 import type { SilenceRow } from "@/db/schema";
-import { silences as listSilences, silenceStatus } from "@/lib/alerts/console";
+import { addSilence, silences as listSilences, silenceStatus } from "@/lib/alerts/console";
 import { parseWith, route } from "@/lib/api/route";
 import { silenceInputSchema } from "@/lib/notify/silences";
 import { getRuntime } from "@/lib/runtime";
@@ -25,9 +24,9 @@ export const GET = route({ auth: "viewer" }, async ({ caller }) => {
  * endsAt | duration, createdBy, comment? }`; 201 with the silence. The schema depends on now
  * (a start in the past moves to now), so it is applied here rather than by route().
  */
-export const POST = route({ auth: "admin", body: z.unknown() }, async ({ body }) => {
+export const POST = route({ auth: "admin", body: z.unknown() }, async ({ body, caller }) => {
   const now = new Date();
   const input = parseWith(silenceInputSchema(now), body);
-  const silence = await createSilence(getRuntime().database.db, { id: randomUUID(), ...input });
+  const silence = await addSilence(caller, { id: randomUUID(), ...input });
   return Response.json(silenceJson(silence, now), { status: 201 });
 });

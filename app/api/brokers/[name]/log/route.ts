@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { getBroker } from "@/db/brokers";
+import { findBroker } from "@/lib/brokers";
 import { readCappedBody, route, segment } from "@/lib/api/route";
 import { assertBrokerInScope } from "@/lib/auth/api";
 import { lineOfRecord, MAX_LOG_BYTES, shipLogLines, splitLogLines } from "@/lib/collector/shipping";
@@ -28,7 +28,7 @@ export const POST = route(
     }
     // before the lookup: a token limited to other brokers gets the same 403 whether this one exists or not
     assertBrokerInScope(caller, name);
-    const broker = await getBroker(runtime.database.db, name);
+    const broker = await findBroker(caller, name);
     if (!broker) throw new ApiError("not_found", `no broker named "${name}"`);
     const text = await readText(request);
     const lines = splitLogLines(text);
