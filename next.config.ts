@@ -1,16 +1,15 @@
 import type { NextConfig } from "next";
 
 /**
- * Headers on every response, pages and API alike. Scripts: 'self' plus 'unsafe-inline', because
- * Next streams its bootstrap and RSC payload as inline <script> tags; a per-request nonce would
- * need a proxy (middleware) on every request to mint it and pass it to Next, which we do not run.
- * What still holds without a nonce: no script from another origin, no eval, no plugin, no
- * framing (clickjacking), no <base> rewrites, forms and fetches only to this site.
+ * Headers on every response, pages and API alike. Pages get their Content-Security-Policy from
+ * proxy.ts, with a per-request script nonce (lib/csp.ts); everything else (API responses, /metrics,
+ * static files, router prefetches) gets this fixed one, which runs no script at all: none of them
+ * is a document that needs one.
  */
-const CONTENT_SECURITY_POLICY = [
+const FIXED_CONTENT_SECURITY_POLICY = [
   "default-src 'self'",
-  "script-src 'self' 'unsafe-inline'",
-  "style-src 'self' 'unsafe-inline'",
+  "script-src 'self'",
+  "style-src 'self'",
   "img-src 'self' data: blob:",
   "font-src 'self' data:",
   "connect-src 'self'",
@@ -21,7 +20,6 @@ const CONTENT_SECURITY_POLICY = [
 ].join("; ");
 
 const SECURITY_HEADERS = [
-  { key: "Content-Security-Policy", value: CONTENT_SECURITY_POLICY },
   { key: "X-Frame-Options", value: "DENY" },
   { key: "X-Content-Type-Options", value: "nosniff" },
   { key: "Referrer-Policy", value: "same-origin" },
@@ -29,7 +27,7 @@ const SECURITY_HEADERS = [
 
 const nextConfig: NextConfig = {
   // Database drivers and the broker stay plain Node modules, loaded at run time, never bundled.
-  serverExternalPackages: ["@electric-sql/pglite", "postgres", "aedes", "mqtt", "prom-client", "@node-rs/argon2"],
+  serverExternalPackages: ["@electric-sql/pglite", "postgres", "aedes", "mqtt", "prom-client", "@node-rs/argon2", "undici"],
   // `npm run typecheck` (tsc, in CI) checks types; the build that `npm start` may run skips it
   // so a first start is faster.
   typescript: { ignoreBuildErrors: true },
@@ -41,7 +39,13 @@ const nextConfig: NextConfig = {
     preloadEntriesOnStart: false,
   },
   async headers() {
-    return [{ source: "/:path*", headers: SECURITY_HEADERS }];
+    return [
+      { source: "/:path*", headers: SECURITY_HEADERS },
+      // not on pages: two policies would both be enforced, and this one has no nonce
+      { source: "/api/:path*", headers: [{ key: "Content-Security-Policy", value: FIXED_CONTENT_SECURITY_POLICY }] },
+      { source: "/metrics", headers: [{ key: "Content-Security-Policy", value: FIXED_CONTENT_SECURITY_POLICY }] },
+      { source: "/_next/:path*", headers: [{ key: "Content-Security-Policy", value: FIXED_CONTENT_SECURITY_POLICY }] },
+    ];
   },
 };
 

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import net from "node:net";
+import { Transform, type Readable } from "node:stream";
 import path from "node:path";
 import os from "node:os";
 import { randomBytes, timingSafeEqual } from "node:crypto";
@@ -42,7 +43,14 @@ export interface BundledBrokerOptions {
   maxPacketBytes?: number;
   /** a subscriber whose socket has more than this many bytes unsent gets QoS 0 messages dropped */
   maxPendingBytesPerClient?: number;
+  /** most retained messages kept (BUNDLED_MAX_RETAINED_MESSAGES; default 10,000) */
+  maxRetainedMessages?: number;
+  /** most bytes of retained topics + payloads kept (BUNDLED_MAX_RETAINED_BYTES; default 64 MiB) */
+  maxRetainedBytes?: number;
 }
+
+export const DEFAULT_MAX_RETAINED_MESSAGES = 10_000;
+export const DEFAULT_MAX_RETAINED_BYTES = 64 * 1024 * 1024;
 
 export interface BundledBroker {
   port: number;
@@ -51,6 +59,8 @@ export interface BundledBroker {
   /** credentials the in-process collector uses; always accepted */
   monitorCredentials: { username: string; password: string };
   aedes: Aedes;
+  /** clients' retained messages held now (the broker's own `$SYS` values aside), and how many were refused */
+  retained(): { count: number; bytes: number; refused: number };
   close(): Promise<void>;
 }
 
@@ -98,9 +108,9 @@ export async function startBundledBroker(opts: BundledBrokerOptions): Promise<Bu
     messagesDropped: 0,
     bytesReadClosed: 0,
     bytesWrittenClosed: 0,
+    retainedRefused: 0,
   };
   const liveSockets = new Set<net.Socket>();
-  const retainedTopics = new Set<string>();
   const subscriptionsByClient = new Map<string, Set<string>>();
   const persistentSessions = new Set<string>();
   const queuedByClient = new Map<string, number>();
@@ -162,6 +172,22 @@ export async function startBundledBroker(opts: BundledBrokerOptions): Promise<Bu
   const persistence = (aedes as unknown as { persistence: Record<string, (...args: never[]) => Promise<unknown>> })
     .persistence;
   wrapPersistence(persistence, queuedByClient);
+  const retainedStore = capRetained(persistence, {
+    maxMessages: opts.maxRetainedMessages ?? DEFAULT_MAX_RETAINED_MESSAGES,
+    maxBytes: opts.maxRetainedBytes ?? DEFAULT_MAX_RETAINED_BYTES,
+    onRefused(topic, bytes, reason) {
+      counters.retainedRefused++;
+      // once per episode: a device flooding retained messages must not flood the log too
+      if (!retainedStore.refusing) {
+        retainedStore.refusing = true;
+        console.warn(
+          `brokerwatch: bundled broker: not retaining "${topic.slice(0, 200)}" (${bytes} bytes): ${reason}; ` +
+            "it is still delivered to current subscribers. Delete retained messages (empty payload) or raise the limit.",
+        );
+      }
+    },
+  });
+  dollarTopicsNeverMatchWildcards(persistence);
 
   function connectionOf(client: Client): ConnectionInfo | undefined {
     return connections.get(client.conn as object);
@@ -263,11 +289,7 @@ export async function startBundledBroker(opts: BundledBrokerOptions): Promise<Bu
     );
   });
 
-  aedes.on("publish", (packet, client) => {
-    if (packet.retain) {
-      if (packet.payload.length === 0) retainedTopics.delete(packet.topic);
-      else retainedTopics.add(packet.topic);
-    }
+  aedes.on("publish", (_packet, client) => {
     if (client) counters.messagesReceived++;
   });
 
@@ -339,7 +361,8 @@ export async function startBundledBroker(opts: BundledBrokerOptions): Promise<Bu
       "connections/count": aedes.connectedClients,
       "sessions/count": sessionIds.size,
       "subscriptions/count": subscriptions,
-      "retained/count": retainedTopics.size,
+      "retained/count": retainedStore.count + retainedStore.sysTopics.size,
+      "retained/bytes": retainedStore.bytes,
       "queued/count": queued,
       "memory/heap_used": process.memoryUsage().heapUsed,
     };
@@ -349,6 +372,7 @@ export async function startBundledBroker(opts: BundledBrokerOptions): Promise<Bu
       "messages/dropped": counters.messagesDropped,
       "bytes/received": bytesRead,
       "bytes/sent": bytesWritten,
+      "messages/retained_refused": counters.retainedRefused,
     };
     publishSys("uptime", String(Date.now() - startedAt), true);
     for (const [name, value] of Object.entries(stats)) publishSys(`stats/${name}`, String(value), true);
@@ -395,6 +419,7 @@ export async function startBundledBroker(opts: BundledBrokerOptions): Promise<Bu
     url: `mqtt://${host.includes(":") ? `[${host}]` : host}:${port}`,
     monitorCredentials,
     aedes,
+    retained: () => ({ count: retainedStore.count, bytes: retainedStore.bytes, refused: counters.retainedRefused }),
     async close() {
       clearInterval(timer);
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
@@ -444,7 +469,126 @@ function wrapPersistence(
   };
 }
 
-/** A subscription that can match a `$SYS` topic: `#` and `+/…` never do (MQTT 3.1.1 §4.7.2). */
+/**
+ * A subscription that can match a `$SYS` topic: `#` and `+/…` never do (MQTT 3.1.1 §4.7.2). That
+ * holds for retained messages only because dollarTopicsNeverMatchWildcards fixes Aedes' lookup.
+ */
 function isSysFilter(filter: string): boolean {
   return filter.startsWith("$SYS");
+}
+
+interface RetainedPacket {
+  topic: string;
+  payload: Buffer;
+}
+
+interface RetainedStore {
+  /** retained messages of clients, and their topics' and payloads' bytes */
+  count: number;
+  bytes: number;
+  /** the broker's own retained `$SYS` topics, outside the caps */
+  sysTopics: Set<string>;
+  /** a refusal was logged and nothing was deleted since */
+  refusing: boolean;
+}
+
+/**
+ * Cap what aedes-persistence's in-memory retained store holds (docs/contract.md, "Bundled broker"):
+ * it keeps every retained message forever, so one device publishing retained 1 MB messages to new
+ * topics grows the process without bound. Over the cap a new retained message is not retained (it
+ * is still delivered live: refusing the PUBLISH would disconnect an MQTT 3.1.1 client, and other
+ * subscribers did nothing wrong). Replacing a topic's message counts only the difference; an empty
+ * payload (deleting) always works. The broker's own `$SYS/…` values (only it may publish there) are
+ * neither counted nor refused.
+ */
+function capRetained(
+  persistence: Record<string, (...args: never[]) => unknown>,
+  limits: { maxMessages: number; maxBytes: number; onRefused(topic: string, bytes: number, reason: string): void },
+): RetainedStore {
+  const sizes = new Map<string, number>();
+  const store: RetainedStore = { count: 0, bytes: 0, refusing: false, sysTopics: new Set() };
+  const p = persistence as unknown as { storeRetained: (packet: RetainedPacket) => Promise<void> };
+  const storeRetained = p.storeRetained.bind(p);
+  p.storeRetained = async (packet) => {
+    // the broker's own `$SYS` values: a fixed set of small topics only it may publish
+    if (packet.topic.startsWith("$SYS/")) {
+      if (packet.payload.length === 0) store.sysTopics.delete(packet.topic);
+      else store.sysTopics.add(packet.topic);
+      return storeRetained(packet);
+    }
+    const previous = sizes.get(packet.topic);
+    if (packet.payload.length === 0) {
+      await storeRetained(packet);
+      if (previous !== undefined) {
+        sizes.delete(packet.topic);
+        store.count--;
+        store.bytes -= previous;
+        store.refusing = false;
+      }
+      return;
+    }
+    const size = Buffer.byteLength(packet.topic) + packet.payload.length;
+    const count = store.count + (previous === undefined ? 1 : 0);
+    const bytes = store.bytes - (previous ?? 0) + size;
+    if (count > limits.maxMessages) {
+      return limits.onRefused(packet.topic, size, `${limits.maxMessages} retained messages held (BUNDLED_MAX_RETAINED_MESSAGES)`);
+    }
+    if (bytes > limits.maxBytes) {
+      return limits.onRefused(
+        packet.topic,
+        size,
+        `retained messages would take ${bytes} bytes, over ${limits.maxBytes} (BUNDLED_MAX_RETAINED_BYTES)`,
+      );
+    }
+    await storeRetained(packet);
+    store.count = count;
+    store.bytes = bytes;
+    sizes.set(packet.topic, size);
+  };
+  return store;
+}
+
+/**
+ * MQTT 3.1.1 §4.7.2 [MQTT-4.7.2-1]: a filter starting with `#` or `+` does not match a topic
+ * starting with `$`. Aedes applies that to live messages (blockDollarSignTopics in
+ * aedes/lib/handlers/subscribe.js) but not to retained ones: on SUBSCRIBE it streams
+ * `persistence.createRetainedStreamCombi(filters)` straight to the client, and the persistence
+ * matches with Qlobber, for which `#` matches `$SYS/…`. So `subscribe('#')` received every retained
+ * `$SYS` value. The lookup itself is fixed here, for every client and every filter.
+ */
+function dollarTopicsNeverMatchWildcards(persistence: Record<string, (...args: never[]) => unknown>): void {
+  const p = persistence as unknown as {
+    createRetainedStreamCombi: (patterns: string[]) => Readable;
+    createRetainedStream: (pattern: string) => Readable;
+  };
+  const combi = p.createRetainedStreamCombi.bind(p);
+  const single = p.createRetainedStream.bind(p);
+  const filtered = (stream: Readable, patterns: string[]) => {
+    // a `$` topic is delivered only when a filter that names its first level matches it
+    const dollarFilters = patterns.filter((f) => f.startsWith("$"));
+    return stream.pipe(
+      new Transform({
+        objectMode: true,
+        transform(packet: RetainedPacket, _enc, done) {
+          if (!packet.topic.startsWith("$") || dollarFilters.some((f) => topicMatches(f, packet.topic))) {
+            done(null, packet);
+          } else done();
+        },
+      }),
+    );
+  };
+  p.createRetainedStreamCombi = (patterns) => filtered(combi(patterns), patterns);
+  p.createRetainedStream = (pattern) => filtered(single(pattern), [pattern]);
+}
+
+/** MQTT topic matching (§4.7.1) for one filter and one topic name. */
+export function topicMatches(filter: string, topic: string): boolean {
+  const f = filter.split("/");
+  const t = topic.split("/");
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === "#") return true;
+    if (i >= t.length) return false;
+    if (f[i] !== "+" && f[i] !== t[i]) return false;
+  }
+  return f.length === t.length;
 }

@@ -57,7 +57,7 @@ export async function deleteUserSessions(db: Db, userId: number): Promise<void> 
 
 export async function insertApiToken(
   db: Db,
-  values: { name: string; role: UserRole; scope: TokenScope; tokenHash: string; prefix: string },
+  values: { name: string; role: UserRole; scope: TokenScope; brokers: string[] | null; tokenHash: string; prefix: string },
 ): Promise<ApiTokenRow> {
   const [row] = await db.insert(apiTokens).values(values).returning();
   return row;
@@ -80,9 +80,17 @@ export async function revokeApiToken(db: Db, id: number): Promise<boolean> {
 export async function findApiToken(
   db: Db,
   tokenHash: string,
-): Promise<{ id: number; role: UserRole; scope: TokenScope; lastUsedAt: Date | null } | undefined> {
+): Promise<
+  { id: number; role: UserRole; scope: TokenScope; brokers: string[] | null; lastUsedAt: Date | null } | undefined
+> {
   const [row] = await db
-    .select({ id: apiTokens.id, role: apiTokens.role, scope: apiTokens.scope, lastUsedAt: apiTokens.lastUsedAt })
+    .select({
+      id: apiTokens.id,
+      role: apiTokens.role,
+      scope: apiTokens.scope,
+      brokers: apiTokens.brokers,
+      lastUsedAt: apiTokens.lastUsedAt,
+    })
     .from(apiTokens)
     .where(and(eq(apiTokens.tokenHash, tokenHash), isNull(apiTokens.revokedAt)))
     .limit(1);

@@ -1,9 +1,9 @@
 import "server-only";
 import { and, asc, count, desc, eq, gt, gte, inArray, lte, max, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "./client";
-import { queryEvents } from "./events";
+import { clientIdIs, queryEvents } from "./events";
 import { pgText } from "./ingest";
-import { connectionEvents, type ConnectionEventRow } from "./schema";
+import { CLIENT_ID_KEY_PREFIX_CHARS, clientKeyOf, connectionEvents, type ConnectionEventRow } from "./schema";
 import type { DisconnectReason, EventType } from "./vocabulary";
 
 /**
@@ -22,6 +22,19 @@ import type { DisconnectReason, EventType } from "./vocabulary";
 export function prefixPattern(prefix: string): string {
   // NUL is stored as U+FFFD (db/ingest.ts pgText), and Postgres text cannot hold it anyway
   return `${pgText(prefix).replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+/**
+ * ClientIDs starting with `prefix`, through the bounded key's index (db/schema.ts clientKeyOf): a
+ * key starts with the ClientID's first CLIENT_ID_KEY_PREFIX_CHARS characters, so a prefix up to
+ * that long is matched on the key alone; a longer one on the key's part and then the whole ClientID.
+ */
+function clientIdStartsWith(prefix: string): SQL {
+  const chars = Array.from(prefix);
+  const key = clientKeyOf(connectionEvents.clientId);
+  if (chars.length <= CLIENT_ID_KEY_PREFIX_CHARS) return sql`${key} like ${prefixPattern(prefix)} escape '\\'`;
+  const head = chars.slice(0, CLIENT_ID_KEY_PREFIX_CHARS).join("");
+  return sql`${key} like ${prefixPattern(head)} escape '\\' and ${connectionEvents.clientId} like ${prefixPattern(prefix)} escape '\\'`;
 }
 
 export interface ClientMatch {
@@ -49,7 +62,7 @@ export async function searchClients(
   const matches = await db
     .select({ clientId: connectionEvents.clientId, events: count(), lastSeen })
     .from(connectionEvents)
-    .where(sql`${connectionEvents.clientId} like ${prefixPattern(prefix)} escape '\\'`)
+    .where(clientIdStartsWith(prefix))
     .groupBy(connectionEvents.clientId)
     .orderBy(desc(lastSeen), asc(connectionEvents.clientId))
     .limit(limit + 1);
@@ -65,9 +78,15 @@ export async function searchClients(
     })
     .from(connectionEvents)
     .where(
-      inArray(
-        connectionEvents.clientId,
-        page.map((m) => m.clientId!),
+      and(
+        inArray(
+          clientKeyOf(connectionEvents.clientId),
+          page.map((m) => clientKeyOf(sql`${m.clientId!}::text`)),
+        ),
+        inArray(
+          connectionEvents.clientId,
+          page.map((m) => m.clientId!),
+        ),
       ),
     )
     .orderBy(connectionEvents.clientId, desc(connectionEvents.ts), desc(connectionEvents.id));
@@ -115,6 +134,8 @@ export const CLIENT_EVENT_FIELDS = [
   "protocolVersion",
   "keepalive",
   "sessionSeconds",
+  // the diagnosis reads it where the broker could not tell two causes apart (NATS: lib/diagnosis.ts)
+  "raw",
 ] as const satisfies readonly (keyof ConnectionEventRow)[];
 
 export type ClientEvent = Pick<ConnectionEventRow, (typeof CLIENT_EVENT_FIELDS)[number]>;
@@ -144,7 +165,7 @@ export async function clientHistory(
 ): Promise<ClientEventWindow> {
   const limit = window.limit ?? CLIENT_HISTORY_LIMIT;
   const where = and(
-    eq(connectionEvents.clientId, clientId),
+    ...clientIdIs(clientId),
     gte(connectionEvents.ts, window.from),
     window.to ? lte(connectionEvents.ts, window.to) : undefined,
     window.broker ? eq(connectionEvents.broker, window.broker) : undefined,
@@ -170,7 +191,7 @@ export async function clientHistory(
           await db
             .select({ ts: connectionEvents.ts })
             .from(connectionEvents)
-            .where(eq(connectionEvents.clientId, clientId))
+            .where(and(...clientIdIs(clientId)))
             .orderBy(desc(connectionEvents.ts))
             .limit(1)
             .prepare("client_last_seen")

@@ -1,8 +1,8 @@
 import "server-only";
-import { and, count, desc, eq, getTableColumns, gte, inArray, lt, lte, or, sql, type SQL } from "drizzle-orm";
+import { and, count, desc, eq, getTableColumns, gte, inArray, lt, lte, or, sql, type Placeholder, type SQL } from "drizzle-orm";
 import type { Db } from "./client";
 import { oncePerDatabase } from "./prepared";
-import { connectionEvents, type ConnectionEventRow } from "./schema";
+import { clientKeyOf, connectionEvents, type ConnectionEventRow } from "./schema";
 import type { DisconnectReason, EventType } from "./vocabulary";
 
 export interface EventQuery {
@@ -66,6 +66,15 @@ export async function queryEvents(
   return rows.map((raw) => eventRowOf(raw, page.columns));
 }
 
+/**
+ * One ClientID's rows: by its bounded key, which the index holds (db/schema.ts clientKeyOf), and by
+ * the whole ClientID, so two long ClientIDs whose keys agree are still told apart.
+ */
+export function clientIdIs(value: string | Placeholder | SQL): SQL[] {
+  const text = sql`${value}::text`;
+  return [sql`${clientKeyOf(connectionEvents.clientId)} = ${clientKeyOf(text)}`, sql`${connectionEvents.clientId} = ${text}`];
+}
+
 /** Which filters a page has: each set (and each choice of fields) is one statement text. */
 type PageFilters = Record<"type" | "reason" | "broker" | "clientId" | "from" | "to" | "before", boolean>;
 
@@ -94,7 +103,7 @@ function eventPageQuery(
   if (filters.type) where.push(eq(connectionEvents.type, p("type")));
   if (filters.reason) where.push(eq(connectionEvents.reason, p("reason")));
   if (filters.broker) where.push(eq(connectionEvents.broker, p("broker")));
-  if (filters.clientId) where.push(eq(connectionEvents.clientId, p("clientId")));
+  if (filters.clientId) where.push(...clientIdIs(p("clientId")));
   if (filters.from) where.push(gte(connectionEvents.ts, p("from")));
   if (filters.to) where.push(lte(connectionEvents.ts, p("to")));
   if (filters.before) {

@@ -91,8 +91,12 @@ const md5Hex: (text: string) => string =
     ? (text) => crypto.hash("md5", text, "hex")
     : (text) => crypto.createHash("md5").update(text).digest("hex");
 
-/** Keys for rows that came without one: identical rows with the same ts in this batch count 0, 1, 2, … */
-function withKeys(rows: EventRow[]): (EventRow & { eventKey: string })[] {
+/**
+ * Keys for rows that came without one: identical rows with the same ts in this batch count 0, 1, 2, ….
+ * The writer keys a batch before it splits one (lib/collector/writer.ts), so each half keeps the
+ * ordinals of the whole.
+ */
+export function withKeys(rows: EventRow[]): (EventRow & { eventKey: string })[] {
   if (rows.every((r) => r.eventKey !== undefined)) return rows as (EventRow & { eventKey: string })[];
   const seen = new Map<string, number>();
   return rows.map((r) => {

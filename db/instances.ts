@@ -8,31 +8,93 @@ import { instances, leases, type InstanceRow } from "./schema";
  * so instances whose clocks disagree still agree on who is alive and who leads.
  */
 
-/** Marks a start: a restarted instance of the same name begins a new life (started_at, no stopped_at). */
-export async function registerInstance(db: Db, name: string, url: string | null): Promise<void> {
-  await db
-    .insert(instances)
-    .values({ name, url })
-    .onConflictDoUpdate({
-      target: instances.name,
-      set: { url, startedAt: sql`now()`, heartbeatAt: sql`now()`, stoppedAt: null, watching: [] },
-    });
+export type ClaimResult = { claimed: true } | { claimed: false; holder: InstanceRow };
+
+/**
+ * Marks a start: the name begins a new life (started_at, no stopped_at) held by `token`, unless
+ * another process holds it: a row with another token whose heartbeat is younger than `ttlMs` and
+ * that did not stop. Then nothing changes and the holder is returned (lib/cluster/cluster.ts waits
+ * to tell a live holder from this process's own previous life, killed before its lease ran out).
+ */
+export async function claimInstanceName(
+  db: Db,
+  name: string,
+  url: string | null,
+  token: string,
+  ttlMs: number,
+): Promise<ClaimResult> {
+  const rows = await queryRows<{ name: string }>(
+    db,
+    sql`insert into ${instances} (name, url, process_token)
+        values (${name}, ${url}, ${token})
+        on conflict (name) do update
+          set url = excluded.url, started_at = now(), heartbeat_at = now(), stopped_at = null,
+              watching = '[]'::jsonb, process_token = excluded.process_token,
+              adopted_by = null, adopted_at = null
+          where ${instances.processToken} is null
+             or ${instances.processToken} = excluded.process_token
+             or ${instances.stoppedAt} is not null
+             or ${instances.heartbeatAt} <= now() - ${ttlMs} * interval '1 millisecond'
+        returning name`,
+  );
+  if (rows.length === 1) return { claimed: true };
+  const [holder] = await db.select().from(instances).where(eq(instances.name, name)).limit(1);
+  // gone between the two statements: try again
+  if (!holder) return claimInstanceName(db, name, url, token, ttlMs);
+  return { claimed: false, holder };
 }
 
-/** Renews this instance's heartbeat and says what it watches. */
-export async function heartbeatInstance(db: Db, name: string, watching: string[]): Promise<void> {
+/** Sets the UI's URL of this process's row (known late with PORT=0). */
+export async function setInstanceUrl(db: Db, name: string, token: string, url: string): Promise<void> {
   await db
     .update(instances)
+    .set({ url })
+    .where(and(eq(instances.name, name), eq(instances.processToken, token)));
+}
+
+/**
+ * Renews this instance's heartbeat and says what it watches. False when the row is no longer this
+ * process's: another process claimed the name while this one did not renew it (it was paused or
+ * cut off from the database for longer than the TTL).
+ */
+export async function heartbeatInstance(db: Db, name: string, token: string, watching: string[]): Promise<boolean> {
+  const rows = await db
+    .update(instances)
     .set({ heartbeatAt: sql`now()`, stoppedAt: null, watching })
-    .where(eq(instances.name, name));
+    .where(and(eq(instances.name, name), eq(instances.processToken, token)))
+    .returning({ name: instances.name });
+  return rows.length === 1;
 }
 
 /** A clean shutdown: the others need not wait for the heartbeat to go stale. */
-export async function markInstanceStopped(db: Db, name: string): Promise<void> {
+export async function markInstanceStopped(db: Db, name: string, token: string): Promise<void> {
   await db
     .update(instances)
     .set({ stoppedAt: sql`now()`, watching: [] })
-    .where(eq(instances.name, name));
+    .where(and(eq(instances.name, name), eq(instances.processToken, token)));
+}
+
+/**
+ * Gone instances whose broker sessions nobody took over yet, each claimed for `adopter` in one
+ * statement (so two instances never adopt the same one): stopped, or silent for longer than
+ * `ttlMs`, seen within `withinMs` (older sessions have expired in the broker by now).
+ */
+export async function claimGoneInstances(
+  db: Db,
+  adopter: string,
+  ttlMs: number,
+  withinMs: number,
+): Promise<string[]> {
+  const rows = await queryRows<{ name: string }>(
+    db,
+    sql`update ${instances} set adopted_by = ${adopter}, adopted_at = now()
+         where name <> ${adopter}
+           and adopted_by is null
+           and (stopped_at is not null or heartbeat_at <= now() - ${ttlMs} * interval '1 millisecond')
+           and heartbeat_at > now() - ${withinMs} * interval '1 millisecond'
+        returning name`,
+  );
+  return rows.map((r) => r.name).sort();
 }
 
 /** Names of the instances whose heartbeat is younger than `ttlMs` and that did not stop, sorted. */

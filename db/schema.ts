@@ -15,7 +15,8 @@ import {
   uniqueIndex,
   uuid,
 } from "drizzle-orm/pg-core";
-import { sql } from "drizzle-orm";
+import { sql, type SQL } from "drizzle-orm";
+import type { AnyPgColumn } from "drizzle-orm/pg-core";
 import type { IncidentDetail as IncidentDetailJson, IncidentFinding as IncidentFindingJson } from "../lib/incidents/findings";
 import {
   BROKER_DIALECTS,
@@ -58,6 +59,10 @@ export const brokers = pgTable("brokers", {
   metricsUrl: text("metrics_url"),
   /** rabbitmq: AMQP URL (no credentials: username/password above) of the log and event exchanges */
   amqpUrl: text("amqp_url"),
+  /** nats: the HTTP monitoring port */
+  monitorUrl: text("monitor_url"),
+  /** nats: the client port where the system user logs in */
+  natsUrl: text("nats_url"),
   enabled: boolean("enabled").notNull().default(true),
   /** where the definition lives: file | ui | builtin */
   source: text("source", { enum: DEFINITION_SOURCES }).notNull().default("ui"),
@@ -108,6 +113,29 @@ export const metricSamples = pgTable(
 export type MetricSampleRow = typeof metricSamples.$inferSelect;
 
 /**
+ * ClientIDs (and usernames) are stored whole, but an index entry must stay under Postgres's btree
+ * limit (2704 bytes): one device with a 3 KB ClientID made every write of every broker fail (issue
+ * 18). The ClientID index holds a bounded key instead: the ClientID itself up to
+ * CLIENT_ID_INDEXED_CHARS characters (at most 1 KB in UTF-8), beyond that its first
+ * CLIENT_ID_KEY_PREFIX_CHARS characters followed by the md5 of the whole (257 characters, so a long
+ * ClientID's key never equals a short ClientID). Every lookup by ClientID goes through
+ * clientKeyOf (db/clients.ts, db/events.ts), and compares the whole ClientID too.
+ * docs/contract.md §4, "Long ClientIDs".
+ */
+export const CLIENT_ID_INDEXED_CHARS = 256;
+export const CLIENT_ID_KEY_PREFIX_CHARS = 225;
+
+/**
+ * The bounded key of a ClientID, as SQL. The index and the queries must spell the same expression
+ * (constants inline, not parameters) for the planner to use the index.
+ */
+export function clientKeyOf(value: SQL | AnyPgColumn): SQL {
+  const max = sql.raw(String(CLIENT_ID_INDEXED_CHARS));
+  const prefix = sql.raw(String(CLIENT_ID_KEY_PREFIX_CHARS));
+  return sql`(case when char_length(${value}) <= ${max} then ${value} else left(${value}, ${prefix}) || md5(${value}) end)`;
+}
+
+/**
  * One row per client lifecycle event (docs/contract.md §4). Partitioned by day on `ts` (declared by
  * hand in drizzle/0012_partitions.sql, kept by db/partitions.ts; docs/architecture.md §6), so every
  * primary key and unique index includes `ts`.
@@ -154,7 +182,13 @@ export const connectionEvents = pgTable(
     // /api/clients/{clientId}/events, one client's history newest first, keyset-paginated on
     // (ts, id) (`=` is in text_pattern_ops too); and the prefix search (LIKE 'x%'), which
     // text_pattern_ops serves whatever the database collation. Nothing reads it in ClientID order.
-    index("connection_events_client_ts").on(t.clientId.op("text_pattern_ops"), t.ts, t.id),
+    // The key, not the ClientID: see clientKeyOf (drizzle/0014_client_key_index.sql).
+    index("connection_events_client_key_ts").using(
+      "btree",
+      sql`${clientKeyOf(sql`${sql.identifier("client_id")}`)} text_pattern_ops`,
+      t.ts,
+      t.id,
+    ),
     // GET /api/events?reason=: newest first within each day partition (connects have no reason)
     index("connection_events_reason_ts")
       .on(t.reason, t.ts, t.id)
@@ -211,6 +245,12 @@ export const collectorGaps = pgTable(
     endedAt: ts("ended_at"),
     /** why: connection lost, heartbeat stale, collector stopped */
     reason: text("reason").notNull(),
+    /**
+     * Whose blindness: `broker` (we were reading and the broker went away) or `brokerwatch` (we
+     * were not running or not reading: a restart, a pause, a stall). Only the first is evidence of
+     * an outage (docs/reliability.md).
+     */
+    cause: text("cause").notNull().default("broker"),
   },
   (t) => [index("collector_gaps_broker_started").on(t.broker, t.startedAt)],
 );
@@ -242,6 +282,11 @@ export const apiTokens = pgTable("api_tokens", {
   prefix: text("prefix").notNull(),
   role: text("role", { enum: USER_ROLES }).notNull().default("viewer"),
   scope: text("scope", { enum: TOKEN_SCOPES }).notNull().default("api"),
+  /**
+   * ingest tokens: the brokers whose log it may ship to; null, every broker (tokens made before
+   * scopes existed keep working). docs/contract.md §6, "Ingest tokens".
+   */
+  brokers: jsonb("brokers").$type<string[]>(),
   createdAt: ts("created_at").notNull().defaultNow(),
   lastUsedAt: ts("last_used_at"),
   revokedAt: ts("revoked_at"),
@@ -447,6 +492,17 @@ export const instances = pgTable("instances", {
   stoppedAt: ts("stopped_at"),
   /** brokers this instance watches, as of its last heartbeat */
   watching: jsonb("watching").$type<string[]>().notNull().default([]),
+  /**
+   * A random token of the process holding the name: a second live process claiming the name is
+   * refused (lib/cluster/cluster.ts); null for rows written before tokens existed.
+   */
+  processToken: text("process_token"),
+  /**
+   * The instance that took over this one's broker sessions once it was gone (lib/cluster/adopt.ts),
+   * so they are drained once, by one instance; cleared when the name starts again.
+   */
+  adoptedBy: text("adopted_by"),
+  adoptedAt: ts("adopted_at"),
 });
 export type InstanceRow = typeof instances.$inferSelect;
 
@@ -504,6 +560,10 @@ export const brokerIncidents = pgTable(
     clientsDropped: integer("clients_dropped"),
     clientsBack1m: integer("clients_back_1m"),
     clientsBack5m: integer("clients_back_5m"),
+    /** clients neither seen back nor affirmed absent: they may have returned while brokerwatch was blind */
+    clientsUnknown: integer("clients_unknown"),
+    /** seconds after the broker came back during which brokerwatch did not watch it (not yet subscribed) */
+    blindSeconds: doublePrecision("blind_seconds"),
     sessionsBefore: integer("sessions_before"),
     sessionsAfter: integer("sessions_after"),
     queuedBefore: integer("queued_before"),

@@ -34,7 +34,7 @@ export const DISCONNECT_REASONS = [
 export type DisconnectReason = (typeof DISCONNECT_REASONS)[number];
 
 /** The parsers a broker can be read with. */
-export const DIALECT_NAMES = ["mosquitto", "emqx", "bundled", "hivemq", "rabbitmq"] as const;
+export const DIALECT_NAMES = ["mosquitto", "emqx", "bundled", "hivemq", "rabbitmq", "nats"] as const;
 export type DialectName = (typeof DIALECT_NAMES)[number];
 
 /** A broker's configured dialect: `auto` lets the collector pick one from what the broker publishes. */

@@ -2,7 +2,8 @@ import "server-only";
 import { getBroker, listBrokers } from "@/db/brokers";
 import { listGaps } from "@/db/gaps";
 import type { BrokerRow, CollectorGapRow } from "@/db/schema";
-import { assertVerified, type Verified } from "@/lib/auth/verified";
+import { redactUrlsForViewer, urlForViewer } from "@/lib/auth/redact";
+import { assertVerified, isAdmin, type Verified } from "@/lib/auth/verified";
 import { getRuntime } from "@/lib/runtime";
 
 /**
@@ -13,7 +14,13 @@ export type { BrokerRow };
 
 export async function brokerList(viewer: Verified): Promise<BrokerRow[]> {
   assertVerified(viewer);
-  return listBrokers(getRuntime().database.db, { includeDisabled: true });
+  const rows = await listBrokers(getRuntime().database.db, { includeDisabled: true });
+  return isAdmin(viewer) ? rows : rows.map(rowForViewer);
+}
+
+/** A viewer sees where a broker is, not the credentials its URLs may carry (user info, `?token=`). */
+function rowForViewer(row: BrokerRow): BrokerRow {
+  return { ...row, url: urlForViewer(row.url), metricsUrl: urlForViewer(row.metricsUrl), amqpUrl: urlForViewer(row.amqpUrl) };
 }
 
 export async function brokerNames(viewer: Verified): Promise<string[]> {
@@ -23,11 +30,14 @@ export async function brokerNames(viewer: Verified): Promise<string[]> {
 /** One broker by name, enabled or not; undefined when none has that name. */
 export async function findBroker(viewer: Verified, name: string): Promise<BrokerRow | undefined> {
   assertVerified(viewer);
-  return getBroker(getRuntime().database.db, name);
+  const row = await getBroker(getRuntime().database.db, name);
+  if (!row || isAdmin(viewer)) return row;
+  return rowForViewer(row);
 }
 
 /** The intervals in [from, to] in which the collector could not see the broker. */
 export async function brokerGaps(viewer: Verified, name: string, from: Date, to: Date): Promise<CollectorGapRow[]> {
   assertVerified(viewer);
-  return listGaps(getRuntime().database.db, name, from, to);
+  const gaps = await listGaps(getRuntime().database.db, name, from, to);
+  return isAdmin(viewer) ? gaps : gaps.map((g) => ({ ...g, reason: redactUrlsForViewer(g.reason) }));
 }

@@ -24,6 +24,7 @@ export const BUNDLED_STATS = {
   "sessions/count": "sessions held: connected plus disconnected persistent (clean start 0) sessions",
   "subscriptions/count": "subscriptions, including those of disconnected persistent sessions",
   "retained/count": "retained messages",
+  "retained/bytes": "bytes of topics and payloads the retained messages take (not a count, despite the name)",
   "queued/count":
     "QoS 1/2 messages stored for persistent sessions and not yet acknowledged: queued for an offline client or in flight to a slow one",
   "memory/heap_used": "bytes of JS heap the broker process uses (not a count, despite the folder)",
@@ -35,6 +36,8 @@ export const BUNDLED_METRICS = {
   "messages/dropped": "messages dropped because a subscriber's send buffer was over its limit",
   "bytes/received": "bytes read from client sockets",
   "bytes/sent": "bytes written to client sockets",
+  "messages/retained_refused":
+    "retained messages not kept because the store was at BUNDLED_MAX_RETAINED_MESSAGES or BUNDLED_MAX_RETAINED_BYTES (still delivered live)",
 } as const;
 
 /** Characters a ClientID may hold that cannot stand in a topic level (or are our escape char). */

@@ -33,6 +33,8 @@ export interface SseOptions {
    * not grow the server's memory; its EventSource reconnects and starts over from a fresh snapshot.
    */
   maxQueuedBytes?: number;
+  /** runs once when the stream ends, however it ends (frees the caller's stream slot) */
+  onEnd?: () => void;
 }
 
 const DEFAULT_HEARTBEAT_MS = 15_000;
@@ -48,6 +50,7 @@ export function sseResponse(request: Request, start: SseStart, opts: SseOptions 
   const end = () => {
     if (ended) return;
     ended = true;
+    opts.onEnd?.();
     if (heartbeat) clearInterval(heartbeat);
     request.signal.removeEventListener("abort", end);
     try {

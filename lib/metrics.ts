@@ -24,6 +24,7 @@ export const METRIC_NAMES = [
   "mqtt_cluster_nodes_expected",
   "mqtt_disconnects_per_minute",
   "mqtt_broker_alarm",
+  "mqtt_slow_consumers_total",
 ] as const;
 
 export type MetricName = (typeof METRIC_NAMES)[number];
@@ -52,6 +53,8 @@ export const METRIC_HELP: Record<MetricName, string> = {
   mqtt_cluster_nodes_expected: "expectedNodes, else the number of brokers configured in the cluster",
   mqtt_disconnects_per_minute: "Disconnects per minute, from connection events, by reason",
   mqtt_broker_alarm: "1 while the broker has raised a resource alarm (label alarm: memory, disk, file_descriptors), else 0",
+  mqtt_slow_consumers_total:
+    "Connections the broker cut because they did not read fast enough, since it started (NATS /varz slow_consumers); a count of connections, not of messages",
 };
 
 export function isMetricName(name: string): name is MetricName {

@@ -11,10 +11,12 @@ import { readEnv } from "../server/env";
  */
 const HELP = `usage: npm run token -- <command>
 
-  create <name> [--admin | --ingest]
+  create <name> [--admin | --ingest [--brokers=a,b]]
                             create a token and print it (shown only this once; only its
                             SHA-256 is stored). Viewer tokens read; --admin also changes things;
-                            --ingest may only ship log lines (POST /api/brokers/{name}/log).
+                            --ingest may only ship log lines (POST /api/brokers/{name}/log),
+                            to every broker, or with --brokers=a,b only to those (403 for
+                            any other, whether it exists or not).
   list                      list tokens: id, name, role, prefix, created, last used, revoked
   revoke <id>               revoke a token; requests with it are refused from then on
 
@@ -28,14 +30,15 @@ BROKERWATCH_API_TOKEN, when set, is a further admin token that is not stored and
 class UsageError extends Error {}
 
 type Command =
-  | { name: "create"; tokenName: string; role: "admin" | "viewer"; scope: "api" | "ingest" }
+  | { name: "create"; tokenName: string; role: "admin" | "viewer"; scope: "api" | "ingest"; brokers: string[] | null }
   | { name: "list" }
   | { name: "revoke"; id: number }
   | { name: "help" };
 
 /** Everything is checked before the database is opened: a typo must not migrate anything. */
 function parseCommand(argv: string[]): { command: Command; force: boolean } {
-  const flags = new Set(argv.filter((a) => a.startsWith("--")));
+  const brokersFlag = argv.filter((a) => a.startsWith("--brokers="));
+  const flags = new Set(argv.filter((a) => a.startsWith("--") && !a.startsWith("--brokers=")));
   const [word, ...args] = argv.filter((a) => !a.startsWith("--"));
   for (const flag of flags) {
     if (!["--admin", "--ingest", "--force", "--help"].includes(flag)) throw new UsageError(`unknown option ${flag}`);
@@ -48,7 +51,14 @@ function parseCommand(argv: string[]): { command: Command; force: boolean } {
       if (!tokenName) throw new UsageError("create needs a name, e.g. npm run token -- create grafana");
       if (flags.has("--admin") && flags.has("--ingest")) throw new UsageError("--admin and --ingest exclude each other");
       const scope = flags.has("--ingest") ? "ingest" : "api";
-      return { command: { name: "create", tokenName, role: flags.has("--admin") ? "admin" : "viewer", scope }, force };
+      if (brokersFlag.length > 1) throw new UsageError("give --brokers once, with the names separated by commas");
+      const names = brokersFlag.length ? brokersFlag[0].slice("--brokers=".length).split(",").map((n) => n.trim()).filter(Boolean) : [];
+      if (brokersFlag.length && names.length === 0) throw new UsageError("--brokers= needs at least one broker name");
+      if (names.length && scope !== "ingest") {
+        throw new UsageError("--brokers limits an --ingest token; a viewer or admin token reads every broker");
+      }
+      const brokers = names.length ? [...new Set(names)] : null;
+      return { command: { name: "create", tokenName, role: flags.has("--admin") ? "admin" : "viewer", scope, brokers }, force };
     }
     case "list":
       if (args.length) throw new UsageError("list takes no arguments");
@@ -75,8 +85,9 @@ async function run(database: Database, command: Exclude<Command, { name: "help" 
   const db = database.db;
   switch (command.name) {
     case "create": {
-      const { token, row } = await createApiToken(db, command.tokenName, command.role, command.scope);
-      console.error(`created ${row.scope === "ingest" ? "ingest" : row.role} token ${row.id} "${row.name}"; it is shown only this once, store it now:`);
+      const { token, row } = await createApiToken(db, command.tokenName, command.role, command.scope, command.brokers);
+      const reach = row.scope === "ingest" ? (row.brokers ? ` (log lines of ${row.brokers.join(", ")} only)` : " (log lines of every broker)") : "";
+      console.error(`created ${row.scope === "ingest" ? "ingest" : row.role} token ${row.id} "${row.name}"${reach}; it is shown only this once, store it now:`);
       console.log(token);
       return 0;
     }
@@ -91,7 +102,7 @@ async function run(database: Database, command: Exclude<Command, { name: "help" 
         ...rows.map((r) => [
           String(r.id),
           r.name,
-          r.scope === "ingest" ? "ingest" : r.role,
+          r.scope === "ingest" ? (r.brokers ? `ingest: ${r.brokers.join(",")}` : "ingest") : r.role,
           `${r.prefix}…`,
           r.createdAt.toISOString(),
           r.lastUsedAt?.toISOString() ?? "never",

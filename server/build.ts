@@ -9,7 +9,7 @@ import path from "node:path";
  * test workers) from building into the same .next at once.
  */
 const SOURCE_DIRS = ["app", "lib", "db", "components"];
-const SOURCE_FILES = ["next.config.ts", "postcss.config.mjs", "package.json", "tsconfig.json"];
+const SOURCE_FILES = ["next.config.ts", "proxy.ts", "postcss.config.mjs", "package.json", "tsconfig.json"];
 
 async function listFiles(dir: string): Promise<string[]> {
   const out: string[] = [];

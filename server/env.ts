@@ -1,5 +1,6 @@
 import path from "node:path";
 import { z } from "zod";
+import { parseEgress } from "@/lib/egress";
 
 /**
  * The environment of docs/contract.md §1, validated once at start. A bad value stops the
@@ -14,6 +15,20 @@ const port = (name: string, fallback: number) =>
       const n = Number(v);
       if (!Number.isInteger(n) || n < 0 || n > 65535) {
         ctx.addIssue({ code: "custom", message: `${name} must be a port number 0-65535 (got "${v}")` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const wholeNumber = (name: string, fallback: number, min: number, max: number, unit: string) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === "") return fallback;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: "custom", message: `${name} must be a whole number of ${unit} between ${min} and ${max} (got "${v}")` });
         return z.NEVER;
       }
       return n;
@@ -77,6 +92,10 @@ const envSchema = z.object({
       }
       return n;
     }),
+  /** retained messages the bundled broker keeps at most; more are delivered live but not retained */
+  BUNDLED_MAX_RETAINED_MESSAGES: wholeNumber("BUNDLED_MAX_RETAINED_MESSAGES", 10_000, 1, 10_000_000, "retained messages"),
+  /** bytes (topic + payload) of retained messages the bundled broker keeps at most */
+  BUNDLED_MAX_RETAINED_BYTES: wholeNumber("BUNDLED_MAX_RETAINED_BYTES", 64 * 1024 * 1024, 1024, 2 ** 40, "bytes"),
   /** `user:password,user2:password2`; when set the bundled broker refuses anonymous clients */
   BUNDLED_BROKER_USERS: z
     .string()
@@ -96,6 +115,16 @@ const envSchema = z.object({
         users.set(entry.slice(0, at), entry.slice(at + 1));
       }
       return users;
+    }),
+  /**
+   * How long a broker keeps a collector's session after its connection ends, in seconds (MQTT 5
+   * Session Expiry Interval); default 86400 (a day). Read by server/service.ts.
+   */
+  BROKERWATCH_SESSION_EXPIRY: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || v === "" || (/^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 4294967294), {
+      message: "BROKERWATCH_SESSION_EXPIRY must be a whole number of seconds between 1 and 4294967294 (default 86400, a day)",
     }),
   /** this process's name among the instances sharing one database; default host:port of the web listener */
   BROKERWATCH_INSTANCE: z
@@ -127,6 +156,19 @@ const envSchema = z.object({
       ctx.addIssue({ code: "custom", message: `BROKERWATCH_INGEST must be "worker" or "inline" (got "${v}")` });
       return z.NEVER;
     }),
+  /** allow:/deny: entries for every outbound connection (lib/egress.ts); checked here so a typo stops the start */
+  BROKERWATCH_EGRESS: z
+    .string()
+    .optional()
+    .superRefine((v, ctx) => {
+      try {
+        parseEgress(v);
+      } catch (err) {
+        ctx.addIssue({ code: "custom", message: (err as Error).message });
+      }
+    }),
+  /** open event streams per token or session (lib/auth/api.ts takeStreamSlot) */
+  BROKERWATCH_MAX_STREAMS: wholeNumber("BROKERWATCH_MAX_STREAMS", 20, 1, 10_000, "streams"),
   BROKERWATCH_API_TOKEN: z.string().optional(),
   BROKERWATCH_ADMIN_PASSWORD: z.string().optional(),
   BROKERWATCH_SECRET: z.string().optional(),

@@ -1,5 +1,6 @@
 import http from "node:http";
 import net from "node:net";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { readEnv, type ServiceEnv } from "./env";
@@ -122,6 +123,7 @@ async function main(): Promise<void> {
 
   // Imported after the build check so a first start prints progress before loading everything.
   const { startIngest } = await import("./ingest-thread");
+  const { defaultInstanceName } = await import("../lib/cluster/cluster");
   const { StartError } = await import("./start-error");
 
   let service: Awaited<ReturnType<typeof startIngest>>;
@@ -132,7 +134,8 @@ async function main(): Promise<void> {
         dataDir: env.BROKERWATCH_DATA_DIR,
         adminPassword: env.BROKERWATCH_ADMIN_PASSWORD,
         secret: env.BROKERWATCH_SECRET,
-        instanceName: env.BROKERWATCH_INSTANCE ?? `${hostForUrl}:${webPort}`,
+        // the machine's name, never the bind address (0.0.0.0 is every host's): lib/cluster/cluster.ts
+        instanceName: env.BROKERWATCH_INSTANCE ?? defaultInstanceName(os.hostname(), webPort),
         externalURL,
         bundled: env.BUNDLED_BROKER
           ? {
@@ -141,6 +144,8 @@ async function main(): Promise<void> {
               sysIntervalSeconds: env.BUNDLED_SYS_INTERVAL,
               users: env.BUNDLED_BROKER_USERS,
               maxPacketBytes: env.BUNDLED_MAX_PACKET_SIZE,
+              maxRetainedMessages: env.BUNDLED_MAX_RETAINED_MESSAGES,
+              maxRetainedBytes: env.BUNDLED_MAX_RETAINED_BYTES,
             }
           : null,
       },

@@ -6,11 +6,12 @@ import { migrateDatabase, openDatabase, type Database } from "@/db/client";
 import { DEFAULT_RETENTION, enforceRetention, rollUpSamples, type RetentionSeconds } from "@/db/maintenance";
 import type { NewBrokerRow } from "@/db/schema";
 import { installationId } from "@/db/settings";
+import { claimGoneInstances } from "@/db/instances";
 import { startBundledBroker, type BundledBroker } from "@/broker/index";
 import { ensureAdminUser, ensureServiceSecret } from "@/lib/auth/bootstrap";
-import { Cluster } from "@/lib/cluster/cluster";
+import { Cluster, InstanceNameTaken } from "@/lib/cluster/cluster";
 import { CollectorManager } from "@/lib/collector/manager";
-import { DEFAULT_TIMING, type CollectorTiming } from "@/lib/collector/collector";
+import { DEFAULT_SESSION_EXPIRY_SECONDS, DEFAULT_TIMING, type CollectorTiming } from "@/lib/collector/collector";
 import { IngestWriter } from "@/lib/collector/writer";
 import { DEFAULT_WATCHERS, loadConfigFile, resolveConfigPath, type BrokerwatchConfig } from "@/lib/config";
 import { brokerSecretAddress, encryptSecret } from "@/lib/crypto";
@@ -42,6 +43,10 @@ export interface ServiceOptions {
     users?: Map<string, string>;
     /** BUNDLED_MAX_PACKET_SIZE */
     maxPacketBytes?: number;
+    /** BUNDLED_MAX_RETAINED_MESSAGES */
+    maxRetainedMessages?: number;
+    /** BUNDLED_MAX_RETAINED_BYTES */
+    maxRetainedBytes?: number;
   } | null;
   configPath?: string | null;
   env?: Record<string, string | undefined>;
@@ -166,18 +171,19 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     ...opts.cluster,
     log,
   });
+  const clientIdSuffixOf = (name: string) => `-${createHash("sha256").update(name).digest("hex").slice(0, 6)}`;
+  const sessionExpirySeconds = sessionExpiryOf(env.BROKERWATCH_SESSION_EXPIRY);
   const collectors = new CollectorManager(database, writer, {
     secret,
     installationId: await installationId(db),
     bundledCredentials: broker?.monitorCredentials,
     bundledUrl: broker?.url,
-    timing: { ...DEFAULT_TIMING, ...opts.timing },
+    timing: { ...DEFAULT_TIMING, sessionExpirySeconds, ...opts.timing },
     instance: instanceName,
     // PGlite admits one process; on Postgres another instance may watch the same broker.
-    clientIdSuffix:
-      database.kind === "postgres"
-        ? `-${createHash("sha256").update(instanceName).digest("hex").slice(0, 6)}`
-        : undefined,
+    clientIdSuffix: database.kind === "postgres" ? clientIdSuffixOf(instanceName) : undefined,
+    // ...and a gone instance's sessions (its own suffix) are taken over: adoptGone below
+    clientIdSuffixOf: database.kind === "postgres" ? clientIdSuffixOf : undefined,
     cluster: { live: () => cluster.live, watchers: config?.watchers ?? DEFAULT_WATCHERS, ttlMs: cluster.ttlMs },
     log,
   });
@@ -211,11 +217,39 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       .catch((err: Error) => log(`brokerwatch: ${leads ? "starting" : "stopping"} the alert engine: ${err.message}`));
   };
   cluster.on("leader", onLeader);
+  // Gone instances' broker sessions (issue 19 §2), after this instance's own collectors subscribed
+  // (rebalance first), so what the drained session no longer queues, ours does. Postgres only: on
+  // PGlite every life of the one process uses the same ClientIDs, whatever its name.
+  let adopting: Promise<void> | null = null;
+  let collecting = false;
+  const adoptGone = () => {
+    if (!collecting || adopting || database.kind !== "postgres" || cluster.isEvicted) return;
+    adopting = claimGoneInstances(db, instanceName, cluster.ttlMs, sessionExpirySeconds * 1000)
+      .then((gone) => collectors.adoptSessions(gone))
+      .catch((err: Error) => log(`brokerwatch: adopting gone instances' sessions failed: ${err.message}`))
+      .finally(() => (adopting = null));
+  };
   cluster.on("beat", () => {
-    void collectors.rebalance().catch((err: Error) => log(`brokerwatch: rebalancing brokers failed: ${err.message}`));
+    void collectors
+      .rebalance()
+      .then(adoptGone)
+      .catch((err: Error) => log(`brokerwatch: rebalancing brokers failed: ${err.message}`));
     if (!cluster.isLeader) void engine.follow().catch(() => {});
   });
-  await cluster.start();
+  try {
+    await cluster.start();
+  } catch (err) {
+    await deliveryWorker.stop().catch(() => {});
+    await writer.stop().catch(() => {});
+    if (broker) await broker.close().catch(() => {});
+    await releaseBundledLock();
+    await database.close().catch(() => {});
+    throw err instanceof InstanceNameTaken ? new StartError(err.message) : err;
+  }
+  cluster.on("evicted", () => {
+    void collectors.stop().catch(() => {});
+    void engine.stop().catch(() => {});
+  });
   // Incidents listen before the first collector can report a status change.
   const incidents = new IncidentTracker(database, collectors, {
     timing: opts.incidents,
@@ -224,6 +258,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   });
   incidents.start();
   await collectors.start();
+  collecting = true;
+  adoptGone();
   await leadership;
   if (!cluster.isLeader) await engine.follow().catch(() => {});
   const stopSharing = await shareCommittedEvents(database, writer, instanceName, log);
@@ -287,6 +323,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       // Reverse order: stop reading, flush what was read, then close the broker and the database.
       cluster.off("leader", onLeader);
       await incidents.stop();
+      collecting = false;
+      await adopting;
       await collectors.stop();
       await engine.stop();
       // Leave: the lease and this instance's brokers go to the others at once.
@@ -300,6 +338,12 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       await database.close();
     },
   };
+}
+
+/** BROKERWATCH_SESSION_EXPIRY (seconds, validated in server/env.ts), default a day. */
+function sessionExpiryOf(value: string | undefined): number {
+  const seconds = Number(value);
+  return value && Number.isInteger(seconds) && seconds > 0 && seconds < 0xffffffff ? seconds : DEFAULT_SESSION_EXPIRY_SECONDS;
 }
 
 function brokerRow(b: BrokerwatchConfig["brokers"][number], secret: string): NewBrokerRow {

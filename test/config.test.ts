@@ -549,3 +549,38 @@ describe("finding and reading the file", () => {
     expect(config?.brokers[0].password).toBe("from-env");
   });
 });
+
+describe("YAML aliases (issue 18: the loader's own walk follows them, so yaml's maxAliasCount does not apply)", () => {
+  it("refuses a billion-laughs file at once with a clear error instead of expanding it", () => {
+    const levels = ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"];
+    for (let i = 1; i <= 9; i++) {
+      const name = String.fromCharCode(97 + i);
+      const prev = String.fromCharCode(96 + i);
+      levels.push(`${name}: &${name} [${Array(10).fill(`*${prev}`).join(", ")}]`);
+    }
+    const started = performance.now();
+    const error = configErrorOf(levels.join("\n") + "\n");
+    // not a timing target (benchmarks hold those): a run that expanded 10^9 values would never get here
+    expect(performance.now() - started).toBeLessThan(30_000);
+    expect(error.issues).toHaveLength(1);
+    expect(error.issues[0].message).toMatch(/expands to more than 200,000 values once its YAML aliases/);
+  });
+
+  it("refuses a file whose aliases repeat a long text into more than 16 MiB", () => {
+    const long = "x".repeat(1024 * 1024);
+    const error = configErrorOf(`a: &a "${long}"\nb: [${Array(20).fill("*a").join(", ")}]\n`);
+    expect(error.issues[0].message).toMatch(/more than 16 MiB of text/);
+    expect(error.issues[0].path).toMatch(/^b/);
+  });
+
+  it("still follows a few aliases", () => {
+    const config = parse(
+      [
+        "brokers:",
+        "  - { name: plant-a, url: &url mqtt://127.0.0.1:1883, dialect: mosquitto }",
+        "  - { name: plant-b, url: *url, dialect: mosquitto }",
+      ].join("\n") + "\n",
+    );
+    expect(config.brokers.map((b) => b.url)).toEqual(["mqtt://127.0.0.1:1883", "mqtt://127.0.0.1:1883"]);
+  });
+});

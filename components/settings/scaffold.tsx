@@ -1,4 +1,5 @@
 "use client";
+import "@/lib/zod-browser";
 
 import { zodResolver } from "@hookform/resolvers/zod";
 import { useRouter } from "next/navigation";

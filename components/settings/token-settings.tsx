@@ -68,6 +68,11 @@ export function TokenSettings({ tokens, canEdit }: { tokens: TokenView[]; canEdi
             <td className={`${tdClass} font-medium`}>{t.name}</td>
             <td className={tdClass}>
               <Badge tone={t.role === "admin" ? "warn" : "neutral"}>{t.scope === "ingest" ? "ingest" : t.role}</Badge>
+              {t.scope === "ingest" && (
+                <span className="ml-2 text-xs text-zinc-500" data-token-brokers>
+                  {t.brokers ? `to ${t.brokers.join(", ")}` : "to every broker"}
+                </span>
+              )}
             </td>
             <td className={`${tdClass} font-mono text-xs`}>{t.prefix}…</td>
             <td className={`${tdClass} whitespace-nowrap`}>
@@ -98,9 +103,9 @@ export function TokenSettings({ tokens, canEdit }: { tokens: TokenView[]; canEdi
 }
 
 function CreateTokenForm({ onCreated }: { onCreated: (name: string, token: string) => void }) {
-  const form = useSettingsForm<{ name: string; role: string; scope: string }>({
+  const form = useSettingsForm<{ name: string; role: string; scope: string; brokers: string }>({
     schema: TokenCreateSchema,
-    defaultValues: { name: "", role: "viewer", scope: "api" },
+    defaultValues: { name: "", role: "viewer", scope: "api", brokers: "" },
     inlineErrors: false,
   });
 
@@ -142,6 +147,15 @@ function CreateTokenForm({ onCreated }: { onCreated: (name: string, token: strin
             { value: "api", label: "api (the API at its role)" },
             { value: "ingest", label: "ingest (ship log lines only)" },
           ]}
+        />
+        <TextField
+          form={form}
+          name="brokers"
+          label="Brokers (ingest only)"
+          className="min-w-48"
+          placeholder="empty: every broker"
+          maxLength={10_000}
+          autoComplete="off"
         />
         <SubmitButton form={form}>Create token</SubmitButton>
       </div>

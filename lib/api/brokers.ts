@@ -1,6 +1,8 @@
 import { listBrokers } from "@/db/brokers";
 import { fetchSeries, type StoredSeries } from "@/db/metrics";
 import { computeCapacity, type Capacity } from "@/lib/capacity";
+import { urlForViewer } from "@/lib/auth/redact";
+import { assertVerified, isAdmin, type Verified } from "@/lib/auth/verified";
 import { getRuntime } from "@/lib/runtime";
 
 /** The window the capacity projection is fitted over (as MQTT_Connection_Saturation_Predicted's [1h]). */
@@ -88,6 +90,13 @@ export async function brokerCapacities(
  * view (status, last seen, latest value of each metric). A metric the broker doesn't report is
  * absent, not zero; for a multi-node broker (EMQX) gauges are summed over nodes.
  */
+/** GET /api/brokers' list: for a viewer, URLs without credentials, query or fragment. */
+export async function brokerList(viewer: Verified) {
+  assertVerified(viewer);
+  const brokers = await brokerSummaries();
+  return isAdmin(viewer) ? brokers : brokers.map((b) => ({ ...b, url: urlForViewer(b.url) }));
+}
+
 export async function brokerSummaries() {
   const runtime = getRuntime();
   const rows = await listBrokers(runtime.database.db);

@@ -25,6 +25,10 @@ export interface IncidentSummary {
   clientsDropped: number | null;
   clientsBack1m: number | null;
   clientsBack5m: number | null;
+  /** dropped clients neither seen back nor affirmed absent (they may have returned while brokerwatch was blind) */
+  clientsUnknownCount: number | null;
+  /** seconds the broker was back before brokerwatch watched it again; null on incidents older than this field */
+  blindSeconds: number | null;
   sessionsBefore: number | null;
   sessionsAfter: number | null;
   queuedBefore: number | null;
@@ -40,8 +44,12 @@ export interface IncidentSummary {
 }
 
 export interface IncidentView extends IncidentSummary {
-  /** dropped clients with no connect since, each with its trace page */
+  /** dropped clients affirmed not back (seen absent, or no room for them in the broker's count), each with its trace page */
   clientsNeverBack: { clientId: string; traceURL: string }[];
+  /** dropped clients that may have come back unseen during the blind window */
+  clientsUnknown: { clientId: string; traceURL: string }[];
+  /** the blind window (ISO 8601), when there was one */
+  blindWindow: { from: string; to: string; seconds: number } | null;
   logLines: IncidentDetail["logLines"];
   series: IncidentDetail["series"];
 }
@@ -70,6 +78,8 @@ async function current(
       clientsDropped: cost.clientsDropped,
       clientsBack1m: cost.clientsBack1m,
       clientsBack5m: cost.clientsBack5m,
+      clientsUnknown: cost.clientsUnknown.length,
+      blindSeconds: cost.blindSeconds,
       sessionsBefore: cost.sessionsBefore,
       sessionsAfter: cost.sessionsAfter,
       queuedBefore: cost.queuedBefore,
@@ -95,6 +105,8 @@ function summary(row: BrokerIncidentRow): IncidentSummary {
     clientsDropped: row.clientsDropped,
     clientsBack1m: row.clientsBack1m,
     clientsBack5m: row.clientsBack5m,
+    clientsUnknownCount: row.clientsUnknown,
+    blindSeconds: row.blindSeconds,
     sessionsBefore: row.sessionsBefore,
     sessionsAfter: row.sessionsAfter,
     queuedBefore: row.queuedBefore,
@@ -128,6 +140,8 @@ export async function incidentView(db: Db, id: number): Promise<IncidentView | n
   return {
     ...summary(row),
     clientsNeverBack: (detail?.clientsNeverBack ?? []).map((clientId) => ({ clientId, traceURL: traceURL(clientId) })),
+    clientsUnknown: (detail?.clientsUnknown ?? []).map((clientId) => ({ clientId, traceURL: traceURL(clientId) })),
+    blindWindow: detail?.blindWindow ?? null,
     logLines: detail?.logLines ?? [],
     series: detail?.series ?? {},
   };

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { TokenScope, UserRole } from "@/db/schema";
 import { ApiError } from "@/lib/http";
 import { getRuntime } from "@/lib/runtime";
@@ -11,6 +12,19 @@ export interface Caller {
   username: string | null;
   /** `ingest` tokens reach only the log-shipping route */
   scope: TokenScope;
+  /** an ingest token limited to these brokers; null, every broker */
+  brokers: string[] | null;
+}
+
+/**
+ * Whether `caller` may ship log lines to broker `name`. Asked before the broker is looked up, and
+ * answered the same whether it exists or not: a token limited to some brokers learns nothing of
+ * the others' names (issue 18).
+ */
+export function assertBrokerInScope(caller: Caller, name: string): void {
+  if (caller.brokers !== null && !caller.brokers.includes(name)) {
+    throw new ApiError("forbidden", `this token may not ship log lines to "${name}": it is limited to other brokers`);
+  }
 }
 
 /** What a route needs: a role, or `ingest` (an admin, or a token of scope ingest). */
@@ -49,12 +63,12 @@ export async function authorize(request: Request, need: Need = "viewer"): Promis
     if (granted.scope === "ingest" && need !== "ingest") {
       throw new ApiError("forbidden", "this token may only ship log lines (scope ingest): POST /api/brokers/{name}/log");
     }
-    caller = { role: granted.role, via: "token", username: null, scope: granted.scope };
+    caller = { role: granted.role, via: "token", username: null, scope: granted.scope, brokers: granted.brokers };
   } else {
     const user = await sessionUser(db, readCookie(request, SESSION_COOKIE));
     if (user) {
       checkOrigin(request);
-      caller = { role: user.role, via: "session", username: user.username, scope: "api" };
+      caller = { role: user.role, via: "session", username: user.username, scope: "api", brokers: null };
     }
   }
   if (!caller) throw new ApiError("unauthorized", "missing credentials: send Authorization: Bearer <token> or log in");
@@ -106,4 +120,60 @@ export function closeWhenRevoked(request: Request, close: () => void, need: User
     }
   }, streamRecheckMs());
   return () => clearInterval(timer);
+}
+
+/** Open event streams per credential when BROKERWATCH_MAX_STREAMS is not set (docs/contract.md §1). */
+export const DEFAULT_MAX_STREAMS_PER_CREDENTIAL = 20;
+
+export function maxStreamsPerCredential(): number {
+  const configured = Number(process.env.BROKERWATCH_MAX_STREAMS);
+  return Number.isInteger(configured) && configured >= 1 && configured <= 10_000
+    ? configured
+    : DEFAULT_MAX_STREAMS_PER_CREDENTIAL;
+}
+
+/**
+ * Open streams by credential (a hash of the bearer token or the session cookie), on globalThis
+ * because Next bundles each route separately and both stream routes must count against one cap.
+ */
+const STREAM_SLOTS = Symbol.for("brokerwatch.streamSlots");
+function streamSlots(): Map<string, number> {
+  const holder = globalThis as { [STREAM_SLOTS]?: Map<string, number> };
+  return (holder[STREAM_SLOTS] ??= new Map());
+}
+
+function credentialKey(request: Request): string {
+  const header = request.headers.get("authorization");
+  const credential = header ? `token:${header.trim()}` : `session:${readCookie(request, SESSION_COOKIE) ?? ""}`;
+  return createHash("sha256").update(credential).digest("base64url");
+}
+
+/**
+ * Take one of the caller's stream slots (call after authorize): a tab holds one or two streams, so
+ * 20 leave room for many tabs, while 3,000 streams on one token (each a snapshot a second) cannot
+ * starve the service. Over the cap: 429 naming the cap. The returned function frees the slot; call
+ * it exactly once, when the stream ends.
+ */
+export function takeStreamSlot(request: Request): () => void {
+  const slots = streamSlots();
+  const key = credentialKey(request);
+  const max = maxStreamsPerCredential();
+  const open = slots.get(key) ?? 0;
+  if (open >= max) {
+    throw new ApiError(
+      "rate_limited",
+      `too many open event streams for this credential: ${open} of ${max} (BROKERWATCH_MAX_STREAMS); close a tab or another stream and retry`,
+      { openStreams: open, maxStreams: max },
+      { "retry-after": "5" },
+    );
+  }
+  slots.set(key, open + 1);
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    const left = (slots.get(key) ?? 1) - 1;
+    if (left <= 0) slots.delete(key);
+    else slots.set(key, left);
+  };
 }

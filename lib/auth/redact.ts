@@ -21,3 +21,34 @@ export function redactWebhookUrl(text: string, url: string): string {
 export function webhooksFor<T extends { url: string }>(caller: { role: string }, hooks: T[]): T[] {
   return caller.role === "admin" ? hooks : hooks.map((h) => ({ ...h, url: webhookUrlForViewer(h.url) }));
 }
+
+/**
+ * A broker URL, `metricsUrl` or `amqpUrl` as a viewer sees it: scheme, host, port and path, never
+ * user info, query or fragment (`?token=…` and `user:password@` are where such URLs carry
+ * credentials). A cut query shows as `?…` so nobody mistakes the URL for the whole one.
+ */
+export function urlForViewer(url: string): string;
+export function urlForViewer(url: string | null): string | null;
+export function urlForViewer(url: string | null): string | null {
+  if (url === null) return null;
+  try {
+    const parsed = new URL(url);
+    const cut = parsed.search || parsed.hash ? "?…" : "";
+    const path = parsed.pathname === "/" && !url.replace(/[?#].*$/, "").endsWith("/") ? "" : parsed.pathname;
+    return `${parsed.protocol}//${parsed.host}${path}${cut}`;
+  } catch {
+    return "(hidden)";
+  }
+}
+
+/** Any URL inside `text` (a collector's error, a gap's reason) cut as urlForViewer does. */
+export function redactUrlsForViewer(text: string): string;
+export function redactUrlsForViewer(text: string | null): string | null;
+export function redactUrlsForViewer(text: string | null): string | null {
+  if (text === null) return null;
+  return text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi, (match) => {
+    // a URL ending a sentence keeps its full stop or colon outside
+    const trailing = /[.,;:)\]]+$/.exec(match)?.[0] ?? "";
+    return urlForViewer(match.slice(0, match.length - trailing.length)) + trailing;
+  });
+}

@@ -18,6 +18,8 @@ export async function createApiToken(
   name: string,
   role: UserRole = "viewer",
   scope: TokenScope = "api",
+  /** ingest tokens: the brokers it may ship to; null, every broker */
+  brokers: string[] | null = null,
 ): Promise<{ token: string; row: ApiTokenRow }> {
   const token = `bw_${randomBytes(32).toString("base64url")}`;
   const row = await insertApiToken(db, {
@@ -25,6 +27,7 @@ export async function createApiToken(
     // an ingest token ships log lines and nothing else: it never needs, and never gets, admin
     role: scope === "ingest" ? "viewer" : role,
     scope,
+    brokers: scope === "ingest" && brokers?.length ? brokers : null,
     tokenHash: hashToken(token),
     prefix: token.slice(0, 10),
   });
@@ -36,13 +39,13 @@ export async function verifyApiToken(
   db: Db,
   token: string,
   bootstrap: string | undefined,
-): Promise<{ role: UserRole; scope: TokenScope } | null> {
+): Promise<{ role: UserRole; scope: TokenScope; brokers: string[] | null } | null> {
   if (bootstrap) {
     // Compare bytes, not characters: a non-ASCII token of the same length is longer in UTF-8,
     // and timingSafeEqual throws on buffers of different lengths.
     const given = Buffer.from(token);
     const expected = Buffer.from(bootstrap);
-    if (given.length === expected.length && timingSafeEqual(given, expected)) return { role: "admin", scope: "api" };
+    if (given.length === expected.length && timingSafeEqual(given, expected)) return { role: "admin", scope: "api", brokers: null };
   }
   if (!token.startsWith("bw_")) return null;
   const row = await findApiToken(db, hashToken(token));
@@ -51,5 +54,5 @@ export async function verifyApiToken(
   if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > 60_000) {
     await touchApiToken(db, row.id);
   }
-  return { role: row.role, scope: row.scope };
+  return { role: row.role, scope: row.scope, brokers: row.brokers };
 }

@@ -1,7 +1,8 @@
 import "server-only";
 import { chartSeries, type ChartData } from "@/db/dashboards";
 export type { ChartGap, ChartPoint } from "@/db/dashboards";
-import { assertVerified, type Verified } from "@/lib/auth/verified";
+import { redactUrlsForViewer } from "@/lib/auth/redact";
+import { assertVerified, isAdmin, type Verified } from "@/lib/auth/verified";
 import { getRuntime } from "@/lib/runtime";
 import { CHART_METRICS, CHART_RANGES, type ChartRange } from "./ranges";
 
@@ -30,5 +31,7 @@ export async function loadBrokerCharts(
     to: new Date(now),
     source: spec.source,
   });
-  return { broker, range, ...data };
+  // a gap's reason quotes the collector's error, which may hold a URL with `?token=`: cut for viewers
+  const gaps = isAdmin(viewer) ? data.gaps : data.gaps.map((g) => ({ ...g, reason: redactUrlsForViewer(g.reason) }));
+  return { broker, range, ...data, gaps };
 }

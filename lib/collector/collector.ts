@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
-import mqtt, { type IPublishPacket, type MqttClient } from "mqtt";
+import type { IPublishPacket, MqttClient } from "mqtt";
+import { connectMqtt } from "../egress-mqtt";
 import type { EventRow, SampleRow } from "@/db/ingest";
 import type { MetricName } from "../metrics";
 import { EventOrdinals, type Taken } from "./identity";
@@ -61,7 +62,20 @@ export interface CollectorTiming {
   scrapeIntervalMs?: number;
   /** MQTT keepalive of the collector's connection; default 10 s */
   keepaliveSeconds?: number;
+  /**
+   * After another client took this collector's session (its ClientID in use elsewhere), wait this
+   * long before connecting again, rather than taking it back at once and fighting; default 30 s.
+   */
+  clashRetryMs?: number;
+  /**
+   * The broker keeps the collector's session this long after the connection ends (MQTT 5 Session
+   * Expiry Interval), so a restart under the same name reads what was queued meanwhile, while a
+   * session nobody comes back to still ends; default a day (BROKERWATCH_SESSION_EXPIRY).
+   */
+  sessionExpirySeconds?: number;
 }
+
+export const DEFAULT_SESSION_EXPIRY_SECONDS = 24 * 3600;
 
 export const DEFAULT_TIMING: CollectorTiming = {
   minStaleMs: 5000,
@@ -86,6 +100,8 @@ export class BrokerCollector extends EventEmitter<{
   detected: [DialectName];
   events: [EventRow[]];
   nodes: [string[]];
+  /** subscribed (SUBACK) on a new connection: the broker is watched from this moment */
+  watching: [Date];
 }> {
   private client: MqttClient | null = null;
   private readonly dialect: Dialect & { detected?: DialectName | null };
@@ -102,6 +118,24 @@ export class BrokerCollector extends EventEmitter<{
   private lastTickAt = 0;
   private lastError: string | null = null;
   private detectedReported: DialectName | null = null;
+  /**
+   * Another connection with our ClientID took our session (MQTT 5 DISCONNECT 0x8E, or the
+   * broker's takeover log line naming our ClientID): a name clash, not an outage. Until we are
+   * connected again the broker's status is unknown to us, not down.
+   */
+  private clash: string | null = null;
+  private clashLogged = 0;
+  /**
+   * When the broker itself closed our last connection (a clean TCP end, not an error or our
+   * keepalive): a broker going away, or another connection taking our ClientID (Mosquitto 2.0
+   * sends 3.1.1 and 5 clients no reason, it closes the socket). Until the next connect attempt
+   * tells which, the status is held; a takeover line for our ClientID right after we are back
+   * tells the second.
+   */
+  private closedByBrokerAt = 0;
+  /** when a connection that was up was lost: the fast probe runs for FAST_PROBE_FOR_MS after it */
+  private lostAt = 0;
+  private holdStatusUntil = 0;
   private readonly prefix: string;
   private readonly ordinals = new EventOrdinals();
   /**
@@ -132,6 +166,9 @@ export class BrokerCollector extends EventEmitter<{
    * watcher the 0 is stored at once, without asking the database.
    */
   sharedView: () => boolean = () => false;
+  /** set in drain mode (see drain()) */
+  private draining: { resolve: (r: DrainResult) => void; messages: number; lastAt: number; ready: boolean } | null =
+    null;
 
   constructor(
     readonly broker: CollectedBroker,
@@ -180,6 +217,71 @@ export class BrokerCollector extends EventEmitter<{
     this.connected = false;
   }
 
+  /**
+   * Adopts a gone instance's broker session (this collector's ClientID is that instance's) instead
+   * of watching: connects to it, stops new messages being queued there (UNSUBSCRIBE), stores what
+   * was queued (acknowledged after commit, like any message; event identities drop what this
+   * instance's own session also delivered), and once nothing more arrives ends the session (MQTT 5:
+   * Session Expiry 0 on DISCONNECT; 3.1.1: a clean-session connect). Status, heartbeats and
+   * reconnects are not this mode's business; a failure leaves the session to expire.
+   */
+  drain(timeoutMs = 120_000): Promise<DrainResult> {
+    return new Promise<DrainResult>((resolve) => {
+      const started = Date.now();
+      const finish = (r: Omit<DrainResult, "ms">) => {
+        clearInterval(poll);
+        clearTimeout(limit);
+        this.draining = null;
+        resolve({ ...r, ms: Date.now() - started });
+      };
+      this.draining = { resolve: () => {}, messages: 0, lastAt: Date.now(), ready: false };
+      const state = this.draining;
+      state.resolve = (r) => finish(r);
+      const poll = setInterval(() => {
+        const client = this.client;
+        if (!client || !state.ready || this.paused) return;
+        if (Date.now() - state.lastAt < DRAIN_QUIET_MS || this.own.unacknowledgedCount > 0) return;
+        void this.endSession(client).then(() => finish({ ended: true, messages: state.messages }));
+      }, 100);
+      const limit = setTimeout(() => {
+        this.log(`brokerwatch: adopting session ${this.broker.clientId} on ${this.broker.name}: still receiving after ${timeoutMs / 1000} s; left to expire`);
+        void this.stop().then(() => finish({ ended: false, messages: state.messages }));
+      }, timeoutMs);
+      this.stopped = false;
+      this.connect();
+    });
+  }
+
+  /** Ends the session for good on this connection (see drain). */
+  private async endSession(client: MqttClient): Promise<void> {
+    this.stopped = true;
+    this.client = null;
+    if (this.protocolVersion === 5) {
+      // §3.14.2.2.2: the Session Expiry Interval may be set on DISCONNECT when it was not 0 at CONNECT.
+      await new Promise<void>((resolve) =>
+        client.end(false, { reasonCode: 0, properties: { sessionExpiryInterval: 0 } }, () => resolve()),
+      );
+      return;
+    }
+    await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+    // 3.1.1: a clean-session connect discards the stored session (§3.1.2.4).
+    const clean = connectMqtt(this.broker.url, {
+      clientId: this.broker.clientId,
+      clean: true,
+      protocolVersion: 4,
+      username: this.broker.username ?? undefined,
+      password: this.broker.password ?? undefined,
+      reconnectPeriod: 0,
+      connectTimeout: 5000,
+    });
+    await new Promise<void>((resolve) => {
+      clean.once("connect", () => clean.end(false, {}, () => resolve()));
+      clean.once("error", () => resolve());
+      clean.once("close", () => resolve());
+    });
+    clean.end(true);
+  }
+
   /** Backpressure from the writer: stop reading the socket; the broker holds the messages for us. */
   pause(): void {
     this.paused = true;
@@ -195,7 +297,7 @@ export class BrokerCollector extends EventEmitter<{
     if (this.stopped) return;
     this.everTried = true;
     const keepaliveSeconds = this.timing.keepaliveSeconds ?? KEEPALIVE_SECONDS;
-    const client = mqtt.connect(this.broker.url, {
+    const client = connectMqtt(this.broker.url, {
       clientId: this.broker.clientId,
       clean: false,
       protocolVersion: this.protocolVersion,
@@ -203,7 +305,7 @@ export class BrokerCollector extends EventEmitter<{
         ? {
             properties: {
               // the session outlives a disconnect as a 3.1.1 clean-session-0 one does
-              sessionExpiryInterval: SESSION_NEVER_EXPIRES,
+              sessionExpiryInterval: this.timing.sessionExpirySeconds ?? DEFAULT_SESSION_EXPIRY_SECONDS,
               receiveMaximum: RECEIVE_MAXIMUM,
             },
           }
@@ -230,19 +332,41 @@ export class BrokerCollector extends EventEmitter<{
       if (this.paused || Date.now() - lastReadAt < keepaliveSeconds * 1000) client.reschedulePing(true);
       else keepaliveTimeout();
     };
+    client.on("disconnect", (packet) => {
+      // MQTT 5 §3.14.2.1: 0x8E "Session taken over", another connection with this ClientID.
+      if (packet.reasonCode === SESSION_TAKEN_OVER) this.nameClash("the broker ended this connection: session taken over (MQTT 5 reason 0x8E)");
+    });
+    let endedByBroker = false;
     client.on("connect", (connack) => {
+      (client.stream as NodeJS.EventEmitter).once("end", () => (endedByBroker = true));
       this.connected = true;
+      this.holdStatusUntil = 0;
       this.connectedAt = Date.now();
       this.attempts = 0;
       if (this.lastError) this.log(`brokerwatch: collector ${this.broker.name}: connected to ${this.broker.url}`);
       this.lastError = null;
       if (this.paused) this.pause();
       const topics = this.dialect.subscriptions.map((t) => this.prefix + t);
+      const draining = this.draining;
+      if (draining) {
+        if (!connack.sessionPresent) {
+          // nothing left of that session: end the one this connect just made
+          void this.endSession(client).then(() => draining.resolve({ ended: true, messages: 0, ms: 0 }));
+          return;
+        }
+        // what is queued stays queued; nothing new joins it
+        client.unsubscribe(topics, () => {
+          draining.lastAt = Date.now();
+          draining.ready = true;
+        });
+        return;
+      }
       // With a present session the broker still has our subscriptions, but subscribing again is
       // harmless and covers a dialect whose subscriptions changed.
-      void connack;
       client.subscribe(topics, { qos: 1 }, (err) => {
         if (err) this.noteError(`subscribing to ${topics.join(", ")} failed: ${err.message}`);
+        // from here on the broker's log reaches us: what happened before was not seen
+        else this.emit("watching", new Date());
       });
     });
     // mqtt.js sends PUBACK when the callback given to handleMessage is called, and reads the next
@@ -274,10 +398,21 @@ export class BrokerCollector extends EventEmitter<{
         return;
       }
       this.noteError(err.message);
+      // the attempt after a close by the broker failed: the broker is really gone
+      this.holdStatusUntil = 0;
     });
     client.on("close", () => {
       if (this.client !== client) return;
+      const wasConnected = this.connected;
       this.connected = false;
+      if (wasConnected) this.lostAt = Date.now();
+      // a connection that held for a minute: whatever clashed with it has gone
+      if (wasConnected && Date.now() - this.connectedAt > 60_000) this.clash = null;
+      if (wasConnected && endedByBroker && !this.clash) {
+        // Ask again at once: a refused connect says "down" within ms, a takeover says "clash".
+        this.closedByBrokerAt = Date.now();
+        this.holdStatusUntil = Date.now() + HOLD_AFTER_BROKER_CLOSE_MS;
+      } else if (wasConnected) this.closedByBrokerAt = 0;
       this.forgetUnacknowledged();
       client.removeAllListeners();
       client.on("error", () => {});
@@ -285,8 +420,16 @@ export class BrokerCollector extends EventEmitter<{
       this.client = null;
       // A refusal of MQTT 5 is not an outage: ask again at once, in 3.1.1.
       if (fallingBack) return this.connect();
+      if (this.draining) {
+        // gone before it was drained (the owner came back and took it, or the broker went): its expiry ends it
+        const draining = this.draining;
+        void this.stop().then(() => draining.resolve({ ended: false, messages: draining.messages, ms: 0 }));
+        return;
+      }
       this.check();
-      this.scheduleReconnect();
+      this.scheduleReconnect(
+        this.clash ? (this.timing.clashRetryMs ?? CLASH_RETRY_MS) : this.holdStatusUntil > Date.now() ? 0 : undefined,
+      );
     });
   }
 
@@ -308,12 +451,39 @@ export class BrokerCollector extends EventEmitter<{
     (client as unknown as MqttInternals)._sendPacket({ cmd: "puback", messageId });
   }
 
-  private scheduleReconnect(): void {
+  /**
+   * Our own ClientID taken over: one clear error per clash (not one per reconnect), and no "down":
+   * the broker answered, someone else is connected as us. server log and README "Running several
+   * instances" say what to do.
+   */
+  private nameClash(evidence: string): void {
+    this.clash = evidence;
+    const now = Date.now();
+    if (now - this.clashLogged < 10 * 60_000) return;
+    this.clashLogged = now;
+    this.log(
+      `brokerwatch: ERROR: collector ${this.broker.name}: ClientID clash: another client is connected with this collector's ClientID ` +
+        `"${this.broker.clientId}" (${evidence}). This is a name clash, not a broker outage: two brokerwatch instances with one name ` +
+        "(BROKERWATCH_INSTANCE), or the ClientID configured elsewhere. The broker's status stays unknown here until this collector " +
+        `is connected again; retrying every ${Math.round((this.timing.clashRetryMs ?? CLASH_RETRY_MS) / 1000)} s`,
+    );
+  }
+
+  /** whether this collector's ClientID is in use by another connection (see nameClash) */
+  get clientIdClash(): boolean {
+    return this.clash !== null;
+  }
+
+  private scheduleReconnect(fixedDelayMs?: number): void {
     if (this.stopped || this.reconnectTimer) return;
     // Capped exponential backoff with full jitter in [50%, 100%]: a fleet of collectors that lost
     // the same broker does not reconnect in lockstep.
     const base = Math.min(this.timing.backoffCapMs, this.timing.backoffBaseMs * 2 ** this.attempts);
-    const delay = base * (0.5 + Math.random() / 2);
+    // Right after losing a broker, probe it fast: a refused TCP connect costs nothing, and a broker
+    // back from a restart is then watched within ~100 ms instead of up to the backoff cap, so the
+    // clients reconnecting in its first seconds are seen (issue 19 §4; bench fast-probe).
+    const fast = this.lostAt > 0 && Date.now() - this.lostAt < FAST_PROBE_FOR_MS;
+    const delay = fixedDelayMs ?? (fast ? FAST_PROBE_EVERY_MS : base * (0.5 + Math.random() / 2));
     this.attempts++;
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
@@ -331,6 +501,10 @@ export class BrokerCollector extends EventEmitter<{
   private onMessage(client: MqttClient, fullTopic: string, payload: Buffer, packet: IPublishPacket): void {
     const receivedAt = new Date();
     this.lastSeenAt = receivedAt;
+    if (this.draining) {
+      this.draining.messages++;
+      this.draining.lastAt = receivedAt.getTime();
+    }
     this.counters.messages++;
     let taken: Taken[] | undefined;
     let onCommitted: (() => void) | undefined;
@@ -369,7 +543,8 @@ export class BrokerCollector extends EventEmitter<{
 
   private ingest(output: DialectOutput, receivedAt: Date, taken?: Taken[], onCommitted?: () => void): void {
     const name = this.broker.name;
-    if (output.heartbeat) {
+    // a drained session's $SYS values are old news: only its events and samples are stored
+    if (output.heartbeat && !this.draining) {
       this.emit("heartbeat", { node: output.heartbeat.node ?? "", uptimeSeconds: output.heartbeat.uptimeSeconds, at: receivedAt });
       this.beat(output.heartbeat.node ?? "", receivedAt.getTime());
     }
@@ -383,13 +558,30 @@ export class BrokerCollector extends EventEmitter<{
       this.detectedReported = detected;
       this.emit("detected", detected);
     }
-    const samples: SampleRow[] = output.samples.map((s) => {
+    // a drained session's samples were stamped on reading, not when the broker sent them: dropped
+    const samples: SampleRow[] = (this.draining ? [] : output.samples).map((s) => {
       const node = s.node ?? "";
       const labels = s.labels ?? {};
       this.latest.set(`${s.metric}|${node}`, { metric: s.metric, node, labels, value: s.value, ts: s.ts });
       return { broker: name, node, metric: s.metric, labels, ts: s.ts, value: s.value };
     });
     const events = output.events.map((e) => toEventRow(name, e, this.ordinals.key(e, taken)));
+    for (const e of events) {
+      // The broker's log says a connection with our ClientID took over an older one while we are
+      // connected: either we took it from another holder of our ClientID or (3.1.1, no DISCONNECT
+      // reason) it is about to take ours. Both are a clash.
+      // Our own connect's takeover of our stale session is logged before our CONNACK (its second
+      // at the latest): only a later one counts, or one right after the broker closed our previous
+      // connection (then the "stale session" was another connection's: it had taken ours).
+      if (e.reason !== "takenover" || e.clientId !== this.broker.clientId) continue;
+      const at = e.ts.getTime();
+      const from = e.address ? ` from ${e.address}${e.port ? `:${e.port}` : ""}` : "";
+      if (at >= this.connectedAt + 2000) this.nameClash(`the broker logged a takeover of ClientID "${e.clientId}"${from}`);
+      else if (this.closedByBrokerAt && at >= this.closedByBrokerAt - 1000)
+        this.nameClash(
+          `the broker closed this collector's connection, and when it came back the broker logged that another connection held its ClientID`,
+        );
+    }
     this.counters.events += events.length;
     this.counters.unparsed += output.unparsed.length;
     this.writer.enqueue(
@@ -448,7 +640,13 @@ export class BrokerCollector extends EventEmitter<{
     const now = Date.now();
     let next: BrokerStatus;
     let why: string;
-    if (!this.connected) {
+    if (!this.connected && this.clash) {
+      next = "unknown";
+      why = `ClientID clash: ${this.clash}`;
+    } else if (!this.connected && now < this.holdStatusUntil) {
+      next = this.status;
+      why = "the broker closed the connection; asking again";
+    } else if (!this.connected) {
       next =
         this.everTried && (this.status !== "unknown" || this.lastError !== null || this.attempts > 0)
           ? "down"
@@ -555,7 +753,24 @@ export function toEventRow(broker: string, e: ConnectionEvent, key: string): Eve
 const KEEPALIVE_SECONDS = 10;
 /** messages handled before the event loop gets a turn: a few ms of work (handleMessage in connect) */
 const READ_BURST = 500;
-const SESSION_NEVER_EXPIRES = 0xffffffff;
+/** a drained session is ended once nothing arrived for this long (see drain) */
+const DRAIN_QUIET_MS = 1000;
+
+export interface DrainResult {
+  /** the session was ended (false: it is left to its expiry) */
+  ended: boolean;
+  /** messages read from it */
+  messages: number;
+  ms: number;
+}
+/** MQTT 5 reason code "Session taken over" (§2.4, table 2-6) */
+const SESSION_TAKEN_OVER = 0x8e;
+const CLASH_RETRY_MS = 30_000;
+/** after a lost connection, a connect attempt this often, for this long; then the capped backoff */
+const FAST_PROBE_EVERY_MS = 100;
+const FAST_PROBE_FOR_MS = 60_000;
+/** how long a close by the broker waits for the immediate reconnect to say outage or clash */
+const HOLD_AFTER_BROKER_CLOSE_MS = 3000;
 /** the most a 16-bit Receive Maximum allows; the write queue's own limit pauses reading before this matters */
 const RECEIVE_MAXIMUM = 65_535;
 

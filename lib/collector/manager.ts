@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import type { Database } from "@/db/client";
 import { listBrokers, setBrokerStatus, updateBrokerDetection } from "@/db/brokers";
-import { openGap } from "@/db/gaps";
+import { openGap, recordGap } from "@/db/gaps";
 import { brokersSeenUpByOthers, forgetObservations, mergeBrokerStatus, recordObservation } from "@/db/observations";
 import type { EventRow, SampleRow } from "@/db/ingest";
 import type { BrokerRow } from "@/db/schema";
@@ -53,6 +53,8 @@ export interface ManagerOptions {
    * would see the broker flap.
    */
   clientIdSuffix?: string;
+  /** the suffix another instance's collectors append (clientIdSuffix of that instance), to adopt its sessions */
+  clientIdSuffixOf?: (instance: string) => string;
   /**
    * The address this instance connects to for a broker's URL (default: the URL). Tests put a TCP
    * proxy between one instance and a broker to cut only that instance's path.
@@ -96,6 +98,8 @@ function connectionKey(b: BrokerRow, secret: string): string {
     b.maxConnections,
     b.metricsUrl,
     b.amqpUrl,
+    b.monitorUrl,
+    b.natsUrl,
   ]);
 }
 
@@ -324,7 +328,52 @@ export class CollectorManager extends EventEmitter<{
     if (this.opts.cluster) await forgetObservations(this.database.db, this.instance).catch(() => {});
   }
 
+  /**
+   * Takes over gone instances' broker sessions (issue 19 §2): for every broker watched over MQTT,
+   * connects with each gone instance's collector ClientID, stores what was queued there and ends
+   * the session (BrokerCollector.drain). The caller claimed these instances (db/instances.ts
+   * claimGoneInstances), so each is adopted once, by one instance. Not the bundled broker: only
+   * the process running it has its monitor account, and it went with that process.
+   */
+  async adoptSessions(gone: string[]): Promise<void> {
+    const suffixOf = this.opts.clientIdSuffixOf;
+    if (!suffixOf || gone.length === 0) return;
+    const rows = (await listBrokers(this.database.db)).filter(
+      (b) => b.enabled && !isScrapeDialect(b.dialect) && !(b.source === "builtin" && b.dialect === "bundled"),
+    );
+    for (const instance of gone) {
+      for (const row of rows) {
+        const collector = this.build(row, {
+          clientId: (row.clientId ?? `brokerwatch-${this.opts.installationId}-${row.name}`) + suffixOf(instance),
+        });
+        if (!(collector instanceof BrokerCollector)) continue;
+        const result = await collector.drain();
+        if (result.messages > 0 || !result.ended)
+          this.log(
+            `brokerwatch: adopted instance ${instance}'s session on ${row.name}: ${result.messages} queued message(s) stored` +
+              (result.ended ? ", session ended" : ", session left to expire"),
+          );
+      }
+    }
+  }
+
   private add(broker: BrokerRow): void {
+    const collector = this.build(broker);
+    collector.sharedView = () => this.shared.has(broker.name);
+    collector.on("status", (change) => void this.onStatus(change));
+    // broker incidents (lib/incidents/tracker.ts) watch uptime for restarts the connection did not show
+    if (collector instanceof BrokerCollector)
+      collector.on("heartbeat", (beat) => this.emit("heartbeat", broker.name, beat));
+    collector.on("events", (events) => this.countDisconnects(broker.name, events));
+    if (collector instanceof ScrapeCollector) collector.on("gap", (gap) => void this.recordMissed(gap));
+    collector.on("version", (version) => void this.detection(broker.name, { version }));
+    collector.on("detected", (dialect) => void this.detection(broker.name, { detectedDialect: dialect }));
+    if (this.writer.isFull) collector.pause();
+    this.collectors.set(broker.name, collector);
+    collector.start();
+  }
+
+  private build(broker: BrokerRow, override: { clientId?: string } = {}): Collector {
     let password: string | null = null;
     if (broker.passwordEnc) {
       try {
@@ -344,25 +393,32 @@ export class CollectorManager extends EventEmitter<{
       sysTopicPrefix: broker.sysTopicPrefix,
       maxConnections: broker.maxConnections,
       clientId:
-        (broker.clientId ?? `brokerwatch-${this.opts.installationId}-${broker.name}`) +
-        (this.opts.clientIdSuffix ?? ""),
+        override.clientId ??
+        (broker.clientId ?? `brokerwatch-${this.opts.installationId}-${broker.name}`) + (this.opts.clientIdSuffix ?? ""),
     };
     const timing = this.opts.timing ?? DEFAULT_TIMING;
     // Brokers without $SYS (rabbitmq, hivemq) are scraped, not subscribed to: scrape.ts
-    const collector: Collector = isScrapeDialect(broker.dialect)
-      ? new ScrapeCollector({ ...collected, metricsUrl: broker.metricsUrl, amqpUrl: broker.amqpUrl }, this.writer, timing, this.log)
+    return isScrapeDialect(broker.dialect)
+      ? new ScrapeCollector(
+          {
+            ...collected,
+            metricsUrl: broker.metricsUrl,
+            amqpUrl: broker.amqpUrl,
+            monitorUrl: broker.monitorUrl,
+            natsUrl: broker.natsUrl,
+          },
+          this.writer,
+          timing,
+          this.log,
+        )
       : new BrokerCollector(collected, this.writer, timing, this.log);
-    collector.sharedView = () => this.shared.has(broker.name);
-    collector.on("status", (change) => void this.onStatus(change));
-    // broker incidents (lib/incidents/tracker.ts) watch uptime for restarts the connection did not show
-    if (collector instanceof BrokerCollector)
-      collector.on("heartbeat", (beat) => this.emit("heartbeat", broker.name, beat));
-    collector.on("events", (events) => this.countDisconnects(broker.name, events));
-    collector.on("version", (version) => void this.detection(broker.name, { version }));
-    collector.on("detected", (dialect) => void this.detection(broker.name, { detectedDialect: dialect }));
-    if (this.writer.isFull) collector.pause();
-    this.collectors.set(broker.name, collector);
-    collector.start();
+  }
+
+  /** A source knows it missed events (a NATS ring that wrapped): kept as a closed gap, shown where history is. */
+  private async recordMissed(gap: { broker: string; from: Date; to: Date; why: string }): Promise<void> {
+    await recordGap(this.database.db, gap.broker, gap.from, gap.to, gap.why).catch((err: Error) =>
+      this.log(`brokerwatch: recording a gap for ${gap.broker} failed: ${err.message}`),
+    );
   }
 
   private async detection(name: string, change: Parameters<typeof updateBrokerDetection>[2]): Promise<void> {

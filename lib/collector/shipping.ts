@@ -23,6 +23,12 @@ import { LOG_TOPIC, type Dialect, type DialectName } from "./types";
 /** One request at most: 1 MiB and 10,000 lines. Shippers batch far below this by default. */
 export const MAX_LOG_BYTES = 1024 * 1024;
 export const MAX_LOG_LINES = 10_000;
+/**
+ * The longest line read as a log line: two strings of MQTT's maximum (65,535 bytes each: a ClientID
+ * and a username) and the line around them. A longer one is no broker's log line; it is kept whole
+ * as an unparsed record, unread, and the rest of the batch is stored (issue 18: a 1 MiB line was a 500).
+ */
+export const MAX_LOG_LINE_CHARS = 135_000;
 
 /** What topic a shipped line of each dialect is read as. Mosquitto's are `$SYS/broker/log/<level>` lines. */
 const LOG_TOPIC_OF: Partial<Record<DialectName, string>> = {
@@ -113,15 +119,21 @@ export async function shipLogLines(
   const unparsedRows = [];
   for (const line of lines) {
     let output;
-    try {
-      output = dialect.parse(topic, encoder.encode(line), receivedAt);
-    } catch (err) {
-      output = { events: [], unparsed: [{ receivedAt, topic, raw: line, error: `parser crashed: ${String(err)}` }] };
+    if (line.length > MAX_LOG_LINE_CHARS) {
+      const error = `line longer than ${MAX_LOG_LINE_CHARS} characters (${line.length}): no broker logs one; kept, not parsed`;
+      output = { events: [], unparsed: [{ receivedAt, topic, raw: line, error }] };
+    } else {
+      try {
+        output = dialect.parse(topic, encoder.encode(line), receivedAt);
+      } catch (err) {
+        output = { events: [], unparsed: [{ receivedAt, topic, raw: line, error: `parser crashed: ${String(err)}` }] };
+      }
     }
     for (const e of output.events) events.push(toEventRow(broker.name, e, ordinals.key(e)));
     // The RabbitMQ log has every line of the node, not only the MQTT ones: those are neither events nor unparsed.
     unparsed += output.unparsed.length;
-    for (const u of output.unparsed) unparsedRows.push({ broker: broker.name, receivedAt: u.receivedAt, topic: u.topic, raw: u.raw, error: u.error });
+    for (const u of output.unparsed)
+      unparsedRows.push({ broker: broker.name, receivedAt: u.receivedAt, topic: u.topic, raw: u.raw, error: u.error });
   }
   // Already stored: the same (ts, type, line) as many times as this batch has it is a duplicate.
   // Identical lines with the same time are told apart by their count (the identity's ordinal).

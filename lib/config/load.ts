@@ -103,8 +103,16 @@ export function parseConfig(text: string, opts: ParseConfigOptions): Brokerwatch
   }
 
   const documentIssues: PendingIssue[] = [];
-  const document =
-    toPlainValue(doc.contents, [], { doc, env: opts.env, issues: documentIssues, expanding: new Set() }) ?? {};
+  let document: unknown;
+  try {
+    document =
+      toPlainValue(doc.contents, [], { doc, env: opts.env, issues: documentIssues, expanding: new Set(), resolved: new Map(), values: 0, textChars: 0 }) ?? {};
+  } catch (err) {
+    if (!(err instanceof ExpansionLimit)) throw err;
+    const offset = offsetOf(doc, err.path, "value");
+    const at = offset === null ? { line: null, column: null } : position(offset);
+    throw new ConfigError(opts.fileName, [{ path: formatPath(err.path), ...at, message: err.message }]);
+  }
   // A value whose interpolation failed still holds its `${...}` text; validating it would only repeat the problem.
   const unresolved = new Set(documentIssues.map((issue) => formatPath(issue.path)));
 
@@ -175,11 +183,55 @@ interface Walk {
   issues: PendingIssue[];
   /** collections being converted, to catch an alias inside the collection it names */
   expanding: Set<unknown>;
+  /** each alias node's target, looked up once */
+  resolved: Map<unknown, unknown>;
+  /** values produced so far, aliases expanded (MAX_CONFIG_VALUES) */
+  values: number;
+  /** characters of text read so far, aliases expanded (MAX_CONFIG_TEXT_CHARS) */
+  textChars: number;
+}
+
+/**
+ * What the file may expand to once its aliases are followed. This walk replaces yaml's toJS(), and
+ * with it toJS's `maxAliasCount`: without a bound, nine levels of an anchor aliased ten times over
+ * (the "billion laughs") ran for minutes and took gigabytes (issue 18). A real config, thousands of
+ * brokers and rules included, is far below both.
+ */
+export const MAX_CONFIG_VALUES = 200_000;
+export const MAX_CONFIG_TEXT_CHARS = 16 * 1024 * 1024;
+
+class ExpansionLimit extends Error {
+  constructor(
+    readonly path: PathSegment[],
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 function toPlainValue(node: unknown, path: PathSegment[], walk: Walk): unknown {
+  if (++walk.values > MAX_CONFIG_VALUES) {
+    throw new ExpansionLimit(
+      path,
+      `the file expands to more than ${MAX_CONFIG_VALUES.toLocaleString("en")} values once its YAML aliases (*name) are followed: an alias of an alias repeats a block exponentially; write the values out or alias less`,
+    );
+  }
+  if (isScalar(node) && typeof node.value === "string") {
+    walk.textChars += node.value.length;
+    if (walk.textChars > MAX_CONFIG_TEXT_CHARS) {
+      throw new ExpansionLimit(
+        path,
+        `the file expands to more than ${MAX_CONFIG_TEXT_CHARS / 1024 / 1024} MiB of text once its YAML aliases (*name) are followed: alias long values less often`,
+      );
+    }
+  }
   if (isAlias(node)) {
-    const target = node.resolve(walk.doc);
+    // resolve() searches the document for the anchor every time: once per alias node is enough
+    let target = walk.resolved.get(node);
+    if (target === undefined && !walk.resolved.has(node)) {
+      target = node.resolve(walk.doc);
+      walk.resolved.set(node, target);
+    }
     // yaml reports an unknown anchor only when converting with toJS(), which this walk replaces.
     if (target === undefined) {
       walk.issues.push({ path, at: "value", message: `*${node.source} refers to no anchor &${node.source} above it` });

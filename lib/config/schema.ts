@@ -1,3 +1,4 @@
+import "@/lib/zod-browser";
 import { z } from "zod";
 import type { DialectName } from "../collector/types";
 
@@ -215,6 +216,20 @@ const amqpUrl = urlWithScheme(
   "must not contain a user name or password; put them in username: and password:, which are never shown",
 );
 
+/** `monitorUrl` of a NATS server: its HTTP monitoring port (`http:` in nats-server.conf). */
+const monitorUrl = urlWithScheme(
+  WEBHOOK_URL_SCHEMES,
+  "must be the http:// or https:// URL of the NATS server's monitoring port, like http://nats:8222",
+  "must not contain a user name or password (the monitoring port has no authentication)",
+);
+
+/** `natsUrl` of a NATS server: its client port, where the system user (`username:` / `password:`) logs in. */
+const natsUrl = urlWithScheme(
+  ["nats:", "tls:"],
+  "must be a nats:// or tls:// URL of the NATS server's client port, like nats://nats:4222",
+  "must not contain a user name or password; put the system user in username: and password:, which are never shown",
+);
+
 const webhookUrl = urlWithScheme(
   WEBHOOK_URL_SCHEMES,
   "must be an http:// or https:// URL",
@@ -316,6 +331,10 @@ export const BrokerSchema = z.strictObject({
   metricsUrl: metricsUrl.optional(),
   /** rabbitmq: the AMQP URL whose `amq.rabbitmq.log` / `amq.rabbitmq.event` exchanges it consumes */
   amqpUrl: amqpUrl.optional(),
+  /** nats: the HTTP monitoring port (liveness, metrics, ClientID events from /connz) */
+  monitorUrl: monitorUrl.optional(),
+  /** nats: the client port where the system user receives pushed connect/disconnect events */
+  natsUrl: natsUrl.optional(),
 });
 export type BrokerConfig = z.output<typeof BrokerSchema>;
 
@@ -344,6 +363,25 @@ export const BrokerEntrySchema = BrokerSchema.superRefine((broker, ctx) => {
       code: "custom",
       path: ["amqpUrl"],
       message: `is read only for dialect rabbitmq (this broker is ${broker.dialect})`,
+    });
+  }
+  if (broker.dialect === "nats" && !broker.monitorUrl) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["monitorUrl"],
+      message: "is required for dialect nats: the server's HTTP monitoring port, like http://nats:8222",
+    });
+  }
+  for (const key of ["monitorUrl", "natsUrl"] as const) {
+    if (broker[key] && broker.dialect !== "nats") {
+      ctx.addIssue({ code: "custom", path: [key], message: `is read only for dialect nats (this broker is ${broker.dialect})` });
+    }
+  }
+  if (broker.natsUrl && !broker.username) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["username"],
+      message: "is required with natsUrl: a user of the server's system account, which receives the connect and disconnect events",
     });
   }
 });

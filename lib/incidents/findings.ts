@@ -165,8 +165,19 @@ export interface IncidentCost {
   clientsDropped: number;
   clientsBack1m: number;
   clientsBack5m: number;
-  /** dropped clients with no connect since, sorted */
+  /**
+   * Dropped clients affirmed not back, sorted: not seen back, and either brokerwatch watched the
+   * broker from the moment it came back, or the broker's own connection count leaves no room for
+   * an unseen one.
+   */
   clientsNeverBack: string[];
+  /**
+   * Dropped clients neither seen back nor affirmed absent, sorted: they may have reconnected in
+   * the blind window (the broker accepting connections, brokerwatch not yet subscribed).
+   */
+  clientsUnknown: string[];
+  /** seconds the broker was back before brokerwatch watched it again (the blind window), 0 when none */
+  blindSeconds: number;
   /** `clients/total` before and after: connected clients plus offline persistent sessions */
   sessionsBefore: number | null;
   sessionsAfter: number | null;
@@ -368,21 +379,74 @@ function clientsBackWithin(input: IncidentInput, withinMs: number | null): Set<s
   return back;
 }
 
+/**
+ * The blind window after a broker came back: from when its new process started (its first uptime
+ * after up, counted back; else when it was seen down) to when brokerwatch watched it again (upAt:
+ * the status turns up only on a heartbeat read through the new subscription). Connects in it were
+ * not seen. Null when the broker never stopped accepting (no uptime reset and no lost connection)
+ * or is still down.
+ */
+export function blindWindow(input: IncidentInput): { from: Date; to: Date } | null {
+  const { downAt, upAt } = input.timeline;
+  if (!upAt) return null;
+  const uptime = firstAtOrAfter(input.series.mqtt_broker_uptime_seconds, upAt);
+  const startedAt = uptime ? uptime.ts.getTime() - uptime.value * 1000 : downAt.getTime();
+  const from = Math.min(upAt.getTime(), Math.max(downAt.getTime(), startedAt));
+  return { from: new Date(from), to: upAt };
+}
+
+/**
+ * How many dropped clients the broker's own count proves connected at `at` beyond those seen:
+ * its connections (less brokerwatch's own collector connection) minus the clients seen connected
+ * since the broker went down and not seen leaving by then.
+ */
+function provenUnseen(input: IncidentInput, at: number, seenBack: Set<string>): number | null {
+  const count = lastAtOrBefore(input.series.mqtt_connections_current, new Date(at));
+  if (!count || count.ts.getTime() < (input.timeline.upAt?.getTime() ?? Infinity)) return null;
+  const connected = new Set<string>();
+  for (const e of input.events) {
+    const t = e.ts.getTime();
+    if (!e.clientId || t <= input.timeline.downAt.getTime() - 1000 || t > at) continue;
+    if (e.type === "connected") connected.add(e.clientId);
+    else if (e.type === "disconnected") connected.delete(e.clientId);
+  }
+  for (const id of seenBack) connected.add(id);
+  return Math.max(0, count.value - OWN_CONNECTIONS - connected.size);
+}
+
+/** brokerwatch's own collector connection, which the broker's connection count includes */
+const OWN_CONNECTIONS = 1;
+
 export function incidentCost(input: IncidentInput, now: Date): IncidentCost {
   const { downAt, upAt } = input.timeline;
   const s = input.series;
   const before = (m: IncidentMetric) => lastBefore(s[m], input.timeline);
   const after = (m: IncidentMetric) => (upAt ? settledAfter(s[m], input.timeline) : null);
   const everBack = clientsBackWithin(input, null);
+  const back1m = clientsBackWithin(input, 60_000);
+  const back5m = clientsBackWithin(input, EVIDENCE_AFTER_MS);
   const queued = queuedAround(input);
   const connectionsBefore = before("mqtt_connections_current");
+  // Not seen back: affirmed absent only where brokerwatch could have seen them (issue 19 §6).
+  const notSeen = input.connectedAtDown.filter((id) => !everBack.has(id)).sort();
+  const blind = blindWindow(input);
+  const blindSeconds = blind ? Math.max(0, (blind.to.getTime() - blind.from.getTime()) / 1000) : 0;
+  const unseenAt = (ms: number, seen: Set<string>) =>
+    upAt ? Math.min(notSeen.length, provenUnseen(input, Math.min(now.getTime(), upAt.getTime() + ms), seen) ?? 0) : 0;
+  const lastCount = upAt ? provenUnseen(input, now.getTime(), everBack) : null;
+  let clientsNeverBack: string[] = [];
+  let clientsUnknown: string[] = [];
+  if (blindSeconds < MIN_BLIND_SECONDS || lastCount === 0) clientsNeverBack = notSeen;
+  else if (lastCount === null || lastCount < notSeen.length) clientsUnknown = notSeen;
   return {
     downSeconds: Math.max(0, ((upAt ?? now).getTime() - downAt.getTime()) / 1000),
     clientsBefore: connectionsBefore ? connectionsBefore.value : input.connectedAtDown.length,
     clientsDropped: input.connectedAtDown.length,
-    clientsBack1m: clientsBackWithin(input, 60_000).size,
-    clientsBack5m: clientsBackWithin(input, EVIDENCE_AFTER_MS).size,
-    clientsNeverBack: input.connectedAtDown.filter((id) => !everBack.has(id)).sort(),
+    clientsBack1m: back1m.size + (blindSeconds >= MIN_BLIND_SECONDS ? unseenAt(60_000, back1m) : 0),
+    clientsBack5m: back5m.size + (blindSeconds >= MIN_BLIND_SECONDS ? unseenAt(EVIDENCE_AFTER_MS, back5m) : 0),
+    clientsNeverBack,
+    clientsUnknown,
+    blindSeconds: Math.round(blindSeconds * 10) / 10,
     sessionsBefore: before("mqtt_sessions")?.value ?? null,
     sessionsAfter: after("mqtt_sessions")?.value ?? null,
     queuedBefore: queued.before?.most ?? null,
@@ -640,9 +704,16 @@ export function analyseIncident(input: IncidentInput, now: Date): IncidentAnalys
   return { cost, findings };
 }
 
+/** A blind window shorter than this (the clock's resolution, a subscription's round trip) hides nothing. */
+const MIN_BLIND_SECONDS = 0.05;
+
 /** What an incident keeps beside its numbers once closed: the lists its page shows. */
 export interface IncidentDetail {
   clientsNeverBack: string[];
+  /** may have come back unseen (older incidents: absent) */
+  clientsUnknown?: string[];
+  /** the window they may have come back in */
+  blindWindow?: { from: string; to: string; seconds: number } | null;
   logLines: { ts: string; topic: string; text: string }[];
   /** metric → [epoch ms, value][], oldest first */
   series: Partial<Record<IncidentMetric, [number, number][]>>;

@@ -3,6 +3,7 @@ import { clientsConnectedAt, incidentEvents, incidentLogLines, incidentSamples, 
 import type { BrokerIncidentRow } from "@/db/schema";
 import {
   analyseIncident,
+  blindWindow,
   kindFromUptime,
   CRASH_LOOP_SPAN_MS,
   EVIDENCE_AFTER_MS,
@@ -87,6 +88,11 @@ export async function loadIncident(
   const analysis = analyseIncident(input, now);
   const detail: IncidentDetail = {
     clientsNeverBack: analysis.cost.clientsNeverBack,
+    clientsUnknown: analysis.cost.clientsUnknown,
+    blindWindow: (() => {
+      const w = blindWindow(input);
+      return w ? { from: w.from.toISOString(), to: w.to.toISOString(), seconds: analysis.cost.blindSeconds } : null;
+    })(),
     logLines: logLines.map((l) => ({ ts: l.ts.toISOString(), topic: l.topic, text: l.text })),
     series: Object.fromEntries(
       Object.entries(series).map(([metric, points]) => [metric, points.map((p) => [p.ts.getTime(), p.value])]),

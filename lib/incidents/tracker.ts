@@ -202,6 +202,8 @@ export class IncidentTracker {
       clientsDropped: cost.clientsDropped,
       clientsBack1m: cost.clientsBack1m,
       clientsBack5m: cost.clientsBack5m,
+      clientsUnknown: cost.clientsUnknown.length,
+      blindSeconds: cost.blindSeconds,
       sessionsBefore: round(cost.sessionsBefore),
       sessionsAfter: round(cost.sessionsAfter),
       queuedBefore: round(cost.queuedBefore),

@@ -7,7 +7,7 @@ import {
   type OutboxEntryStatus,
   type WebhookSummary,
 } from "@/db/webhooks";
-import { redactWebhookUrl, webhookUrlForViewer } from "@/lib/auth/redact";
+import { webhookUrlForViewer } from "@/lib/auth/redact";
 import { assertVerified, isAdmin, type Verified } from "@/lib/auth/verified";
 import { getRuntime } from "@/lib/runtime";
 
@@ -44,12 +44,26 @@ export async function webhookDeliveryLogs(
   assertVerified(viewer);
   const hooks = await listWebhooks(getRuntime().database.db);
   const logs = await Promise.all(hooks.map((hook) => deliveriesOf(hook, limits)));
-  if (isAdmin(viewer)) return logs;
-  return logs.map(({ hook, notifications, attempts }) => ({
+  return isAdmin(viewer) ? logs : logs.map(forViewer);
+}
+
+/**
+ * A failed delivery's text quotes the receiver's answer (up to 300 bytes of its body) or our error,
+ * which names the receiver's address: both are for admins. A viewer sees the status code and a
+ * message that says what kind of failure it was, and never the webhook URL.
+ */
+export function viewerDeliveryError(error: string | null, statusCode: number | null): string | null {
+  if (error === null) return null;
+  if (statusCode !== null) return `HTTP ${statusCode} from the receiver (its answer is shown to admins only)`;
+  return "failed before the receiver answered (details are shown to admins only)";
+}
+
+function forViewer({ hook, notifications, attempts }: WebhookDeliveries): WebhookDeliveries {
+  return {
     hook: { ...hook, url: webhookUrlForViewer(hook.url) },
-    notifications,
-    attempts: attempts.map((a) => ({ ...a, error: a.error && redactWebhookUrl(a.error, hook.url) })),
-  }));
+    notifications: notifications.map((n) => ({ ...n, lastError: viewerDeliveryError(n.lastError, n.lastStatusCode) })),
+    attempts: attempts.map((a) => ({ ...a, error: viewerDeliveryError(a.error, a.statusCode) })),
+  };
 }
 
 /** One webhook's deliveries by id, as the API shows them; null when no webhook has that id. */
@@ -61,5 +75,7 @@ export async function webhookDeliveries(
   assertVerified(viewer);
   const hooks = /^\d+$/.test(id) ? await listWebhooks(getRuntime().database.db) : [];
   const hook = hooks.find((w) => w.id === Number(id));
-  return hook ? deliveriesOf(hook, { notifications: limit, attempts: limit }) : null;
+  if (!hook) return null;
+  const found = await deliveriesOf(hook, { notifications: limit, attempts: limit });
+  return isAdmin(viewer) ? found : forViewer(found);
 }

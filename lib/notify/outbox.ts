@@ -19,6 +19,7 @@ import {
 } from "@/db/outbox";
 import type { WebhookRow } from "@/db/schema";
 import { decryptHeaderValues, decryptSecret, webhookSecretAddress } from "@/lib/crypto";
+import { egressFetch } from "../egress";
 import { responseSnippet } from "./response";
 import type { NotificationStatus } from "./format";
 import { signatureHeaders } from "./sign";
@@ -162,7 +163,7 @@ export class DeliveryWorker {
     private readonly opts: DeliveryWorkerOptions,
   ) {
     this.db = database.db;
-    this.fetch = opts.fetch ?? fetch;
+    this.fetch = opts.fetch ?? egressFetch;
     this.now = opts.now ?? Date.now;
     this.log = opts.log ?? console.log;
     this.pollMs = opts.pollMs ?? 1000;

@@ -3,7 +3,8 @@ import { loadAlertStates } from "@/db/alerts";
 import { openGaps } from "@/db/dashboards";
 import { alertViews, type AlertView } from "@/lib/alerts/engine";
 import { brokerSummaries } from "@/lib/api/brokers";
-import { assertVerified, type Verified } from "@/lib/auth/verified";
+import { redactUrlsForViewer } from "@/lib/auth/redact";
+import { assertVerified, isAdmin, type Verified } from "@/lib/auth/verified";
 import { sharedLiveSource } from "@/lib/live";
 import { getRuntime } from "@/lib/runtime";
 import type { FiringAlert, OverviewBroker, OverviewCluster, OverviewSnapshot } from "./types";
@@ -17,7 +18,19 @@ import type { FiringAlert, OverviewBroker, OverviewCluster, OverviewSnapshot } f
  */
 export async function overviewSnapshot(viewer: Verified): Promise<OverviewSnapshot> {
   assertVerified(viewer);
-  return buildOverviewSnapshot();
+  return forViewer(viewer, await buildOverviewSnapshot());
+}
+
+/** A down reason quotes the collector's error, which may hold a URL with credentials: cut for viewers. */
+function forViewer(viewer: Verified, snapshot: OverviewSnapshot): OverviewSnapshot {
+  if (isAdmin(viewer)) return snapshot;
+  return {
+    ...snapshot,
+    clusters: snapshot.clusters.map((c) => ({
+      ...c,
+      brokers: c.brokers.map((b) => ({ ...b, downReason: redactUrlsForViewer(b.downReason) })),
+    })),
+  };
 }
 
 async function buildOverviewSnapshot(): Promise<OverviewSnapshot> {
@@ -97,7 +110,7 @@ const overviewSource = sharedLiveSource("overview", buildOverviewSnapshot, 1000)
 /** The shared snapshot a second, for a verified caller; returns the unsubscribe. */
 export function subscribeOverview(viewer: Verified, listener: (snapshot: OverviewSnapshot) => void): () => void {
   assertVerified(viewer);
-  return overviewSource.subscribe(listener);
+  return overviewSource.subscribe((snapshot) => listener(forViewer(viewer, snapshot)));
 }
 
 function sum(values: (number | null)[]): number | null {

@@ -12,7 +12,8 @@ import { ApiError } from "@/lib/http";
 import { getRuntime } from "@/lib/runtime";
 import { mergePatch, parseInput, serviceSecret, withoutBlanks } from "./input";
 import type { BrokerSettingsView, DefinitionSource } from "./views";
-import { assertVerified, type Verified } from "@/lib/auth/verified";
+import { urlForViewer } from "@/lib/auth/redact";
+import { assertVerified, isAdmin, type Verified } from "@/lib/auth/verified";
 
 export function brokerView(row: BrokerRow): BrokerSettingsView {
   return {
@@ -30,6 +31,8 @@ export function brokerView(row: BrokerRow): BrokerSettingsView {
     clientId: row.clientId,
     metricsUrl: row.metricsUrl,
     amqpUrl: row.amqpUrl,
+    monitorUrl: row.monitorUrl,
+    natsUrl: row.natsUrl,
     enabled: row.enabled,
     source: row.source as DefinitionSource,
     status: row.status,
@@ -41,7 +44,15 @@ export function brokerView(row: BrokerRow): BrokerSettingsView {
 export async function brokerSettings(viewer: Verified): Promise<BrokerSettingsView[]> {
   assertVerified(viewer);
   const db = getRuntime().database.db;
-  return (await listBrokers(db, { includeDisabled: true })).map(brokerView);
+  const views = (await listBrokers(db, { includeDisabled: true })).map(brokerView);
+  if (isAdmin(viewer)) return views;
+  // a viewer sees where brokers are, not the credentials their URLs may carry
+  return views.map((v) => ({
+    ...v,
+    url: urlForViewer(v.url),
+    metricsUrl: urlForViewer(v.metricsUrl),
+    amqpUrl: urlForViewer(v.amqpUrl),
+  }));
 }
 
 /** Why a broker cannot be changed here, in the operator's words; null when it can. */
@@ -71,6 +82,8 @@ export function definitionColumns(config: BrokerConfig): Omit<NewBrokerRow, "nam
     clientId: config.clientId ?? null,
     metricsUrl: config.metricsUrl ?? null,
     amqpUrl: config.amqpUrl ?? null,
+    monitorUrl: config.monitorUrl ?? null,
+    natsUrl: config.natsUrl ?? null,
     enabled: config.enabled,
   };
 }
@@ -115,6 +128,8 @@ function storedInput(row: BrokerRow): Record<string, unknown> {
     "clientId",
     "metricsUrl",
     "amqpUrl",
+    "monitorUrl",
+    "natsUrl",
   ] as const) {
     if (row[key] !== null) input[key] = row[key];
   }

@@ -25,6 +25,22 @@ export const TokenCreateSchema = z.strictObject({
   role: role.default("viewer"),
   /** `ingest`: may only ship log lines to POST /api/brokers/{name}/log */
   scope: z.enum(TOKEN_SCOPE_NAMES, { message: `must be one of ${TOKEN_SCOPE_NAMES.join(", ")}` }).default("api"),
+  /**
+   * ingest tokens: the brokers it may ship to, as a list or comma-separated text; empty or absent,
+   * every broker. A token may name a broker that does not exist yet.
+   */
+  brokers: z
+    .union([z.array(z.string({ message: "must be broker names" })), z.string({ message: "must be broker names" })])
+    .optional()
+    .transform((value) => {
+      const names = (typeof value === "string" ? value.split(",") : (value ?? [])).map((n) => n.trim()).filter(Boolean);
+      return names.length ? [...new Set(names)] : null;
+    })
+    .refine((names) => names === null || names.length <= 1000, "at most 1000 brokers")
+    .refine((names) => names === null || names.every((n) => n.length <= 200), "a broker name is at most 200 characters"),
+}).refine((token) => token.brokers === null || token.scope === "ingest", {
+  path: ["brokers"],
+  message: "only an ingest token is limited to brokers (a viewer or admin token reads every broker)",
 });
 
 /** NIST SP 800-63B: at least 8 characters; the cap keeps argon2 from hashing megabytes. */

@@ -5,7 +5,8 @@
  * arrives to the auto dialect, which says which broker it is and its version.
  */
 import { randomBytes } from "node:crypto";
-import mqtt, { type IClientOptions } from "mqtt";
+import type { IClientOptions, MqttClient } from "mqtt";
+import { connectMqtt } from "@/lib/egress-mqtt";
 import { createDialect } from "@/lib/collector/index";
 import type { Dialect, DialectName } from "@/lib/collector/types";
 import type { ConnectionErrorKind, ConnectionTestResult } from "./views";
@@ -105,7 +106,7 @@ export function testBrokerConnection(
     const started = performance.now();
     let connectedAt = 0;
     let settled = false;
-    let client: mqtt.MqttClient;
+    let client: MqttClient;
     const timers: NodeJS.Timeout[] = [];
     const enoughSeen = () => result.version !== null && Boolean(dialect.detected);
 
@@ -136,7 +137,7 @@ export function testBrokerConnection(
       resubscribe: false,
     };
     try {
-      client = mqtt.connect(input.url, options);
+      client = connectMqtt(input.url, options);
     } catch (err) {
       finish(describeError(err as Error, url, connectTimeoutMs));
       return;

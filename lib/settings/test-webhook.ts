@@ -6,6 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { fingerprint } from "@/lib/alerts/state";
 import { formatMessage } from "@/lib/notify/format";
+import { egressFetch } from "@/lib/egress";
 import { responseSnippet } from "@/lib/notify/response";
 import { signatureHeaders } from "@/lib/notify/sign";
 import type { WebhookTestResult } from "./views";
@@ -83,7 +84,7 @@ export async function sendTestNotification(
   const started = performance.now();
   const base = { messageId, signed: target.secret !== null };
   try {
-    const response = await (opts.fetch ?? fetch)(target.url, {
+    const response = await (opts.fetch ?? egressFetch)(target.url, {
       method: "POST",
       headers,
       body,

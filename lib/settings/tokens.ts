@@ -15,6 +15,7 @@ export function tokenView(row: ApiTokenRow): TokenView {
     name: row.name,
     role: row.role,
     scope: row.scope,
+    brokers: row.brokers,
     prefix: row.prefix,
     createdAt: row.createdAt.toISOString(),
     lastUsedAt: row.lastUsedAt?.toISOString() ?? null,
@@ -32,7 +33,7 @@ export async function tokenSettings(viewer: Verified): Promise<TokenView[]> {
 /** The secret is in this answer and nowhere else: only its SHA-256 is stored. */
 export async function issueToken(db: Db, body: unknown): Promise<{ token: string } & TokenView> {
   const input = parseInput(TokenCreateSchema, body);
-  const { token, row } = await createApiToken(db, input.name, input.role, input.scope);
+  const { token, row } = await createApiToken(db, input.name, input.role, input.scope, input.brokers);
   return { token, ...tokenView(row) };
 }
 

@@ -22,6 +22,8 @@ export interface BrokerSettingsView {
   sysTopicPrefix: string | null;
   metricsUrl: string | null;
   amqpUrl: string | null;
+  monitorUrl: string | null;
+  natsUrl: string | null;
   clientId: string | null;
   enabled: boolean;
   source: DefinitionSource;
@@ -54,6 +56,8 @@ export interface TokenView {
   role: UserRole;
   /** `api`: the API at its role; `ingest`: log shipping only */
   scope: TokenScope;
+  /** an ingest token's brokers; null, every broker */
+  brokers: string[] | null;
   /** the token's first characters, to tell tokens apart */
   prefix: string;
   createdAt: string;
@@ -79,7 +83,7 @@ export interface ConnectionTestResult {
   connectMs: number | null;
   version: string | null;
   /** what the auto dialect recognised from the `$SYS` messages */
-  detectedDialect: "mosquitto" | "emqx" | "bundled" | "hivemq" | "rabbitmq" | null;
+  detectedDialect: "mosquitto" | "emqx" | "bundled" | "hivemq" | "rabbitmq" | "nats" | null;
   /** any `$SYS` message arrived: the collector will be able to read the broker's metrics */
   sysReadable: boolean;
   sysMessages: number;

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import mqtt from "mqtt";
 import net from "node:net";
 import { upsertBroker, getBroker } from "@/db/brokers";
-import { registerInstance } from "@/db/instances";
+import { claimInstanceName } from "@/db/instances";
 import { queryEvents } from "@/db/events";
 import { listGaps } from "@/db/gaps";
 import { fetchSeries } from "@/db/metrics";
@@ -47,7 +47,7 @@ describeIf(needs({ rabbitmq: true }), "RabbitMQ watched end to end", () => {
       source: "file",
     });
     // The service registers its instance; the merged status (and the gaps) count live instances' views.
-    await registerInstance(test.database.db, "test", null);
+    await claimInstanceName(test.database.db, "test", null, "token-test", 8000);
     writer = new IngestWriter(test.database, { flushIntervalMs: 50, log: (l) => logs.push(l) });
     writer.start();
     manager = new CollectorManager(test.database, writer, {

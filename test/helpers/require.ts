@@ -44,8 +44,9 @@ export function describeIf(missing: string[], name: string, fn: () => void): voi
   describe.skip(name, fn);
 }
 
-export function needs(opts: { mosquitto?: boolean; chromium?: boolean; postgres?: boolean; rabbitmq?: boolean }): string[] {
+export function needs(opts: { mosquitto?: boolean; chromium?: boolean; postgres?: boolean; rabbitmq?: boolean; nats?: boolean }): string[] {
   const missing: string[] = [];
+  if (opts.nats && !NATS_SERVER) missing.push("the nats-server binary (apt-get install nats-server)");
   if (opts.rabbitmq && !RABBITMQ_SERVER) missing.push("rabbitmq-server (apt-get install rabbitmq-server)");
   if (opts.mosquitto && !MOSQUITTO) missing.push("the mosquitto binary (apt-get install mosquitto)");
   if (opts.chromium && !CHROMIUM) missing.push("chromium (apt-get install chromium)");
@@ -57,3 +58,5 @@ export const RABBITMQ_SERVER = binaryPath("rabbitmq-server", [
   // the real script, not Debian's /usr/sbin wrapper, which switches to the rabbitmq user and its /var/lib dirs
   "/usr/lib/rabbitmq/bin/rabbitmq-server",
 ]);
+
+export const NATS_SERVER = binaryPath("nats-server", ["/usr/sbin/nats-server"]);

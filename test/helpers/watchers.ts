@@ -1,5 +1,5 @@
 import { upsertBroker } from "@/db/brokers";
-import { heartbeatInstance, registerInstance } from "@/db/instances";
+import { claimInstanceName, heartbeatInstance } from "@/db/instances";
 import type { CollectorTiming } from "@/lib/collector/collector";
 import { CollectorManager } from "@/lib/collector/manager";
 import { IngestWriter } from "@/lib/collector/writer";
@@ -29,8 +29,8 @@ export async function startWatchers(
   const db = t.database.db;
   await upsertBroker(db, { name: broker, url: mosquitto.url, dialect: "mosquitto", source: "file" });
   for (const name of instances) {
-    await registerInstance(db, name, null);
-    await heartbeatInstance(db, name, [broker]);
+    await claimInstanceName(db, name, null, `token-${name}`, opts.ttlMs);
+    await heartbeatInstance(db, name, `token-${name}`, [broker]);
   }
   const watchers: Watcher[] = [];
   for (const name of instances) {

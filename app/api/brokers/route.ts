@@ -1,4 +1,4 @@
-import { brokerCapacities, brokerSummaries } from "@/lib/api/brokers";
+import { brokerCapacities, brokerList } from "@/lib/api/brokers";
 import { jsonObject, route } from "@/lib/api/route";
 import { getRuntime } from "@/lib/runtime";
 import { createBroker } from "@/lib/settings/brokers";
@@ -8,9 +8,10 @@ export const dynamic = "force-dynamic";
 /**
  * GET /api/brokers — every monitored broker with its live status, latest metrics and `capacity`
  * (headroom, projected saturation time, single-thread ceiling; lib/capacity.ts); never a password.
+ * A viewer's `url` has no user info, query or fragment.
  */
-export const GET = route({ auth: "viewer" }, async () => {
-  const brokers = await brokerSummaries();
+export const GET = route({ auth: "viewer" }, async ({ caller }) => {
+  const brokers = await brokerList(caller);
   const capacity = await brokerCapacities(brokers);
   return { brokers: brokers.map((b) => ({ ...b, capacity: capacity.get(b.name) ?? null })) };
 });

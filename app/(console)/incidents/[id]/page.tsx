@@ -101,8 +101,27 @@ export default async function IncidentPage({ params }: Props) {
 
       <div className="grid gap-4 lg:grid-cols-2">
         <Card title={`Clients that never came back (${incident.clientsNeverBack.length})`}>
+          {incident.clientsUnknown.length > 0 && incident.blindWindow ? (
+            <div className="mb-3" data-testid="clients-unknown">
+              <p className="text-sm">
+                Unknown ({incident.clientsUnknown.length}): brokerwatch was not watching for the first{" "}
+                {incident.blindWindow.seconds} s after the broker came back (<Time value={incident.blindWindow.from} /> to{" "}
+                <Time value={incident.blindWindow.to} />
+                ); these may have reconnected then.
+              </p>
+              <ul className="mt-1 space-y-1 font-mono text-sm">
+                {incident.clientsUnknown.map((c) => (
+                  <li key={c.clientId}>
+                    <TextLink href={clientHref(c.clientId)}>{c.clientId}</TextLink>
+                  </li>
+                ))}
+              </ul>
+            </div>
+          ) : null}
           {incident.clientsNeverBack.length === 0 ? (
-            <EmptyState>Every dropped client came back.</EmptyState>
+            <EmptyState>
+              {incident.clientsUnknown.length > 0 ? "None affirmed absent." : "Every dropped client came back."}
+            </EmptyState>
           ) : (
             <ul className="space-y-1 font-mono text-sm" data-testid="clients-never-back">
               {incident.clientsNeverBack.map((c) => (

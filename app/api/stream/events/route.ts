@@ -4,7 +4,7 @@ import { eventBacklog } from "@/lib/overview/broker-detail";
 import { liveEvent } from "@/lib/overview/events";
 import { subscribeOverview } from "@/lib/overview/snapshot";
 import { route } from "@/lib/api/route";
-import { closeWhenRevoked } from "@/lib/auth/api";
+import { closeWhenRevoked, takeStreamSlot } from "@/lib/auth/api";
 import { ApiError } from "@/lib/http";
 import { onCommittedEvents, sseResponse } from "@/lib/live";
 import { getRuntime } from "@/lib/runtime";
@@ -19,10 +19,12 @@ const streamQuery = z.object({ broker: z.string().min(1, "name a broker").max(20
  * what it missed; `event: events` with each batch as the writer commits it; and `event: broker`
  * every second with the broker's live summary (the overview's entry for it, null while disabled),
  * so the page needs one connection, not two. The stream ends when its credential stops verifying.
+ * It counts against the caller's BROKERWATCH_MAX_STREAMS (20) like /api/stream/overview.
  */
 export const GET = route({ auth: "viewer", query: streamQuery }, async ({ caller, request, query: q }) => {
   const { writer } = getRuntime();
   if (!(await findBroker(caller, q.broker))) throw new ApiError("not_found", `no broker named "${q.broker}"`);
+  const releaseSlot = takeStreamSlot(request);
   return sseResponse(request, async (channel) => {
     // Subscribe before reading the backlog: an event committed in between arrives twice (the
     // page drops duplicates) rather than not at all.
@@ -49,5 +51,5 @@ export const GET = route({ auth: "viewer", query: streamQuery }, async ({ caller
       unsubscribe();
       unwatch();
     };
-  });
+  }, { onEnd: releaseSlot });
 });

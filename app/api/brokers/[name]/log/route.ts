@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { getBroker } from "@/db/brokers";
 import { readCappedBody, route, segment } from "@/lib/api/route";
+import { assertBrokerInScope } from "@/lib/auth/api";
 import { lineOfRecord, MAX_LOG_BYTES, shipLogLines, splitLogLines } from "@/lib/collector/shipping";
 import { ApiError } from "@/lib/http";
 import { getRuntime } from "@/lib/runtime";
@@ -15,7 +16,7 @@ export const dynamic = "force-dynamic";
  */
 export const POST = route(
   { auth: "ingest", params: z.object({ name: segment }) },
-  async ({ params: { name }, request }) => {
+  async ({ caller, params: { name }, request }) => {
     const runtime = getRuntime();
     const type = request.headers.get("content-type");
     const records = type !== null && /^application\/(x-ndjson|jsonl|json-lines)\s*(;|$)/i.test(type.trim());
@@ -25,6 +26,8 @@ export const POST = route(
         `send the log lines as text/plain, one per line, or as application/x-ndjson records with a log or message key (got ${type})`,
       );
     }
+    // before the lookup: a token limited to other brokers gets the same 403 whether this one exists or not
+    assertBrokerInScope(caller, name);
     const broker = await getBroker(runtime.database.db, name);
     if (!broker) throw new ApiError("not_found", `no broker named "${name}"`);
     const text = await readText(request);
