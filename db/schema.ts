@@ -309,6 +309,14 @@ export const alertRules = pgTable("alert_rules", {
     .notNull()
     .default(sql`'{}'::jsonb`),
   enabled: boolean("enabled").notNull().default(true),
+  /** "alert", or "record" for a recording rule imported from a Prometheus rule file (its name is the metric it writes) */
+  kind: text("kind").$type<"alert" | "record">().notNull().default("alert"),
+  /** the rule file group it was imported from; null for a rule made in the UI */
+  groupName: text("group_name"),
+  /** the group's `interval` in seconds; null for the default */
+  intervalSeconds: doublePrecision("interval_seconds"),
+  /** the group's `limit` (most alerts or series per evaluation); 0 for none */
+  limit: integer("limit").notNull().default(0),
   createdAt: ts("created_at").notNull().defaultNow(),
   updatedAt: ts("updated_at").notNull().defaultNow(),
 });

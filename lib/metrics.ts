@@ -57,6 +57,17 @@ export const METRIC_HELP: Record<MetricName, string> = {
     "Connections the broker cut because they did not read fast enough, since it started (NATS /varz slow_consumers); a count of connections, not of messages",
 };
 
+/**
+ * Metrics that are a broker's running total, exported on /metrics with `# TYPE counter`. The
+ * `_per_second` and `_per_minute` gauges are rates brokerwatch computes from the broker's totals
+ * (docs/contract.md §3 keeps them as a convenience; promtool accepts them as gauges).
+ */
+const COUNTER_METRICS: ReadonlySet<MetricName> = new Set(["mqtt_messages_dropped_total"]);
+
+export function isCounterMetric(name: MetricName): boolean {
+  return COUNTER_METRICS.has(name);
+}
+
 export function isMetricName(name: string): name is MetricName {
   return (METRIC_NAMES as readonly string[]).includes(name);
 }

@@ -82,6 +82,11 @@ export class EvaluationData {
     );
   }
 
+  /** Reads `metric` again at its next use: a recording rule has just stored new samples of it. */
+  forget(metric: string): void {
+    this.fetched.delete(metric);
+  }
+
   private fetch(metric: string): Promise<StoredSeries[]> {
     let series = this.fetched.get(metric);
     if (!series) {

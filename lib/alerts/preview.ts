@@ -151,7 +151,17 @@ export function ruleProblem(input: RuleCreateInput): RuleProblem | null {
     }
   }
   const now = new Date();
-  const row: AlertRuleRow = { id: 0, ...ruleRowValues(input), enabled: true, createdAt: now, updatedAt: now };
+  const row: AlertRuleRow = {
+    id: 0,
+    ...ruleRowValues(input),
+    enabled: true,
+    kind: "alert",
+    groupName: null,
+    intervalSeconds: null,
+    limit: 0,
+    createdAt: now,
+    updatedAt: now,
+  };
   const [error] = loadRules({ builtins: [], fileRules: [], dbRules: [row] }).errors;
   return error ? { parameter: "body", message: error.message, position: error.position } : null;
 }

@@ -529,6 +529,8 @@ export const BrokerwatchConfigSchema = z.strictObject(
   {
     brokers: listOf(BrokerEntrySchema),
     rules: listOf(RuleSchema),
+    /** Prometheus rule files (globs, relative to this file) read at start: lib/config/rule-files.ts */
+    ruleFiles: listOf(z.string().trim().min(1, { error: "must be a file name or glob" })),
     webhooks: listOf(WebhookSchema),
     retention: RetentionSchema,
     watchers: WatchersSchema,
@@ -536,7 +538,7 @@ export const BrokerwatchConfigSchema = z.strictObject(
   {
     error: (issue) =>
       issue.code === "invalid_type"
-        ? `the file must be a mapping with the keys brokers, rules, webhooks, retention and watchers (got ${describeValue(issue.input)})`
+        ? `the file must be a mapping with the keys brokers, rules, ruleFiles, webhooks, retention and watchers (got ${describeValue(issue.input)})`
         : undefined,
   },
 );
