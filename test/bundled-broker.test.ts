@@ -85,7 +85,7 @@ describe("bundled broker", () => {
     await waitFor(
       "all $SYS topics",
       () => wanted.every((t) => watch.messages.some((m) => m.topic === prefix + t)),
-      2000,
+      30_000,
     );
     expect(watch.messages.find((m) => m.topic === prefix + "version")?.payload).toMatch(/^aedes \d+\.\d+\.\d+/);
     for (const t of wanted.filter((t) => t !== "version")) {
@@ -145,7 +145,7 @@ describe("bundled broker", () => {
   it("reports a client that stops pinging as keepalive_timeout", async () => {
     const c = await rawSession(broker.port, { clientId: "ka-1", username: "device", password: "s3cret", keepalive: 1 });
     // Aedes allows 1.5 × keepalive before it gives up on the client.
-    const ev = await waitFor("disconnected ka-1", () => lifecycle(watch.messages, "ka-1", "disconnected"), 5000);
+    const ev = await waitFor("disconnected ka-1", () => lifecycle(watch.messages, "ka-1", "disconnected"), 30_000);
     expect(ev.json?.reason).toBe("keepalive_timeout");
     c.destroy();
   });
@@ -258,7 +258,7 @@ describe("bundled broker", () => {
     const ev = await waitFor(
       "messages_dropped",
       () => lifecycle(watch.messages, "slow-sub", "messages_dropped"),
-      10_000,
+      30_000,
     );
     expect(ev.json).toMatchObject({ clientid: "slow-sub" });
     await waitFor(

@@ -65,11 +65,12 @@ describe("the collector under a flood", () => {
       turning = false;
     });
     collector.start();
-    await waitFor("every line of the flood handled", () => events === COUNT, 20_000);
+    // the deadline only bounds a failure: on a busy 2-core machine the flood can take a minute
+    await waitFor("every line of the flood handled", () => events === COUNT, 150_000);
     turning = false;
     // a turn may finish the chunk in hand and what mqtt.js had already buffered: a few thousand at
     // most, where without the pause one turn took tens of thousands
     expect(most).toBeGreaterThan(0);
     expect(most).toBeLessThan(4_000);
-  }, 30_000);
+  }, 180_000);
 });

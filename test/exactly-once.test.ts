@@ -121,7 +121,7 @@ describe(`exactly-once storage on ${process.env.DATABASE_URL ? "Postgres" : "PGl
         a.enqueue({ events: keyed(stream).slice(i, i + 25) });
         b.enqueue({ events: keyed(stream).slice(i, i + 25) });
       }
-      await waitFor("both wrote everything", () => a.stats.eventsWritten === 300 && b.stats.eventsWritten === 300, 10_000);
+      await waitFor("both wrote everything", () => a.stats.eventsWritten === 300 && b.stats.eventsWritten === 300, 30_000);
       expect(a.stats.duplicatesDropped + b.stats.duplicatesDropped).toBe(300);
       const [{ n }] = await t.database.db.select({ n: count() }).from(connectionEvents);
       expect(n).toBe(300);

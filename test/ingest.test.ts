@@ -403,7 +403,7 @@ describe(`ingest on ${process.env.DATABASE_URL ? "Postgres (COPY)" : "PGlite (IN
       try {
         const rows = Array.from({ length: 250 }, (_, i) => eventRow(`burst-${i}`, i));
         writer.enqueue({ events: rows });
-        await waitFor("250 events written", () => writer.stats.eventsWritten === 250, 5000, 10);
+        await waitFor("250 events written", () => writer.stats.eventsWritten === 250, 30_000, 10);
         expect(batches).toEqual([100, 100, 50]);
         const stored = await storedEvents();
         expect(stored.map((r) => r.clientId)).toEqual(rows.map((r) => r.clientId));
@@ -429,7 +429,7 @@ describe(`ingest on ${process.env.DATABASE_URL ? "Postgres (COPY)" : "PGlite (IN
             "every row written after the failure",
             () =>
               writer.stats.unparsedWritten >= 1 && writer.stats.samplesWritten >= 4 && writer.stats.eventsWritten >= 5,
-            5000,
+            30_000,
             10,
           );
           await writer.stop(); // waits for a round still in flight
@@ -475,11 +475,11 @@ describe(`ingest on ${process.env.DATABASE_URL ? "Postgres (COPY)" : "PGlite (IN
 
       writer.start();
       try {
-        await waitFor("drained", () => !writer.isFull, 5000, 5);
+        await waitFor("drained", () => !writer.isFull, 30_000, 5);
         expect(signals).toHaveLength(2);
         const drainedAt = Number(/drained at (\d+)/.exec(signals[1])![1]);
         expect(drainedAt).toBeLessThanOrEqual(50);
-        await waitFor("everything written", () => writer.stats.eventsWritten === 61, 5000, 5);
+        await waitFor("everything written", () => writer.stats.eventsWritten === 61, 30_000, 5);
         expect(writer.stats.backpressureEpisodes).toBe(1);
         expect(await storedEvents()).toHaveLength(61);
       } finally {

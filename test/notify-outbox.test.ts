@@ -54,7 +54,11 @@ async function receiver(answer: (n: number, body: string) => Answer) {
   };
 }
 
-async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 4000): Promise<void> {
+/**
+ * Waits for a state. The deadline only bounds a failing test: on a busy 2-core machine a worker's
+ * round can take seconds, so it is generous (a passing test never waits for it).
+ */
+async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -210,15 +214,18 @@ describe("delivery outbox", () => {
   });
 
   it("retries a receiver that hangs past the timeout", async () => {
-    const r = await serve((n) => ({ status: 200, delayMs: n === 0 ? 2000 : 0 }));
+    // the first request hangs until the receiver closes; the others are answered at once (a busy
+    // machine may still take longer than the timeout to do so, and then it is retried again)
+    const r = await serve((n) => ({ status: 200, delayMs: n === 0 ? 60_000 : 0 }));
     const hook = await webhook(r.url);
     const row = await notify(hook.id);
-    const w = worker({ timeoutMs: 200 });
+    const w = worker({ timeoutMs: 500 });
     w.start();
     await waitFor("delivery", async () => (await stateOf(row.id)).state === "delivered");
-    expect(r.received).toHaveLength(2);
+    expect(r.received.length).toBeGreaterThanOrEqual(2);
     const log = await deliveryLog(testDb.database.db, hook.id, 10);
-    expect(log[1]).toMatchObject({ statusCode: null, error: "no answer within 200 ms" });
+    expect(log.at(-1)).toMatchObject({ statusCode: null, error: "no answer within 500 ms" });
+    expect(log[0]).toMatchObject({ statusCode: 200 });
   });
 
   it("loses nothing when the worker is stopped while waiting to retry", async () => {
@@ -249,7 +256,7 @@ describe("delivery outbox", () => {
     const after = worker();
     after.start();
     // no 30 s lease to wait out: the stopped worker released the row
-    await waitFor("delivery", async () => (await stateOf(row.id)).state === "delivered", 2000);
+    await waitFor("delivery", async () => (await stateOf(row.id)).state === "delivered", 20_000);
   });
 
   it("never tells a receiver 'resolved' before the 'firing' it resolves", async () => {
@@ -274,7 +281,8 @@ describe("delivery outbox", () => {
     const fire = await notify(hook.id, "{}:{hung}", "firing");
     const resolve = await notify(hook.id, "{}:{hung}", "resolved");
     const clock = { offset: 0 };
-    const w = worker({ timeoutMs: 200, backoffBaseMs: 60_000, now: () => Date.now() + clock.offset });
+    // a timeout an immediate answer meets on a busy machine (the resolution must be delivered once)
+    const w = worker({ timeoutMs: 3000, backoffBaseMs: 60_000, now: () => Date.now() + clock.offset });
     w.start();
     await waitFor("the firing timed out", async () => (await stateOf(fire.id)).attempts === 1);
     await sleep(300);
@@ -294,22 +302,26 @@ describe("delivery outbox", () => {
       lastError: "superseded by a newer notification of its group",
     });
     const log = await deliveryLog(testDb.database.db, hook.id, 10);
-    expect(log.some((a) => a.error === "no answer within 200 ms")).toBe(true);
+    expect(log.some((a) => a.error === "no answer within 3000 ms")).toBe(true);
   });
 
   it("keeps paging a healthy receiver while another one hangs on a backlog of 70 pages", async () => {
-    const slow = await serve(() => ({ status: 200, delayMs: 3000 }));
+    // the slow receiver answers nothing until it is closed after the test
+    const slow = await serve(() => ({ status: 200, delayMs: 60_000 }));
     const fast = await serve(() => ({ status: 200 }));
     const slowHook = await webhook(slow.url);
-    for (let i = 0; i < 70; i++) await notify(slowHook.id, `{}:{broker="b${i}"}`);
-    const w = worker();
+    const backlog: number[] = [];
+    for (let i = 0; i < 70; i++) backlog.push((await notify(slowHook.id, `{}:{broker="b${i}"}`)).id);
+    const w = worker({ timeoutMs: 60_000 });
     w.start();
     await waitFor("slow requests in flight", () => slow.received.length > 0);
     const fastRow = await notify((await webhook(fast.url)).id);
-    const started = Date.now();
     w.wake();
+    // delivered while every request to the hung receiver is still in flight (none answered, none
+    // timed out), so nothing waited for the slow receiver to give up
     await waitFor("fast delivery", async () => (await stateOf(fastRow.id)).state === "delivered");
-    expect(Date.now() - started).toBeLessThan(1000);
+    const attempted = await Promise.all(backlog.map(async (id) => (await stateOf(id)).attempts));
+    expect(attempted.every((n) => n === 0)).toBe(true);
     // the hung receiver holds a few slots, not the whole worker
     expect(slow.received.length).toBe(4);
   });

@@ -8,6 +8,7 @@ import { insertEvents, insertSamples, type EventRow } from "@/db/ingest";
 import { enforceRetention } from "@/db/maintenance";
 import { DAY_MS, DAYS_AHEAD, dayStart, dropBefore, ensurePartitions, listPartitions, partitionName } from "@/db/partitions";
 import { createServerDatabase } from "./helpers/db";
+import { pgliteFromTemplate } from "./helpers/pglite-template";
 import { eventRow } from "./helpers/fixtures";
 
 /**
@@ -21,7 +22,7 @@ const PARTITIONS_TAG = "0012_partitions";
 
 async function open(backend: "pglite" | "postgres"): Promise<{ database: Database; drop(): Promise<void> }> {
   if (backend === "pglite") {
-    const database = await openDatabase({});
+    const database = await pgliteFromTemplate("empty");
     return { database, drop: () => database.close() };
   }
   const server = await createServerDatabase();

@@ -135,7 +135,11 @@ describeIf(needs({ mosquitto: true }), "exactly once from a real Mosquitto", () 
     expect(first.collector.mqttProtocol).toBe(5);
     const clients = 600; // 1200 lifecycle lines and more: past 20 in flight + 1000 queued
     await connectStorm(defaults.url, "window", clients);
-    await waitFor("the whole storm in flight to the first run", () => first.collector.counters.events >= 2 * clients, 30_000);
+    await waitFor(
+      "the whole storm in flight to the first run",
+      () => first.collector.counters.events >= 2 * clients,
+      30_000,
+    );
     await first.stop(); // a crash: its write queue is lost, nothing was acknowledged
 
     // The same session again: the broker redelivers every unacknowledged line; each is stored once.

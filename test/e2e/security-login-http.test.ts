@@ -31,7 +31,13 @@ describe("the login endpoint over HTTP", () => {
     const res = await login(PASSWORD);
     expect(res.status).toBe(200);
     const cookie = (res.headers.get("set-cookie") ?? "").split(";")[0];
-    for (const next of ["/\\evil.example", "/\t/evil.example", "/%5Cevil.example", "//evil.example", "https://evil.example/"]) {
+    for (const next of [
+      "/\\evil.example",
+      "/\t/evil.example",
+      "/%5Cevil.example",
+      "//evil.example",
+      "https://evil.example/",
+    ]) {
       const page = await fetch(`${app.url}/login?next=${encodeURIComponent(next)}`, {
         headers: { cookie },
         redirect: "manual",

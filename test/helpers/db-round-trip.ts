@@ -2,14 +2,21 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { desc, eq } from "drizzle-orm";
 import { listBrokers, upsertBroker } from "@/db/brokers";
 import { connectionEvents } from "@/db/schema";
-import { queryRows } from "@/db/client";
+import { migrateDatabase, queryRows } from "@/db/client";
 import { freshDatabase, type TestDatabase } from "./db";
+import { pgliteFromTemplate } from "./pglite-template";
 
 /** The same migrations and queries must work on embedded PGlite and on a real Postgres server. */
 export function roundTrip(backend: "pglite" | "postgres") {
   let t: TestDatabase;
   beforeAll(async () => {
-    t = await freshDatabase(backend);
+    if (backend === "postgres") t = await freshDatabase(backend);
+    else {
+      // from initdb on, so the migrations themselves are what is tested (freshDatabase copies a migrated template)
+      const database = await pgliteFromTemplate("empty");
+      await migrateDatabase(database);
+      t = { database, url: undefined, drop: () => database.close() };
+    }
   });
   afterAll(async () => {
     await t?.drop();

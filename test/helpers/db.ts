@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import postgres from "postgres";
 import { migrateDatabase, openDatabase, type Database } from "@/db/client";
+import { pgliteFromTemplate } from "./pglite-template";
 
 export interface TestDatabase {
   database: Database;
@@ -31,13 +32,12 @@ export async function createServerDatabase(
 
 /**
  * A fresh, migrated database for one test file: a new database on the server of DATABASE_URL
- * when it is set, otherwise an in-memory PGlite.
+ * when it is set, otherwise an in-memory PGlite copied from a migrated template (./pglite-template.ts).
  */
 export async function freshDatabase(backend: "auto" | "pglite" | "postgres" = "auto"): Promise<TestDatabase> {
   const usePostgres = backend === "postgres" || (backend === "auto" && !!process.env.DATABASE_URL);
   if (!usePostgres) {
-    const database = await openDatabase({});
-    await migrateDatabase(database);
+    const database = await pgliteFromTemplate("migrated");
     return { database, url: undefined, drop: () => database.close() };
   }
   const server = await createServerDatabase();

@@ -22,7 +22,9 @@ export function request(method: string, urlPath: string, who: Credentials, body?
 
 export const params = <T extends Record<string, string>>(value: T) => ({ params: Promise.resolve(value) });
 
-export async function call(response: Promise<Response> | Response): Promise<{ status: number; body: Json; text: string }> {
+export async function call(
+  response: Promise<Response> | Response,
+): Promise<{ status: number; body: Json; text: string }> {
   const res = await response;
   const text = await res.text();
   return { status: res.status, body: text ? (JSON.parse(text) as Json) : {}, text };
