@@ -265,7 +265,7 @@ export class BrokerCollector extends EventEmitter<{
     }
     await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
     // 3.1.1: a clean-session connect discards the stored session (§3.1.2.4).
-    const clean = mqtt.connect(this.broker.url, {
+    const clean = connectMqtt(this.broker.url, {
       clientId: this.broker.clientId,
       clean: true,
       protocolVersion: 4,
