@@ -10,6 +10,7 @@ const BENCHMARKS: Record<string, () => Promise<Record<string, unknown>>> = {
   ha: async () => (await import("./ha")).runHaBenchmark(),
   history: async () => (await import("./history")).runHistoryBenchmark(),
   "ingest-stages": async () => (await import("./ingest-stages")).runIngestStagesBenchmark(),
+  "promql-parse": async () => (await import("./promql-parse")).runPromqlParseBenchmark(),
   "fast-probe": async () => (await import("./fast-probe")).runFastProbeBenchmark(),
 };
 /** Benchmarks that need a Postgres server run by default only when DATABASE_URL names one. */

@@ -39,3 +39,23 @@ export function relativeTime(date: Date, now = Date.now()): string {
           : [Math.floor(abs / 86400), "d"];
   return seconds >= 0 ? `${value} ${unit} ago` : `in ${value} ${unit}`;
 }
+
+/**
+ * A clock time ("22:25") in the viewer's zone, with the date when it is not today; UTC until
+ * hydration. The exact UTC instant on hover.
+ */
+export function ClockTime({ value }: { value: string }) {
+  const [local, setLocal] = useState<string | null>(null);
+  useEffect(() => {
+    const at = new Date(value);
+    const sameDay = at.toDateString() === new Date().toDateString();
+    const time = at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    setLocal(sameDay ? time : `${at.toLocaleDateString()} ${time}`);
+  }, [value]);
+  const utc = value.replace("T", " ").replace(/:\d\d(\.\d+)?Z$/, " UTC");
+  return (
+    <time dateTime={value} title={value.replace("T", " ").replace(/\.\d+Z$/, " UTC")} suppressHydrationWarning>
+      {local ?? utc}
+    </time>
+  );
+}

@@ -148,6 +148,19 @@ export async function createAlertRule(db: Db, rule: NewAlertRuleRow): Promise<Al
   return row;
 }
 
+/**
+ * Rules imported from a rule file, all or none, skipping any whose name is taken meanwhile (the
+ * unique name index decides a race with another import): the rows stored.
+ */
+export async function importAlertRules(db: Db, rules: readonly NewAlertRuleRow[]): Promise<AlertRuleRow[]> {
+  if (rules.length === 0) return [];
+  return db
+    .insert(alertRules)
+    .values([...rules])
+    .onConflictDoNothing({ target: alertRules.name })
+    .returning();
+}
+
 /** The updated rule, or null when there is none with this id. */
 export async function updateAlertRule(
   db: Db,

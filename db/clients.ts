@@ -134,6 +134,8 @@ export const CLIENT_EVENT_FIELDS = [
   "protocolVersion",
   "keepalive",
   "sessionSeconds",
+  // the diagnosis reads it where the broker could not tell two causes apart (NATS: lib/diagnosis.ts)
+  "raw",
 ] as const satisfies readonly (keyof ConnectionEventRow)[];
 
 export type ClientEvent = Pick<ConnectionEventRow, (typeof CLIENT_EVENT_FIELDS)[number]>;

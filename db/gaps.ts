@@ -14,6 +14,11 @@ export async function openGap(db: Db, broker: string, startedAt: Date, reason: s
   await db.insert(collectorGaps).values({ broker, startedAt, reason });
 }
 
+/** A gap already over, known after the fact (a source whose history wrapped between two reads). */
+export async function recordGap(db: Db, broker: string, startedAt: Date, endedAt: Date, reason: string): Promise<void> {
+  await db.insert(collectorGaps).values({ broker, startedAt, endedAt, reason });
+}
+
 export async function closeGap(db: Db, broker: string, endedAt: Date): Promise<void> {
   await db
     .update(collectorGaps)

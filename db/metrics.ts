@@ -9,6 +9,36 @@ export interface StoredSeries {
   points: { t: number; v: number }[];
 }
 
+/** A sample a recording rule wrote (lib/alerts/engine.ts). */
+export interface RecordedSample {
+  metric: string;
+  /** without `__name__`; `broker` and `node` go to their own columns */
+  labels: Record<string, string>;
+  ts: Date;
+  value: number;
+}
+
+/**
+ * Stores a recording rule's samples like collected ones, so rules and charts read them the same
+ * way. `broker` and `node` labels become the columns of the same name, the others (`cluster`
+ * included, which fetchSeries would add back the same) stay labels. A sample already stored
+ * for the same series and second (a second round within the second) is kept as it was.
+ */
+export async function insertRecordedSamples(db: Db, samples: readonly RecordedSample[]): Promise<void> {
+  if (samples.length === 0) return;
+  const rows = samples.map(({ metric, labels, ts, value }) => {
+    const { broker = "", node = "", ...rest } = labels;
+    return { metric, broker, node, labels: rest, ts: new Date(Math.floor(ts.getTime() / 1000) * 1000), value };
+  });
+  // Chunks keep each statement under Postgres' 65,535 parameters (6 per row).
+  for (let i = 0; i < rows.length; i += 5000) {
+    await db
+      .insert(metricSamples)
+      .values(rows.slice(i, i + 5000))
+      .onConflictDoNothing();
+  }
+}
+
 /**
  * Samples of one metric in (fromMs, toMs], grouped into series labelled the way rules see them:
  * `__name__`, `broker`, `cluster` (from the broker's config), `node` where known, plus the

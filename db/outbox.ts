@@ -203,16 +203,6 @@ export interface AttemptRecord {
   staleClaimsBefore: Date;
 }
 
-/** Whether the webhook has a pending notification older than `id` (the oldest one probes the receiver). */
-export async function hasOlderPending(db: Db, webhookId: number, id: number): Promise<boolean> {
-  const [older] = await db
-    .select({ id: notifications.id })
-    .from(notifications)
-    .where(and(eq(notifications.webhookId, webhookId), eq(notifications.state, "pending"), lt(notifications.id, id)))
-    .limit(1);
-  return older !== undefined;
-}
-
 /** Writes an attempt to the delivery log and moves its notification on, in one transaction. */
 export async function recordAttempt(db: Db, r: AttemptRecord): Promise<void> {
   await db.transaction(async (tx) => {

@@ -27,6 +27,7 @@ import {
   EVENT_TYPES,
   NOTIFICATION_STATES,
   NOTIFICATION_STATUSES,
+  RECEIVER_KINDS,
   TOKEN_SCOPES,
   USER_ROLES,
   type TokenScope,
@@ -59,6 +60,10 @@ export const brokers = pgTable("brokers", {
   metricsUrl: text("metrics_url"),
   /** rabbitmq: AMQP URL (no credentials: username/password above) of the log and event exchanges */
   amqpUrl: text("amqp_url"),
+  /** nats: the HTTP monitoring port */
+  monitorUrl: text("monitor_url"),
+  /** nats: the client port where the system user logs in */
+  natsUrl: text("nats_url"),
   enabled: boolean("enabled").notNull().default(true),
   /** where the definition lives: file | ui | builtin */
   source: text("source", { enum: DEFINITION_SOURCES }).notNull().default("ui"),
@@ -305,6 +310,14 @@ export const alertRules = pgTable("alert_rules", {
     .notNull()
     .default(sql`'{}'::jsonb`),
   enabled: boolean("enabled").notNull().default(true),
+  /** "alert", or "record" for a recording rule imported from a Prometheus rule file (its name is the metric it writes) */
+  kind: text("kind").$type<"alert" | "record">().notNull().default("alert"),
+  /** the rule file group it was imported from; null for a rule made in the UI */
+  groupName: text("group_name"),
+  /** the group's `interval` in seconds; null for the default */
+  intervalSeconds: doublePrecision("interval_seconds"),
+  /** the group's `limit` (most alerts or series per evaluation); 0 for none */
+  limit: integer("limit").notNull().default(0),
   createdAt: ts("created_at").notNull().defaultNow(),
   updatedAt: ts("updated_at").notNull().defaultNow(),
 });
@@ -390,6 +403,16 @@ export const webhooks = pgTable("webhooks", {
   source: text("source", { enum: DEFINITION_SOURCES }).notNull().default("ui"),
   /** set when the receiver answered 410 Gone: delivery stops until someone re-enables it */
   disabledReason: text("disabled_reason"),
+  /** webhook | slack | teams | pagerduty | email | alertmanager (config `receivers:`, issue 23) */
+  type: text("type", { enum: RECEIVER_KINDS }).notNull().default("webhook"),
+  /** the type's fields that are not secrets (templates, e-mail addresses and SMTP server, Alertmanager URLs, …) */
+  options: jsonb("options")
+    .$type<Record<string, unknown>>()
+    .notNull()
+    .default(sql`'{}'::jsonb`),
+  /** routing: label equality and RE2 matchers an alert must meet to reach this receiver */
+  match: jsonb("match").$type<Record<string, string>>(),
+  matchRe: jsonb("match_re").$type<Record<string, string>>(),
   createdAt: ts("created_at").notNull().defaultNow(),
   updatedAt: ts("updated_at").notNull().defaultNow(),
 });

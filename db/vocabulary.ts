@@ -34,7 +34,7 @@ export const DISCONNECT_REASONS = [
 export type DisconnectReason = (typeof DISCONNECT_REASONS)[number];
 
 /** The parsers a broker can be read with. */
-export const DIALECT_NAMES = ["mosquitto", "emqx", "bundled", "hivemq", "rabbitmq"] as const;
+export const DIALECT_NAMES = ["mosquitto", "emqx", "bundled", "hivemq", "rabbitmq", "nats"] as const;
 export type DialectName = (typeof DIALECT_NAMES)[number];
 
 /** A broker's configured dialect: `auto` lets the collector pick one from what the broker publishes. */
@@ -51,6 +51,10 @@ export type BrokerStatus = (typeof BROKER_STATUSES)[number];
  */
 export const DEFINITION_SOURCES = ["file", "ui", "builtin"] as const;
 export type DefinitionSource = (typeof DEFINITION_SOURCES)[number];
+
+/** Receiver kinds (config `receivers:` type); `webhooks:` entries are `webhook`. */
+export const RECEIVER_KINDS = ["webhook", "slack", "teams", "pagerduty", "email", "alertmanager"] as const;
+export type ReceiverKind = (typeof RECEIVER_KINDS)[number];
 
 export const USER_ROLES = ["admin", "viewer"] as const;
 export type UserRole = (typeof USER_ROLES)[number];

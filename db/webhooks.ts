@@ -1,5 +1,5 @@
 import "server-only";
-import { and, asc, desc, eq, notInArray, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, notInArray, sql } from "drizzle-orm";
 import type { Db } from "./client";
 import { deliveryAttempts, notifications, webhooks, type WebhookRow } from "./schema";
 
@@ -198,4 +198,80 @@ export async function deliveryLog(db: Db, webhookId: number, limit: number): Pro
     .where(eq(deliveryAttempts.webhookId, webhookId))
     .orderBy(desc(deliveryAttempts.attemptedAt), desc(deliveryAttempts.id))
     .limit(limit);
+}
+
+/** How one webhook's deliveries are going: what the settings badge and the overview banner show. */
+export interface WebhookHealthRow {
+  webhookId: number;
+  lastAttemptAt: Date | null;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  lastDeliveredAt: Date | null;
+  /** the first attempt after the last success, when the newest attempt failed; else null */
+  failingSince: Date | null;
+  /** notifications created since `since`, delivered of all */
+  delivered: number;
+  total: number;
+  /** notifications still waiting for a retry */
+  pending: number;
+}
+
+/**
+ * Each webhook's delivery health. Per webhook: its newest attempt, its newest success, the first
+ * attempt after that success (all three walk the (webhook_id, attempted_at) index), and the
+ * notifications it was given since `since` by state.
+ */
+export async function webhookHealth(db: Db, webhookIds: readonly number[], since: Date): Promise<WebhookHealthRow[]> {
+  return Promise.all(
+    webhookIds.map(async (webhookId): Promise<WebhookHealthRow> => {
+      const ok = sql`${deliveryAttempts.statusCode} between 200 and 299`;
+      const [[last], [lastOk], counts] = await Promise.all([
+        db
+          .select({ at: deliveryAttempts.attemptedAt, statusCode: deliveryAttempts.statusCode, error: deliveryAttempts.error })
+          .from(deliveryAttempts)
+          .where(eq(deliveryAttempts.webhookId, webhookId))
+          .orderBy(desc(deliveryAttempts.attemptedAt), desc(deliveryAttempts.id))
+          .limit(1),
+        db
+          .select({ at: deliveryAttempts.attemptedAt })
+          .from(deliveryAttempts)
+          .where(and(eq(deliveryAttempts.webhookId, webhookId), ok))
+          .orderBy(desc(deliveryAttempts.attemptedAt))
+          .limit(1),
+        db
+          .select({ state: notifications.state, n: sql<number>`count(*)::int` })
+          .from(notifications)
+          .where(and(eq(notifications.webhookId, webhookId), gte(notifications.createdAt, since)))
+          .groupBy(notifications.state),
+      ]);
+      const lastFailed = last !== undefined && !(last.statusCode !== null && last.statusCode >= 200 && last.statusCode < 300);
+      let failingSince: Date | null = null;
+      if (lastFailed) {
+        const [first] = await db
+          .select({ at: deliveryAttempts.attemptedAt })
+          .from(deliveryAttempts)
+          .where(
+            and(
+              eq(deliveryAttempts.webhookId, webhookId),
+              lastOk ? gt(deliveryAttempts.attemptedAt, lastOk.at) : undefined,
+            ),
+          )
+          .orderBy(asc(deliveryAttempts.attemptedAt))
+          .limit(1);
+        failingSince = first?.at ?? last.at;
+      }
+      const count = (state: string) => counts.find((c) => c.state === state)?.n ?? 0;
+      return {
+        webhookId,
+        lastAttemptAt: last?.at ?? null,
+        lastStatusCode: last?.statusCode ?? null,
+        lastError: last?.error ?? null,
+        lastDeliveredAt: lastOk?.at ?? null,
+        failingSince,
+        delivered: count("delivered"),
+        total: counts.reduce((sum, c) => sum + c.n, 0),
+        pending: count("pending"),
+      };
+    }),
+  );
 }

@@ -106,3 +106,15 @@ export function webhookSecretAddress(url: string): string {
   const parsed = new URL(url);
   return `${parsed.origin}${parsed.pathname}`;
 }
+
+/**
+ * What a receiver's stored secrets are bound to (issue 23): for an e-mail receiver the SMTP server
+ * (`smtp://mail.example:587`, its `url`), for every HTTP receiver the URL's origin and path.
+ */
+export function receiverSecretAddress(type: string, url: string): string {
+  if (type === "email") {
+    const parsed = new URL(url);
+    return `smtp://${parsed.hostname.toLowerCase()}:${parsed.port}`;
+  }
+  return webhookSecretAddress(url);
+}

@@ -13,6 +13,15 @@
 import { formatDuration } from "@/lib/duration";
 
 import type { DisconnectReason, EventType } from "@/lib/events";
+import { NATS_CLIENT_CLOSED_MARK } from "@/lib/collector/nats";
+
+/**
+ * A tcp_closed the broker could not tell from a clean disconnect: NATS says "Client Closed" for
+ * both (docs/brokers.md, NATS), and the event says so in its raw record.
+ */
+function closeIsAmbiguous(e: DiagnosisEvent | null): boolean {
+  return e?.raw?.includes(NATS_CLIENT_CLOSED_MARK) ?? false;
+}
 
 /** The fields of a connection event the diagnosis reads (a `ConnectionEventRow` fits as it is). */
 export interface DiagnosisEvent {
@@ -29,6 +38,8 @@ export interface DiagnosisEvent {
   keepalive: number | null;
   /** on disconnected: seconds since that session's connected, as the collector measured it */
   sessionSeconds: number | null;
+  /** the stored line or payload: says where the broker could not tell two causes apart (NATS) */
+  raw?: string;
 }
 
 export type Severity = "critical" | "warning" | "info";
@@ -576,6 +587,27 @@ function regularCloses({ sessions }: Context): Finding[] {
   const keepaliveShorter = k.length > 0 && k.every((v) => v !== 0 && v < interval - tolerance(interval));
   const kText = k.length ? keepalives(k) : "keepalive unknown";
   const suggested = Math.max(1, Math.floor(interval / 2));
+  if (cluster.some((s) => closeIsAmbiguous(s.end))) {
+    // The broker cannot tell a clean DISCONNECT from a dropped socket: a client that disconnects
+    // on a schedule looks the same as an idle timer, so no timer is claimed.
+    return [
+      {
+        id: "regular-tcp-closed",
+        severity: "info",
+        title: `Connections end every ~${formatDuration(interval)} (${kText})`,
+        detail:
+          `${cluster.length} of ${closed.length} sessions lasted ${formatDuration(interval)} ± ${formatDuration(spread)}. ` +
+          "This broker (NATS) reports a clean MQTT DISCONNECT and a socket closed without one alike, so this is either " +
+          "the client disconnecting on a schedule, or something between the client and the broker (a load balancer or NAT idle timer) closing the connection.",
+        fix:
+          "Check whether the client disconnects on purpose at that interval; if it does not, look for an idle timeout " +
+          `between it and the broker shorter than 1.5 × its keepalive, and set the keepalive to at most ${suggested} s.`,
+        evidence: evidenceOf(
+          cluster.map((s) => ({ event: s.end!, summary: `closed after ${formatDuration(s.seconds!)} (clean or dropped: not reported)` })),
+        ),
+      },
+    ];
+  }
   return [
     {
       id: "regular-tcp-closed",

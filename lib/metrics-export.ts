@@ -1,8 +1,34 @@
-import { Counter, Gauge, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
 import { listBrokers } from "@/db/brokers";
+import packageJson from "@/package.json";
 import { instanceViews } from "./cluster/instances";
 import { getRuntime } from "./runtime";
-import { METRIC_HELP } from "./metrics";
+import { isCounterMetric, METRIC_HELP } from "./metrics";
+
+/**
+ * The process's own `process_*` and `nodejs_*` series (prom-client's default metrics), kept in a
+ * registry of their own that lives as long as the process: their counters and histograms must
+ * keep counting between scrapes, unlike the per-scrape registry below. One per process, on
+ * globalThis, because Next bundles each route separately (lib/runtime.ts says why).
+ */
+function processRegistry(): Registry {
+  const holder = globalThis as { __brokerwatchProcessMetrics?: Registry };
+  if (!holder.__brokerwatchProcessMetrics) {
+    const registry = new Registry();
+    collectDefaultMetrics({ register: registry });
+    // prom-client types these totals as gauges, which `promtool check metrics` refuses (a gauge
+    // named `_total`); sum(nodejs_active_handles) etc. by type carry the same number.
+    for (const name of [
+      "nodejs_active_handles_total",
+      "nodejs_active_requests_total",
+      "nodejs_active_resources_total",
+    ]) {
+      registry.removeSingleMetric(name);
+    }
+    holder.__brokerwatchProcessMetrics = registry;
+  }
+  return holder.__brokerwatchProcessMetrics;
+}
 
 /**
  * GET /metrics: the metrics of docs/contract.md §3 per broker, `ALERTS`, and the service's own
@@ -12,6 +38,13 @@ import { METRIC_HELP } from "./metrics";
 export async function renderMetrics(): Promise<{ contentType: string; body: string }> {
   const runtime = getRuntime();
   const registry = new Registry();
+  // `brokerwatch_build_info 1` with the version as labels, as Prometheus' own `prometheus_build_info`.
+  new Gauge({
+    name: "brokerwatch_build_info",
+    help: "Always 1; the labels say which brokerwatch version runs, on which Node.js",
+    labelNames: ["version", "nodejs_version"],
+    registers: [registry],
+  }).set({ version: packageJson.version, nodejs_version: process.versions.node }, 1);
   const gauges = new Map<string, Gauge>();
   const gauge = (name: string, help: string, labelNames: string[]) => {
     let g = gauges.get(name);
@@ -27,16 +60,26 @@ export async function renderMetrics(): Promise<{ contentType: string; body: stri
     c.inc(labels, value);
   };
   const brokerLabels = ["broker", "cluster", "node", "reason"];
+  const brokerCounters = new Map<string, Counter>();
+  const brokerCounter = (name: keyof typeof METRIC_HELP) => {
+    let c = brokerCounters.get(name);
+    if (!c) {
+      c = new Counter({ name, help: METRIC_HELP[name], labelNames: brokerLabels, registers: [registry] });
+      brokerCounters.set(name, c);
+    }
+    return c;
+  };
   const clusters = new Map((await listBrokers(runtime.database.db)).map((b) => [b.name, b.cluster]));
 
   for (const collector of runtime.collectors?.list() ?? []) {
     const broker = collector.broker.name;
     const cluster = clusters.get(broker) ?? "";
     for (const { metric, node, labels, value } of collector.latest.values()) {
-      gauge(metric, METRIC_HELP[metric], brokerLabels).set(
-        { broker, cluster, node, reason: labels.reason ?? "" },
-        value,
-      );
+      const seriesLabels = { broker, cluster, node, reason: labels.reason ?? "" };
+      // A broker's running total (mqtt_messages_dropped_total) is a counter, as its `_total` says:
+      // `rate()` then handles the broker's restarts as resets (docs/contract.md §3).
+      if (isCounterMetric(metric)) brokerCounter(metric).inc(seriesLabels, Math.max(0, value));
+      else gauge(metric, METRIC_HELP[metric], brokerLabels).set(seriesLabels, value);
     }
   }
   for (const [cluster, { alive, expected }] of runtime.collectors?.clusters() ?? []) {
@@ -132,5 +175,6 @@ export async function renderMetrics(): Promise<{ contentType: string; body: stri
       for (const broker of i.watching) watching.set({ instance: i.name, broker }, 1);
     }
   }
-  return { contentType: registry.contentType, body: await registry.metrics() };
+  const body = `${await registry.metrics()}\n${await processRegistry().metrics()}`;
+  return { contentType: registry.contentType, body };
 }

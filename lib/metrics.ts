@@ -24,6 +24,7 @@ export const METRIC_NAMES = [
   "mqtt_cluster_nodes_expected",
   "mqtt_disconnects_per_minute",
   "mqtt_broker_alarm",
+  "mqtt_slow_consumers_total",
 ] as const;
 
 export type MetricName = (typeof METRIC_NAMES)[number];
@@ -52,7 +53,20 @@ export const METRIC_HELP: Record<MetricName, string> = {
   mqtt_cluster_nodes_expected: "expectedNodes, else the number of brokers configured in the cluster",
   mqtt_disconnects_per_minute: "Disconnects per minute, from connection events, by reason",
   mqtt_broker_alarm: "1 while the broker has raised a resource alarm (label alarm: memory, disk, file_descriptors), else 0",
+  mqtt_slow_consumers_total:
+    "Connections the broker cut because they did not read fast enough, since it started (NATS /varz slow_consumers); a count of connections, not of messages",
 };
+
+/**
+ * Metrics that are a broker's running total, exported on /metrics with `# TYPE counter`. The
+ * `_per_second` and `_per_minute` gauges are rates brokerwatch computes from the broker's totals
+ * (docs/contract.md §3 keeps them as a convenience; promtool accepts them as gauges).
+ */
+const COUNTER_METRICS: ReadonlySet<MetricName> = new Set(["mqtt_messages_dropped_total"]);
+
+export function isCounterMetric(name: MetricName): boolean {
+  return COUNTER_METRICS.has(name);
+}
 
 export function isMetricName(name: string): name is MetricName {
   return (METRIC_NAMES as readonly string[]).includes(name);

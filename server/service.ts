@@ -21,6 +21,7 @@ import { sealStoredSecrets } from "@/lib/settings/secrets";
 import { setRuntime, type Runtime } from "@/lib/runtime";
 import { AlertEngine } from "@/lib/alerts/engine";
 import { ruleProvider } from "@/lib/alerts/rules";
+import { loadRuleFiles } from "@/lib/config/rule-files";
 import { Dispatcher } from "@/lib/notify/dispatch";
 import { DeliveryWorker } from "@/lib/notify/outbox";
 import { applyWebhookConfig } from "@/lib/notify/webhooks";
@@ -101,6 +102,9 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   // The config file first: an invalid file stops the start before anything else happens.
   const configPath = opts.configPath === undefined ? resolveConfigPath(env) : opts.configPath;
   const config = configPath ? await loadConfigFile(configPath, env) : null;
+  // Prometheus rule files: a bad rule is logged with its file:line:col and left out, never stops the start.
+  const ruleFiles = configPath ? await loadRuleFiles(config?.ruleFiles ?? [], configPath) : null;
+  for (const problem of ruleFiles?.problems ?? []) log(`brokerwatch: rule file ${problem}`);
 
   const database = await openDatabase({ url: opts.databaseUrl, dataDir: opts.dataDir }).catch((err: Error) => {
     throw new StartError(
@@ -122,7 +126,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     db,
     (config?.brokers ?? []).map((b) => brokerRow(b, secret)),
   );
-  await applyWebhookConfig(db, config?.webhooks ?? [], secret);
+  await applyWebhookConfig(db, config?.webhooks ?? [], secret, config?.receivers ?? []);
   // Secrets an earlier version stored unbound (or header values in clear) are bound to their address.
   await sealStoredSecrets(db, secret, log);
 
@@ -198,7 +202,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const dispatcher = new Dispatcher(database, dispatcherOptions);
   const engineOptions = {
     intervalMs: opts.evaluationIntervalMs,
-    rules: ruleProvider(db, config?.rules ?? []),
+    rules: ruleProvider(db, config?.rules ?? [], ruleFiles?.rules ?? []),
     onRound: (snapshot: Parameters<Dispatcher["onEvaluation"]>[0]) => {
       opts.onAlertRound?.();
       return dispatcher.onEvaluation(snapshot);

@@ -142,6 +142,28 @@ describe("saturation", () => {
   });
 });
 
+describe("a broker's series end when it goes down (staleness markers)", () => {
+  it("instant selectors drop a crashed broker at once, range functions still see its samples from before, and it comes back", async () => {
+    const fileRules = [
+      RuleSchema.parse({ alert: "Was_Busy", expr: "max_over_time(mqtt_connections_current[10m]) > 500" }),
+      RuleSchema.parse({ alert: "Is_Busy", expr: "mqtt_connections_current > 500" }),
+    ];
+    await saturated("plant-a", T0, T0 + 60 * S);
+    await sample("mqtt_broker_up", "plant-a", 0, T0 + 65 * S);
+    const h = new Harness(T0 + 70 * S, async () => loadRules({ builtins: [], fileRules, dbRules: [] }));
+    await h.start();
+    // The last count (T0 + 60 s) is inside the lookback, but the broker went down at T0 + 65 s.
+    expect(h.alert("Is_Busy")).toBeUndefined();
+    // What it did before the crash is still history, as in Prometheus.
+    expect(h.alert("Was_Busy")).toMatchObject({ labels: { broker: "plant-a" } });
+
+    // Back up and reporting: the series is live again.
+    await saturated("plant-a", T0 + 80 * S, T0 + 90 * S);
+    await h.roundAt(T0 + 95 * S);
+    expect(h.alert("Is_Busy")).toMatchObject({ labels: { broker: "plant-a" } });
+  });
+});
+
 describe("broker and cluster down", () => {
   it("MQTT_Broker_Down pages 30 s after mqtt_broker_up drops to 0, not sooner", async () => {
     for (let at = T0; at <= T0 + 30 * S; at += 5 * S) await sample("mqtt_broker_up", "plant-a", 0, at);
@@ -380,9 +402,15 @@ describe("rule errors and status", () => {
         "mqtt_memory_bytes",
       ].sort(),
     );
-    // The widest window any rule needs: 10 minutes for the range selector.
-    const [, , fromMs, toMs] = vi.mocked(fetchSeries).mock.calls.find(([, metric]) => metric === "mqtt_broker_up")!;
-    expect(toMs - fromMs).toBe(600 * S);
+    // Each metric over the widest window a rule reads it: 10 minutes for the range selector...
+    const window = (name: string) => {
+      const [, , fromMs, toMs] = vi.mocked(fetchSeries).mock.calls.find(([, metric]) => metric === name)!;
+      return toMs - fromMs;
+    };
+    expect(window("mqtt_queued_messages")).toBe(300 * S);
+    // ...and mqtt_broker_up over the widest window of all (the built-in predict_linear's hour): a
+    // broker's series end (staleness markers) at every down transition inside what any rule reads.
+    expect(window("mqtt_broker_up")).toBe(3600 * S);
   });
 });
 

@@ -23,6 +23,10 @@ function uiRule(id: number, name: string, expr: string): AlertRuleRow {
     labels: {},
     annotations: {},
     enabled: true,
+    kind: "alert",
+    groupName: null,
+    intervalSeconds: null,
+    limit: 0,
     createdAt: at,
     updatedAt: at,
   };

@@ -15,6 +15,10 @@ const uiRule = (over: Partial<AlertRuleRow> & Pick<AlertRuleRow, "name" | "expr"
   labels: {},
   annotations: {},
   enabled: true,
+  kind: "alert",
+  groupName: null,
+  intervalSeconds: null,
+  limit: 0,
   createdAt: new Date(0),
   updatedAt: new Date(0),
   ...over,
@@ -167,10 +171,10 @@ describe("rule errors at load", () => {
   it("an unsupported function is reported where it starts", () => {
     const { errors } = load(
       [],
-      [uiRule({ name: "Rated", expr: "mqtt_sessions > 1 and irate(mqtt_sessions[1m]) > 0" })],
+      [uiRule({ name: "Rated", expr: "mqtt_sessions > 1 and mad_over_time(mqtt_sessions[1m]) > 0" })],
     );
     expect(errors).toEqual([
-      expect.objectContaining({ rule: "Rated", source: "ui", position: 22, message: expect.stringContaining("irate") }),
+      expect.objectContaining({ rule: "Rated", source: "ui", position: 22, message: expect.stringContaining("mad_over_time") }),
     ]);
   });
 

@@ -117,6 +117,7 @@ webhooks:
           enabled: true,
         },
       ],
+      ruleFiles: [],
       webhooks: [
         {
           name: "ops-oncall",
@@ -127,6 +128,7 @@ webhooks:
           headers: {},
         },
       ],
+      receivers: [],
       retention: DEFAULT_RETENTION,
     });
   });
@@ -290,7 +292,9 @@ describe("error messages an operator can act on", () => {
       "14:13 webhooks[0].secret",
     ]);
     expect(error.message.split("\n")).toHaveLength(6);
-    expect(error.issues[1].message).toBe('must be one of mosquitto, emqx, bundled, hivemq, rabbitmq, auto (got "mosquito")');
+    expect(error.issues[1].message).toBe(
+      'must be one of mosquitto, emqx, bundled, hivemq, rabbitmq, auto (got "mosquito")',
+    );
     expect(error.issues[3].message).toBe("is required but missing");
   });
 
@@ -327,7 +331,7 @@ describe("error messages an operator can act on", () => {
 
   it("says the file must be a mapping when it is a list", () => {
     expect(configErrorOf("- name: plant-a\n").message).toBe(
-      "brokerwatch.yaml:1:1: the file must be a mapping with the keys brokers, rules, webhooks, retention and watchers (got a list)",
+      "brokerwatch.yaml:1:1: the file must be a mapping with the keys brokers, rules, ruleFiles, webhooks, receivers, retention and watchers (got a list)",
     );
   });
 });
@@ -496,7 +500,14 @@ describe("an empty config", () => {
     ["a file with only comments", "# brokers come later\n\n# rules: []\n"],
     ["sections whose entries are all commented out", "brokers:\n#  - name: plant-a\nrules:\nwebhooks:\nretention:\n"],
   ])("accepts %s as no brokers, rules or webhooks and default retention", (_, yaml) => {
-    expect(parse(yaml)).toEqual({ brokers: [], rules: [], webhooks: [], retention: DEFAULT_RETENTION });
+    expect(parse(yaml)).toEqual({
+      brokers: [],
+      rules: [],
+      ruleFiles: [],
+      webhooks: [],
+      receivers: [],
+      retention: DEFAULT_RETENTION,
+    });
   });
 
   it("fills broker defaults: dialect auto, enabled", () => {

@@ -1,3 +1,4 @@
+import { NATS_CLIENT_CLOSED_NOTE } from "@/lib/collector/nats";
 import { describe, expect, it } from "vitest";
 import type { DisconnectReason, EventType } from "@/lib/events";
 import {
@@ -311,6 +312,21 @@ describe("diagnosis", () => {
       expect(f.fix).toContain("at most 175 s");
       expect(f.fix).toContain("15 min");
       expect(ids(f)).toEqual(closes);
+    });
+
+    it("claims no idle timer on NATS, which reports a clean DISCONNECT and a dropped socket alike", () => {
+      const h = history();
+      let t = 0;
+      for (const length of [350, 351, 349, 352, 350, 348]) {
+        const { end } = h.session(t, length, "tcp_closed", { port: t });
+        end.raw = JSON.stringify({ server_id: "N", cid: t, reason: "Client Closed", note: NATS_CLIENT_CLOSED_NOTE });
+        t += length + 2;
+      }
+      const f = find(diagnose(h.events, NOW), "regular-tcp-closed");
+      expect(f.severity).toBe("info");
+      expect(f.title).toMatch(/^Connections end every ~5.8 min/);
+      expect(f.detail).toContain("either the client disconnecting on a schedule, or something between");
+      expect(f.detail).not.toContain("A load balancer or NAT drops");
     });
 
     it("points at a connection lifetime limit when the keepalive is far shorter than the interval", () => {

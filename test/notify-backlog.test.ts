@@ -7,9 +7,9 @@ import { freshDatabase, type TestDatabase } from "./helpers/db";
 import { startWebhookReceiver, type WebhookReceiver } from "./helpers/webhook-receiver";
 
 /**
- * A webhook receiver back from an outage gets its backlog within seconds: the oldest pending
- * notification keeps probing it at a short cap, and its first success pulls the others' retries
- * forward, rather than each waiting out a backoff that grew during the outage.
+ * A webhook receiver back from an outage gets its backlog within seconds: each notification backs
+ * off on its own jittered schedule, so among a backlog one is soon due, and its first success pulls
+ * the others' retries (to the same receiver) forward rather than each waiting out its backoff.
  */
 const SERVICE_KEY = "service-key";
 let t: TestDatabase;

@@ -30,7 +30,7 @@ function gauge(labels: Labels, v: number): Series {
 /** Evaluates with a fake store: every selector gets all stored series of its metric (a superset). */
 function run(expr: string, store: Series[], at = T, opts?: { lookbackMs?: number }): EvalResult {
   const parsed = parseExpr(expr);
-  const data = parsed.selectors.map((sel) => store.filter((s) => s.labels.__name__ === sel.metric));
+  const data = parsed.selectors.map((sel) => store.filter((s) => !sel.metric || s.labels.__name__ === sel.metric));
   return evaluate(parsed, data, at, opts);
 }
 
@@ -46,45 +46,37 @@ function scalar(expr: string): number {
   return r.value;
 }
 
-describe("refusing what the subset does not implement, with the position", () => {
-  it("names an unsupported function instead of silently evaluating something else", () => {
-    const e = refusal("histogram_quantile(0.9, mqtt_queued_messages)");
-    expect(e.message).toBe('unsupported function "histogram_quantile" at position 0');
+describe("refusing what is out of the language, with the position", () => {
+  it("names a function that is out, and why", () => {
+    const e = refusal("histogram_count(mqtt_queued_messages)");
+    expect(e.message).toBe(
+      'function "histogram_count" is not supported: native histograms are not stored by brokerwatch at position 0',
+    );
     expect(e.position).toBe(0);
-    expect(refusal("mqtt_queued_messages + irate(x[5m])").message).toBe('unsupported function "irate" at position 23');
+    expect(refusal("mqtt_queued_messages + mad_over_time(x[5m])").message).toBe(
+      'function "mad_over_time" is not supported: an experimental Prometheus feature (behind --enable-feature) at position 23',
+    );
+    expect(refusal("limitk(2, x)").reason).toBe(
+      'aggregation "limitk" is not supported: it is an experimental Prometheus feature (behind --enable-feature)',
+    );
   });
 
   it("names a function PromQL does not know at all", () => {
     expect(refusal("rat(mqtt_queued_messages[5m])").message).toBe('unknown function "rat" at position 0');
   });
 
-  it("refuses subqueries, offset, @, anchored and fill at the modifier", () => {
-    const sub = "max_over_time(mqtt_queued_messages[10m:1m])";
-    expect(refusal(sub).message).toBe(`subqueries are not supported at position ${sub.indexOf("[")}`);
-    expect(refusal("mqtt_broker_up offset 5m").message).toBe("the offset modifier is not supported at position 15");
-    expect(refusal("rate(x[5m] @ 100)").message).toBe("the @ modifier is not supported at position 11");
-    expect(refusal("x anchored").message).toBe("the anchored modifier is not supported at position 2");
-  });
-
-  it("refuses group_left/group_right: only one-to-one matching", () => {
-    const e = refusal("mqtt_connections_current / on(broker) group_left mqtt_connections_max");
-    expect(e.message).toBe("group_left is not supported (only one-to-one vector matching) at position 38");
-  });
-
-  it("refuses other aggregations and operators", () => {
-    expect(refusal("topk(3, mqtt_queued_messages)").message).toBe('unsupported aggregation "topk" at position 0');
-    expect(refusal("x atan2 y").message).toBe('unsupported operator "atan2" at position 2');
-  });
-
-  it("refuses a range selector outside the range functions, and range functions without one", () => {
-    expect(refusal("mqtt_queued_messages[5m]").reason).toMatch(
-      /^range selectors are only supported as the argument of rate/,
+  it("refuses the experimental modifiers and duration expressions at the modifier", () => {
+    expect(refusal("x anchored").message).toBe(
+      "the anchored modifier is not supported: it is an experimental Prometheus feature (behind --enable-feature) at position 2",
     );
-    expect(refusal("rate(mqtt_messages_dropped_total)").message).toBe(
-      'expected type range vector in call to function "rate", got instant vector at position 5',
-    );
-    expect(refusal("x[5m+1m]").message).toMatch(/^range selectors are only supported/);
-    expect(refusal("rate(x[5m+1m])").message).toBe("duration expressions are not supported at position 7");
+    expect(refusal("rate(x[5m+1m])").position).toBe(7);
+    expect(refusal("rate(x[5m+1m])").reason).toMatch(/^duration expressions are not supported/);
+    expect(refusal("x + fill(0) y").reason).toMatch(/^fill modifiers are not supported/);
+  });
+
+  it("refuses results a rule cannot have: range vectors and strings", () => {
+    expect(refusal("mqtt_queued_messages[5m]").reason).toMatch(/^a range vector is not a rule result/);
+    expect(refusal('"text"').reason).toMatch(/^a string is not a rule result/);
   });
 
   it("reports syntax errors at the offending offset", () => {
@@ -94,7 +86,7 @@ describe("refusing what the subset does not implement, with the position", () =>
     expect(refusal("sum(x))").message).toBe('syntax error: unexpected ")" at position 6');
   });
 
-  it("applies Prometheus' own type checks", () => {
+  it("applies Prometheus' own checks, with its messages", () => {
     expect(refusal("1 > 2").message).toBe("comparisons between scalars must use BOOL modifier at position 2");
     expect(refusal("x + bool 1").message).toBe("bool modifier can only be used on comparison operators at position 4");
     expect(refusal("1 and x").message).toBe('set operator "and" not allowed in binary scalar expression at position 0');
@@ -102,18 +94,48 @@ describe("refusing what the subset does not implement, with the position", () =>
     expect(refusal("sum(1)").message).toBe(
       "expected type instant vector in aggregation expression, got scalar at position 4",
     );
-    expect(refusal('"text"').message).toBe("string literals are not supported at position 0");
+    expect(refusal("rate(mqtt_messages_dropped_total)").message).toBe(
+      'expected type range vector in call to function "rate", got instant vector at position 5',
+    );
+    expect(refusal("x and on(a) group_left y").reason).toBe('no grouping allowed for "and" operation');
+    expect(refusal("x / on(a) group_left(a) y").reason).toBe('label "a" must not occur in ON and GROUP clause at once');
+    expect(refusal("sum(x) offset 5m").reason).toBe(
+      "offset modifier must be preceded by an instant vector selector or range vector selector or a subquery",
+    );
+    expect(refusal("x offset 1m offset 2m").reason).toBe("offset may not be set multiple times");
+    expect(refusal("rate(x[5m])[10m]").reason).toBe("ranges only allowed for vector selectors");
+    expect(refusal("x[5m][10m:]").reason).toBe("subquery is only allowed on instant vector, got range vector");
+    expect(refusal("topk(x, y)").reason).toBe("expected type scalar in aggregation parameter, got instant vector");
+    expect(refusal('count_values("a-b", x)').reason).toBe('invalid label name "a-b"');
+    expect(refusal("round(x, 1, 2)").reason).toBe('expected at most 2 argument(s) in call to "round", got 3');
+    expect(refusal('label_replace(x, "a-b", "", "c", "")').reason).toBe(
+      "invalid destination label name in label_replace(): a-b",
+    );
   });
 
-  it("refuses selectors that cannot be fetched by metric name, and bad regexes", () => {
-    expect(refusal('{broker="b1"}').message).toBe("selectors without a metric name are not supported at position 0");
-    expect(refusal('{__name__=~"mqtt_.*"}').reason).toBe('only a non-empty "=" matcher is supported for __name__');
+  it("refuses selectors that would select every series, and bad regexes", () => {
+    expect(refusal('{job=~".*"}').reason).toBe("vector selector must contain at least one non-empty matcher");
     expect(refusal('x{broker=~"("}').reason).toMatch(/^invalid regular expression "\("/);
     expect(refusal('x{broker=~"("}').position).toBe(10); // the string literal
   });
 });
 
+describe("keywords and syntax as Prometheus accepts them", () => {
+  it("reads aggregation keywords and modifiers in any case", () => {
+    const store = [gauge({ __name__: "x", job: "a" }, 1), gauge({ __name__: "x", job: "a", i: "2" }, 2)];
+    expect(samples("SUM(x) BY (job)", store)).toEqual([{ labels: { job: "a" }, value: 3 }]);
+    expect(samples("Sum By (job) (x) > BOOL 2", store)).toEqual([{ labels: { job: "a" }, value: 1 }]);
+    expect(samples("x OFFSET 0s", store)).toHaveLength(2);
+  });
+
+  it("accepts a parenthesised range selector", () => {
+    const store = [series({ __name__: "c" }, [[-60, 0], [0, 60]])];
+    expect(samples("rate((c[2m]))", store)).toEqual(samples("rate(c[2m])", store));
+  });
+});
+
 describe("what the parser hands the caller", () => {
+  const plain = { offsetSeconds: 0, at: null, reachSeconds: 0, anchorSeconds: null };
   it("lists each distinct selector once, with matchers and range, so only that data is fetched", () => {
     const p = parseExpr(
       'rate(mqtt_messages_dropped_total{broker=~"b.*"}[5m]) > 0 and on(broker) mqtt_broker_up{job!="x"} == 1 and on(broker) mqtt_broker_up{job!="x"}',
@@ -124,8 +146,9 @@ describe("what the parser hands the caller", () => {
         metric: "mqtt_messages_dropped_total",
         matchers: [{ name: "broker", op: "=~", value: "b.*" }],
         rangeSeconds: 300,
+        ...plain,
       },
-      { metric: "mqtt_broker_up", matchers: [{ name: "job", op: "!=", value: "x" }], rangeSeconds: null },
+      { metric: "mqtt_broker_up", matchers: [{ name: "job", op: "!=", value: "x" }], rangeSeconds: null, ...plain },
     ]);
   });
 
@@ -138,14 +161,21 @@ describe("what the parser hands the caller", () => {
         { name: "node", op: "=", value: "c\\d" },
       ],
       rangeSeconds: null,
+      ...plain,
     });
   });
 
-  it("gives the caller the window to fetch", () => {
+  it("gives the caller the window to fetch, moved by offset and @ and widened by subqueries", () => {
     const [instant, range] = parseExpr("x + rate(y[2m])").selectors;
     expect(selectorWindow(instant, T)).toEqual({ fromMs: T - 300 * S, toMs: T });
     expect(selectorWindow(instant, T, { lookbackMs: 60 * S })).toEqual({ fromMs: T - 60 * S, toMs: T });
     expect(selectorWindow(range, T)).toEqual({ fromMs: T - 120 * S, toMs: T });
+    const [offset] = parseExpr("rate(y[2m] offset 1h)").selectors;
+    expect(selectorWindow(offset, T)).toEqual({ fromMs: T - 3720 * S, toMs: T - 3600 * S });
+    const [at] = parseExpr("y @ 1000").selectors;
+    expect(selectorWindow(at, T)).toEqual({ fromMs: 1000 * S - 300 * S, toMs: 1000 * S });
+    const [inner] = parseExpr("max_over_time(rate(y[2m])[1h:1m])").selectors;
+    expect(selectorWindow(inner, T)).toEqual({ fromMs: T - 3720 * S, toMs: T });
   });
 
   it("throws a PromqlError when the caller supplies data for the wrong number of selectors", () => {

@@ -6,6 +6,7 @@ import { GET as getDeliveries } from "@/app/api/webhooks/[id]/deliveries/route";
 import { listAlertRules } from "@/db/alerts";
 import { deliveryAttempts, metricSamples, notifications, webhooks } from "@/db/schema";
 import { AlertEngine } from "@/lib/alerts/engine";
+import { MAX_EXPR_LENGTH } from "@/lib/alerts/promql";
 import { ruleProvider } from "@/lib/alerts/rules";
 import { apiRequest, engineRuntime } from "./helpers/route-api";
 
@@ -261,6 +262,28 @@ describe("POST /api/rules/preview", () => {
 
   it("needs a signed-in caller", async () => {
     expect((await preview("mqtt_broker_up", null)).status).toBe(401);
+  });
+
+  it("refuses 200,000 × '(' then '1' with a 400 naming the length cap (issue 18: it held the process 25 s)", async () => {
+    const res = await preview("(".repeat(200_000) + "1");
+    expect(res.status).toBe(400);
+    expect((await res.json()).error).toMatchObject({
+      parameter: "expr",
+      message: `expression is 200001 characters long, the limit is ${MAX_EXPR_LENGTH} at position ${MAX_EXPR_LENGTH}`,
+    });
+  });
+
+  it("evaluates the language beyond the old subset: offset, *_over_time, label_replace, group_left", async () => {
+    const body = await (
+      await preview(
+        'label_replace(max_over_time(mqtt_connections_current[10m] offset 1s), "site", "$1", "broker", "plant-(.*)") ' +
+          "* on(broker) group_left() count by (broker) (mqtt_connections_current)",
+      )
+    ).json();
+    expect(body.kind).toBe("result");
+    expect(body.samples).toEqual(
+      expect.arrayContaining([{ labels: { broker: "plant-a", site: "a" }, value: 3 }]),
+    );
   });
 });
 

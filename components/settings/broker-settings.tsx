@@ -31,6 +31,8 @@ const FIELDS = [
   "expectedNodes",
   "sysTopicPrefix",
   "clientId",
+  "monitorUrl",
+  "natsUrl",
 ] as const;
 type FieldName = (typeof FIELDS)[number];
 type Values = Record<FieldName, string> & { removePassword: boolean };
@@ -54,6 +56,7 @@ const DIALECTS = [
   { value: "mosquitto", label: "Mosquitto" },
   { value: "emqx", label: "EMQX" },
   { value: "bundled", label: "brokerwatch bundled (Aedes)" },
+  { value: "nats", label: "NATS (MQTT listener; read from its monitoring port)" },
 ];
 
 export function BrokerSettings({ brokers, canEdit }: { brokers: BrokerSettingsView[]; canEdit: boolean }) {
@@ -183,6 +186,8 @@ function initialValues(broker: BrokerSettingsView | null): Values {
     expectedNodes: text(broker?.expectedNodes),
     sysTopicPrefix: text(broker?.sysTopicPrefix),
     clientId: text(broker?.clientId),
+    monitorUrl: text(broker?.monitorUrl),
+    natsUrl: text(broker?.natsUrl),
     removePassword: false,
   };
 }
@@ -332,11 +337,35 @@ function BrokerForm({
           hint="How brokerwatch reads the broker's $SYS topics."
           options={DIALECTS}
         />
+        {dialect === "nats" && (
+          <>
+            <TextField
+              form={form}
+              name="monitorUrl"
+              label="Monitoring URL"
+              hint="Required for NATS: its http: monitoring port (liveness, metrics, ClientID events)."
+              inputClassName={`${inputClass} font-mono`}
+              placeholder="http://10.0.0.5:8222"
+              autoComplete="off"
+              spellCheck={false}
+            />
+            <TextField
+              form={form}
+              name="natsUrl"
+              label="NATS URL"
+              hint="Optional: the client port, for pushed events; Username/Password are then a system-account user."
+              inputClassName={`${inputClass} font-mono`}
+              placeholder="nats://10.0.0.5:4222"
+              autoComplete="off"
+              spellCheck={false}
+            />
+          </>
+        )}
         <TextField
           form={form}
           name="username"
           label="Username"
-          hint="Optional. Needs read access to $SYS/#."
+          hint={dialect === "nats" ? "With a NATS URL: a user of the system account." : "Optional. Needs read access to $SYS/#."}
           autoComplete="off"
         />
         <TextField

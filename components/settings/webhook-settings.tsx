@@ -12,6 +12,8 @@ import {
   tdClass,
 } from "@/components/ui";
 import { WebhookSchema } from "@/lib/config/schema";
+import { ClockTime } from "@/components/time";
+import type { ReceiverHealth } from "@/lib/notify/health";
 import type { WebhookSettingsView, WebhookTestResult } from "@/lib/settings/views";
 import { callApi, failureMessage } from "./api";
 import { parsePairLines } from "./pairs";
@@ -84,6 +86,11 @@ export function WebhookSettings({ webhooks, canEdit }: { webhooks: WebhookSettin
                   <div className="flex flex-wrap items-center gap-1.5">
                     <span className="font-medium">{w.name}</span>
                     <SourceBadge source={w.source} />
+                    {w.type !== "webhook" && (
+                      <Badge tone="info" title="Receiver type (brokerwatch.yaml receivers:)">
+                        {w.type}
+                      </Badge>
+                    )}
                   </div>
                   <div className="mt-0.5 text-xs text-zinc-500">
                     {w.sendResolved ? "firing and resolved" : "firing only"}
@@ -99,10 +106,20 @@ export function WebhookSettings({ webhooks, canEdit }: { webhooks: WebhookSettin
                       <Badge tone="neutral">disabled</Badge>
                     ) : stopped ? (
                       <Badge tone="bad">stopped</Badge>
+                    ) : w.health?.state === "failing" ? (
+                      <Badge tone="bad" title="The newest delivery attempt failed; notifications are retried with backoff">
+                        failing
+                      </Badge>
+                    ) : w.health?.state === "delivering" ? (
+                      <Badge tone="good" title="The newest delivery attempt was accepted">
+                        delivering
+                      </Badge>
                     ) : (
-                      <Badge tone="good">enabled</Badge>
+                      <Badge tone="neutral" title="Enabled; nothing has been sent to it yet">
+                        enabled
+                      </Badge>
                     )}
-                    {w.signed ? (
+                    {w.type !== "webhook" ? null : w.signed ? (
                       <Badge tone="info" title="Signed per Standard Webhooks with the stored whsec_ secret">
                         signed
                       </Badge>
@@ -112,6 +129,7 @@ export function WebhookSettings({ webhooks, canEdit }: { webhooks: WebhookSettin
                       </Badge>
                     )}
                   </div>
+                  {w.health && <HealthLine health={w.health} />}
                   {stopped && (
                     <p className="mt-1 max-w-xs text-xs text-red-700 dark:text-red-400" data-testid="disabled-reason">
                       {w.disabledReason}. Nothing is delivered until it is re-enabled.
@@ -436,5 +454,28 @@ function WebhookForm({
         />
       </div>
     </SettingsFormFrame>
+  );
+}
+
+/** "failing since 22:25 · 0/12 delivered · HTTP 500" (counts over the last 24 h). */
+export function HealthLine({ health: h }: { health: ReceiverHealth }) {
+  if (h.total === 0 && h.state !== "failing") return null;
+  const counts = `${h.delivered}/${h.total} delivered`;
+  return (
+    <p
+      className={`mt-1 max-w-xs text-xs ${h.state === "failing" ? "text-red-700 dark:text-red-400" : "text-zinc-500"}`}
+      data-testid="receiver-health"
+      title="Notifications of the last 24 hours"
+    >
+      {h.state === "failing" && h.failingSince ? (
+        <>
+          failing since <ClockTime value={h.failingSince} /> · {counts}
+          {h.lastProblem && ` · ${h.lastProblem}`}
+          {h.pending > 0 && ` · ${h.pending} waiting to retry`}
+        </>
+      ) : (
+        counts
+      )}
+    </p>
   );
 }

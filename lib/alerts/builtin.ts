@@ -14,6 +14,14 @@ export interface RuleDefinition {
   keepFiringForSeconds: number;
   labels: Labels;
   annotations: Labels;
+  /** "record" for a recording rule (from a Prometheus rule file); alerting rule when absent */
+  kind?: "alert" | "record";
+  /** the rule file group it came from, for the export (lib/alerts/rule-file.ts) */
+  group?: string | null;
+  /** the group's `interval`: how often a recording rule records; null for the default */
+  intervalSeconds?: number | null;
+  /** the group's `limit`: the most alerts or series one evaluation may produce; 0 for none */
+  limit?: number;
 }
 
 /**

@@ -15,8 +15,10 @@
 import type { Database } from "@/db/client";
 import type { NotifyAlert } from "@/lib/notify/format";
 import { deleteAlertStates, loadAlertStates, saveRound, type RoundChanges } from "@/db/alerts";
+import { insertRecordedSamples, type RecordedSample } from "@/db/metrics";
 import { EvaluationData } from "./data";
-import { evaluate, type Labels } from "./promql";
+import { evaluate, type EvalResult, type Labels } from "./promql";
+import { DEFAULT_GROUP_INTERVAL_SECONDS } from "./rule-file";
 import { ruleViews, type RuleStatus, type RuleView } from "./rule-view";
 import type { LoadedRules } from "./rules";
 import {
@@ -81,6 +83,14 @@ export interface EngineMetrics {
  */
 const FOR_OUTAGE_TOLERANCE_MS = 60 * 60 * 1000;
 
+/**
+ * The most series one recording rule may write per evaluation: past it the rule fails with an
+ * error and writes nothing (Prometheus' group `limit` does the same, lower, when set). Every
+ * series is a row per interval in metric_samples, so a `sum by (clientid)` by mistake must not
+ * flood the store.
+ */
+export const MAX_RECORDED_SERIES = 10_000;
+
 export class AlertEngine {
   private readonly intervalMs: number;
   private readonly now: () => number;
@@ -89,6 +99,8 @@ export class AlertEngine {
   private loaded: LoadedRules = { rules: [], errors: [], disabled: [] };
   private readonly status = new Map<string, RuleStatus>();
   private readonly failures = new Map<string, number>();
+  /** When each recording rule last recorded, so it records once per its group's interval. */
+  private readonly lastRecordedAt = new Map<string, number>();
   private lastRoundSeconds: number | null = null;
   private timer: NodeJS.Timeout | null = null;
   private inFlight: Promise<void> | null = null;
@@ -230,17 +242,29 @@ export class AlertEngine {
       const started = performance.now();
       const prev = this.states.get(rule.name) ?? {};
       let error: string | null = null;
+      if (rule.kind === "record" && !this.recordingDue(rule.name, rule.intervalSeconds ?? null, nowMs)) {
+        // Not due: its last evaluation stands, and the alerting rules read what it stored then.
+        const last = this.status.get(rule.name);
+        if (last) changes.ruleStatus.push({ rule: rule.name, ...last });
+        continue;
+      }
       try {
         const result = evaluate(rule.parsed, await data.forExpr(rule.parsed), nowMs);
-        if (result.kind === "error") {
+        if (rule.kind === "record") {
+          error = await this.record(rule, result, nowMs, data);
+          this.lastRecordedAt.set(rule.name, nowMs);
+        } else if (result.kind === "error") {
           error = result.message;
         } else {
           // A scalar result is one sample without labels (rules/manager.go EngineQueryFunc).
           const samples = result.kind === "scalar" ? [{ labels: {}, value: result.value }] : result.samples;
-          const stepped = step(prev, rule, samples, nowMs);
+          const stepped =
+            rule.limit && samples.length > rule.limit
+              ? { error: `exceeded limit of ${rule.limit} alerts (the group's limit): ${samples.length} samples` }
+              : step(prev, rule, samples, nowMs);
           if (stepped.error) {
             error = stepped.error;
-          } else {
+          } else if ("next" in stepped) {
             recordTransitions(changes, rule.name, stepped.next, stepped.transitions);
             next.set(rule.name, stepped.next);
           }
@@ -288,6 +312,46 @@ export class AlertEngine {
       }
     }
     this.lastRoundSeconds = (performance.now() - roundStarted) / 1000;
+  }
+
+  /** A recording rule records at its group's interval (60 s when the group sets none), at most every round. */
+  private recordingDue(rule: string, intervalSeconds: number | null, nowMs: number): boolean {
+    const last = this.lastRecordedAt.get(rule);
+    const intervalMs = (intervalSeconds ?? DEFAULT_GROUP_INTERVAL_SECONDS) * 1000;
+    // Half a round of slack: rounds drift by milliseconds, and a 1 s group must not record every other round.
+    return last === undefined || nowMs - last >= intervalMs - this.intervalMs / 2;
+  }
+
+  /**
+   * Stores a recording rule's result as samples of the metric it names (rules/recording.go): the
+   * series' labels without `__name__`, with the rule's labels set over them. Returns the error
+   * that kept it from recording, or null. Alerting rules later in the round read the new samples.
+   */
+  private async record(
+    rule: { name: string; labels: Labels; limit?: number },
+    result: EvalResult,
+    nowMs: number,
+    data: EvaluationData,
+  ): Promise<string | null> {
+    if (result.kind === "error") return result.message;
+    const samples = result.kind === "scalar" ? [{ labels: {}, value: result.value }] : result.samples;
+    const limit = rule.limit ? Math.min(rule.limit, MAX_RECORDED_SERIES) : MAX_RECORDED_SERIES;
+    if (samples.length > limit) {
+      return `exceeded limit of ${limit} series${rule.limit ? " (the group's limit)" : ""}: the expression returned ${samples.length}; nothing was recorded`;
+    }
+    const seen = new Set<string>();
+    const rows: RecordedSample[] = [];
+    for (const sample of samples) {
+      const { __name__: _name, ...labels } = sample.labels;
+      Object.assign(labels, rule.labels);
+      const key = JSON.stringify(Object.entries(labels).sort());
+      if (seen.has(key)) return "vector contains metrics with the same labelset after applying rule labels";
+      seen.add(key);
+      rows.push({ metric: rule.name, labels, ts: new Date(nowMs), value: sample.value });
+    }
+    await insertRecordedSamples(this.database.db, rows);
+    data.forget(rule.name);
+    return null;
   }
 
   private snapshot(states: ReadonlyMap<string, AlertStateMap>, resolved: RoundChanges["resolved"]): NotifyAlert[] {

@@ -151,7 +151,17 @@ export function ruleProblem(input: RuleCreateInput): RuleProblem | null {
     }
   }
   const now = new Date();
-  const row: AlertRuleRow = { id: 0, ...ruleRowValues(input), enabled: true, createdAt: now, updatedAt: now };
+  const row: AlertRuleRow = {
+    id: 0,
+    ...ruleRowValues(input),
+    enabled: true,
+    kind: "alert",
+    groupName: null,
+    intervalSeconds: null,
+    limit: 0,
+    createdAt: now,
+    updatedAt: now,
+  };
   const [error] = loadRules({ builtins: [], fileRules: [], dbRules: [row] }).errors;
   return error ? { parameter: "body", message: error.message, position: error.position } : null;
 }
@@ -244,7 +254,7 @@ export async function previewExpr(database: Database, parsed: ParsedExpr, nowMs:
       matched: run(
         selector.rangeSeconds === null
           ? { kind: "selector", selector: index }
-          : { kind: "range", fn: "max_over_time", selector: index },
+          : { kind: "call", fn: "max_over_time", args: [{ kind: "matrix", selector: index }], type: "vector" },
       ).length,
     })),
   };
@@ -258,5 +268,7 @@ function withoutName(labels: Labels): Labels {
 function selectorText(selector: ParsedExpr["selectors"][number]): string {
   const matchers = selector.matchers.map((m) => `${m.name}${m.op}${JSON.stringify(m.value)}`);
   const range = selector.rangeSeconds === null ? "" : `[${selector.rangeSeconds}s]`;
-  return `${selector.metric}${matchers.length ? `{${matchers.join(", ")}}` : ""}${range}`;
+  const offset = selector.offsetSeconds ? ` offset ${selector.offsetSeconds}s` : "";
+  const at = selector.at === null ? "" : ` @ ${typeof selector.at === "number" ? selector.at : `${selector.at}()`}`;
+  return `${selector.metric}${matchers.length || !selector.metric ? `{${matchers.join(", ")}}` : ""}${range}${offset}${at}`;
 }

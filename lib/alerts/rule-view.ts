@@ -18,6 +18,14 @@ export interface RuleView {
   keepFiringForSeconds: number;
   labels: Labels;
   annotations: Labels;
+  /** "record" for a recording rule: its name is the metric it writes, it has no alerts */
+  kind: "alert" | "record";
+  /** the rule file group it was imported from; null otherwise */
+  group: string | null;
+  /** the group's interval in seconds; null for the default */
+  intervalSeconds: number | null;
+  /** the group's limit; 0 for none */
+  limit: number;
   /** Prometheus' rule state: the most severe state of its alerts. */
   state: "inactive" | "pending" | "firing";
   alerts: { pending: number; firing: number };
@@ -64,6 +72,10 @@ export function ruleViews({ loaded, states, status: statuses }: EngineSnapshot):
     const status = kind === "evaluated" ? statuses.get(definition.name) : undefined;
     return {
       ...definition,
+      kind: definition.kind ?? "alert",
+      group: definition.group ?? null,
+      intervalSeconds: definition.intervalSeconds ?? null,
+      limit: definition.limit ?? 0,
       source,
       enabled: kind !== "disabled",
       state: firing > 0 ? "firing" : pending > 0 ? "pending" : "inactive",

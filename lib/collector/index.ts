@@ -5,6 +5,7 @@ import { EMQX_METRICS, createEmqxDialect } from "./emqx";
 import { HIVEMQ_METRICS, createHivemqDialect } from "./hivemq";
 import { RABBITMQ_METRICS, createRabbitMqDialect } from "./rabbitmq";
 import { MOSQUITTO_METRICS, createMosquittoDialect } from "./mosquitto";
+import { NATS_METRICS, createNatsDialect } from "./nats";
 import type { Dialect, DialectName } from "./types";
 
 /** What each dialect can read off its broker (`auto` becomes one of these). */
@@ -14,14 +15,15 @@ export const DIALECT_METRICS: Readonly<Record<DialectName, readonly MetricName[]
   bundled: BUNDLED_METRICS,
   hivemq: HIVEMQ_METRICS,
   rabbitmq: RABBITMQ_METRICS,
+  nats: NATS_METRICS,
 };
 
 /**
  * Dialects of brokers without `$SYS`: read by the scrape collector (scrape.ts) from `metricsUrl`
- * (and, for RabbitMQ, `amqpUrl`), not over MQTT. Their log lines may also be shipped to
+ * (and, for RabbitMQ, `amqpUrl`; for NATS, `monitorUrl` and `natsUrl`), not over MQTT. Their log lines may also be shipped to
  * `POST /api/brokers/{name}/log`.
  */
-export const SCRAPE_DIALECTS: readonly DialectName[] = ["hivemq", "rabbitmq"];
+export const SCRAPE_DIALECTS: readonly DialectName[] = ["hivemq", "rabbitmq", "nats"];
 
 export function isScrapeDialect(name: string): boolean {
   return (SCRAPE_DIALECTS as readonly string[]).includes(name);
@@ -56,6 +58,8 @@ export function createDialect(name: DialectSetting): Dialect {
       return createHivemqDialect();
     case "rabbitmq":
       return createRabbitMqDialect();
+    case "nats":
+      return createNatsDialect();
     case "auto":
       return createAutoDialect();
   }

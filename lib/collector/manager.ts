@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import type { Database } from "@/db/client";
 import { listBrokers, setBrokerStatus, updateBrokerDetection } from "@/db/brokers";
-import { openGap } from "@/db/gaps";
+import { openGap, recordGap } from "@/db/gaps";
 import { brokersSeenUpByOthers, forgetObservations, mergeBrokerStatus, recordObservation } from "@/db/observations";
 import type { EventRow, SampleRow } from "@/db/ingest";
 import type { BrokerRow } from "@/db/schema";
@@ -98,6 +98,8 @@ function connectionKey(b: BrokerRow, secret: string): string {
     b.maxConnections,
     b.metricsUrl,
     b.amqpUrl,
+    b.monitorUrl,
+    b.natsUrl,
   ]);
 }
 
@@ -363,6 +365,7 @@ export class CollectorManager extends EventEmitter<{
     if (collector instanceof BrokerCollector)
       collector.on("heartbeat", (beat) => this.emit("heartbeat", broker.name, beat));
     collector.on("events", (events) => this.countDisconnects(broker.name, events));
+    if (collector instanceof ScrapeCollector) collector.on("gap", (gap) => void this.recordMissed(gap));
     collector.on("version", (version) => void this.detection(broker.name, { version }));
     collector.on("detected", (dialect) => void this.detection(broker.name, { detectedDialect: dialect }));
     if (this.writer.isFull) collector.pause();
@@ -396,8 +399,26 @@ export class CollectorManager extends EventEmitter<{
     const timing = this.opts.timing ?? DEFAULT_TIMING;
     // Brokers without $SYS (rabbitmq, hivemq) are scraped, not subscribed to: scrape.ts
     return isScrapeDialect(broker.dialect)
-      ? new ScrapeCollector({ ...collected, metricsUrl: broker.metricsUrl, amqpUrl: broker.amqpUrl }, this.writer, timing, this.log)
+      ? new ScrapeCollector(
+          {
+            ...collected,
+            metricsUrl: broker.metricsUrl,
+            amqpUrl: broker.amqpUrl,
+            monitorUrl: broker.monitorUrl,
+            natsUrl: broker.natsUrl,
+          },
+          this.writer,
+          timing,
+          this.log,
+        )
       : new BrokerCollector(collected, this.writer, timing, this.log);
+  }
+
+  /** A source knows it missed events (a NATS ring that wrapped): kept as a closed gap, shown where history is. */
+  private async recordMissed(gap: { broker: string; from: Date; to: Date; why: string }): Promise<void> {
+    await recordGap(this.database.db, gap.broker, gap.from, gap.to, gap.why).catch((err: Error) =>
+      this.log(`brokerwatch: recording a gap for ${gap.broker} failed: ${err.message}`),
+    );
   }
 
   private async detection(name: string, change: Parameters<typeof updateBrokerDetection>[2]): Promise<void> {

@@ -1,6 +1,8 @@
 import "@/lib/zod-browser";
 import { z } from "zod";
 import type { DialectName } from "../collector/types";
+import { validateTemplate } from "../alerts/template";
+import { compileLabelRegex } from "../alerts/promql/regex";
 
 /**
  * The shape of `brokerwatch.yaml` (docs/contract.md §2) as zod schemas, and the
@@ -14,7 +16,7 @@ import type { DialectName } from "../collector/types";
  */
 
 /** `auto` lets the collector pick the dialect from what the broker publishes. */
-import { BROKER_DIALECTS, type BrokerDialect } from "@/db/vocabulary";
+import { BROKER_DIALECTS, RECEIVER_KINDS, type BrokerDialect, type ReceiverKind } from "@/db/vocabulary";
 export { BROKER_DIALECTS, type BrokerDialect };
 
 /** The rules shipped on by default (docs/contract.md §6); a config rule with one of these names replaces it. */
@@ -216,6 +218,20 @@ const amqpUrl = urlWithScheme(
   "must not contain a user name or password; put them in username: and password:, which are never shown",
 );
 
+/** `monitorUrl` of a NATS server: its HTTP monitoring port (`http:` in nats-server.conf). */
+const monitorUrl = urlWithScheme(
+  WEBHOOK_URL_SCHEMES,
+  "must be the http:// or https:// URL of the NATS server's monitoring port, like http://nats:8222",
+  "must not contain a user name or password (the monitoring port has no authentication)",
+);
+
+/** `natsUrl` of a NATS server: its client port, where the system user (`username:` / `password:`) logs in. */
+const natsUrl = urlWithScheme(
+  ["nats:", "tls:"],
+  "must be a nats:// or tls:// URL of the NATS server's client port, like nats://nats:4222",
+  "must not contain a user name or password; put the system user in username: and password:, which are never shown",
+);
+
 const webhookUrl = urlWithScheme(
   WEBHOOK_URL_SCHEMES,
   "must be an http:// or https:// URL",
@@ -317,6 +333,10 @@ export const BrokerSchema = z.strictObject({
   metricsUrl: metricsUrl.optional(),
   /** rabbitmq: the AMQP URL whose `amq.rabbitmq.log` / `amq.rabbitmq.event` exchanges it consumes */
   amqpUrl: amqpUrl.optional(),
+  /** nats: the HTTP monitoring port (liveness, metrics, ClientID events from /connz) */
+  monitorUrl: monitorUrl.optional(),
+  /** nats: the client port where the system user receives pushed connect/disconnect events */
+  natsUrl: natsUrl.optional(),
 });
 export type BrokerConfig = z.output<typeof BrokerSchema>;
 
@@ -345,6 +365,25 @@ export const BrokerEntrySchema = BrokerSchema.superRefine((broker, ctx) => {
       code: "custom",
       path: ["amqpUrl"],
       message: `is read only for dialect rabbitmq (this broker is ${broker.dialect})`,
+    });
+  }
+  if (broker.dialect === "nats" && !broker.monitorUrl) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["monitorUrl"],
+      message: "is required for dialect nats: the server's HTTP monitoring port, like http://nats:8222",
+    });
+  }
+  for (const key of ["monitorUrl", "natsUrl"] as const) {
+    if (broker[key] && broker.dialect !== "nats") {
+      ctx.addIssue({ code: "custom", path: [key], message: `is read only for dialect nats (this broker is ${broker.dialect})` });
+    }
+  }
+  if (broker.natsUrl && !broker.username) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["username"],
+      message: "is required with natsUrl: a user of the server's system account, which receives the connect and disconnect events",
     });
   }
 });
@@ -458,6 +497,115 @@ export const WebhookSchema = webhookFields.transform(({ repeatInterval, groupWai
 }));
 export type WebhookConfig = z.output<typeof WebhookSchema>;
 
+/** Receiver routing regexes compile as Alertmanager's do: anchored, RE2 (linear time). */
+function isValidRoutingRegex(source: string): boolean {
+  try {
+    compileLabelRegex(source, { dotAll: false });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// receivers: (issue 23) — the signed webhook and the receivers teams already run
+
+/** The receiver kinds of `receivers:`; `webhooks:` entries are `webhook` ones. */
+export const RECEIVER_TYPES = RECEIVER_KINDS;
+export type ReceiverType = ReceiverKind;
+
+/** PagerDuty Events API v2 severities (payload.severity). */
+export const PAGERDUTY_SEVERITIES = ["critical", "error", "warning", "info"] as const;
+export const PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue";
+
+const templateText = z.string().superRefine((template, ctx) => {
+  const problem = validateTemplate(template);
+  if (problem !== null) ctx.addIssue({ code: "custom", message: `is not a valid template: ${problem}` });
+});
+
+const labelRegexText = z.string().superRefine((source, ctx) => {
+  if (!isValidRoutingRegex(source)) ctx.addIssue({ code: "custom", message: "is not a valid RE2 regular expression" });
+});
+
+/** Fields every receiver takes: delivery grouping as for webhooks, routing, and the message templates. */
+const receiverCommonFields = {
+  name: objectName,
+  sendResolved: onOff.default(true),
+  enabled: onOff.default(true),
+  groupBy: z.array(labelName).optional(),
+  repeatInterval: positiveDurationSeconds.optional(),
+  groupWait: durationSeconds.optional(),
+  /** routing: only alerts whose labels equal these (Alertmanager route `match:`) */
+  match: z.record(labelName, z.string()).optional(),
+  /** routing: only alerts whose labels fully match these RE2 expressions (route `match_re:`) */
+  matchRe: z.record(labelName, labelRegexText).optional(),
+  /** the message's title (Slack header, Teams card title, PagerDuty summary, e-mail subject); a template */
+  title: templateText.optional(),
+  /** text above the list of alerts; a template */
+  body: templateText.optional(),
+};
+
+const receiverVariants = z.discriminatedUnion(
+  "type",
+  [
+    z.strictObject({
+      ...receiverCommonFields,
+      type: z.literal("webhook"),
+      url: webhookUrl,
+      secret: webhookSecret.optional(),
+      headers: z
+        .record(headerName, headerValue)
+        .nullish()
+        .transform((headers) => headers ?? {}),
+    }),
+    z.strictObject({ ...receiverCommonFields, type: z.literal("slack"), url: webhookUrl }),
+    z.strictObject({ ...receiverCommonFields, type: z.literal("teams"), url: webhookUrl }),
+    z.strictObject({
+      ...receiverCommonFields,
+      type: z.literal("pagerduty"),
+      /** the integration's routing key: a credential, stored encrypted */
+      routingKey: secretText.min(1, { error: "is required: the Events API v2 integration key" }),
+      url: webhookUrl.default(PAGERDUTY_EVENTS_URL),
+      /** payload.severity when the alert has no matching `severity` label */
+      severity: z.enum(PAGERDUTY_SEVERITIES).default("error"),
+    }),
+    z.strictObject({
+      ...receiverCommonFields,
+      type: z.literal("email"),
+      to: z.union([nonEmptyText, z.array(nonEmptyText).min(1)]).transform((to) => (Array.isArray(to) ? to : [to])),
+      from: nonEmptyText,
+      smtp: z.strictObject({
+        host: nonEmptyText,
+        port: z.number().int().min(1).max(65535).optional(),
+        /** starttls: plain connection upgraded (required) with STARTTLS, port 587; tls: TLS from the first byte, port 465; none: no TLS */
+        tls: z.enum(["starttls", "tls", "none"]).default("starttls"),
+        username: nonEmptyText.optional(),
+        /** stored encrypted, bound to the SMTP server's host and port */
+        password: secretText.optional(),
+        /** false accepts a certificate that does not verify (a self-signed relay) */
+        verifyCertificate: onOff.default(true),
+      }),
+    }),
+    z.strictObject({
+      ...receiverCommonFields,
+      type: z.literal("alertmanager"),
+      /** one or more Alertmanagers; each gets every alert (POST /api/v2/alerts), as Prometheus sends */
+      urls: z.union([webhookUrl, z.array(webhookUrl).min(1)]).transform((u) => (Array.isArray(u) ? u : [u])),
+    }),
+  ],
+  {
+    error: (issue) =>
+      issue.code === "invalid_union" ? `must be one of ${RECEIVER_TYPES.join(", ")}` : undefined,
+  },
+);
+
+export const ReceiverSchema = receiverVariants.transform(({ repeatInterval, groupWait, ...receiver }) => ({
+  ...receiver,
+  repeatIntervalSeconds: repeatInterval,
+  groupWaitSeconds: groupWait,
+}));
+export type ReceiverConfig = z.output<typeof ReceiverSchema>;
+
 const retentionFields = z.strictObject({
   rawSamples: positiveDurationSeconds.prefault("7d"),
   rollups: positiveDurationSeconds.prefault("400d"),
@@ -492,14 +640,17 @@ export const BrokerwatchConfigSchema = z.strictObject(
   {
     brokers: listOf(BrokerEntrySchema),
     rules: listOf(RuleSchema),
+    /** Prometheus rule files (globs, relative to this file) read at start: lib/config/rule-files.ts */
+    ruleFiles: listOf(z.string().trim().min(1, { error: "must be a file name or glob" })),
     webhooks: listOf(WebhookSchema),
+    receivers: listOf(ReceiverSchema),
     retention: RetentionSchema,
     watchers: WatchersSchema,
   },
   {
     error: (issue) =>
       issue.code === "invalid_type"
-        ? `the file must be a mapping with the keys brokers, rules, webhooks, retention and watchers (got ${describeValue(issue.input)})`
+        ? `the file must be a mapping with the keys brokers, rules, ruleFiles, webhooks, receivers, retention and watchers (got ${describeValue(issue.input)})`
         : undefined,
   },
 );
@@ -513,6 +664,7 @@ export function allowedKeysAt(path: readonly PropertyKey[]): readonly string[] {
     if (path[0] === "brokers") return Object.keys(BrokerSchema.shape);
     if (path[0] === "rules") return Object.keys(ruleFields.shape);
     if (path[0] === "webhooks") return Object.keys(webhookFields.shape);
+    if (path[0] === "receivers") return ["type", ...new Set(receiverVariants.options.flatMap((o) => Object.keys(o.shape)))];
   }
   return [];
 }
@@ -535,25 +687,30 @@ export function findDuplicateNames(document: unknown): DuplicateName[] {
   const lists = [
     { key: "brokers", what: "broker", nameKeys: ["name"] },
     { key: "webhooks", what: "webhook", nameKeys: ["name"] },
+    // one name space with webhooks: both are receivers, named in the delivery log
+    { key: "receivers", what: "receiver", nameKeys: ["name"], namespace: "webhooks" },
     { key: "rules", what: "rule", nameKeys: ["alert", "name"] },
-  ];
-  for (const { key, what, nameKeys } of lists) {
+  ] as { key: string; what: string; nameKeys: string[]; namespace?: string }[];
+  const namespaces = new Map<string, Map<string, string>>();
+  for (const { key, what, nameKeys, namespace } of lists) {
     const entries = sections[key];
     if (!Array.isArray(entries)) continue;
-    const firstIndexByName = new Map<string, number>();
+    const space = namespace ?? key;
+    if (!namespaces.has(space)) namespaces.set(space, new Map());
+    const firstByName = namespaces.get(space)!;
     entries.forEach((entry, index) => {
       if (typeof entry !== "object" || entry === null) return;
       const fields = entry as Record<string, unknown>;
       const nameKey = nameKeys.find((k) => typeof fields[k] === "string");
       if (nameKey === undefined) return;
       const name = fields[nameKey] as string;
-      const first = firstIndexByName.get(name);
+      const first = firstByName.get(name);
       if (first === undefined) {
-        firstIndexByName.set(name, index);
+        firstByName.set(name, `${key}[${index}]`);
       } else {
         duplicates.push({
           path: [key, index, nameKey],
-          message: `duplicate ${what} name ${describeValue(name)}: ${key}[${first}] already uses it`,
+          message: `duplicate ${what} name ${describeValue(name)}: ${first} already uses it`,
         });
       }
     });

@@ -31,7 +31,8 @@ import {
   type WebhookMessage,
 } from "./format";
 import { enqueue } from "./outbox";
-import { isSilenced, type Silence } from "./silences";
+import { ALERTMANAGER_RESEND_SECONDS, renderBody, type ReceiverOptions } from "./receivers";
+import { isSilenced, routesTo, type Silence } from "./silences";
 
 export type { NotifyAlert } from "./format";
 
@@ -44,7 +45,14 @@ export const DEFAULT_REPEAT_INTERVAL_SECONDS = 4 * 3600;
 export type PlanWebhook = Pick<
   WebhookRow,
   "id" | "name" | "sendResolved" | "groupBy" | "groupWaitSeconds" | "repeatIntervalSeconds"
->;
+> &
+  Partial<Pick<WebhookRow, "type" | "match" | "matchRe">>;
+
+/** The repeat interval of a receiver that does not set one: Alertmanager hears every minute while firing. */
+export function repeatIntervalOf(webhook: Pick<PlanWebhook, "repeatIntervalSeconds" | "type">): number {
+  if (webhook.repeatIntervalSeconds !== null) return webhook.repeatIntervalSeconds;
+  return webhook.type === "alertmanager" ? ALERTMANAGER_RESEND_SECONDS : DEFAULT_REPEAT_INTERVAL_SECONDS;
+}
 
 /** What a webhook last heard about one group: Alertmanager's notification log entry. */
 export interface GroupState {
@@ -99,7 +107,8 @@ export function plan(input: PlanInput): Plan {
   const result: Plan = { notifications: [], groupStates: [] };
   const stored = new Map(input.groups.map((g) => [`${g.webhookId} ${g.groupKey}`, g]));
   for (const webhook of input.webhooks) {
-    const groups = groupAlerts(input.alerts, webhook.groupBy ?? DEFAULT_GROUP_BY);
+    const routed = input.alerts.filter((alert) => routesTo(webhook, alert.labels));
+    const groups = groupAlerts(routed, webhook.groupBy ?? DEFAULT_GROUP_BY);
     for (const [groupKey, group] of groups) {
       const prev = stored.get(`${webhook.id} ${groupKey}`) ?? {
         webhookId: webhook.id,
@@ -171,7 +180,7 @@ function planGroup(
   const firingKeys = firing.map(alertKey).sort();
 
   const groupWaitMs = (webhook.groupWaitSeconds ?? DEFAULT_GROUP_WAIT_SECONDS) * 1000;
-  const repeatMs = (webhook.repeatIntervalSeconds ?? DEFAULT_REPEAT_INTERVAL_SECONDS) * 1000;
+  const repeatMs = repeatIntervalOf(webhook) * 1000;
   const since = (t: Date) => now.getTime() - t.getTime();
   const reason = ((): NotifyReason | null => {
     if (resolved.length > 0 && webhook.sendResolved) {
@@ -300,8 +309,19 @@ export class Dispatcher {
     // Enqueue first, then store the group states: a crash in between re-plans the same notifications
     // on restart, and their dedupKeys make the second enqueue a no-op. The reverse order could lose a page.
     let enqueued = 0;
+    const byId = new Map(hooks.map((h) => [h.id, h]));
     for (const n of decided.notifications) {
-      const body = JSON.stringify(n.message);
+      const hook = byId.get(n.webhookId)!;
+      const body = renderBody(
+        {
+          type: hook.type,
+          name: hook.name,
+          options: hook.options as ReceiverOptions,
+          repeatIntervalSeconds: repeatIntervalOf(hook),
+        },
+        n.message,
+        snapshot.now,
+      );
       const added = await enqueue(db, {
         webhookId: n.webhookId,
         dedupKey: n.dedupKey,

@@ -9,7 +9,6 @@ import type { Database, Db } from "@/db/client";
 import {
   claimDueNotifications,
   countPendingNotifications,
-  hasOlderPending,
   insertNotification,
   recordAttempt,
   supersedeNotifications,
@@ -18,7 +17,9 @@ import {
   type ClaimedNotification,
 } from "@/db/outbox";
 import type { WebhookRow } from "@/db/schema";
-import { decryptHeaderValues, decryptSecret, webhookSecretAddress } from "@/lib/crypto";
+import { decryptHeaderValues, decryptSecret, receiverSecretAddress } from "@/lib/crypto";
+import type { ReceiverOptions } from "./receivers";
+import { sendEmail, type SmtpAnswer } from "./transports";
 import { egressFetch } from "../egress";
 import { responseSnippet } from "./response";
 import type { NotificationStatus } from "./format";
@@ -81,12 +82,6 @@ const SUPERSEDE_AFTER_MS = 60_000;
 const DEFAULT_BACKOFF_BASE_MS = 1000;
 /** The backoff doubles up to this: a receiver back from an outage hears from us within 5 minutes. */
 const BACKOFF_CAP_MS = 5 * 60_000;
-/**
- * The oldest pending notification of a webhook is retried at least this often (with jitter below
- * it): it probes whether the receiver is back, and its success pulls the rest of the backlog
- * forward, so a receiver back from an outage gets its backlog within seconds, not at its backoff.
- */
-const PROBE_CAP_MS = 5_000;
 /** A receiver asking for more than an hour of quiet gets an attempt after an hour anyway. */
 const RETRY_AFTER_CAP_MS = 60 * 60_000;
 /** Standard Webhooks retries for about a day; a page older than that is history, not news. */
@@ -100,7 +95,7 @@ const MAX_IN_FLIGHT_PER_WEBHOOK = 4;
 /** How much of a failed response body the delivery log keeps. */
 const ERROR_BODY_CHARS = 200;
 
-type Outcome = "delivered" | "retry" | "gone" | "failed";
+export type Outcome = "delivered" | "retry" | "gone" | "failed";
 
 /**
  * What an answer means for the notification (Standard Webhooks "Retry schedule"; Alertmanager
@@ -311,7 +306,7 @@ export class DeliveryWorker {
     let headers: Record<string, string>;
     try {
       // Bound to the URL they were saved for: a URL changed behind our back gets neither.
-      const address = webhookSecretAddress(webhook.url);
+      const address = receiverSecretAddress(webhook.type, webhook.url);
       if (webhook.secretEnc !== null) secret = decryptSecret(webhook.secretEnc, this.opts.secret, address);
       headers = webhook.headersEncrypted
         ? decryptHeaderValues(webhook.headers, this.opts.secret, address)
@@ -327,20 +322,76 @@ export class DeliveryWorker {
       return;
     }
     if (!this.running) return this.release(row);
-    const result = await this.attempt(row, webhook, secret, headers);
-    if (result === null) return this.release(row);
-    await this.record(row, webhook, result, classify(result.statusCode));
+    const sent = await this.send(row, webhook, secret, headers);
+    if (sent === null) return this.release(row);
+    const [result, outcome] = sent;
+    await this.record(row, webhook, result, outcome);
   }
 
-  /** One HTTP POST; null when stop() aborted it, so it does not count as an attempt. */
-  private async attempt(
+  /** One delivery attempt by the receiver's type; null when stop() cut it off. */
+  private async send(
     row: ClaimedRow,
     webhook: WebhookRow,
     secret: string | null,
-    customHeaders: Record<string, string>,
-  ): Promise<AttemptResult | null> {
+    headers: Record<string, string>,
+  ): Promise<[AttemptResult, Outcome] | null> {
+    const withOutcome = (r: AttemptResult | null): [AttemptResult, Outcome] | null =>
+      r === null ? null : [r, classify(r.statusCode)];
+    const options = webhook.options as ReceiverOptions;
+    switch (webhook.type) {
+      case "webhook":
+        return withOutcome(await this.attempt(webhook.url, row.body, this.headersFor(headers, secret, row)));
+      case "slack":
+      case "teams":
+        return withOutcome(await this.attempt(webhook.url, row.body, jsonHeaders()));
+      case "pagerduty": {
+        if (secret === null) return [problem("no routing key stored"), "failed"];
+        // the routing key lives encrypted in the receiver, never in the stored body
+        const body = JSON.stringify({ routing_key: secret, ...(JSON.parse(row.body) as object) });
+        return withOutcome(await this.attempt(webhook.url, body, jsonHeaders()));
+      }
+      case "alertmanager":
+        return withOutcome(await this.toAlertmanagers(options.urls ?? [webhook.url], row.body));
+      case "email": {
+        const answer: SmtpAnswer | null = await sendEmail({
+          url: webhook.url,
+          options,
+          password: secret,
+          messageId: row.messageId,
+          content: JSON.parse(row.body),
+          timeoutMs: this.timeoutMs,
+          signal: this.stopping.signal,
+        });
+        if (answer === null) return null;
+        return [
+          { statusCode: null, error: answer.error, retryAfterMs: null, durationMs: answer.durationMs },
+          answer.outcome,
+        ];
+      }
+    }
+  }
+
+  /**
+   * Every Alertmanager gets the alerts (Prometheus sends to each of its Alertmanagers); the attempt
+   * succeeds when all took them. A retry sends to all again: Alertmanager merges an alert it already
+   * has by its labels, so a repeat is harmless.
+   */
+  private async toAlertmanagers(urls: readonly string[], body: string): Promise<AttemptResult | null> {
+    const results = await Promise.all(
+      urls.map((url) => this.attempt(`${url.replace(/\/+$/, "")}/api/v2/alerts`, body, jsonHeaders())),
+    );
+    if (results.some((r) => r === null)) return null;
+    const done = results as AttemptResult[];
+    const failed = done.find((r) => classify(r.statusCode) !== "delivered");
+    const durationMs = Math.max(...done.map((r) => r.durationMs));
+    if (!failed) return { ...done[0], durationMs };
+    const which = urls[done.indexOf(failed)];
+    return { ...failed, error: `${which}: ${failed.error}`, durationMs };
+  }
+
+  /** One HTTP POST; null when stop() aborted it, so it does not count as an attempt. */
+  private async attempt(url: string, body: string, headers: Headers): Promise<AttemptResult | null> {
     const started = performance.now();
-    const timestamp = new Date(this.now());
     // An explicit timer rather than AbortSignal.timeout: composed with AbortSignal.any on Node 20,
     // the timeout signal did not always fire, leaving a hung receiver holding its row.
     const timeout = new AbortController();
@@ -349,10 +400,10 @@ export class DeliveryWorker {
       this.timeoutMs,
     );
     try {
-      const response = await this.fetch(webhook.url, {
+      const response = await this.fetch(url, {
         method: "POST",
-        headers: this.headersFor(customHeaders, secret, row, timestamp),
-        body: row.body,
+        headers,
+        body,
         // Standard Webhooks counts a 3xx as a failure; following it would also send signed alerts
         // wherever the receiver points.
         redirect: "manual",
@@ -381,12 +432,8 @@ export class DeliveryWorker {
   }
 
   /** The webhook's own headers, then ours, replacing any of the same name in whatever case it was configured. */
-  private headersFor(
-    customHeaders: Record<string, string>,
-    secret: string | null,
-    row: ClaimedRow,
-    timestamp: Date,
-  ): Headers {
+  private headersFor(customHeaders: Record<string, string>, secret: string | null, row: ClaimedRow): Headers {
+    const timestamp = new Date(this.now());
     const headers = new Headers(customHeaders);
     headers.set("content-type", "application/json");
     for (const [name, value] of Object.entries(signatureHeaders(secret, row.messageId, timestamp, row.body))) {
@@ -414,8 +461,7 @@ export class DeliveryWorker {
       state = "failed";
       lastError = `gave up after ${attempt} attempts over 24 h; last: ${result.error}`;
     } else {
-      const probe = result.retryAfterMs === null && (await this.isOldestPending(row));
-      nextAttemptAt = new Date(now + this.retryDelayMs(attempt, result.retryAfterMs, probe));
+      nextAttemptAt = new Date(now + this.retryDelayMs(attempt, result.retryAfterMs));
     }
 
     const goneReason = `receiver answered 410 Gone at ${new Date(now).toISOString()}`;
@@ -450,19 +496,29 @@ export class DeliveryWorker {
   }
 
   /**
-   * Exponential backoff with full jitter (a random delay up to base·2^(n-1), capped), so receivers
-   * coming back from an outage are not hit by every sender at once; a `Retry-After` wins.
+   * Exponential backoff per notification: step n waits between half and all of base·2^(n-1),
+   * capped at 5 minutes, so receivers coming back from an outage are not hit by every sender at
+   * once, and a failing receiver hears from one notification at most ~14 times in 15 minutes
+   * whatever happens elsewhere; a `Retry-After` wins. Only a success on the same receiver brings
+   * its other waiting notifications forward (db/outbox.ts recordAttempt).
+   *
+   * Issue 23: a receiver answering 500 for 15 minutes got one notification 291 times, every 3–4 s.
+   * The oldest pending notification of each webhook "probed" at a fixed 5 s cap instead of backing
+   * off (test/notify-retry-isolation.test.ts).
    */
-  private retryDelayMs(attempt: number, retryAfterMs: number | null, probe: boolean): number {
+  private retryDelayMs(attempt: number, retryAfterMs: number | null): number {
     if (retryAfterMs !== null) return Math.min(retryAfterMs, RETRY_AFTER_CAP_MS);
-    const cap = probe ? Math.min(PROBE_CAP_MS, BACKOFF_CAP_MS) : BACKOFF_CAP_MS;
-    return Math.random() * Math.min(cap, this.backoffBaseMs * 2 ** (attempt - 1));
+    const step = Math.min(BACKOFF_CAP_MS, this.backoffBaseMs * 2 ** Math.min(attempt - 1, 30));
+    return step / 2 + Math.random() * (step / 2);
   }
+}
 
-  /** Whether `row` is its webhook's oldest pending notification (the one that probes the receiver). */
-  private async isOldestPending(row: ClaimedRow): Promise<boolean> {
-    return !(await hasOlderPending(this.db, row.webhookId, row.id));
-  }
+function jsonHeaders(): Headers {
+  return new Headers({ "content-type": "application/json" });
+}
+
+function problem(error: string): AttemptResult {
+  return { statusCode: null, error, retryAfterMs: null, durationMs: 0 };
 }
 
 async function bodySnippet(response: Response): Promise<string> {

@@ -16,6 +16,23 @@ export function isSilenced(labels: Labels, silences: readonly Silence[], now: Da
   return silences.some((silence) => isActive(silence, now) && silence.matchers.every((m) => matches(m, labels)));
 }
 
+/**
+ * Receiver routing (Alertmanager route `match:` and `match_re:`): an alert reaches a receiver when
+ * every label in `match` equals and every one in `matchRe` fully matches (RE2). None set: every alert.
+ */
+export function routesTo(
+  receiver: { match?: Record<string, string> | null; matchRe?: Record<string, string> | null },
+  labels: Labels,
+): boolean {
+  for (const [name, value] of Object.entries(receiver.match ?? {})) {
+    if (!matches({ name, value, isRegex: false, isEqual: true }, labels)) return false;
+  }
+  for (const [name, value] of Object.entries(receiver.matchRe ?? {})) {
+    if (!matches({ name, value, isRegex: true, isEqual: true }, labels)) return false;
+  }
+  return true;
+}
+
 /** silence.CalcSilenceState: pending before startsAt, active until endsAt, expired from then on. */
 function isActive(silence: Silence, now: Date): boolean {
   return silence.startsAt.getTime() <= now.getTime() && now.getTime() < silence.endsAt.getTime();

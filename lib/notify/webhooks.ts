@@ -4,8 +4,9 @@
  */
 import type { Db } from "@/db/client";
 import { disableFileWebhooksExcept, upsertFileWebhook, type NewWebhookRow } from "@/db/webhooks";
-import type { WebhookConfig } from "@/lib/config/schema";
-import { encryptHeaderValues, encryptSecret, webhookSecretAddress } from "@/lib/crypto";
+import type { ReceiverConfig, WebhookConfig } from "@/lib/config/schema";
+import { encryptHeaderValues, encryptSecret, receiverSecretAddress, webhookSecretAddress } from "@/lib/crypto";
+import { smtpUrl } from "./transports";
 
 /**
  * Upserts the file's webhooks by name (docs/contract.md §2: applied at every start, idempotently) and
@@ -16,6 +17,7 @@ export async function applyWebhookConfig(
   db: Db,
   configs: readonly WebhookConfig[],
   secret: string,
+  receivers: readonly ReceiverConfig[] = [],
 ): Promise<{ applied: string[]; disabled: string[] }> {
   for (const config of configs) {
     // the file is the whole definition: no secret there means none stored
@@ -23,10 +25,17 @@ export async function applyWebhookConfig(
       name: config.name,
       secretEnc: null,
       ...webhookColumns(config, secret),
+      type: "webhook",
+      options: {},
+      match: null,
+      matchRe: null,
       source: "file",
     });
   }
-  const names = configs.map((c) => c.name);
+  for (const config of receivers) {
+    await upsertFileWebhook(db, { name: config.name, ...receiverColumns(config, secret), source: "file" });
+  }
+  const names = [...configs, ...receivers].map((c) => c.name);
   return { applied: names, disabled: await disableFileWebhooksExcept(db, names) };
 }
 
@@ -47,6 +56,62 @@ export function webhookColumns(config: WebhookConfig, secret: string): Omit<NewW
     groupWaitSeconds: config.groupWaitSeconds ?? null,
     repeatIntervalSeconds: config.repeatIntervalSeconds ?? null,
   };
+}
+
+/**
+ * Columns of a `receivers:` entry. Secrets (webhook secret and headers, PagerDuty routing key,
+ * SMTP password) are encrypted bound to the receiver's address: its URL, or `smtp://host:port`.
+ * Everything else the type needs goes to `options`, which the delivery worker reads.
+ */
+export function receiverColumns(config: ReceiverConfig, secret: string): Omit<NewWebhookRow, "name" | "source"> {
+  const common = {
+    sendResolved: config.sendResolved,
+    enabled: config.enabled,
+    groupBy: config.groupBy ?? null,
+    groupWaitSeconds: config.groupWaitSeconds ?? null,
+    repeatIntervalSeconds: config.repeatIntervalSeconds ?? null,
+    match: config.match ?? null,
+    matchRe: config.matchRe ?? null,
+    type: config.type,
+    headers: {},
+    headersEncrypted: true,
+    secretEnc: null,
+  };
+  const templates = { ...(config.title ? { title: config.title } : {}), ...(config.body ? { body: config.body } : {}) };
+  switch (config.type) {
+    case "webhook": {
+      const address = webhookSecretAddress(config.url);
+      return {
+        ...common,
+        url: config.url,
+        secretEnc: config.secret !== undefined ? encryptSecret(config.secret, secret, address) : null,
+        headers: encryptHeaderValues(config.headers, secret, address),
+        options: templates,
+      };
+    }
+    case "slack":
+    case "teams":
+      return { ...common, url: config.url, options: templates };
+    case "pagerduty":
+      return {
+        ...common,
+        url: config.url,
+        secretEnc: encryptSecret(config.routingKey, secret, receiverSecretAddress("pagerduty", config.url)),
+        options: { ...templates, severity: config.severity },
+      };
+    case "alertmanager":
+      return { ...common, url: config.urls[0], options: { ...templates, urls: config.urls } };
+    case "email": {
+      const url = smtpUrl(config.smtp);
+      const { password, ...smtp } = config.smtp;
+      return {
+        ...common,
+        url,
+        secretEnc: password !== undefined ? encryptSecret(password, secret, receiverSecretAddress("email", url)) : null,
+        options: { ...templates, to: config.to, from: config.from, smtp },
+      };
+    }
+  }
 }
 
 export { deliveryLog, listWebhooks, type DeliveryLogEntry, type WebhookSummary } from "@/db/webhooks";

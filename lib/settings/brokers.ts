@@ -31,6 +31,8 @@ export function brokerView(row: BrokerRow): BrokerSettingsView {
     clientId: row.clientId,
     metricsUrl: row.metricsUrl,
     amqpUrl: row.amqpUrl,
+    monitorUrl: row.monitorUrl,
+    natsUrl: row.natsUrl,
     enabled: row.enabled,
     source: row.source as DefinitionSource,
     status: row.status,
@@ -80,6 +82,8 @@ export function definitionColumns(config: BrokerConfig): Omit<NewBrokerRow, "nam
     clientId: config.clientId ?? null,
     metricsUrl: config.metricsUrl ?? null,
     amqpUrl: config.amqpUrl ?? null,
+    monitorUrl: config.monitorUrl ?? null,
+    natsUrl: config.natsUrl ?? null,
     enabled: config.enabled,
   };
 }
@@ -124,6 +128,8 @@ function storedInput(row: BrokerRow): Record<string, unknown> {
     "clientId",
     "metricsUrl",
     "amqpUrl",
+    "monitorUrl",
+    "natsUrl",
   ] as const) {
     if (row[key] !== null) input[key] = row[key];
   }

@@ -3,8 +3,17 @@
  * running engine and are changed in the file; a UI rule is checked by the same loader before it
  * is stored, and the engine evaluates at once after any change.
  */
-import { createAlertRule, deleteAlertRule, listAlertRules, updateAlertRule } from "@/db/alerts";
+import { z } from "zod";
+import {
+  createAlertRule,
+  deleteAlertRule,
+  importAlertRules,
+  listAlertRules,
+  updateAlertRule,
+  type NewAlertRuleRow,
+} from "@/db/alerts";
 import type { AlertRuleRow } from "@/db/schema";
+import packageJson from "@/package.json";
 import {
   isUniqueViolation,
   patchedRule,
@@ -17,6 +26,14 @@ import {
   type RulePatchInput,
 } from "@/lib/alerts/preview";
 import { parseExpr, PromqlError, type ParsedExpr } from "@/lib/alerts/promql";
+import {
+  formatRuleFile,
+  MAX_RULE_FILE_BYTES,
+  readRuleFile,
+  type RuleFileResult,
+  type RuleReport,
+} from "@/lib/alerts/rule-file";
+import { isMetricName } from "@/lib/metrics";
 import { ApiError } from "@/lib/http";
 import { getRuntime } from "@/lib/runtime";
 
@@ -128,4 +145,150 @@ export async function previewRule(expr: string): Promise<PreviewResult> {
     throw new ApiError("bad_request", err.message, { parameter: "expr", position: err.position });
   }
   return previewExpr(getRuntime().database, parsed, Date.now());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Prometheus rule files (docs/rule-files.md)
+
+/** POST /api/rules/import's body: the file's text as it is. */
+export const ruleImportSchema = z.strictObject({
+  file: z.string().max(MAX_RULE_FILE_BYTES, { error: `the file is larger than ${MAX_RULE_FILE_BYTES / 1024} KiB` }),
+  /** check only: report what would be imported, store nothing */
+  dryRun: z.boolean().default(false),
+});
+
+/** One rule of an import, as the API reports it (the file position is 1-based). */
+export interface ImportedRuleReport extends Omit<RuleReport, "rule"> {
+  /** the stored rule's id, when it was stored */
+  id: number | null;
+}
+
+export interface RuleImportReport {
+  dryRun: boolean;
+  imported: number;
+  refused: number;
+  /** stored switched off: they read metrics brokerwatch does not have */
+  unknownMetrics: number;
+  /** problems with the file as a whole; nothing was imported then */
+  fileErrors: RuleFileResult["fileErrors"];
+  rules: ImportedRuleReport[];
+}
+
+/**
+ * Imports a Prometheus rule file as UI rules: each rule on its own (one refused rule does not
+ * refuse the others), a rule reading metrics brokerwatch neither collects nor records stored
+ * switched off, a name any rule already has refused. The engine evaluates at once.
+ */
+export async function importRuleFile(input: z.output<typeof ruleImportSchema>): Promise<RuleImportReport> {
+  const { database } = getRuntime();
+  const engine = runningEngine();
+  const existing = engine.ruleStates();
+  const stored = await listAlertRules(database.db);
+  const recorded = new Set([
+    ...existing.filter((r) => r.kind === "record").map((r) => r.name),
+    ...stored.filter((r) => r.kind === "record").map((r) => r.name),
+  ]);
+  const read = readRuleFile(input.file, { isKnownMetric: (name) => isMetricName(name) || recorded.has(name) });
+  const taken = new Map<string, string>([
+    ...existing.map(
+      (r) => [r.name, SOURCE_WORDS[r.source as keyof typeof SOURCE_WORDS] ?? "a rule made in the UI"] as const,
+    ),
+    ...stored.map((r) => [r.name, "a rule made in the UI"] as const),
+  ]);
+  const reports: ImportedRuleReport[] = read.rules.map(({ rule: _rule, ...report }) => ({ ...report, id: null }));
+  const toStore: { index: number; row: NewAlertRuleRow }[] = [];
+  read.rules.forEach((report, index) => {
+    if (!report.rule) return;
+    const owner = taken.get(report.rule.name);
+    if (owner) {
+      Object.assign(reports[index], {
+        status: "refused",
+        message: `${report.rule.name}: ${owner} already has this name; rename the rule in the file`,
+      });
+      return;
+    }
+    const r = report.rule;
+    toStore.push({
+      index,
+      row: {
+        name: r.name,
+        expr: r.expr,
+        forSeconds: r.forSeconds,
+        keepFiringForSeconds: r.keepFiringForSeconds,
+        labels: r.labels,
+        annotations: r.annotations,
+        enabled: report.status === "imported",
+        kind: r.kind,
+        groupName: r.group,
+        intervalSeconds: r.intervalSeconds,
+        limit: r.limit,
+      },
+    });
+  });
+  if (!input.dryRun && read.fileErrors.length === 0) {
+    const rows = await importAlertRules(
+      database.db,
+      toStore.map((s) => s.row),
+    );
+    const ids = new Map(rows.map((r) => [r.name, r.id]));
+    for (const { index, row } of toStore) {
+      const id = ids.get(row.name);
+      if (id !== undefined) reports[index].id = id;
+      else
+        Object.assign(reports[index], {
+          status: "refused",
+          message: `${row.name}: another request stored a rule of this name meanwhile`,
+        });
+    }
+    if (rows.length > 0) engine.evaluateNow("rules imported");
+  }
+  const count = (status: RuleReport["status"]) => reports.filter((r) => r.status === status).length;
+  return {
+    dryRun: input.dryRun,
+    imported: count("imported"),
+    refused: count("refused"),
+    unknownMetrics: count("unknown_metrics"),
+    fileErrors: read.fileErrors,
+    rules: reports,
+  };
+}
+
+/** The metrics recording rules write (docs/rule-files.md): charts may ask for them by name. */
+export function recordedMetricNames(): Set<string> {
+  const engine = getRuntime().alertEngine;
+  return new Set((engine?.ruleStates() ?? []).filter((r) => r.kind === "record").map((r) => r.name));
+}
+
+/** Default groups of the rules that came from no rule file. */
+const EXPORT_GROUPS = { builtin: "brokerwatch-builtin", file: "brokerwatch-config", ui: "brokerwatch-ui" } as const;
+
+/**
+ * Every rule the engine evaluates, as a Prometheus rule file `promtool check rules` accepts.
+ * Rules switched off or refused at load are listed in the header comment only: Prometheus has no
+ * "off", and a refused rule may not be valid PromQL.
+ */
+export function exportRuleFile(): string {
+  const views = runningEngine().ruleStates();
+  const evaluated = views.filter((r) => r.enabled && r.loadErrors.length === 0 && r.expr !== null);
+  const left = views.filter((r) => !evaluated.includes(r));
+  const header = [
+    `Exported by brokerwatch ${packageJson.version} at ${new Date().toISOString()}: every rule it evaluates.`,
+    "Check it with: promtool check rules <file>",
+    ...(left.length ? [`Not exported (switched off or refused at load): ${left.map((r) => r.name).join(", ")}`] : []),
+  ];
+  return formatRuleFile(
+    evaluated.map((r) => ({
+      kind: r.kind,
+      name: r.name,
+      expr: r.expr!,
+      forSeconds: r.forSeconds,
+      keepFiringForSeconds: r.keepFiringForSeconds,
+      labels: r.labels,
+      annotations: r.annotations,
+      group: r.group ?? EXPORT_GROUPS[r.source],
+      intervalSeconds: r.intervalSeconds,
+      limit: r.limit,
+    })),
+    header,
+  );
 }

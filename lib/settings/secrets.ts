@@ -13,7 +13,7 @@ import {
   encryptHeaderValues,
   encryptSecret,
   isBoundSecret,
-  webhookSecretAddress,
+  receiverSecretAddress,
 } from "@/lib/crypto";
 
 export async function sealStoredSecrets(db: Db, key: string, log: (line: string) => void): Promise<number> {
@@ -33,7 +33,7 @@ export async function sealStoredSecrets(db: Db, key: string, log: (line: string)
     const secretUnbound = webhook.secretEnc !== null && !isBoundSecret(webhook.secretEnc);
     if (webhook.headersEncrypted && !secretUnbound) continue;
     try {
-      const address = webhookSecretAddress(webhook.url);
+      const address = receiverSecretAddress(webhook.type, webhook.url);
       await replaceWebhookSecrets(db, webhook, {
         secretEnc:
           webhook.secretEnc !== null && secretUnbound

@@ -9,6 +9,9 @@ import { formatMessage } from "@/lib/notify/format";
 import { egressFetch } from "@/lib/egress";
 import { responseSnippet } from "@/lib/notify/response";
 import { signatureHeaders } from "@/lib/notify/sign";
+import { ALERTMANAGER_RESEND_SECONDS, renderBody, type ReceiverKind, type ReceiverOptions } from "@/lib/notify/receivers";
+import { sendEmail } from "@/lib/notify/transports";
+import type { WebhookMessage } from "@/lib/notify/format";
 import type { WebhookTestResult } from "./views";
 
 export const TEST_ALERT_NAME = "BrokerwatchTest";
@@ -18,6 +21,9 @@ const ERROR_BODY_BYTES = 300;
 
 export interface WebhookTestTarget {
   name: string;
+  /** the receiver type (issue 23); webhook when absent */
+  type?: ReceiverKind;
+  options?: ReceiverOptions;
   url: string;
   /** whsec_…, or null for an unsigned receiver */
   secret: string | null;
@@ -34,6 +40,10 @@ export interface WebhookTestOptions {
 
 /** The body a test sends: one firing alert, labelled like every brokerwatch alert (docs/contract.md §6). */
 export function testNotificationBody(receiver: string, externalURL: string, now: Date): string {
+  return JSON.stringify(testMessage(receiver, externalURL, now));
+}
+
+function testMessage(receiver: string, externalURL: string, now: Date): WebhookMessage {
   const labels = { alertname: TEST_ALERT_NAME, broker: "brokerwatch", severity: "info" };
   const message = formatMessage({
     receiver,
@@ -55,7 +65,7 @@ export function testNotificationBody(receiver: string, externalURL: string, now:
       },
     ],
   });
-  return JSON.stringify(message);
+  return message;
 }
 
 function describeFetchError(error: Error, timeoutMs: number): string {
@@ -74,17 +84,51 @@ export async function sendTestNotification(
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const now = opts.now ?? new Date();
   const messageId = `msg_${randomBytes(16).toString("base64url")}`;
-  const body = testNotificationBody(target.name, opts.externalURL, now);
-  // As the outbox does: the webhook's own headers, then ours, whatever case they were configured in.
-  const headers = new Headers(target.headers);
-  headers.set("content-type", "application/json");
-  for (const [name, value] of Object.entries(signatureHeaders(target.secret, messageId, now, body))) {
-    headers.set(name, value);
-  }
+  const type = target.type ?? "webhook";
+  const options = target.options ?? {};
+  const rendered = renderBody(
+    { type, name: target.name, options, repeatIntervalSeconds: ALERTMANAGER_RESEND_SECONDS },
+    testMessage(target.name, opts.externalURL, now),
+    now,
+  );
   const started = performance.now();
-  const base = { messageId, signed: target.secret !== null };
+  if (type === "email") {
+    const answer = await sendEmail({
+      url: target.url,
+      options,
+      password: target.secret,
+      messageId,
+      content: JSON.parse(rendered),
+      timeoutMs,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    return {
+      messageId,
+      signed: false,
+      delivered: answer?.outcome === "delivered",
+      statusCode: null,
+      durationMs: Math.round(performance.now() - started),
+      error: answer === null ? `no answer within ${timeoutMs / 1000} s` : answer.error,
+    };
+  }
+  let url = target.url;
+  let body = rendered;
+  const headers = new Headers(type === "webhook" ? target.headers : {});
+  headers.set("content-type", "application/json");
+  if (type === "webhook") {
+    // As the outbox does: the webhook's own headers, then ours, whatever case they were configured in.
+    for (const [name, value] of Object.entries(signatureHeaders(target.secret, messageId, now, body))) {
+      headers.set(name, value);
+    }
+  } else if (type === "pagerduty") {
+    body = JSON.stringify({ routing_key: target.secret ?? "", ...(JSON.parse(rendered) as object) });
+  } else if (type === "alertmanager") {
+    // the first Alertmanager answers for the test; deliveries go to every one
+    url = `${(options.urls?.[0] ?? target.url).replace(/\/+$/, "")}/api/v2/alerts`;
+  }
+  const base = { messageId, signed: type === "webhook" && target.secret !== null };
   try {
-    const response = await (opts.fetch ?? egressFetch)(target.url, {
+    const response = await (opts.fetch ?? egressFetch)(url, {
       method: "POST",
       headers,
       body,

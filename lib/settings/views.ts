@@ -2,6 +2,7 @@
  * What the settings API and pages send to the browser: plain JSON-safe objects, never a password,
  * a webhook secret, a header value or a token hash. Types only, so client components import them freely.
  */
+import type { ReceiverHealth } from "@/lib/notify/health";
 import type { TokenScope, UserRole } from "@/db/schema";
 
 /** file: brokerwatch.yaml (read-only here) · ui: made in the UI or the API · builtin: the bundled broker */
@@ -22,6 +23,8 @@ export interface BrokerSettingsView {
   sysTopicPrefix: string | null;
   metricsUrl: string | null;
   amqpUrl: string | null;
+  monitorUrl: string | null;
+  natsUrl: string | null;
   clientId: string | null;
   enabled: boolean;
   source: DefinitionSource;
@@ -46,6 +49,10 @@ export interface WebhookSettingsView {
   /** set when the receiver answered 410 Gone: no delivery until someone re-enables it */
   disabledReason: string | null;
   updatedAt: string;
+  /** webhook | slack | teams | pagerduty | email | alertmanager (config `receivers:`) */
+  type: string;
+  /** how deliveries are going (lib/notify/health.ts); null in answers to an edit */
+  health: ReceiverHealth | null;
 }
 
 export interface TokenView {
@@ -81,7 +88,7 @@ export interface ConnectionTestResult {
   connectMs: number | null;
   version: string | null;
   /** what the auto dialect recognised from the `$SYS` messages */
-  detectedDialect: "mosquitto" | "emqx" | "bundled" | "hivemq" | "rabbitmq" | null;
+  detectedDialect: "mosquitto" | "emqx" | "bundled" | "hivemq" | "rabbitmq" | "nats" | null;
   /** any `$SYS` message arrived: the collector will be able to read the broker's metrics */
   sysReadable: boolean;
   sysMessages: number;

@@ -17,16 +17,21 @@ import { formatDuration } from "@/lib/duration";
 import {
   decryptHeaderValues,
   decryptSecret,
+  receiverSecretAddress,
   webhookSecretAddress,
 } from "@/lib/crypto";
+import type { ReceiverOptions } from "@/lib/notify/receivers";
+import type { WebhookTestTarget } from "./test-webhook";
 import { ApiError } from "@/lib/http";
+import { receiverHealthById, type ReceiverHealth } from "@/lib/notify/health";
 import { listWebhooks, webhookColumns, type WebhookSummary } from "@/lib/notify/webhooks";
 import { mergePatch, parseInput, serviceSecret, withoutBlanks } from "./input";
 import type { DefinitionSource, WebhookSettingsView } from "./views";
-import { assertVerified, type Verified } from "@/lib/auth/verified";
+import { redactWebhookUrl } from "@/lib/auth/redact";
+import { assertVerified, isAdmin, type Verified } from "@/lib/auth/verified";
 import { getRuntime } from "@/lib/runtime";
 
-export function webhookView(webhook: WebhookSummary): WebhookSettingsView {
+export function webhookView(webhook: WebhookSummary, health: ReceiverHealth | null = null): WebhookSettingsView {
   return {
     id: webhook.id,
     name: webhook.name,
@@ -41,6 +46,8 @@ export function webhookView(webhook: WebhookSummary): WebhookSettingsView {
     source: webhook.source as DefinitionSource,
     disabledReason: webhook.disabledReason,
     updatedAt: webhook.updatedAt.toISOString(),
+    type: webhook.type,
+    health,
   };
 }
 
@@ -52,7 +59,22 @@ function rowView({ secretEnc, ...row }: WebhookRow): WebhookSettingsView {
 export async function webhookSettings(viewer: Verified): Promise<WebhookSettingsView[]> {
   assertVerified(viewer);
   const db = getRuntime().database.db;
-  return (await listWebhooks(db)).map(webhookView);
+  const hooks = await listWebhooks(db);
+  const health = await receiverHealthById(db, hooks, new Date());
+  return hooks.map((hook) => {
+    const h = health.get(hook.id) ?? null;
+    // a transport error may quote the URL, which for a viewer is cut to scheme and host
+    const shown = h && !isAdmin(viewer) && h.lastProblem ? { ...h, lastProblem: redactWebhookUrl(h.lastProblem, hook.url) } : h;
+    return webhookView(hook, shown);
+  });
+}
+
+/** Receivers whose newest delivery attempt failed, for the overview's banner. */
+export async function failingReceivers(viewer: Verified): Promise<{ id: number; name: string; health: ReceiverHealth }[]> {
+  const all = await webhookSettings(viewer);
+  return all.flatMap((w) =>
+    w.enabled && w.disabledReason === null && w.health?.state === "failing" ? [{ id: w.id, name: w.name, health: w.health }] : [],
+  );
 }
 
 /** POST /api/webhooks: the fields of a `webhooks:` entry (durations as text: `groupWait: 30s`). */
@@ -158,12 +180,12 @@ export async function editWebhook(db: Db, id: number, body: Record<string, unkno
 export async function webhookTarget(
   db: Db,
   id: number,
-): Promise<{ name: string; url: string; secret: string | null; headers: Record<string, string> }> {
+): Promise<WebhookTestTarget> {
   const row = await getWebhook(db, id);
   if (!row) throw new ApiError("not_found", `no webhook with id ${id}`);
   let secret: string | null = null;
   let headers = row.headers;
-  const address = webhookSecretAddress(row.url);
+  const address = receiverSecretAddress(row.type, row.url);
   try {
     if (row.secretEnc !== null) secret = decryptSecret(row.secretEnc, serviceSecret(), address);
     if (row.headersEncrypted) headers = decryptHeaderValues(row.headers, serviceSecret(), address);
@@ -171,5 +193,5 @@ export async function webhookTarget(
     // Sending unsigned would hide the very problem the test is for.
     throw new ApiError("conflict", `webhook "${row.name}": ${(err as Error).message}`);
   }
-  return { name: row.name, url: row.url, secret, headers };
+  return { name: row.name, type: row.type, options: row.options as ReceiverOptions, url: row.url, secret, headers };
 }

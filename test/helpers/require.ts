@@ -26,6 +26,9 @@ export function binaryPath(name: string, candidates: string[] = []): string | nu
 
 export const MOSQUITTO = binaryPath("mosquitto", ["/usr/sbin/mosquitto"]);
 export const CHROMIUM = binaryPath("chromium", ["/usr/bin/chromium"]);
+/** Prometheus' promtool (Debian package `prometheus`), to check our rule files and /metrics as Prometheus does. */
+export const PROMTOOL = binaryPath("promtool", ["/usr/bin/promtool"]);
+export const ALERTMANAGER = binaryPath("prometheus-alertmanager", ["/usr/bin/prometheus-alertmanager"]);
 
 /** `describe` when every prerequisite is there; otherwise skip loudly, or fail under REQUIRE_ALL=1. */
 export function describeIf(missing: string[], name: string, fn: () => void): void {
@@ -44,8 +47,19 @@ export function describeIf(missing: string[], name: string, fn: () => void): voi
   describe.skip(name, fn);
 }
 
-export function needs(opts: { mosquitto?: boolean; chromium?: boolean; postgres?: boolean; rabbitmq?: boolean }): string[] {
+export function needs(opts: {
+  mosquitto?: boolean;
+  chromium?: boolean;
+  postgres?: boolean;
+  rabbitmq?: boolean;
+  nats?: boolean;
+  promtool?: boolean;
+  alertmanager?: boolean;
+}): string[] {
   const missing: string[] = [];
+  if (opts.nats && !NATS_SERVER) missing.push("the nats-server binary (apt-get install nats-server)");
+  if (opts.promtool && !PROMTOOL) missing.push("promtool (apt-get install prometheus)");
+  if (opts.alertmanager && !ALERTMANAGER) missing.push("prometheus-alertmanager (apt-get install prometheus-alertmanager)");
   if (opts.rabbitmq && !RABBITMQ_SERVER) missing.push("rabbitmq-server (apt-get install rabbitmq-server)");
   if (opts.mosquitto && !MOSQUITTO) missing.push("the mosquitto binary (apt-get install mosquitto)");
   if (opts.chromium && !CHROMIUM) missing.push("chromium (apt-get install chromium)");
@@ -57,3 +71,5 @@ export const RABBITMQ_SERVER = binaryPath("rabbitmq-server", [
   // the real script, not Debian's /usr/sbin wrapper, which switches to the rabbitmq user and its /var/lib dirs
   "/usr/lib/rabbitmq/bin/rabbitmq-server",
 ]);
+
+export const NATS_SERVER = binaryPath("nats-server", ["/usr/sbin/nats-server"]);

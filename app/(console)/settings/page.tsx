@@ -35,7 +35,7 @@ export default async function SettingsPage({ searchParams }: { searchParams: Pro
       href: "/settings/webhooks",
       title: "Webhooks",
       count: webhooks.length,
-      detail: `${webhooks.filter((w) => w.enabled && !w.disabledReason).length} delivering · ${fromFile(webhooks)} from brokerwatch.yaml`,
+      detail: `${webhooks.filter((w) => w.enabled && !w.disabledReason && w.health?.state !== "failing").length} delivering${failingCount(webhooks)} · ${fromFile(webhooks)} from brokerwatch.yaml`,
       about: "Where alerts go, signed per Standard Webhooks; send a test notification.",
     },
     {
@@ -92,4 +92,10 @@ export default async function SettingsPage({ searchParams }: { searchParams: Pro
       </ul>
     </>
   );
+}
+
+/** " · 1 failing" while any receiver's newest attempt failed (lib/notify/health.ts). */
+function failingCount(webhooks: { health: { state: string } | null }[]): string {
+  const n = webhooks.filter((w) => w.health?.state === "failing").length;
+  return n > 0 ? ` · ${n} failing` : "";
 }

@@ -2,6 +2,7 @@ import Link from "next/link";
 import { AutoRefresh } from "@/components/alerts/auto-refresh";
 import { hasProblem, ruleViews, uiAlertRules } from "@/lib/alerts/console";
 import { Expr } from "@/components/alerts/expr";
+import { RuleImport } from "@/components/alerts/rule-import";
 import { promDuration } from "@/components/alerts/format";
 import { LabelChips } from "@/components/alerts/labels";
 import { Time } from "@/components/time";
@@ -10,6 +11,7 @@ import {
   Badge,
   buttonClass,
   CardTable,
+  secondaryButtonClass,
   EmptyState,
   rowClass,
   tdClass,
@@ -48,12 +50,18 @@ export default async function AlertRulesPage({ searchParams }: { searchParams: P
           Built-in rules and rules from <code>brokerwatch.yaml</code> are read-only here: change them in the file. Rules
           created in the UI can be edited{admin ? "" : " by an admin"}.
         </p>
-        {admin && (
-          <Link href="/alerts/rules/new" className={buttonClass}>
-            New rule
-          </Link>
-        )}
+        <div className="flex flex-wrap items-center gap-3">
+          <a href="/api/rules/export" className={secondaryButtonClass} download>
+            Export as Prometheus rule file
+          </a>
+          {admin && (
+            <Link href="/alerts/rules/new" className={buttonClass}>
+              New rule
+            </Link>
+          )}
+        </div>
       </div>
+      {admin && <RuleImport />}
       {denied && (
         <p role="alert" className="mb-4 text-sm text-red-600">
           Creating and editing rules needs an admin; you are signed in as a viewer.
@@ -67,7 +75,7 @@ export default async function AlertRulesPage({ searchParams }: { searchParams: P
             <RuleRow
               key={`${rule.source}/${rule.name}`}
               rule={rule}
-              editId={admin && rule.source === "ui" ? idByName.get(rule.name) : undefined}
+              editId={admin && rule.source === "ui" && rule.kind !== "record" ? idByName.get(rule.name) : undefined}
             />
           ))}
         </CardTable>
@@ -108,6 +116,12 @@ function RuleRow({ rule, editId }: { rule: RuleView; editId: number | undefined 
         <div className="mb-1 flex flex-wrap items-center gap-2">
           <span className="font-medium">{rule.name}</span>
           <SourceBadge source={rule.source} />
+          {rule.kind === "record" && (
+            <Badge tone="neutral" title="A recording rule: it stores its result as the series of this name">
+              recording
+            </Badge>
+          )}
+          {rule.group && <span className="text-xs text-zinc-500">group {rule.group}</span>}
           {!rule.enabled && <Badge tone="neutral">disabled</Badge>}
         </div>
         {rule.expr !== null && (
@@ -116,8 +130,12 @@ function RuleRow({ rule, editId }: { rule: RuleView; editId: number | undefined 
           </div>
         )}
         <p className="mb-1 text-xs text-zinc-500">
-          for {promDuration(rule.forSeconds)}
-          {rule.keepFiringForSeconds > 0 && ` · keep firing for ${promDuration(rule.keepFiringForSeconds)}`}
+          {rule.kind === "record"
+            ? `records every ${promDuration(rule.intervalSeconds ?? 60)}`
+            : `for ${promDuration(rule.forSeconds)}`}
+          {rule.kind !== "record" &&
+            rule.keepFiringForSeconds > 0 &&
+            ` · keep firing for ${promDuration(rule.keepFiringForSeconds)}`}
         </p>
         <LabelChips labels={rule.labels} all />
         {problem && (

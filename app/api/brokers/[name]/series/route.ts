@@ -5,6 +5,7 @@ import { CHART_METRICS, CHART_RANGE_NAMES, DEFAULT_CHART_RANGE, type ChartRange 
 import { route, segment } from "@/lib/api/route";
 import { ApiError } from "@/lib/http";
 import { isMetricName, type MetricName } from "@/lib/metrics";
+import { recordedMetricNames } from "@/lib/settings/rules";
 
 export const dynamic = "force-dynamic";
 
@@ -15,9 +16,13 @@ const seriesQuery = z.object({
     .max(2000, "names too many metrics")
     .transform((value, ctx) => {
       const names = value.split(",").map((n) => n.trim());
-      const unknown = names.find((n) => !isMetricName(n));
+      const recorded = recordedMetricNames();
+      const unknown = names.find((n) => !isMetricName(n) && !recorded.has(n));
       if (unknown !== undefined) {
-        ctx.addIssue({ code: "custom", message: `"${unknown}" is not a metric name (docs/contract.md §3)` });
+        ctx.addIssue({
+          code: "custom",
+          message: `"${unknown}" is not a metric name (docs/contract.md §3) nor recorded by a recording rule`,
+        });
         return z.NEVER;
       }
       return [...new Set(names)] as MetricName[];
