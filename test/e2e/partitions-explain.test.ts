@@ -198,7 +198,7 @@ describe.skipIf(!url)("partition pruning on Postgres (EXPLAIN)", () => {
   });
 
   it("a ClientID prefix search reads each partition through the one ClientID index, never a scan", async () => {
-    // (client_id text_pattern_ops, ts, id) serves LIKE 'x%' whatever the collation, and the
+    // (ClientID key text_pattern_ops, ts, id) serves LIKE 'x%' whatever the collation, and the
     // history's `client_id =` above
     const [{ plan }] = await plansOf((db) => searchClients(db, "device-42"));
     byIndex(plan);
@@ -206,7 +206,7 @@ describe.skipIf(!url)("partition pruning on Postgres (EXPLAIN)", () => {
       .map((n) => n["Index Name"])
       .filter((name): name is string => !!name);
     expect(indexes.length).toBeGreaterThan(0);
-    for (const name of indexes) expect(name).toMatch(/_client_id_ts_id_idx$/);
+    for (const name of indexes) expect(name).toMatch(/_case_ts_id_idx$/);
   });
 
   /**
