@@ -62,7 +62,7 @@ export const METRIC_HELP: Record<MetricName, string> = {
  * `_per_second` and `_per_minute` gauges are rates brokerwatch computes from the broker's totals
  * (docs/contract.md §3 keeps them as a convenience; promtool accepts them as gauges).
  */
-const COUNTER_METRICS: ReadonlySet<MetricName> = new Set(["mqtt_messages_dropped_total"]);
+const COUNTER_METRICS: ReadonlySet<MetricName> = new Set(["mqtt_messages_dropped_total", "mqtt_slow_consumers_total"]);
 
 export function isCounterMetric(name: MetricName): boolean {
   return COUNTER_METRICS.has(name);

@@ -116,6 +116,7 @@ describe(`ClientID prefix search (${process.env.DATABASE_URL ? "Postgres" : "PGl
       lastType: "disconnected",
       lastReason: "tcp_closed",
       lastBroker: "plant-a",
+      lastSession: { type: "disconnected", ts: at(6 + 30), broker: "plant-a" },
     });
     expect(clients.map((c) => c.lastSeen.getTime())).toEqual(
       [...clients.map((c) => c.lastSeen.getTime())].sort((x, y) => y - x),

@@ -293,7 +293,7 @@ describe("error messages an operator can act on", () => {
     ]);
     expect(error.message.split("\n")).toHaveLength(6);
     expect(error.issues[1].message).toBe(
-      'must be one of mosquitto, emqx, bundled, hivemq, rabbitmq, auto (got "mosquito")',
+      'must be one of mosquitto, emqx, bundled, hivemq, rabbitmq, nats, auto (got "mosquito")',
     );
     expect(error.issues[3].message).toBe("is required but missing");
   });

@@ -2,11 +2,6 @@
  * Issue 22's "Done when" rule file: recording and alerting rules using `offset`, `*_over_time`,
  * `absent`, `histogram_quantile` over `le` buckets, `group_left` and `label_replace`, imported
  * through the API, evaluated against brokerwatch's own metrics, firing.
- *
- * `it.fails` until the PromQL evaluator speaks those features (issue 22 items 1-2, branch i22a):
- * today the import refuses the rules using `offset`, `sum_over_time`/`count_over_time`,
- * `histogram_quantile` and `label_replace`. Once they land this test fails as `it.fails`: turn it
- * into `it` then.
  */
 import { describe, expect, it } from "vitest";
 import { POST as importRules } from "@/app/api/rules/import/route";
@@ -82,7 +77,7 @@ const fixture = engineRuntime(ADMIN, async (database) => {
 });
 
 describe("issue 22 Done when: the full rule file", () => {
-  it.fails(
+  it(
     "imports, evaluates against brokerwatch's own metrics and fires (offset, *_over_time, absent, histogram_quantile, group_left, label_replace)",
     async () => {
       const res = await importRules(

@@ -327,7 +327,8 @@ describe("GET /api/webhooks/{id}/deliveries", () => {
         state: "pending",
         attempts: 2,
         lastStatusCode: 503,
-        lastError: "Service Unavailable",
+        // a viewer sees the status, not the receiver's answer (README "Threat model": receivers)
+        lastError: "HTTP 503 from the receiver (its answer is shown to admins only)",
         nextAttemptAt: nextAttemptAt.toISOString(),
       }),
     ]);
