@@ -21,13 +21,13 @@ export function BrokerTable({ brokers }: { brokers: BrokerRow[] }) {
             >
               {b.name}
             </Link>
-            {b.cluster && <div className="text-xs text-zinc-500">cluster {b.cluster}</div>}
+            {b.cluster && <div className="text-xs text-zinc-600 dark:text-zinc-400">cluster {b.cluster}</div>}
           </td>
           <td className={tdClass}>
             <span className="flex flex-wrap items-center gap-1.5">
               {b.enabled ? <StatusBadge status={b.status} /> : <Badge>disabled</Badge>}
               {b.enabled && b.statusSince && (
-                <span className="text-xs text-zinc-500">
+                <span className="text-xs text-zinc-600 dark:text-zinc-400">
                   since <Time value={b.statusSince} relative />
                 </span>
               )}
@@ -35,11 +35,11 @@ export function BrokerTable({ brokers }: { brokers: BrokerRow[] }) {
           </td>
           <td className={`${tdClass} text-zinc-600 dark:text-zinc-400`}>
             {b.detectedDialect ?? b.dialect}
-            {b.version && <div className="text-xs text-zinc-500">{b.version}</div>}
+            {b.version && <div className="text-xs text-zinc-600 dark:text-zinc-400">{b.version}</div>}
           </td>
           <td className={`${tdClass} font-mono text-xs break-all`}>{displayUrl(b.url)}</td>
           <td className={`${tdClass} text-right tabular-nums`}>
-            {b.maxConnections ? formatNumber(b.maxConnections) : <span className="text-zinc-400">—</span>}
+            {b.maxConnections ? formatNumber(b.maxConnections) : <span className="text-zinc-600 dark:text-zinc-400">—</span>}
           </td>
           <td className={`${tdClass} whitespace-nowrap`}>
             <Time value={b.lastSeenAt} relative />

@@ -1,7 +1,7 @@
 const STYLES: Record<string, string> = {
-  up: "bg-up/15 text-up ring-up/30",
-  down: "bg-down/15 text-down ring-down/30",
-  unknown: "bg-unknown/15 text-unknown ring-unknown/30",
+  up: "bg-up/15 text-emerald-800 ring-up/40 dark:text-up",
+  down: "bg-down/15 text-red-800 ring-down/40 dark:text-down",
+  unknown: "bg-unknown/15 text-zinc-700 ring-unknown/40 dark:text-unknown",
 };
 
 export function StatusBadge({ status }: { status: string }) {

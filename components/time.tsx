@@ -19,7 +19,7 @@ export function Time({ value, relative = false }: { value: Date | string | null;
     const timer = setInterval(() => setNow(Date.now()), 10_000);
     return () => clearInterval(timer);
   }, [relative]);
-  if (!iso) return <span className="text-zinc-500">never</span>;
+  if (!iso) return <span className="text-zinc-600 dark:text-zinc-400">never</span>;
   const utc = formatDateTime(iso, "utc");
   const text = relative && now !== null ? relativeTime(new Date(iso), now) : formatDateTime(iso, zone);
   return (

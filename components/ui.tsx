@@ -18,7 +18,7 @@ export function PageHeader({
     <div className="mb-6 flex flex-wrap items-end justify-between gap-3">
       <div className="min-w-0">
         <h1 className="truncate text-2xl font-semibold tracking-tight">{title}</h1>
-        {subtitle && <p className="mt-1 text-sm text-zinc-500">{subtitle}</p>}
+        {subtitle && <p className="mt-1 text-sm text-zinc-600 dark:text-zinc-400">{subtitle}</p>}
       </div>
       {actions && <div className="flex flex-wrap gap-2">{actions}</div>}
     </div>
@@ -53,7 +53,7 @@ export function Card({
 
 export function EmptyState({ children }: { children: ReactNode }) {
   return (
-    <div className="rounded-lg border border-dashed border-zinc-300 p-8 text-center text-sm text-zinc-500 dark:border-zinc-700">
+    <div className="rounded-lg border border-dashed border-zinc-300 p-8 text-center text-sm text-zinc-600 dark:text-zinc-400 dark:border-zinc-700">
       {children}
     </div>
   );
@@ -87,7 +87,7 @@ export function reasonTone(reason: string | null): Tone {
 }
 
 export const tableClass = "w-full text-left text-sm";
-export const thClass = "px-3 py-2 text-xs font-medium text-zinc-500 uppercase";
+export const thClass = "px-3 py-2 text-xs font-medium text-zinc-600 dark:text-zinc-400 uppercase";
 export const tdClass = "px-3 py-2 align-top";
 export const rowClass = "border-b border-zinc-100 last:border-0 dark:border-zinc-800";
 
@@ -140,7 +140,7 @@ export function CardTable({
   children: ReactNode;
 }) {
   return (
-    <div className="relative overflow-x-auto rounded-lg border border-zinc-200 bg-white dark:border-zinc-800 dark:bg-zinc-900">
+    <div tabIndex={0} className="relative overflow-x-auto rounded-lg border border-zinc-200 bg-white dark:border-zinc-800 dark:bg-zinc-900">
       <table className={className ? `${tableClass} ${className}` : tableClass} data-testid={testId}>
         <TableHead columns={columns} />
         <tbody className={bodyClassName}>{children}</tbody>
@@ -153,7 +153,7 @@ export function CardTable({
 export const ACTIONS_COLUMN: Column = { label: <span className="sr-only">Actions</span>, className: "text-right" };
 
 export const buttonClass =
-  "inline-flex items-center gap-1 rounded-md bg-sky-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-sky-700 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-sky-500 disabled:opacity-50";
+  "inline-flex items-center gap-1 rounded-md bg-sky-700 px-3 py-1.5 text-sm font-medium text-white hover:bg-sky-800 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-sky-500 disabled:opacity-50";
 export const secondaryButtonClass =
   "inline-flex items-center gap-1 rounded-md px-3 py-1.5 text-sm font-medium text-zinc-700 ring-1 ring-zinc-300 hover:bg-zinc-100 focus-visible:outline-2 focus-visible:outline-sky-500 disabled:opacity-50 dark:text-zinc-200 dark:ring-zinc-700 dark:hover:bg-zinc-800";
 export const inputClass =
@@ -163,7 +163,7 @@ export function TextLink({ href, children }: { href: string; children: ReactNode
   return (
     <Link
       href={href}
-      className="text-sky-700 underline-offset-2 hover:underline focus-visible:outline-2 focus-visible:outline-sky-500 dark:text-sky-400"
+      className="text-sky-800 underline underline-offset-2 hover:text-sky-950 focus-visible:outline-2 focus-visible:outline-sky-500 dark:text-sky-400 dark:hover:text-sky-300"
     >
       {children}
     </Link>

@@ -68,7 +68,7 @@ export function LoginForm({ next }: { next: string }) {
       <button
         type="submit"
         disabled={busy}
-        className="w-full rounded-md bg-sky-600 px-3 py-2 text-sm font-medium text-white hover:bg-sky-700 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-sky-500 disabled:opacity-60"
+        className="w-full rounded-md bg-sky-700 px-3 py-2 text-sm font-medium text-white hover:bg-sky-800 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-sky-500 disabled:opacity-60"
       >
         {busy ? "Signing in…" : "Sign in"}
       </button>

@@ -34,7 +34,7 @@ export function HistoryRangeForm({ from, to }: { from: string; to: string }) {
         router.push(`/alerts/history?${q}`);
       }}
     >
-      <label className="flex flex-col gap-0.5 text-xs text-zinc-500">
+      <label className="flex flex-col gap-0.5 text-xs text-zinc-600 dark:text-zinc-400">
         From
         <input
           type="datetime-local"
@@ -43,7 +43,7 @@ export function HistoryRangeForm({ from, to }: { from: string; to: string }) {
           onChange={(e) => setFrom(e.target.value)}
         />
       </label>
-      <label className="flex flex-col gap-0.5 text-xs text-zinc-500">
+      <label className="flex flex-col gap-0.5 text-xs text-zinc-600 dark:text-zinc-400">
         To
         <input type="datetime-local" className={inputClass} value={toLocal} onChange={(e) => setTo(e.target.value)} />
       </label>

@@ -392,13 +392,13 @@ function Field({ id, label, hint, children }: { id: string; label: string; hint?
         {label}
       </label>
       {children}
-      {hint && <p className="mt-1 text-xs text-zinc-500">{hint}</p>}
+      {hint && <p className="mt-1 text-xs text-zinc-600 dark:text-zinc-400">{hint}</p>}
     </div>
   );
 }
 
 function SampleList({ samples, empty }: { samples: PreviewSample[]; empty: string }) {
-  if (samples.length === 0) return <p className="text-xs text-zinc-500">{empty}</p>;
+  if (samples.length === 0) return <p className="text-xs text-zinc-600 dark:text-zinc-400">{empty}</p>;
   const shown = samples.slice(0, 20);
   return (
     <ul className="space-y-1">
@@ -407,7 +407,7 @@ function SampleList({ samples, empty }: { samples: PreviewSample[]; empty: strin
           {Object.keys(s.labels).length > 0 ? (
             <LabelChips labels={s.labels} all />
           ) : (
-            <span className="text-xs text-zinc-500">(no labels)</span>
+            <span className="text-xs text-zinc-600 dark:text-zinc-400">(no labels)</span>
           )}
           <span className="font-mono text-sm tabular-nums" data-testid="preview-value">
             {formatValue(s.value)}
@@ -415,7 +415,7 @@ function SampleList({ samples, empty }: { samples: PreviewSample[]; empty: strin
         </li>
       ))}
       {samples.length > shown.length && (
-        <li className="text-xs text-zinc-500">and {samples.length - shown.length} more</li>
+        <li className="text-xs text-zinc-600 dark:text-zinc-400">and {samples.length - shown.length} more</li>
       )}
     </ul>
   );
@@ -432,9 +432,9 @@ function PreviewPanel({ preview }: { preview: Preview }) {
     >
       <h2 className="text-sm font-medium">Evaluated now</h2>
       {preview.kind === "idle" && (
-        <p className="text-zinc-500">Type an expression: it is checked and run against the stored data as you type.</p>
+        <p className="text-zinc-600 dark:text-zinc-400">Type an expression: it is checked and run against the stored data as you type.</p>
       )}
-      {preview.kind === "loading" && <p className="text-zinc-500">Evaluating…</p>}
+      {preview.kind === "loading" && <p className="text-zinc-600 dark:text-zinc-400">Evaluating…</p>}
       {preview.kind === "failed" && <p className="text-red-600">{preview.message}</p>}
       {preview.kind === "invalid" && (
         <div className="space-y-2">
@@ -459,7 +459,7 @@ function PreviewPanel({ preview }: { preview: Preview }) {
           </div>
           {preview.compared && (
             <div>
-              <p className="mb-1 text-xs font-medium text-zinc-500 uppercase">
+              <p className="mb-1 text-xs font-medium text-zinc-600 dark:text-zinc-400 uppercase">
                 Current value of the {preview.compared.side} side of {preview.compared.op}
               </p>
               <SampleList samples={preview.compared.samples} empty="No data: nothing to compare." />
@@ -482,10 +482,10 @@ function PreviewPanel({ preview }: { preview: Preview }) {
               </p>
             ) : null,
           )}
-          <p className="text-xs text-zinc-400">Evaluated at <Time value={preview.evaluatedAt} /></p>
+          <p className="text-xs text-zinc-600 dark:text-zinc-400">Evaluated at <Time value={preview.evaluatedAt} /></p>
         </>
       )}
-      <details className="text-xs text-zinc-500">
+      <details className="text-xs text-zinc-600 dark:text-zinc-400">
         <summary className="cursor-pointer">Metrics you can use</summary>
         <dl className="mt-2 space-y-1">
           {METRIC_NAMES.map((m) => (

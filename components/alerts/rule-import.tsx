@@ -65,7 +65,7 @@ export function RuleImport() {
       className="mb-6 rounded border border-zinc-200 p-4 dark:border-zinc-800"
     >
       <h2 className="mb-1 text-sm font-medium">Import a Prometheus rule file</h2>
-      <p className="mb-3 text-xs text-zinc-500">
+      <p className="mb-3 text-xs text-zinc-600 dark:text-zinc-400">
         A <code>groups:</code> file as <code>promtool check rules</code> reads it. Each rule is imported on its own;
         recording rules write series other rules and charts can read.
       </p>
@@ -104,11 +104,11 @@ export function RuleImport() {
             {report.rules.map((r) => (
               <li key={`${r.group}/${r.index}/${r.position.line}`} data-status={r.status}>
                 <span className={`font-medium ${STATUS_TONE[r.status]}`}>{STATUS_TEXT[r.status]}</span>{" "}
-                <span className="text-zinc-500">
+                <span className="text-zinc-600 dark:text-zinc-400">
                   line {r.position.line}:{r.position.column} · {r.group}
                 </span>{" "}
                 <span className="font-mono">{r.name ?? "(unnamed)"}</span>
-                {r.kind === "record" && <span className="text-zinc-500"> (recording)</span>}
+                {r.kind === "record" && <span className="text-zinc-600 dark:text-zinc-400"> (recording)</span>}
                 {r.message && <div className="ml-4 text-zinc-600 dark:text-zinc-400">{r.message}</div>}
               </li>
             ))}

@@ -87,7 +87,7 @@ export function SilenceButton({ labels, createdBy }: { labels: Record<string, st
       className="mt-3 w-full space-y-3 rounded-md border border-zinc-200 bg-zinc-50 p-3 text-sm dark:border-zinc-700 dark:bg-zinc-950"
     >
       <fieldset>
-        <legend className="mb-1 text-xs font-medium text-zinc-500 uppercase">Mute alerts whose labels are</legend>
+        <legend className="mb-1 text-xs font-medium text-zinc-600 dark:text-zinc-400 uppercase">Mute alerts whose labels are</legend>
         <div className="flex flex-wrap gap-1.5">
           {names.map((name) => (
             <label
@@ -95,7 +95,7 @@ export function SilenceButton({ labels, createdBy }: { labels: Record<string, st
               className={`inline-flex cursor-pointer items-center gap-1 rounded px-1.5 py-0.5 font-mono text-xs ring-1 ${
                 matched.has(name)
                   ? "bg-sky-50 text-sky-800 ring-sky-300 dark:bg-sky-950 dark:text-sky-200 dark:ring-sky-800"
-                  : "text-zinc-500 ring-zinc-300 dark:ring-zinc-700"
+                  : "text-zinc-600 dark:text-zinc-400 ring-zinc-300 dark:ring-zinc-700"
               }`}
             >
               <input type="checkbox" className="sr-only" checked={matched.has(name)} onChange={() => toggle(name)} />
@@ -106,7 +106,7 @@ export function SilenceButton({ labels, createdBy }: { labels: Record<string, st
         {matched.size === 0 && <p className="mt-1 text-xs text-red-600">Pick at least one label.</p>}
       </fieldset>
       <fieldset>
-        <legend className="mb-1 text-xs font-medium text-zinc-500 uppercase">For</legend>
+        <legend className="mb-1 text-xs font-medium text-zinc-600 dark:text-zinc-400 uppercase">For</legend>
         <div className="flex gap-1.5" role="radiogroup">
           {PRESETS.map((p) => (
             <button
@@ -123,7 +123,7 @@ export function SilenceButton({ labels, createdBy }: { labels: Record<string, st
         </div>
       </fieldset>
       <div>
-        <label htmlFor={`${id}-comment`} className="mb-1 block text-xs font-medium text-zinc-500 uppercase">
+        <label htmlFor={`${id}-comment`} className="mb-1 block text-xs font-medium text-zinc-600 dark:text-zinc-400 uppercase">
           Comment
         </label>
         <input

@@ -133,7 +133,7 @@ export function BrokerCharts({ initial }: { initial: BrokerChartData }) {
       <div className="flex flex-wrap items-center justify-between gap-3">
         <h2 id="charts-heading" className="text-sm font-medium">
           Metrics{" "}
-          <span className="font-normal text-zinc-500">
+          <span className="font-normal text-zinc-600 dark:text-zinc-400">
             {data.resolution === "raw"
               ? "· every sample"
               : `· ${data.resolution === "1m" ? "1-minute" : "5-minute"} averages`}
@@ -153,7 +153,7 @@ export function BrokerCharts({ initial }: { initial: BrokerChartData }) {
               onClick={() => choose(name)}
               className={`px-3 py-1 text-xs font-medium first:rounded-l-md last:rounded-r-md focus-visible:outline-2 focus-visible:outline-offset-1 focus-visible:outline-sky-500 ${
                 name === range
-                  ? "bg-sky-600 text-white"
+                  ? "bg-sky-700 text-white"
                   : "text-zinc-700 hover:bg-zinc-100 dark:text-zinc-300 dark:hover:bg-zinc-800"
               }`}
             >
@@ -231,7 +231,7 @@ function ChartPanel({
           label={`${panel.title}, last ${CHART_RANGES[data.range].label}${describe(lines, panel.format)}`}
         />
         {empty && (
-          <p className="pointer-events-none absolute inset-x-0 top-14 text-center text-xs text-zinc-500">
+          <p className="pointer-events-none absolute inset-x-0 top-14 text-center text-xs text-zinc-600 dark:text-zinc-400">
             No samples in this range{panel.optional ? " (not every broker reports this)" : ""}
           </p>
         )}
@@ -246,7 +246,7 @@ function Readout({ lines, format, hover }: { lines: ChartLine[]; format: (v: num
   return (
     <span className="flex flex-wrap items-center justify-end gap-x-3 text-xs tabular-nums">
       {hover && (
-        <span className="text-zinc-500">
+        <span className="text-zinc-600 dark:text-zinc-400">
           {formatDateTime(hover.t, zone)}
         </span>
       )}
@@ -259,7 +259,7 @@ function Readout({ lines, format, hover }: { lines: ChartLine[]; format: (v: num
             title={hover ? l.label : `latest ${l.label}`}
           >
             <span aria-hidden className="inline-block h-0.5 w-3 rounded" style={{ backgroundColor: l.color }} />
-            <span className="text-zinc-500">{l.label}</span>
+            <span className="text-zinc-600 dark:text-zinc-400">{l.label}</span>
             <span className="font-medium">{value === null || value === undefined ? "—" : format(value)}</span>
           </span>
         );
@@ -281,7 +281,7 @@ function describe(lines: ChartLine[], format: (v: number) => string): string {
 function GapList({ gaps }: { gaps: BrokerChartData["gaps"] }) {
   if (gaps.length === 0) {
     return (
-      <p className="text-xs text-zinc-500">No collector gaps in this range: nothing is missing from these charts.</p>
+      <p className="text-xs text-zinc-600 dark:text-zinc-400">No collector gaps in this range: nothing is missing from these charts.</p>
     );
   }
   return (

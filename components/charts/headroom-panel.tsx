@@ -32,34 +32,34 @@ export function HeadroomPanel({ headroom }: { headroom: Headroom }) {
     <Card title="Capacity headroom">
       <dl className="mb-3 grid gap-3 text-sm sm:grid-cols-3" data-testid="headroom">
         <div>
-          <dt className="text-zinc-500">Headroom</dt>
+          <dt className="text-zinc-600 dark:text-zinc-400">Headroom</dt>
           <dd className="text-lg font-medium" data-testid="headroom-ratio">
             {capacity.headroomRatio === null ? "—" : `${formatNumber(capacity.headroomRatio * 100, 1)}%`}
           </dd>
-          <dd className="text-xs text-zinc-500">
+          <dd className="text-xs text-zinc-600 dark:text-zinc-400">
             {capacity.connectionsMax === null
               ? "set maxConnections to see it"
               : `1 − ${formatNumber(current, 0)} ÷ ${formatNumber(capacity.connectionsMax, 0)}`}
           </dd>
         </div>
         <div>
-          <dt className="text-zinc-500">Time to saturation</dt>
+          <dt className="text-zinc-600 dark:text-zinc-400">Time to saturation</dt>
           <dd className="text-lg font-medium" data-testid="saturation">
             {left === null ? "not growing towards it" : left === 0 ? "at capacity now" : formatLeft(left)}
           </dd>
           {capacity.saturationAt && (
-            <dd className="text-xs text-zinc-500">
+            <dd className="text-xs text-zinc-600 dark:text-zinc-400">
               at <Time value={capacity.saturationAt} />
             </dd>
           )}
         </div>
         <div>
-          <dt className="text-zinc-500">Single-thread ceiling</dt>
+          <dt className="text-zinc-600 dark:text-zinc-400">Single-thread ceiling</dt>
           <dd className="text-lg font-medium" data-testid="ceiling">
             {capacity.messagesPerSecondCeiling === null ? "—" : `${formatNumber(capacity.messagesPerSecondCeiling, 0)} msg/s`}
           </dd>
           {capacity.busiestMinuteMessagesPerSecond !== null && (
-            <dd className="text-xs text-zinc-500">
+            <dd className="text-xs text-zinc-600 dark:text-zinc-400">
               busiest minute {formatNumber(capacity.busiestMinuteMessagesPerSecond, 0)} msg/s
             </dd>
           )}
@@ -74,7 +74,7 @@ export function HeadroomPanel({ headroom }: { headroom: Headroom }) {
         format={(v) => formatNumber(v, 0)}
         label="Connections of the last hour against the capacity, with the projection"
       />
-      <p className="mt-3 text-xs text-zinc-500" data-testid="headroom-basis">
+      <p className="mt-3 text-xs text-zinc-600 dark:text-zinc-400" data-testid="headroom-basis">
         {capacity.basis}
       </p>
     </Card>

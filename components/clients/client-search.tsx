@@ -16,7 +16,7 @@ export function ClientSearch({
     <Card title="Find a client">
       <form method="get" action="/clients" role="search" className="flex flex-wrap items-end gap-2">
         <label className="min-w-64 flex-1 text-sm">
-          <span className="mb-1 block text-xs font-medium text-zinc-500">ClientID starts with</span>
+          <span className="mb-1 block text-xs font-medium text-zinc-600 dark:text-zinc-400">ClientID starts with</span>
           <input
             name="q"
             type="search"
@@ -71,7 +71,7 @@ function SearchResults({ q, result }: { q: string; result: { clients: ClientSear
     );
   }
   return (
-    <div className="mt-4 overflow-x-auto">
+    <div tabIndex={0} className="mt-4 overflow-x-auto">
       <table className={tableClass} data-testid="client-search-results">
         <TableHead
           columns={["ClientID", "Now", "Last event", "Broker", { label: "Events", className: "text-right" }]}
@@ -99,7 +99,7 @@ function SearchResults({ q, result }: { q: string; result: { clients: ClientSear
         </tbody>
       </table>
       {result.more && (
-        <p className="mt-2 text-xs text-zinc-500">
+        <p className="mt-2 text-xs text-zinc-600 dark:text-zinc-400">
           Showing the {result.clients.length} most recently seen matches; type more of the ClientID to narrow them.
         </p>
       )}

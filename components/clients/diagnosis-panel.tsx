@@ -37,7 +37,7 @@ export function DiagnosisPanel({ findings }: { findings: Finding[] }) {
             <span className="text-zinc-700 dark:text-zinc-300">{f.fix}</span>
           </p>
           <details className="mt-2 text-sm" open>
-            <summary className="cursor-pointer text-xs font-medium text-zinc-500 uppercase">
+            <summary className="cursor-pointer text-xs font-medium text-zinc-600 dark:text-zinc-400 uppercase">
               Evidence ({f.evidence.length} {f.evidence.length === 1 ? "event" : "events"})
             </summary>
             <ul className="mt-1 space-y-0.5">

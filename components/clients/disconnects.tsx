@@ -99,7 +99,7 @@ export function RecentDisconnects({
           {params.broker ? ` on ${params.broker}` : ""} in the {RANGE_LABELS[params.range].toLowerCase()}.
         </EmptyState>
       ) : (
-        <div className="overflow-x-auto">
+        <div tabIndex={0} className="overflow-x-auto">
           <table className={tableClass} data-testid="disconnects">
             <TableHead columns={["Time", "ClientID", "Reason", ...(failed ? [] : ["Session"]), "From", "Broker"]} />
             <tbody>
@@ -154,7 +154,7 @@ export function RecentDisconnects({
 function Filter({ label, children }: { label: string; children: ReactNode }) {
   return (
     <label className="text-sm">
-      <span className="mb-1 block text-xs font-medium text-zinc-500">{label}</span>
+      <span className="mb-1 block text-xs font-medium text-zinc-600 dark:text-zinc-400">{label}</span>
       {children}
     </label>
   );

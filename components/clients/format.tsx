@@ -30,13 +30,13 @@ export function endpointLabel(address: string | null, port: number | null): stri
 
 /** A reason word in its tone; nothing for events that have none. */
 export function ReasonBadge({ reason }: { reason: string | null }) {
-  if (!reason) return <span className="text-zinc-400">—</span>;
+  if (!reason) return <span className="text-zinc-600 dark:text-zinc-400">—</span>;
   return <Badge tone={reasonTone(reason)}>{reason}</Badge>;
 }
 
 /** A ClientID as text, whatever it holds; `<unknown>` where the broker did not know it. */
 export function ClientIdText({ clientId }: { clientId: string | null }) {
-  if (clientId === null) return <span className="text-zinc-400 italic">&lt;unknown&gt;</span>;
+  if (clientId === null) return <span className="text-zinc-600 dark:text-zinc-400 italic">&lt;unknown&gt;</span>;
   return <span className="font-mono break-all whitespace-pre-wrap">{clientId}</span>;
 }
 

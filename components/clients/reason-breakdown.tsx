@@ -24,7 +24,7 @@ export function ReasonBreakdown({ breakdown }: { breakdown: ReasonCount[] }) {
   return (
     <div className="space-y-3 text-sm" data-testid="reason-breakdown">
       {ends.length === 0 ? (
-        <p className="text-zinc-500">No disconnects in this window.</p>
+        <p className="text-zinc-600 dark:text-zinc-400">No disconnects in this window.</p>
       ) : (
         <ul className="space-y-2">
           {ends.map((b) => (
@@ -33,7 +33,7 @@ export function ReasonBreakdown({ breakdown }: { breakdown: ReasonCount[] }) {
                 <span className="font-mono text-xs">
                   {b.reason ?? "unknown"}
                   {b.type === "connect_failed" && (
-                    <span className="ml-1 font-sans text-zinc-500">(failed connect)</span>
+                    <span className="ml-1 font-sans text-zinc-600 dark:text-zinc-400">(failed connect)</span>
                   )}
                 </span>
                 <span className="tabular-nums" data-count>
@@ -51,7 +51,7 @@ export function ReasonBreakdown({ breakdown }: { breakdown: ReasonCount[] }) {
         </ul>
       )}
       {others.length > 0 && (
-        <p className="text-xs text-zinc-500">
+        <p className="text-xs text-zinc-600 dark:text-zinc-400">
           {others.map((b, i) => (
             <span key={b.type}>
               {i > 0 && " · "}

@@ -12,7 +12,7 @@ import { ReasonBadge, endpointLabel, protocolLabel, sessionLength } from "./form
  */
 export function Timeline({ entries, now }: { entries: FoldedEntry<ClientEvent>[]; now: Date }) {
   return (
-    <div className="-mx-4 -my-4 overflow-x-auto">
+    <div tabIndex={0} className="-mx-4 -my-4 overflow-x-auto">
       <table className={tableClass} data-testid="timeline">
         <TableHead
           columns={[
@@ -76,7 +76,7 @@ function SessionRow({ session: s, now }: { session: Session<ClientEvent>; now: D
             ≈ <Time value={s.startedAt} />
           </span>
         ) : (
-          <span className="text-zinc-400">not recorded</span>
+          <span className="text-zinc-600 dark:text-zinc-400">not recorded</span>
         )}
       </td>
       <td className="whitespace-nowrap">
@@ -87,7 +87,7 @@ function SessionRow({ session: s, now }: { session: Session<ClientEvent>; now: D
           <Badge tone="good">connected now</Badge>
         ) : (
           <span
-            className="text-zinc-400"
+            className="text-zinc-600 dark:text-zinc-400"
             title="a later connect came without a disconnect for this one: its line was lost"
           >
             not recorded
@@ -98,14 +98,14 @@ function SessionRow({ session: s, now }: { session: Session<ClientEvent>; now: D
         {s.seconds !== null ? (
           sessionLength(s.seconds)
         ) : openFor !== null ? (
-          <span className="text-zinc-500">{formatDuration(openFor)} so far</span>
+          <span className="text-zinc-600 dark:text-zinc-400">{formatDuration(openFor)} so far</span>
         ) : (
           "—"
         )}
       </td>
       <td>{s.end ? <ReasonBadge reason={s.reason} /> : null}</td>
       <td className="font-mono text-xs whitespace-nowrap">{endpointLabel(s.address, s.port)}</td>
-      <td className="max-w-40 break-all">{s.username ?? <span className="text-zinc-400">—</span>}</td>
+      <td className="max-w-40 break-all">{s.username ?? <span className="text-zinc-600 dark:text-zinc-400">—</span>}</td>
       <td className="whitespace-nowrap">{protocolLabel(s.protocolVersion)}</td>
       <td className="whitespace-nowrap tabular-nums">{s.keepalive !== null ? `${s.keepalive} s` : "—"}</td>
       <td>{s.broker}</td>
@@ -175,7 +175,7 @@ function EventRow({ event: e }: { event: ClientEvent }) {
         </span>
       </td>
       <td className="font-mono text-xs whitespace-nowrap">{endpointLabel(e.address, e.port)}</td>
-      <td className="max-w-40 break-all">{e.username ?? <span className="text-zinc-400">—</span>}</td>
+      <td className="max-w-40 break-all">{e.username ?? <span className="text-zinc-600 dark:text-zinc-400">—</span>}</td>
       <td className="whitespace-nowrap">{protocolLabel(e.protocolVersion)}</td>
       <td className="tabular-nums">{e.keepalive !== null ? `${e.keepalive} s` : "—"}</td>
       <td>{e.broker}</td>

@@ -164,7 +164,7 @@ function WindowSelector({ clientId, current }: { clientId: string; current: Trac
           key={w}
           href={traceHref(clientId, w)}
           aria-current={w === current ? "page" : undefined}
-          className="px-3 py-1.5 font-medium text-zinc-700 first:rounded-l-md last:rounded-r-md hover:bg-zinc-100 focus-visible:outline-2 focus-visible:outline-sky-500 aria-[current=page]:bg-sky-600 aria-[current=page]:text-white dark:text-zinc-200 dark:hover:bg-zinc-800"
+          className="px-3 py-1.5 font-medium text-zinc-700 first:rounded-l-md last:rounded-r-md hover:bg-zinc-100 focus-visible:outline-2 focus-visible:outline-sky-500 aria-[current=page]:bg-sky-700 aria-[current=page]:text-white dark:text-zinc-200 dark:hover:bg-zinc-800"
         >
           {WINDOW_LABELS[w]}
         </Link>

@@ -65,9 +65,9 @@ export function IncidentCharts({
         const lines = c.lines.filter((l): l is ChartLine => l !== null);
         return (
           <div key={c.title}>
-            <h3 className="mb-1 text-xs font-medium text-zinc-500 uppercase">{c.title}</h3>
+            <h3 className="mb-1 text-xs font-medium text-zinc-600 dark:text-zinc-400 uppercase">{c.title}</h3>
             {lines.length === 0 ? (
-              <p className="text-sm text-zinc-500">The broker does not report this.</p>
+              <p className="text-sm text-zinc-600 dark:text-zinc-400">The broker does not report this.</p>
             ) : (
               <TimeChart
                 lines={lines}

@@ -26,7 +26,7 @@ export function IncidentFindings({ findings }: { findings: IncidentSummary["find
             {f.fix}
           </p>
           {f.evidence.length > 0 && (
-            <ul className="mt-2 space-y-0.5 text-xs text-zinc-500">
+            <ul className="mt-2 space-y-0.5 text-xs text-zinc-600 dark:text-zinc-400">
               {f.evidence.map((e, i) => (
                 <li key={i}>
                   <Time value={e.ts} /> — {e.summary}

@@ -45,7 +45,7 @@ export function IncidentList({
               </td>
             )}
             <td className={tdClass}>
-              {i.kind} <span className="text-zinc-400">({i.detectedBy.replace("_", " ")})</span>
+              {i.kind} <span className="text-zinc-600 dark:text-zinc-400">({i.detectedBy.replace("_", " ")})</span>
             </td>
             <td className={tdClass}>{i.downSeconds === null ? "—" : formatDuration(i.downSeconds)}</td>
             <td className={tdClass}>

@@ -14,7 +14,7 @@ export function BrokerLive({ name }: { name: string }) {
   const { live: broker, state } = useBrokerStream();
   if (!broker) {
     return (
-      <p className="rounded-lg border border-dashed border-zinc-300 p-4 text-sm text-zinc-500 dark:border-zinc-700">
+      <p className="rounded-lg border border-dashed border-zinc-300 p-4 text-sm text-zinc-600 dark:text-zinc-400 dark:border-zinc-700">
         This broker is disabled: no collector watches it. Its history below is what was recorded while it was enabled.
       </p>
     );
@@ -24,13 +24,13 @@ export function BrokerLive({ name }: { name: string }) {
     <div className="space-y-2" data-broker-live={name}>
       <div className="grid grid-cols-2 gap-3 md:grid-cols-3 xl:grid-cols-6">
         <div className="col-span-2 rounded-lg border border-zinc-200 bg-white px-4 py-3 md:col-span-1 dark:border-zinc-800 dark:bg-zinc-900">
-          <div className="text-xs font-medium text-zinc-500 uppercase">Status</div>
+          <div className="text-xs font-medium text-zinc-600 dark:text-zinc-400 uppercase">Status</div>
           <div className="mt-1.5" data-testid={`status-${name}`}>
             <BrokerStatusCell broker={broker} />
           </div>
         </div>
         <div className="col-span-2 rounded-lg border border-zinc-200 bg-white px-4 py-3 md:col-span-1 dark:border-zinc-800 dark:bg-zinc-900">
-          <div className="text-xs font-medium text-zinc-500 uppercase">Connections</div>
+          <div className="text-xs font-medium text-zinc-600 dark:text-zinc-400 uppercase">Connections</div>
           <div className="mt-1 text-xl font-semibold">
             <Connections broker={broker} stale={stale} />
           </div>
@@ -48,7 +48,7 @@ export function BrokerLive({ name }: { name: string }) {
           )}
         </Tile>
       </div>
-      <div className="flex flex-wrap items-center gap-x-4 gap-y-1 text-xs text-zinc-500">
+      <div className="flex flex-wrap items-center gap-x-4 gap-y-1 text-xs text-zinc-600 dark:text-zinc-400">
         <span>
           Sessions <span className="font-medium text-zinc-700 dark:text-zinc-300">{formatNumber(broker.sessions)}</span>
         </span>

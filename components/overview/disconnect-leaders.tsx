@@ -66,7 +66,7 @@ export function DisconnectingClients({ hour, day }: { hour: ClientDisconnects[];
                     {c.count}×
                   </span>
                 </div>
-                <div className="mt-0.5 flex flex-wrap items-center gap-1 text-xs text-zinc-500">
+                <div className="mt-0.5 flex flex-wrap items-center gap-1 text-xs text-zinc-600 dark:text-zinc-400">
                   last <Badge tone={reasonTone(c.lastReason)}>{c.lastReason}</Badge>
                   <Time value={c.lastAt} relative />
                 </div>
@@ -101,8 +101,8 @@ function Windows<T>({
         ] as const
       ).map(([label, rows, key]) => (
         <div key={key} data-window={key} className="min-w-0">
-          <h3 className="mb-2 text-xs font-medium text-zinc-500 uppercase">{label}</h3>
-          {rows.length ? render(rows) : <p className="text-sm text-zinc-500">{empty} in this window.</p>}
+          <h3 className="mb-2 text-xs font-medium text-zinc-600 dark:text-zinc-400 uppercase">{label}</h3>
+          {rows.length ? render(rows) : <p className="text-sm text-zinc-600 dark:text-zinc-400">{empty} in this window.</p>}
         </div>
       ))}
     </div>

@@ -61,11 +61,11 @@ export function LiveEvents() {
         </div>
       </div>
       {events.length === 0 ? (
-        <p className="p-6 text-center text-sm text-zinc-500" data-testid="no-events">
+        <p className="p-6 text-center text-sm text-zinc-600 dark:text-zinc-400" data-testid="no-events">
           No connection events yet. They appear here the moment a client connects or disconnects.
         </p>
       ) : (
-        <div className="max-h-[28rem] overflow-auto">
+        <div tabIndex={0} className="max-h-[28rem] overflow-auto">
           <table className={tableClass} data-testid="live-events">
             <TableHead
               className="sticky top-0 border-b border-zinc-200 bg-white dark:border-zinc-800 dark:bg-zinc-900"
@@ -74,7 +74,7 @@ export function LiveEvents() {
             <tbody>
               {events.map((e) => (
                 <tr key={e.key} className={rowClass} data-event-type={e.type} data-client-id={e.clientId ?? ""}>
-                  <td className={`${tdClass} text-xs whitespace-nowrap text-zinc-500`}>
+                  <td className={`${tdClass} text-xs whitespace-nowrap text-zinc-600 dark:text-zinc-400`}>
                     <Time value={e.ts} />
                   </td>
                   <td className={tdClass}>
@@ -85,7 +85,7 @@ export function LiveEvents() {
                   </td>
                   <td className={`${tdClass} max-w-72 break-all`}>
                     {e.clientId === null ? (
-                      <span className="text-zinc-400 italic">unknown client</span>
+                      <span className="text-zinc-600 dark:text-zinc-400 italic">unknown client</span>
                     ) : (
                       <Link
                         href={clientHref(e.clientId)}
@@ -94,9 +94,9 @@ export function LiveEvents() {
                         {e.clientId}
                       </Link>
                     )}
-                    {e.username && <span className="ml-1 text-xs text-zinc-500">({e.username})</span>}
+                    {e.username && <span className="ml-1 text-xs text-zinc-600 dark:text-zinc-400">({e.username})</span>}
                   </td>
-                  <td className={`${tdClass} hidden font-mono text-xs text-zinc-500 sm:table-cell`}>
+                  <td className={`${tdClass} hidden font-mono text-xs text-zinc-600 dark:text-zinc-400 sm:table-cell`}>
                     {e.address ? `${e.address}${e.port ? `:${e.port}` : ""}` : "—"}
                   </td>
                 </tr>

@@ -55,7 +55,7 @@ export function LiveIndicator({
       <span aria-hidden className={`size-2 rounded-full ${look.dot}`} />
       {look.text}
       {state !== "live" && !paused && updatedAt && (
-        <span className="text-zinc-500">
+        <span className="text-zinc-600 dark:text-zinc-400">
           · data from <Time value={updatedAt} relative />
         </span>
       )}

@@ -44,7 +44,7 @@ function NoBrokers() {
         Add one to <code className="font-mono">brokerwatch.yaml</code> and restart brokerwatch, or run with the bundled
         broker (leave <code className="font-mono">BUNDLED_BROKER</code> unset):
       </p>
-      <pre className="mx-auto mt-3 max-w-md overflow-x-auto rounded-md bg-zinc-100 p-3 text-left font-mono text-xs text-zinc-700 dark:bg-zinc-800 dark:text-zinc-300">
+      <pre tabIndex={0} className="mx-auto mt-3 max-w-md overflow-x-auto rounded-md bg-zinc-100 p-3 text-left font-mono text-xs text-zinc-700 dark:bg-zinc-800 dark:text-zinc-300">
         {`brokers:
   - name: plant-a
     url: mqtt://10.0.0.5:1883
@@ -84,7 +84,7 @@ function FirstSteps({ bundledBrokerUrl }: { bundledBrokerUrl: string | null }) {
           {bundled ? (
             <>
               <p className="mt-1">The bundled broker listens at {bundledBrokerUrl}:</p>
-              <pre className={codeBlock}>
+              <pre tabIndex={0} className={codeBlock}>
                 {`mosquitto_pub -h ${bundled.hostname} -p ${bundled.port || 1883} \\
   -i my-first-device -t demo/hello -m hi`}
               </pre>
@@ -100,7 +100,7 @@ function FirstSteps({ bundledBrokerUrl }: { bundledBrokerUrl: string | null }) {
             <TextLink href="/settings/brokers">Settings → Brokers</TextLink> or in{" "}
             <code className="font-mono">brokerwatch.yaml</code>:
           </p>
-          <pre className={codeBlock}>
+          <pre tabIndex={0} className={codeBlock}>
             {`brokers:
   - name: plant-a
     url: mqtt://10.0.0.5:1883`}
@@ -109,7 +109,7 @@ function FirstSteps({ bundledBrokerUrl }: { bundledBrokerUrl: string | null }) {
         <li>
           <p className="font-medium">3. Simulate a fleet</p>
           <p className="mt-1">~300 devices with flapping, shared ClientIDs, keepalive timeouts and storms:</p>
-          <pre className={codeBlock}>npm run simulate</pre>
+          <pre tabIndex={0} className={codeBlock}>npm run simulate</pre>
         </li>
       </ol>
     </section>
@@ -139,7 +139,7 @@ export function Tile({
       data-testid={testId}
       className={`rounded-lg border border-l-4 border-zinc-200 bg-white px-4 py-3 dark:border-zinc-800 dark:bg-zinc-900 ${accent[tone]}`}
     >
-      <div className="text-xs font-medium text-zinc-500 uppercase">{label}</div>
+      <div className="text-xs font-medium text-zinc-600 dark:text-zinc-400 uppercase">{label}</div>
       <div className="mt-1 text-2xl font-semibold tabular-nums">{children}</div>
     </div>
   );
@@ -152,7 +152,7 @@ function Totals({ snapshot }: { snapshot: OverviewSnapshot }) {
     <div className="grid grid-cols-2 gap-3 lg:grid-cols-4">
       <Tile label="Brokers up" tone={brokersTone} testId="total-up">
         {totals.up}
-        <span className="text-base font-normal text-zinc-500"> / {totals.brokers}</span>
+        <span className="text-base font-normal text-zinc-600 dark:text-zinc-400"> / {totals.brokers}</span>
         {totals.down > 0 && (
           <span className="ml-2 text-sm font-medium text-red-600 dark:text-red-400">{totals.down} down</span>
         )}
@@ -171,9 +171,9 @@ function Totals({ snapshot }: { snapshot: OverviewSnapshot }) {
       </Tile>
       <Tile label="Messages / s">
         <span title="received">{formatNumber(totals.messagesInPerSecond)}</span>
-        <span className="text-base font-normal text-zinc-500"> in · </span>
+        <span className="text-base font-normal text-zinc-600 dark:text-zinc-400"> in · </span>
         <span title="sent">{formatNumber(totals.messagesOutPerSecond)}</span>
-        <span className="text-base font-normal text-zinc-500"> out</span>
+        <span className="text-base font-normal text-zinc-600 dark:text-zinc-400"> out</span>
       </Tile>
     </div>
   );
@@ -182,7 +182,7 @@ function Totals({ snapshot }: { snapshot: OverviewSnapshot }) {
 function FiringPanel({ firing, total }: { firing: FiringAlert[]; total: number }) {
   if (total === 0) {
     return (
-      <p className="flex items-center gap-2 text-sm text-zinc-500" data-testid="no-alerts">
+      <p className="flex items-center gap-2 text-sm text-zinc-600 dark:text-zinc-400" data-testid="no-alerts">
         <span aria-hidden className="size-2 rounded-full bg-emerald-500" />
         No alerts firing.
       </p>
@@ -204,7 +204,7 @@ function FiringPanel({ firing, total }: { firing: FiringAlert[]; total: number }
             <Badge tone={severityTone(a.severity)}>{a.severity ?? "alert"}</Badge>
             <span className="font-medium">{a.alertname}</span>
             {a.summary && <span className="min-w-0 text-zinc-600 dark:text-zinc-400">{a.summary}</span>}
-            <span className="ml-auto text-xs whitespace-nowrap text-zinc-500">
+            <span className="ml-auto text-xs whitespace-nowrap text-zinc-600 dark:text-zinc-400">
               {a.broker ? (
                 <TextLink href={`/brokers/${encodeURIComponent(a.broker)}`}>{a.broker}</TextLink>
               ) : a.cluster ? (
@@ -221,7 +221,7 @@ function FiringPanel({ firing, total }: { firing: FiringAlert[]; total: number }
         ))}
       </ul>
       {total > firing.length && (
-        <p className="mt-2 text-xs text-zinc-500">
+        <p className="mt-2 text-xs text-zinc-600 dark:text-zinc-400">
           and {total - firing.length} more on <TextLink href="/alerts">the alerts page</TextLink>
         </p>
       )}
@@ -261,7 +261,7 @@ function ClusterCard({ cluster }: { cluster: OverviewCluster }) {
         }
         className="overflow-hidden [&>div:last-child]:p-0"
       >
-        <div className="overflow-x-auto">
+        <div tabIndex={0} className="overflow-x-auto">
           <table className={tableClass}>
             <TableHead
               columns={[
@@ -290,7 +290,7 @@ function BrokerRow({ broker: b }: { broker: OverviewBroker }) {
   const href = `/brokers/${encodeURIComponent(b.name)}`;
   // A down broker's numbers are what it last reported: still worth seeing, but not as "now".
   const stale = b.status !== "up";
-  const valueClass = `${tdClass} text-right tabular-nums ${stale ? "text-zinc-400 dark:text-zinc-500" : ""}`;
+  const valueClass = `${tdClass} text-right tabular-nums ${stale ? "text-zinc-600 dark:text-zinc-500" : ""}`;
   const staleTitle = stale ? "last value reported before the broker stopped reporting" : undefined;
   return (
     <tr
@@ -305,7 +305,7 @@ function BrokerRow({ broker: b }: { broker: OverviewBroker }) {
         >
           {b.name}
         </Link>
-        <div className="text-xs text-zinc-500">
+        <div className="text-xs text-zinc-600 dark:text-zinc-400">
           {b.dialect}
           {b.version && <> · {b.version}</>}
           {b.nodes && (
@@ -336,7 +336,7 @@ function BrokerRow({ broker: b }: { broker: OverviewBroker }) {
             <Badge tone="bad">{b.firingAlerts} firing</Badge>
           </Link>
         ) : (
-          <span className="text-zinc-400">0</span>
+          <span className="text-zinc-600 dark:text-zinc-400">0</span>
         )}
       </td>
     </tr>
@@ -348,7 +348,7 @@ export function BrokerStatusCell({ broker: b }: { broker: OverviewBroker }) {
     return (
       <div className="flex flex-col gap-0.5">
         <StatusBadge status="unknown" />
-        <span className="text-xs text-zinc-500">waiting for first heartbeat</span>
+        <span className="text-xs text-zinc-600 dark:text-zinc-400">waiting for first heartbeat</span>
       </div>
     );
   }
@@ -357,7 +357,7 @@ export function BrokerStatusCell({ broker: b }: { broker: OverviewBroker }) {
       <span className="flex items-center gap-2">
         <StatusBadge status={b.status} />
         {b.statusSince && (
-          <span className="text-xs whitespace-nowrap text-zinc-500">
+          <span className="text-xs whitespace-nowrap text-zinc-600 dark:text-zinc-400">
             since <Time value={b.statusSince} relative />
           </span>
         )}
@@ -366,7 +366,7 @@ export function BrokerStatusCell({ broker: b }: { broker: OverviewBroker }) {
         <span className="max-w-64 text-xs text-red-700 dark:text-red-300">
           {b.downReason ?? "not reachable"}
           {b.lastSeenAt && (
-            <span className="text-zinc-500">
+            <span className="text-zinc-600 dark:text-zinc-400">
               {" "}
               · last seen <Time value={b.lastSeenAt} relative />
             </span>
@@ -382,14 +382,14 @@ export function Connections({ broker: b, stale }: { broker: OverviewBroker; stal
   const tone = ratio === null ? null : saturationTone(ratio);
   return (
     <div className="flex flex-col gap-1">
-      <div className={`tabular-nums ${stale ? "text-zinc-400 dark:text-zinc-500" : ""}`}>
+      <div className={`tabular-nums ${stale ? "text-zinc-600 dark:text-zinc-500" : ""}`}>
         <span data-testid={`connections-${b.name}`} data-value={b.connections ?? ""}>
           {formatNumber(b.connections)}
         </span>
-        {b.maxConnections ? <span className="text-zinc-500"> / {formatNumber(b.maxConnections)}</span> : null}
+        {b.maxConnections ? <span className="text-zinc-600 dark:text-zinc-400"> / {formatNumber(b.maxConnections)}</span> : null}
         {ratio !== null && (
           <span
-            className={`ml-2 text-xs font-medium ${tone === "bad" ? "text-red-600 dark:text-red-400" : tone === "warn" ? "text-amber-600 dark:text-amber-400" : "text-zinc-500"}`}
+            className={`ml-2 text-xs font-medium ${tone === "bad" ? "text-red-600 dark:text-red-400" : tone === "warn" ? "text-amber-600 dark:text-amber-400" : "text-zinc-600 dark:text-zinc-400"}`}
           >
             {Math.round(ratio * 100)}%
           </span>

@@ -102,7 +102,7 @@ export function BrokerSettings({ brokers, canEdit }: { brokers: BrokerSettingsVi
                 <SourceBadge source={b.source} />
               </div>
               {(b.cluster || b.username) && (
-                <div className="mt-0.5 text-xs text-zinc-500">
+                <div className="mt-0.5 text-xs text-zinc-600 dark:text-zinc-400">
                   {b.cluster && <>cluster {b.cluster}</>}
                   {b.cluster && b.username && " · "}
                   {b.username && (
@@ -123,7 +123,7 @@ export function BrokerSettings({ brokers, canEdit }: { brokers: BrokerSettingsVi
               ) : (
                 b.dialect
               )}
-              {b.version && <div className="text-xs text-zinc-500">version {b.version}</div>}
+              {b.version && <div className="text-xs text-zinc-600 dark:text-zinc-400">version {b.version}</div>}
             </td>
             <td className={tdClass}>
               {b.enabled ? <StatusBadge status={b.status} /> : <Badge tone="neutral">disabled</Badge>}
@@ -155,7 +155,7 @@ export function BrokerSettings({ brokers, canEdit }: { brokers: BrokerSettingsVi
                 </span>
               ) : b.source !== "ui" ? (
                 <span
-                  className="text-xs text-zinc-400"
+                  className="text-xs text-zinc-600 dark:text-zinc-400"
                   title={
                     b.source === "file"
                       ? "Change it in brokerwatch.yaml and restart brokerwatch"
@@ -431,7 +431,7 @@ const ERROR_KIND_LABEL: Record<string, string> = {
 function Row({ term, children }: { term: string; children: ReactNode }) {
   return (
     <div className="grid grid-cols-[10rem_1fr] gap-2 py-1 max-sm:grid-cols-1 max-sm:gap-0">
-      <dt className="text-zinc-500">{term}</dt>
+      <dt className="text-zinc-600 dark:text-zinc-400">{term}</dt>
       <dd className="min-w-0">{children}</dd>
     </div>
   );

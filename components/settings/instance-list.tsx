@@ -29,7 +29,7 @@ export function InstanceList({ instances }: { instances: InstanceView[] }) {
                 ) : (
                   i.name
                 )}
-                {i.self && <span className="ml-2 text-xs text-zinc-500">(this one)</span>}
+                {i.self && <span className="ml-2 text-xs text-zinc-600 dark:text-zinc-400">(this one)</span>}
               </td>
               <td className={`${tdClass} whitespace-nowrap`}>
                 <span className="inline-flex gap-1">
@@ -48,7 +48,7 @@ export function InstanceList({ instances }: { instances: InstanceView[] }) {
                 <Time value={i.startedAt} />
               </td>
               <td className={tdClass}>
-                {i.watching.length ? i.watching.join(", ") : <span className="text-zinc-400">nothing</span>}
+                {i.watching.length ? i.watching.join(", ") : <span className="text-zinc-600 dark:text-zinc-400">nothing</span>}
               </td>
             </tr>
           ))}

@@ -39,7 +39,7 @@ export function Field({
       </label>
       {children}
       {hint && (
-        <p id={`${htmlFor}-hint`} className="mt-1 text-xs text-zinc-500">
+        <p id={`${htmlFor}-hint`} className="mt-1 text-xs text-zinc-600 dark:text-zinc-400">
           {hint}
         </p>
       )}
@@ -112,7 +112,7 @@ export function SectionHeader({
     <div className="mb-4 flex flex-wrap items-end justify-between gap-3">
       <div className="min-w-0">
         <h2 className="text-lg font-semibold tracking-tight">{title}</h2>
-        {description && <p className="mt-0.5 max-w-3xl text-sm text-zinc-500">{description}</p>}
+        {description && <p className="mt-0.5 max-w-3xl text-sm text-zinc-600 dark:text-zinc-400">{description}</p>}
       </div>
       {actions && <div className="flex flex-wrap gap-2">{actions}</div>}
     </div>

@@ -69,7 +69,7 @@ export function TokenSettings({ tokens, canEdit }: { tokens: TokenView[]; canEdi
             <td className={tdClass}>
               <Badge tone={t.role === "admin" ? "warn" : "neutral"}>{t.scope === "ingest" ? "ingest" : t.role}</Badge>
               {t.scope === "ingest" && (
-                <span className="ml-2 text-xs text-zinc-500" data-token-brokers>
+                <span className="ml-2 text-xs text-zinc-600 dark:text-zinc-400" data-token-brokers>
                   {t.brokers ? `to ${t.brokers.join(", ")}` : "to every broker"}
                 </span>
               )}

@@ -59,7 +59,7 @@ export function UserSettings({
             <tr key={u.id} className={rowClass} data-user-row={u.username}>
               <td className={tdClass}>
                 <span className="font-medium">{u.username}</span>
-                {self && <span className="ml-1.5 text-xs text-zinc-500">(you)</span>}
+                {self && <span className="ml-1.5 text-xs text-zinc-600 dark:text-zinc-400">(you)</span>}
                 {changing === u.id && (
                   <ChangePasswordForm
                     user={u}
@@ -94,13 +94,13 @@ export function UserSettings({
                         type="button"
                         className={smallButtonClass}
                         onClick={() => setChanging(u.id)}
-                        aria-label={`Change the password of ${u.username}`}
+                        aria-label={`Change password of ${u.username}`}
                       >
                         Change password
                       </button>
                     )}
                     {self || lastAdmin ? (
-                      <span className="px-2 py-1 text-xs text-zinc-400">
+                      <span className="px-2 py-1 text-xs text-zinc-600 dark:text-zinc-400">
                         {self ? "can't remove yourself" : "last admin"}
                       </span>
                     ) : (
@@ -204,7 +204,7 @@ function ChangePasswordForm({
           Cancel
         </button>
       </div>
-      <p className="mt-1 text-xs text-zinc-500">
+      <p className="mt-1 text-xs text-zinc-600 dark:text-zinc-400">
         {self
           ? "This signs you out everywhere; sign in again with the new password."
           : "This signs them out everywhere."}

@@ -92,7 +92,7 @@ export function WebhookSettings({ webhooks, canEdit }: { webhooks: WebhookSettin
                       </Badge>
                     )}
                   </div>
-                  <div className="mt-0.5 text-xs text-zinc-500">
+                  <div className="mt-0.5 text-xs text-zinc-600 dark:text-zinc-400">
                     {w.sendResolved ? "firing and resolved" : "firing only"}
                     {w.groupWaitSeconds !== null && ` · group wait ${formatDuration(w.groupWaitSeconds)}`}
                     {w.repeatIntervalSeconds !== null && ` · repeat ${formatDuration(w.repeatIntervalSeconds)}`}
@@ -189,7 +189,7 @@ export function WebhookSettings({ webhooks, canEdit }: { webhooks: WebhookSettin
                       )}
                     </span>
                   ) : w.source !== "ui" ? (
-                    <span className="text-xs text-zinc-400">read-only</span>
+                    <span className="text-xs text-zinc-600 dark:text-zinc-400">read-only</span>
                   ) : null}
                 </td>
               </tr>
@@ -463,7 +463,7 @@ export function HealthLine({ health: h }: { health: ReceiverHealth }) {
   const counts = `${h.delivered}/${h.total} delivered`;
   return (
     <p
-      className={`mt-1 max-w-xs text-xs ${h.state === "failing" ? "text-red-700 dark:text-red-400" : "text-zinc-500"}`}
+      className={`mt-1 max-w-xs text-xs ${h.state === "failing" ? "text-red-700 dark:text-red-400" : "text-zinc-600 dark:text-zinc-400"}`}
       data-testid="receiver-health"
       title="Notifications of the last 24 hours"
     >

@@ -418,6 +418,12 @@ export class BrokerCollector extends EventEmitter<{
         return;
       }
       this.noteError(err.message);
+      // A reset of a live connection (a write after the broker closed it: ECONNRESET) is the broker
+      // ending it, as a FIN would be: the close below asks again at once to tell outage from clash.
+      if (this.connected) {
+        endedByBroker = true;
+        return;
+      }
       // the attempt after a close by the broker failed: the broker is really gone
       this.holdStatusUntil = 0;
     });

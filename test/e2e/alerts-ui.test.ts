@@ -133,7 +133,7 @@ describeIf(needs({ chromium: true }), "alerts in a browser", () => {
     expect(value).toMatch(/^\d+ connections$/);
     expect(Number.parseFloat(value)).toBeGreaterThanOrEqual(2);
     // the broker label leads to the broker's page
-    expect(await card.getByRole("link", { name: "bundled" }).getAttribute("href")).toBe("/brokers/bundled");
+    expect(await card.getByRole("link", { name: "bundled", exact: true }).getAttribute("href")).toBe("/brokers/bundled");
     expect(await card.locator("time").first().getAttribute("title")).toMatch(/UTC$/);
 
     await mkdir(path.join(ROOT, "docs", "screenshots"), { recursive: true });

@@ -27,7 +27,7 @@ describeIf(needs({ chromium: true }), "overview in a browser", () => {
     for (const section of ["Overview", "Brokers", "Clients", "Alerts", "Settings"]) {
       expect(await page.getByRole("navigation").getByRole("link", { name: section }).count()).toBe(1);
     }
-    await page.getByRole("link", { name: "Brokers" }).click();
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Brokers", exact: true }).click();
     await page.waitForURL(`${app.url}/brokers`);
     expect(await page.locator('[data-broker="bundled"]').count()).toBe(1);
   });

@@ -198,6 +198,19 @@ const ROUTES: Record<string, Partial<Record<Method, Row>>> = {
       ],
     },
   },
+  "app/api/rules/import/route.ts": {
+    POST: {
+      path: "/api/rules/import",
+      body: { file: "groups:\n  - name: g\n    rules:\n      - record: x:y\n        expr: vector(1)\n", dryRun: true },
+      cases: [
+        { name: "a file that is not YAML", body: { file: "groups: [", dryRun: true } },
+        { name: "a file of 10 MB", body: { file: "#".repeat(10_000_000), dryRun: true } },
+        { name: "groups as a number", body: { file: "groups: 5", dryRun: true } },
+        { name: "an expression of 200,000 brackets", body: { file: `groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: "${"(".repeat(200_000)}1"\n`, dryRun: true } },
+      ],
+    },
+  },
+  "app/api/rules/export/route.ts": { GET: { path: "/api/rules/export" } },
   "app/api/rules/[id]/route.ts": {
     PATCH: {
       path: "/api/rules/1",

@@ -79,7 +79,7 @@ function AlertList(props: {
 }) {
   return (
     <section aria-label={props.title}>
-      <h2 className="mb-2 text-sm font-medium text-zinc-500 uppercase">
+      <h2 className="mb-2 text-sm font-medium text-zinc-600 dark:text-zinc-400 uppercase">
         {props.title} <span className="tabular-nums">({props.alerts.length})</span>
       </h2>
       <ul className="space-y-3">
@@ -152,11 +152,11 @@ function AlertCard({
             </p>
           )}
           {alert.annotations.description && (
-            <p className="max-w-3xl text-xs text-zinc-500">{alert.annotations.description}</p>
+            <p className="max-w-3xl text-xs text-zinc-600 dark:text-zinc-400">{alert.annotations.description}</p>
           )}
           <LabelChips labels={alert.labels} />
         </div>
-        <dl className="grid shrink-0 grid-cols-[auto_auto] gap-x-3 gap-y-0.5 text-right text-xs text-zinc-500">
+        <dl className="grid shrink-0 grid-cols-[auto_auto] gap-x-3 gap-y-0.5 text-right text-xs text-zinc-600 dark:text-zinc-400">
           <dt>{firing ? "Firing since" : "Pending since"}</dt>
           <dd className="text-zinc-900 dark:text-zinc-100">
             <Time value={firing ? alert.firedAt : alert.activeAt} relative />

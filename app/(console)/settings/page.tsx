@@ -84,7 +84,7 @@ export default async function SettingsPage({ searchParams }: { searchParams: Pro
                 <h2 className="font-medium">{s.title}</h2>
                 <span className="text-2xl font-semibold tabular-nums">{s.count ?? "—"}</span>
               </div>
-              <p className="mt-1 text-xs text-zinc-500">{s.detail}</p>
+              <p className="mt-1 text-xs text-zinc-600 dark:text-zinc-400">{s.detail}</p>
               <p className="mt-3 text-sm text-zinc-600 dark:text-zinc-400">{s.about}</p>
             </Link>
           </li>

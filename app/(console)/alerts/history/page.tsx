@@ -51,7 +51,7 @@ export default async function AlertHistoryPage({ searchParams }: { searchParams:
       <AutoRefresh intervalMs={10_000} />
       <div className="mb-4 flex flex-wrap items-end justify-between gap-3">
         <nav aria-label="Time range" className="flex flex-wrap items-center gap-1 text-sm">
-          <span className="mr-1 text-zinc-500">Last</span>
+          <span className="mr-1 text-zinc-600 dark:text-zinc-400">Last</span>
           {PRESETS.map((p) => (
             <Link
               key={p}
@@ -59,7 +59,7 @@ export default async function AlertHistoryPage({ searchParams }: { searchParams:
               aria-current={presetActive(p) ? "true" : undefined}
               className={`rounded-md px-2.5 py-1 ring-1 focus-visible:outline-2 focus-visible:outline-sky-500 ${
                 presetActive(p)
-                  ? "bg-sky-600 text-white ring-sky-600"
+                  ? "bg-sky-700 text-white ring-sky-600"
                   : "text-zinc-700 ring-zinc-300 hover:bg-zinc-100 dark:text-zinc-300 dark:ring-zinc-700 dark:hover:bg-zinc-800"
               }`}
             >
@@ -74,7 +74,7 @@ export default async function AlertHistoryPage({ searchParams }: { searchParams:
           {range.problems.join("; ")} — showing the last 24 hours instead.
         </p>
       )}
-      <p className="mb-3 text-sm text-zinc-500">
+      <p className="mb-3 text-sm text-zinc-600 dark:text-zinc-400">
         Alerts active between <Time value={range.from} /> and <Time value={range.to} />
         {rows.length === LIMIT && ` (the newest ${LIMIT})`}.
       </p>

@@ -46,7 +46,7 @@ export default async function AlertRulesPage({ searchParams }: { searchParams: P
     <>
       <AutoRefresh />
       <div className="mb-4 flex flex-wrap items-center justify-between gap-3">
-        <p className="text-sm text-zinc-500">
+        <p className="text-sm text-zinc-600 dark:text-zinc-400">
           Built-in rules and rules from <code>brokerwatch.yaml</code> are read-only here: change them in the file. Rules
           created in the UI can be edited{admin ? "" : " by an admin"}.
         </p>
@@ -121,7 +121,7 @@ function RuleRow({ rule, editId }: { rule: RuleView; editId: number | undefined 
               recording
             </Badge>
           )}
-          {rule.group && <span className="text-xs text-zinc-500">group {rule.group}</span>}
+          {rule.group && <span className="text-xs text-zinc-600 dark:text-zinc-400">group {rule.group}</span>}
           {!rule.enabled && <Badge tone="neutral">disabled</Badge>}
         </div>
         {rule.expr !== null && (
@@ -129,7 +129,7 @@ function RuleRow({ rule, editId }: { rule: RuleView; editId: number | undefined 
             <Expr expr={rule.expr} position={positioned?.position ?? null} />
           </div>
         )}
-        <p className="mb-1 text-xs text-zinc-500">
+        <p className="mb-1 text-xs text-zinc-600 dark:text-zinc-400">
           {rule.kind === "record"
             ? `records every ${promDuration(rule.intervalSeconds ?? 60)}`
             : `for ${promDuration(rule.forSeconds)}`}
@@ -152,7 +152,7 @@ function RuleRow({ rule, editId }: { rule: RuleView; editId: number | undefined 
       </td>
       <td className={`${tdClass} whitespace-nowrap`}>
         {!rule.enabled ? (
-          <span className="text-zinc-500">—</span>
+          <span className="text-zinc-600 dark:text-zinc-400">—</span>
         ) : problem && rule.lastEvaluatedAt === null ? (
           <Badge tone="bad">not evaluated</Badge>
         ) : (
@@ -161,7 +161,7 @@ function RuleRow({ rule, editId }: { rule: RuleView; editId: number | undefined 
               {rule.state === "inactive" ? "ok" : rule.state}
             </Badge>
             {(rule.alerts.firing > 0 || rule.alerts.pending > 0) && (
-              <span className="text-xs text-zinc-500">
+              <span className="text-xs text-zinc-600 dark:text-zinc-400">
                 {rule.alerts.firing} firing · {rule.alerts.pending} pending
               </span>
             )}
@@ -172,12 +172,12 @@ function RuleRow({ rule, editId }: { rule: RuleView; editId: number | undefined 
         {rule.lastEvaluatedAt ? (
           <>
             <Time value={rule.lastEvaluatedAt} relative />
-            <div className="text-zinc-500 tabular-nums">
+            <div className="text-zinc-600 dark:text-zinc-400 tabular-nums">
               took {rule.lastDurationMs === null ? "—" : `${rule.lastDurationMs.toFixed(1)} ms`}
             </div>
           </>
         ) : (
-          <span className="text-zinc-400">never</span>
+          <span className="text-zinc-600 dark:text-zinc-400">never</span>
         )}
       </td>
       <td className={`${tdClass} text-right whitespace-nowrap`}>

@@ -25,7 +25,7 @@ export default async function SilencesPage() {
   return (
     <>
       <AutoRefresh />
-      <p className="mb-4 text-sm text-zinc-500">
+      <p className="mb-4 text-sm text-zinc-600 dark:text-zinc-400">
         A silence mutes notifications for the alerts matching all its matchers; the alerts are still tracked and shown.
         {admin ? (
           <>
@@ -38,7 +38,7 @@ export default async function SilencesPage() {
         )}
       </p>
       <section aria-label="Active silences" className="mb-8">
-        <h2 className="mb-2 text-sm font-medium text-zinc-500 uppercase">Active and upcoming ({current.length})</h2>
+        <h2 className="mb-2 text-sm font-medium text-zinc-600 dark:text-zinc-400 uppercase">Active and upcoming ({current.length})</h2>
         {current.length === 0 ? (
           <EmptyState>No silence is active: every firing alert is notified.</EmptyState>
         ) : (
@@ -46,7 +46,7 @@ export default async function SilencesPage() {
         )}
       </section>
       <section aria-label="Expired silences">
-        <h2 className="mb-2 text-sm font-medium text-zinc-500 uppercase">Expired</h2>
+        <h2 className="mb-2 text-sm font-medium text-zinc-600 dark:text-zinc-400 uppercase">Expired</h2>
         {expired.length === 0 ? (
           <EmptyState>Expired silences are kept here, so you can see who muted what and why.</EmptyState>
         ) : (
@@ -88,7 +88,7 @@ function SilenceTable({
               </ul>
               {s.comment && <p className="mt-1 text-sm">{s.comment}</p>}
               {count !== null && (
-                <p className="mt-1 text-xs text-zinc-500">
+                <p className="mt-1 text-xs text-zinc-600 dark:text-zinc-400">
                   {count === 0
                     ? "Mutes no active alert now"
                     : `Mutes ${count} active ${count === 1 ? "alert" : "alerts"} now`}
@@ -108,7 +108,7 @@ function SilenceTable({
             </td>
             <td className={`${tdClass} text-xs`}>
               {s.createdBy}
-              <div className="text-zinc-500">
+              <div className="text-zinc-600 dark:text-zinc-400">
                 <Time value={s.createdAt} relative />
               </div>
             </td>

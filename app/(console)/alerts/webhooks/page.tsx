@@ -60,7 +60,7 @@ function WebhookLog({
           {hook.source === "file" && <Badge tone="neutral">from brokerwatch.yaml</Badge>}
         </span>
       }
-      actions={<code className="truncate text-xs text-zinc-500">{hook.url}</code>}
+      actions={<code className="truncate text-xs text-zinc-600 dark:text-zinc-400">{hook.url}</code>}
     >
       <div data-webhook={hook.name}>
         {hook.disabledReason && (
@@ -69,11 +69,11 @@ function WebhookLog({
           </p>
         )}
         {notifications.length === 0 ? (
-          <p className="text-sm text-zinc-500">
+          <p className="text-sm text-zinc-600 dark:text-zinc-400">
             Nothing sent yet. Notifications appear here when an alert fires or resolves.
           </p>
         ) : (
-          <div className="overflow-x-auto">
+          <div tabIndex={0} className="overflow-x-auto">
             <table className={tableClass}>
               <thead>
                 <tr>
@@ -92,10 +92,10 @@ function WebhookLog({
                         <Badge tone={n.status === "firing" ? "bad" : "good"}>{n.status}</Badge>
                         <Time value={n.createdAt} relative />
                       </div>
-                      <code className="mt-1 block max-w-md truncate text-xs text-zinc-500" title={n.groupKey}>
+                      <code className="mt-1 block max-w-md truncate text-xs text-zinc-600 dark:text-zinc-400" title={n.groupKey}>
                         {n.groupKey}
                       </code>
-                      <code className="block text-xs text-zinc-400" title="webhook-id header">
+                      <code className="block text-xs text-zinc-600 dark:text-zinc-400" title="webhook-id header">
                         {n.messageId}
                       </code>
                     </td>
@@ -118,7 +118,7 @@ function WebhookLog({
                           retry <Time value={n.nextAttemptAt} relative />
                         </>
                       ) : (
-                        <span className="text-zinc-500">no further attempt</span>
+                        <span className="text-zinc-600 dark:text-zinc-400">no further attempt</span>
                       )}
                     </td>
                   </tr>
@@ -132,7 +132,7 @@ function WebhookLog({
             <summary className="cursor-pointer text-sm text-zinc-600 dark:text-zinc-400">
               HTTP attempts (newest {attempts.length})
             </summary>
-            <div className="mt-2 overflow-x-auto">
+            <div tabIndex={0} className="mt-2 overflow-x-auto">
               <table className={tableClass}>
                 <thead>
                   <tr>
@@ -169,7 +169,7 @@ function WebhookLog({
 
 /** An HTTP answer: the status code (green for 2xx) and any error text; "no answer" for a timeout or refused connection. */
 function Answer({ statusCode, error, none }: { statusCode: number | null; error: string | null; none: boolean }) {
-  if (none) return <span className="text-zinc-500">not tried yet</span>;
+  if (none) return <span className="text-zinc-600 dark:text-zinc-400">not tried yet</span>;
   return (
     <span className="flex flex-wrap items-center gap-1.5">
       {statusCode === null ? (

@@ -64,24 +64,24 @@ export default async function BrokerPage({ params, searchParams }: Props) {
           subtitle={
             <span className="flex flex-wrap gap-x-4 gap-y-1">
               <span>
-                <span className="text-zinc-400">URL</span>{" "}
+                <span className="text-zinc-600 dark:text-zinc-400">URL</span>{" "}
                 <span className="font-mono text-zinc-700 dark:text-zinc-300" data-testid="broker-url">
                   {displayUrl(broker.url)}
                 </span>
               </span>
               <span>
-                <span className="text-zinc-400">dialect</span> {dialect}
+                <span className="text-zinc-600 dark:text-zinc-400">dialect</span> {dialect}
               </span>
               <span>
-                <span className="text-zinc-400">version</span> {broker.version ?? "not reported yet"}
+                <span className="text-zinc-600 dark:text-zinc-400">version</span> {broker.version ?? "not reported yet"}
               </span>
               {broker.cluster && (
                 <span>
-                  <span className="text-zinc-400">cluster</span> {broker.cluster}
+                  <span className="text-zinc-600 dark:text-zinc-400">cluster</span> {broker.cluster}
                 </span>
               )}
               <span>
-                <span className="text-zinc-400">capacity</span>{" "}
+                <span className="text-zinc-600 dark:text-zinc-400">capacity</span>{" "}
                 {broker.maxConnections ? `${formatNumber(broker.maxConnections)} connections` : "not configured"}
               </span>
             </span>

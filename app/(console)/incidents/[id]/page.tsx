@@ -37,7 +37,7 @@ export default async function IncidentPage({ params }: Props) {
   const to = Math.min(Date.now(), (up ?? Date.now()) + EVIDENCE_AFTER_MS);
   const stat = (label: string, value: string | number | null) => (
     <div>
-      <dt className="text-xs text-zinc-500">{label}</dt>
+      <dt className="text-xs text-zinc-600 dark:text-zinc-400">{label}</dt>
       <dd className="text-lg font-medium">{value ?? "—"}</dd>
     </div>
   );
@@ -58,20 +58,20 @@ export default async function IncidentPage({ params }: Props) {
           subtitle={
             <span className="flex flex-wrap gap-x-4 gap-y-1" data-testid="incident-timeline">
               <span>
-                <span className="text-zinc-400">last good sample</span> <Time value={incident.lastGoodAt} />
+                <span className="text-zinc-600 dark:text-zinc-400">last good sample</span> <Time value={incident.lastGoodAt} />
               </span>
               <span>
-                <span className="text-zinc-400">down</span> <Time value={incident.startedAt} />
+                <span className="text-zinc-600 dark:text-zinc-400">down</span> <Time value={incident.startedAt} />
               </span>
               <span>
-                <span className="text-zinc-400">up</span>{" "}
+                <span className="text-zinc-600 dark:text-zinc-400">up</span>{" "}
                 {incident.upAt ? <Time value={incident.upAt} /> : "still down"}
               </span>
               <span>
-                <span className="text-zinc-400">for</span> {formatDuration(incident.downSeconds)}
+                <span className="text-zinc-600 dark:text-zinc-400">for</span> {formatDuration(incident.downSeconds)}
               </span>
               <span>
-                <span className="text-zinc-400">detected by</span> {incident.detectedBy.replace("_", " ")}
+                <span className="text-zinc-600 dark:text-zinc-400">detected by</span> {incident.detectedBy.replace("_", " ")}
               </span>
             </span>
           }
