@@ -71,7 +71,7 @@ function SearchResults({ q, result }: { q: string; result: { clients: ClientSear
     );
   }
   return (
-    <div tabIndex={0} className="mt-4 overflow-x-auto">
+    <div tabIndex={0} className="relative mt-4 overflow-x-auto">
       <table className={tableClass} data-testid="client-search-results">
         <TableHead
           columns={["ClientID", "Now", "Last event", "Broker", { label: "Events", className: "text-right" }]}

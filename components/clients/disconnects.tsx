@@ -99,7 +99,7 @@ export function RecentDisconnects({
           {params.broker ? ` on ${params.broker}` : ""} in the {RANGE_LABELS[params.range].toLowerCase()}.
         </EmptyState>
       ) : (
-        <div tabIndex={0} className="overflow-x-auto">
+        <div tabIndex={0} className="relative overflow-x-auto">
           <table className={tableClass} data-testid="disconnects">
             <TableHead columns={["Time", "ClientID", "Reason", ...(failed ? [] : ["Session"]), "From", "Broker"]} />
             <tbody>

@@ -51,7 +51,7 @@ export function DisconnectHeatmap({ heatmap, rangeLabel, byHref }: { heatmap: He
   const label = (i: number) => formatDateTime(heatmap.from + i * heatmap.bucketMs, "utc").slice(hourly ? 5 : 11, 16);
   return (
     <Card title={title} actions={switcher}>
-      <div className="overflow-x-auto" role="region" aria-label="Disconnect heatmap" tabIndex={0}>
+      <div className="relative overflow-x-auto" role="region" aria-label="Disconnect heatmap" tabIndex={0}>
         <table className="w-full border-separate border-spacing-0.5 text-xs" data-testid="heatmap">
           <caption className="sr-only">
             Disconnects per {heatmap.by === "prefix" ? "ClientID family" : "broker"} and{" "}

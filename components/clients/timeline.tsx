@@ -12,7 +12,7 @@ import { ReasonBadge, endpointLabel, protocolLabel, sessionLength } from "./form
  */
 export function Timeline({ entries, now }: { entries: FoldedEntry<ClientEvent>[]; now: Date }) {
   return (
-    <div tabIndex={0} className="-mx-4 -my-4 overflow-x-auto">
+    <div tabIndex={0} className="relative -mx-4 -my-4 overflow-x-auto">
       <table className={tableClass} data-testid="timeline">
         <TableHead
           columns={[

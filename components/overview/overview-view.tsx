@@ -261,7 +261,7 @@ function ClusterCard({ cluster }: { cluster: OverviewCluster }) {
         }
         className="overflow-hidden [&>div:last-child]:p-0"
       >
-        <div tabIndex={0} className="overflow-x-auto">
+        <div tabIndex={0} className="relative overflow-x-auto">
           <table className={tableClass}>
             <TableHead
               columns={[

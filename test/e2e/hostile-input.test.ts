@@ -203,10 +203,16 @@ const ROUTES: Record<string, Partial<Record<Method, Row>>> = {
       path: "/api/rules/import",
       body: { file: "groups:\n  - name: g\n    rules:\n      - record: x:y\n        expr: vector(1)\n", dryRun: true },
       cases: [
+        // a broken file or rule is answered with the import's own report (fileErrors, or a rule
+        // refused with its position: docs/rule-files.md), never a 500
         { name: "a file that is not YAML", body: { file: "groups: [", dryRun: true } },
         { name: "a file of 10 MB", body: { file: "#".repeat(10_000_000), dryRun: true } },
-        { name: "groups as a number", body: { file: "groups: 5", dryRun: true } },
-        { name: "an expression of 200,000 brackets", body: { file: `groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: "${"(".repeat(200_000)}1"\n`, dryRun: true } },
+        { name: "groups as a number", body: { file: "groups: 5", dryRun: true }, mayPass: true },
+        {
+          name: "an expression of 200,000 brackets",
+          body: { file: `groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: "${"(".repeat(200_000)}1"\n`, dryRun: true },
+          mayPass: true,
+        },
       ],
     },
   },

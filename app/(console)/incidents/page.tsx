@@ -44,7 +44,7 @@ export default async function IncidentsPage({ searchParams }: { searchParams: Pr
             or its uptime resets, and closes when its clients have settled.
           </p>
         ) : (
-          <div className="overflow-x-auto" tabIndex={0} role="region" aria-label="Incidents">
+          <div className="relative overflow-x-auto" tabIndex={0} role="region" aria-label="Incidents">
             <IncidentList incidents={incidents} showBroker />
           </div>
         )}

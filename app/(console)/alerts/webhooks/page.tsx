@@ -73,7 +73,7 @@ function WebhookLog({
             Nothing sent yet. Notifications appear here when an alert fires or resolves.
           </p>
         ) : (
-          <div tabIndex={0} className="overflow-x-auto">
+          <div tabIndex={0} className="relative overflow-x-auto">
             <table className={tableClass}>
               <thead>
                 <tr>
@@ -132,7 +132,7 @@ function WebhookLog({
             <summary className="cursor-pointer text-sm text-zinc-600 dark:text-zinc-400">
               HTTP attempts (newest {attempts.length})
             </summary>
-            <div tabIndex={0} className="mt-2 overflow-x-auto">
+            <div tabIndex={0} className="relative mt-2 overflow-x-auto">
               <table className={tableClass}>
                 <thead>
                   <tr>

@@ -18,7 +18,7 @@ export const POST = route({ auth: "admin", body: ruleImportSchema }, async ({ bo
   // The error shape every 400 has, plus the report (its fileErrors list every problem).
   const where = fileError.position ? `line ${fileError.position.line}, column ${fileError.position.column}: ` : "";
   return Response.json(
-    { error: { message: `${where}${fileError.message}`, parameter: "file" }, ...report },
+    { error: { code: "bad_request", message: `${where}${fileError.message}`, parameter: "file" }, ...report },
     { status: 400 },
   );
 });
