@@ -140,6 +140,7 @@ describeIf(needs({ chromium: true }), "every page: axe and a phone", () => {
       await context.close();
       expect(problems).toEqual([]);
       expect(consoleErrors).toEqual([]);
-    });
+      // twenty pages, axe on each: minutes on a busy 2-core machine
+    }, 600_000);
   }
 });
